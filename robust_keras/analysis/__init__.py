@@ -1,0 +1,1 @@
+"""Analysis helpers: plots for the MLflow UI."""

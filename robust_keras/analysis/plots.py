@@ -1,0 +1,64 @@
+"""PNG plots logged as MLflow artifacts (matplotlib, Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def curves(path: str, series: Mapping[str, Sequence[float]], *, title: str, xlabel: str = "epoch",
+           ylabel: str = "accuracy", chance: float | None = None) -> str:  # fmt: skip
+    """Line plot of named series over epochs 1..n (e.g. the four D_det curves); returns path."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for name, values in series.items():
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=3, label=name)
+    if chance is not None:
+        ax.axhline(chance, color="grey", linestyle=":", label="chance")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, 1.02))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def heatmap(path: str, matrix: np.ndarray, *, rows: Sequence[str], cols: Sequence[str], title: str,
+            xlabel: str, ylabel: str) -> str:  # fmt: skip
+    """Annotated heatmap of a (rows x cols) matrix with values in [0, 1]; returns path."""
+    matrix = np.asarray(matrix, float)
+    fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 3, 0.9 * len(rows) + 2), dpi=120)
+    im = ax.imshow(matrix, vmin=0.0, vmax=1.0, cmap="viridis")
+    ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center",
+                    color="white" if matrix[i, j] < 0.6 else "black", fontsize=9)  # fmt: skip
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def image_grid(path: str, clean: np.ndarray, adversarial: np.ndarray, titles: Sequence[str]) -> str:
+    """Two rows of images in [0, 1] (clean above, adversarial below) with per-column titles."""
+    n = len(clean)
+    fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 3), dpi=120, squeeze=False)
+    for j in range(n):
+        for i, img in enumerate((clean[j], adversarial[j])):
+            ax = axes[i][j]
+            ax.imshow(np.clip(img.squeeze(), 0, 1), cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=1)
+            ax.axis("off")
+        axes[0][j].set_title(titles[j], fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,6 @@
+"""Gradient attacks on logits functions: FGSM and PGD for l-inf and l2, targeted or not."""
+
+from robust_keras.attacks.pgd import PGD, fgsm
+from robust_keras.attacks.steps import L2Step, LinfStep, make_step
+
+__all__ = ["PGD", "fgsm", "L2Step", "LinfStep", "make_step"]

@@ -1,0 +1,117 @@
+"""Projected gradient descent (Madry et al. 2018) with restarts and a target-aware best iterate.
+
+The whole attack -- restarts, steps, best-iterate bookkeeping -- is one ``tf.function`` traced
+once per image shape (the batch dimension is left free), so attacking a dataset batch by batch
+never retraces. Inputs and outputs are float32 images in [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import tensorflow as tf
+
+from robust_keras.attacks.steps import make_step
+
+LogitsFn = Callable[[tf.Tensor], tf.Tensor]
+
+
+class PGD:
+    """PGD in an l-inf or l2 ball around x, intersected with the [0, 1] box.
+
+    Targeted attacks minimise the cross-entropy of the target label; untargeted ones maximise
+    the cross-entropy of the true label. Over all restarts and iterates, each example keeps the
+    best point: first by success (target hit / misclassified), then by loss (lowest target loss
+    / highest true-label loss).
+
+    Args:
+      logits_fn: maps float32 (B, ...) in [0, 1] to float32 (B, K) logits (a Keras model, a
+        loaded SavedModel endpoint, ...).
+      norm: ``"linf"`` or ``"l2"``.
+      eps: radius of the ball in pixel units.
+      step_size: size of one step (pixel units, under the same norm).
+      steps: iterations per restart.
+      restarts: independent runs; restart r > 0 always starts at a random point.
+      random_start: whether restart 0 starts at a random point too (else at x).
+      targeted: labels passed to ``__call__`` are targets to reach rather than labels to leave.
+    """
+
+    def __init__(self, logits_fn: LogitsFn, *, norm: str, eps: float, step_size: float, steps: int,
+                 restarts: int = 1, random_start: bool = False, targeted: bool = False,
+                 jit_compile: bool = False):  # fmt: skip
+        self.logits_fn = logits_fn
+        self.step = make_step(norm, eps)
+        self.step_size = step_size
+        self.steps = steps
+        self.restarts = restarts
+        self.random_start = random_start
+        self.targeted = targeted
+        self._jit_compile = jit_compile
+        self._compiled: dict[tuple[int, ...], Callable] = {}
+
+    def __call__(self, x, labels, seed=(0, 0)) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Attacks a batch.
+
+        Args:
+          x: float32 (B, ...) clean inputs in [0, 1].
+          labels: int (B,) targets if ``targeted`` else true labels.
+          seed: two ints, the stateless seed of the random starts.
+        Returns:
+          x_adv float32 (B, ...), success bool (B,), loss float32 (B,) at x_adv.
+        """
+        x = tf.convert_to_tensor(x, tf.float32)
+        key = tuple(x.shape[1:])
+        if key not in self._compiled:
+            spec = [tf.TensorSpec([None, *key], tf.float32), tf.TensorSpec([None], tf.int64),
+                    tf.TensorSpec([2], tf.int64)]  # fmt: skip
+            self._compiled[key] = tf.function(self._attack, input_signature=spec, jit_compile=self._jit_compile)
+        return self._compiled[key](x, tf.cast(labels, tf.int64), tf.cast(seed, tf.int64))
+
+    def _loss_and_success(self, x_adv, labels):
+        logits = tf.cast(self.logits_fn(x_adv), tf.float32)  # (B, K)
+        loss = tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        hit = tf.argmax(logits, axis=-1, output_type=tf.int64) == labels
+        return loss, (hit if self.targeted else tf.logical_not(hit))
+
+    def _better(self, loss, success, best_loss, best_success):
+        loss_better = loss < best_loss if self.targeted else loss > best_loss
+        return (success & ~best_success) | ((success == best_success) & loss_better)
+
+    def _attack(self, x, labels, seed):
+        sign = -1.0 if self.targeted else 1.0
+        batch = tf.shape(x)[0]
+        best_x = x
+        best_loss = tf.fill([batch], float("inf") if self.targeted else -float("inf"))
+        best_success = tf.zeros([batch], tf.bool)
+        for restart in tf.range(self.restarts):
+            restart_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(restart, tf.int64))
+            delta = self.step.random_init(tf.shape(x), restart_seed)
+            use_random = tf.logical_or(restart > 0, self.random_start)
+            x_adv = tf.clip_by_value(x + tf.where(use_random, delta, tf.zeros_like(delta)), 0.0, 1.0)
+            for _ in tf.range(self.steps):
+                with tf.GradientTape() as tape:
+                    tape.watch(x_adv)
+                    loss, success = self._loss_and_success(x_adv, labels)
+                grad = tape.gradient(loss, x_adv)
+                # The iterate whose loss was just computed competes for best before moving on.
+                better = self._better(loss, success, best_loss, best_success)
+                best_x, best_loss, best_success = self._select(better, x_adv, loss, success,
+                                                               best_x, best_loss, best_success)  # fmt: skip
+                x_adv = x_adv + sign * self.step_size * self.step.direction(grad)
+                x_adv = tf.clip_by_value(x + self.step.project(x_adv - x), 0.0, 1.0)
+            loss, success = self._loss_and_success(x_adv, labels)  # the last iterate
+            better = self._better(loss, success, best_loss, best_success)
+            best_x, best_loss, best_success = self._select(better, x_adv, loss, success,
+                                                           best_x, best_loss, best_success)  # fmt: skip
+        return best_x, best_success, best_loss
+
+    @staticmethod
+    def _select(better, x_adv, loss, success, best_x, best_loss, best_success):
+        mask = tf.reshape(better, tf.concat([tf.shape(better), tf.ones([tf.rank(x_adv) - 1], tf.int32)], 0))
+        return (tf.where(mask, x_adv, best_x), tf.where(better, loss, best_loss),
+                tf.where(better, success, best_success))  # fmt: skip
+
+
+def fgsm(logits_fn: LogitsFn, *, norm: str, eps: float, targeted: bool = False) -> PGD:
+    """FGSM (l-inf) / FGM (l2): one step of size eps from x, i.e. PGD with ``steps=1``."""
+    return PGD(logits_fn, norm=norm, eps=eps, step_size=eps, steps=1, targeted=targeted)

@@ -1,0 +1,128 @@
+"""Flag definitions (help strings state units and the paper equation they implement).
+
+Only :mod:`robust_keras.main` reads ``FLAGS``; it turns them into a :class:`Config` that the
+experiments and library receive. Budgets ε are in pixel units of inputs scaled to [0, 1].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from absl import flags
+
+DATASETS = ("mnist_sample", "mnist", "cifar10", "cinic10")
+MODELS = ("cnn_mnist", "cnn_cifar", "resnet18", "resnet34", "resnet50", "two_layer")
+
+# -- run / bookkeeping -------------------------------------------------------------------------
+flags.DEFINE_string("experiment", "d_det", "Experiment to run (see robust_keras/experiments).")
+flags.DEFINE_string("output_dir", "", "Run directory; default artifacts/runs/<experiment>-<time>.")
+flags.DEFINE_string(
+    "mlflow_tracking_uri", "", "MLflow tracking URI; default sqlite:///<cwd>/artifacts/mlflow.db."
+)
+flags.DEFINE_string("mlflow_experiment", "", "MLflow experiment name; default robust_keras/<experiment>.")
+flags.DEFINE_string("run_name", "", "MLflow run name; default: the output directory's name.")
+flags.DEFINE_integer("seed", 0, "Root of all randomness (data order, init, attack starts).", lower_bound=0)
+
+# -- data ---------------------------------------------------------------------------------------
+flags.DEFINE_enum("dataset", "mnist_sample", DATASETS, "Clean dataset D.")
+flags.DEFINE_string("data_dir", None, "tfds data_dir (prepared datasets and downloads/manual).")
+flags.DEFINE_bool("tfds_download", True, "Let tfds download data that is not prepared yet.")
+flags.DEFINE_string("cinic10_dir", "", "Root of CINIC-10 in its folder layout train|valid|test/<class>/*.png.")
+flags.DEFINE_integer(
+    "test_per_class", 100, "mnist_sample: digits per class held out as the fixed test split.", lower_bound=1
+)
+flags.DEFINE_integer("max_train_examples", 0, "Use only the first N training examples (0 = all).", lower_bound=0)
+flags.DEFINE_integer("max_test_examples", 0, "Use only the first N test examples (0 = all).", lower_bound=0)
+flags.DEFINE_float("val_fraction", 0.1, "Fraction of the training set held out for validation.")
+flags.DEFINE_list("binary_positive_classes", [], "If set, relabel to a binary task: these classes -> 1.")
+
+# -- model --------------------------------------------------------------------------------------
+flags.DEFINE_enum("model", "cnn_mnist", MODELS, "Architecture (METHODS §B CNNs, ResNets, two-layer net).")
+flags.DEFINE_integer("width", 512, "two_layer: hidden units m.", lower_bound=1)
+flags.DEFINE_enum("parameterization", "standard", ["standard", "ntk"], "two_layer: init/scaling (METHODS §B).")
+flags.DEFINE_bool("train_second_layer", True, "two_layer: train the output layer (else fixed ±1).")
+flags.DEFINE_bool("use_bias", True, "two_layer: biases in the hidden layer.")
+
+# -- training -----------------------------------------------------------------------------------
+flags.DEFINE_integer("epochs", 10, "Training epochs (of the model trained on D_det in d_det).", lower_bound=0)
+flags.DEFINE_integer("batch_size", 128, "Training batch size.", lower_bound=1)
+flags.DEFINE_integer("eval_batch_size", 500, "Evaluation / attack batch size.", lower_bound=1)
+flags.DEFINE_enum("optimizer", "sgd", ["sgd", "adam"], "SGD with momentum, or Adam.")
+flags.DEFINE_float("learning_rate", 0.01, "Peak learning rate.", lower_bound=0.0)
+flags.DEFINE_float("momentum", 0.9, "SGD momentum.", lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_enum("lr_schedule", "constant", ["constant", "piecewise", "cosine"], "Learning-rate schedule.")
+flags.DEFINE_list("lr_boundaries", ["0.5", "0.75"], "piecewise: boundaries as fractions of training.")
+flags.DEFINE_float("lr_decay", 0.1, "piecewise: factor applied at each boundary.", lower_bound=0.0)
+flags.DEFINE_float("weight_decay", 0.0, "Coupled L2 coefficient on kernels (paper's 'L2', e.g. 5e-4).", lower_bound=0.0)
+flags.DEFINE_bool("augment", False, "Random crop (pad 4) + horizontal flip.")
+flags.DEFINE_bool("augment_flip", True, "With --augment: also flip horizontally (off for digits).")
+flags.DEFINE_bool("mixed_precision", False, "mixed_float16 compute (GPU); logits and losses stay float32.")
+flags.DEFINE_bool("jit_compile", False, "XLA-compile the training and attack steps.")
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored"], "tf.distribute strategy for training.")
+
+# -- d_det: the source model C ------------------------------------------------------------------
+flags.DEFINE_string("source_savedmodel", "", "Use this SavedModel as source C instead of training one.")
+flags.DEFINE_integer("source_epochs", 5, "Epochs of the source model C.", lower_bound=0)
+flags.DEFINE_float("source_learning_rate", 0.05, "Learning rate of the source model C.", lower_bound=0.0)
+flags.DEFINE_float("source_weight_decay", 5e-4, "L2 of the source model C.", lower_bound=0.0)
+flags.DEFINE_bool("source_augment", False, "Augmentation for the source model C.")
+
+# -- attacks ------------------------------------------------------------------------------------
+flags.DEFINE_enum("attack", "pgd", ["pgd", "fgsm"], "Attack; fgsm is one step of size eps.")
+flags.DEFINE_enum("attack_norm", "l2", ["l2", "linf"], "Threat model ||x' - x|| <= eps.")
+flags.DEFINE_float("attack_eps", 0.5, "Budget eps in [0,1] pixel units (METHODS §A default 0.5 l2).", lower_bound=0.0)
+flags.DEFINE_float("attack_step_size", 0.1, "PGD step size (pixel units).", lower_bound=0.0)
+flags.DEFINE_integer("attack_steps", 100, "PGD iterations.", lower_bound=1)
+flags.DEFINE_integer("attack_restarts", 1, "Random restarts; the best iterate over all is kept.", lower_bound=1)
+flags.DEFINE_bool("attack_random_start", False, "Start from a uniform random point of the eps-ball.")
+flags.DEFINE_enum(
+    "attack_target", "next", ["next", "random", "none"],
+    "next: t=(y+1) mod K (D_det); random: t uniform over classes != y (D_rand); none: untargeted.",
+)
+flags.DEFINE_string("dataset_dir", "", "Adversarial dataset directory; default <output_dir>/d_det.")
+flags.DEFINE_integer("shard_size", 1000, "Examples per TFRecord shard (the unit of resume).", lower_bound=1)
+
+# -- transfer -----------------------------------------------------------------------------------
+flags.DEFINE_list("source_models", [], "transfer: SavedModel directories used to craft attacks.")
+flags.DEFINE_list("target_models", [], "transfer: SavedModel directories the attacks are evaluated on.")
+flags.DEFINE_integer("transfer_examples", 1000, "transfer: test examples attacked.", lower_bound=1)
+
+flags.register_validator("val_fraction", lambda v: 0.0 <= v < 1.0, "--val_fraction must be in [0, 1).")
+flags.register_validator(
+    "lr_boundaries",
+    lambda v: all(_is_fraction(s) for s in v),
+    "--lr_boundaries must be numbers in (0, 1), e.g. 0.5,0.75.",
+)
+flags.register_validator(
+    "binary_positive_classes",
+    lambda v: all(s.isdigit() for s in v),
+    "--binary_positive_classes must be class indices, e.g. 1,3,5,7,9.",
+)
+
+
+def _is_fraction(text: str) -> bool:
+    try:
+        return 0.0 < float(text) < 1.0
+    except ValueError:
+        return False
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Immutable snapshot of all flag values, plus paths resolved by ``main``.
+
+    Attribute access (``config.learning_rate``) reads a flag value; :meth:`replace` derives a
+    variant (e.g. the source model's recipe) without touching ``FLAGS``.
+    """
+
+    values: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(f"Config has no value {name!r}") from None
+
+    def replace(self, **changes: Any) -> "Config":
+        return Config({**self.values, **changes})

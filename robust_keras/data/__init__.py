@@ -1,0 +1,1 @@
+"""Data: clean sources, transforms, tf.data pipelines and adversarial TFRecord datasets."""

@@ -1,0 +1,207 @@
+"""Adversarial datasets as sharded TFRecords with a manifest (the contract of DESIGN.md).
+
+Layout of a dataset directory::
+
+    shard-00000-of-00005.tfrecord ...   tf.train.Example records
+    manifest.json                       everything needed to trust and reproduce the shards
+
+Each record holds ``image`` (float32 raw bytes, shape in the manifest), ``label`` (the training
+label, e.g. the target t), ``orig_label`` (y), ``index`` (position in the source split) and
+``target_hit`` (1 if the source model predicts ``label`` on ``image``).
+
+Generation writes one shard at a time (temporary file, then an atomic rename), records its
+record count and sha256 in the manifest, and sets ``"complete": true`` last. Every shard is a
+pure function of (inputs, attack, seed, shard number), so a killed run resumes at the first
+missing shard and yields byte-identical files. Readers refuse incomplete or mismatched data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from robust_keras.errors import DataError
+
+FORMAT = "robust_keras.adversarial/v1"
+MANIFEST = "manifest.json"
+_SEED_STRIDE = 1_000_003  # separates per-shard attack seeds
+
+AttackFn = Callable[[np.ndarray, np.ndarray, tuple[int, int]], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclasses.dataclass(frozen=True)
+class AdversarialData:
+    """A verified adversarial dataset in memory: images float32 (N, H, W, C) in [0, 1]."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    orig_labels: np.ndarray
+    indices: np.ndarray
+    target_hit: np.ndarray
+    manifest: dict
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json_atomic(path: str, obj: dict) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def _example(image: np.ndarray, label: int, orig_label: int, index: int, hit: bool) -> bytes:
+    int_feature = lambda v: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v)]))  # noqa: E731
+    features = {
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.astype("<f4").tobytes()])),
+        "label": int_feature(label),
+        "orig_label": int_feature(orig_label),
+        "index": int_feature(index),
+        "target_hit": int_feature(hit),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+
+
+def shard_name(i: int, n: int) -> str:
+    return f"shard-{i:05d}-of-{n:05d}.tfrecord"
+
+
+def _shard_ok(directory: str, shard: dict) -> bool:
+    path = os.path.join(directory, shard["name"])
+    return os.path.exists(path) and sha256_file(path) == shard["sha256"]
+
+
+def generate(directory: str, *, images: np.ndarray, orig_labels: np.ndarray, targets: np.ndarray,
+             attack_fn: AttackFn, spec: dict, shard_size: int, batch_size: int, seed: int,
+             log: Callable[[str], None] = print) -> dict:  # fmt: skip
+    """Attacks ``images`` toward ``targets`` and writes the dataset, resuming if interrupted.
+
+    Args:
+      images: float32 (N, H, W, C) in [0, 1], the clean source split in order.
+      orig_labels, targets: int (N,) true labels y and attack targets t.
+      attack_fn: (x batch, t batch, stateless seed) -> (x_adv batch, target_hit batch).
+      spec: JSON-able description that must match for a resume (source model + hash, attack,
+        split...); stored in the manifest.
+      shard_size: examples per shard; the unit of resumption.
+    Returns:
+      The complete manifest.
+    Raises:
+      DataError: ``directory`` holds a dataset generated with a different spec.
+    """
+    os.makedirs(directory, exist_ok=True)
+    n = len(targets)
+    num_shards = max(1, -(-n // shard_size))
+    header = {"format": FORMAT, "spec": spec, "seed": seed, "num_examples": n, "shard_size": shard_size,
+              "image_shape": list(images.shape[1:]), "image_dtype": "float32"}  # fmt: skip
+    manifest_path = os.path.join(directory, MANIFEST)
+    done: dict[str, dict] = {}
+    if os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            previous = json.load(f)
+        if {k: previous.get(k) for k in header} != json.loads(json.dumps(header)):
+            raise DataError(
+                f"{directory} already holds an adversarial dataset generated with other settings",
+                "pass a new --dataset_dir, or delete that directory to regenerate",
+            )
+        done = {s["name"]: s for s in previous.get("shards", []) if _shard_ok(directory, s)}
+        if previous.get("complete") and len(done) == num_shards:
+            log(f"[dataset] {directory} is complete and verified ({n} examples); reusing it")
+            return previous
+    manifest = {**header, "complete": False, "shards": sorted(done.values(), key=lambda s: s["name"])}
+    _write_json_atomic(manifest_path, manifest)
+    start = time.time()
+    made = 0
+    for i in range(num_shards):
+        name = shard_name(i, num_shards)
+        if name in done:
+            continue
+        lo, hi = i * shard_size, min(n, (i + 1) * shard_size)
+        manifest["shards"].append(
+            _write_shard(directory, name, images, orig_labels, targets, lo, hi, attack_fn, batch_size, seed, i)
+        )
+        manifest["shards"].sort(key=lambda s: s["name"])
+        _write_json_atomic(manifest_path, manifest)
+        made += hi - lo
+        rate = made / max(time.time() - start, 1e-9)
+        remaining = n - sum(s["num_records"] for s in manifest["shards"])
+        log(f"[dataset] shard {i + 1}/{num_shards} written ({hi - lo} examples, {rate:.1f} ex/s, "
+            f"ETA {remaining / rate:.0f}s)")  # fmt: skip
+    manifest["complete"] = True
+    manifest["target_hit_rate"] = sum(s["target_hits"] for s in manifest["shards"]) / max(1, n)
+    _write_json_atomic(manifest_path, manifest)
+    return manifest
+
+
+def _write_shard(directory, name, images, orig_labels, targets, lo, hi, attack_fn, batch_size, seed, shard):
+    path = os.path.join(directory, name)
+    tmp = f"{path}.tmp"
+    hits = 0
+    with tf.io.TFRecordWriter(tmp) as writer:
+        for b, start in enumerate(range(lo, hi, batch_size)):
+            stop = min(hi, start + batch_size)
+            x_adv, hit = attack_fn(images[start:stop], targets[start:stop], (seed, shard * _SEED_STRIDE + b))
+            x_adv, hit = np.asarray(x_adv, np.float32), np.asarray(hit, bool)
+            hits += int(hit.sum())
+            for j in range(stop - start):
+                writer.write(_example(x_adv[j], targets[start + j], orig_labels[start + j], start + j, hit[j]))
+    os.replace(tmp, path)
+    return {"name": name, "num_records": hi - lo, "first_index": lo, "target_hits": hits, "sha256": sha256_file(path)}
+
+
+def read_manifest(directory: str) -> dict:
+    """The manifest of a complete dataset whose shards all exist with the recorded sha256."""
+    path = os.path.join(directory, MANIFEST)
+    if not os.path.exists(path):
+        raise DataError(f"no {MANIFEST} in {directory}", "point at a directory written by robust_keras generation")
+    with open(path) as f:
+        manifest = json.load(f)
+    if manifest.get("format") != FORMAT:
+        raise DataError(f"{path} is not a {FORMAT} manifest", "regenerate the dataset with this version")
+    if not manifest.get("complete"):
+        raise DataError(f"adversarial dataset {directory} is incomplete", "re-run the generating command to finish it")
+    for shard in manifest["shards"]:
+        shard_path = os.path.join(directory, shard["name"])
+        if not os.path.exists(shard_path):
+            raise DataError(f"shard {shard_path} is missing", "re-run the generating command to rewrite it")
+        if sha256_file(shard_path) != shard["sha256"]:
+            raise DataError(f"shard {shard_path} is corrupt (sha256 mismatch)",
+                            "re-run the generating command to rewrite it")  # fmt: skip
+    return manifest
+
+
+def load(directory: str) -> AdversarialData:
+    """Reads and verifies a whole dataset into memory (see :class:`AdversarialData`)."""
+    manifest = read_manifest(directory)
+    shape = manifest["image_shape"]
+    spec = {k: tf.io.FixedLenFeature([], tf.int64) for k in ("label", "orig_label", "index", "target_hit")}
+    spec["image"] = tf.io.FixedLenFeature([], tf.string)
+    columns: dict[str, list] = {k: [] for k in spec}
+    for shard in manifest["shards"]:
+        count = 0
+        path = os.path.join(directory, shard["name"])
+        for raw in tf.data.TFRecordDataset(path).batch(1024):
+            parsed = tf.io.parse_example(raw, spec)
+            for k, v in parsed.items():
+                columns[k].append(v.numpy())
+            count += int(raw.shape[0])
+        if count != shard["num_records"]:
+            raise DataError(f"shard {path} holds {count} records, manifest says {shard['num_records']}",
+                            "re-run the generating command to rewrite it")  # fmt: skip
+    raw_images = np.concatenate(columns["image"]) if columns["image"] else np.zeros([0], object)
+    images = np.frombuffer(b"".join(raw_images), dtype="<f4").reshape([-1, *shape])
+    cat = lambda k: np.concatenate(columns[k]).astype(np.int64)  # noqa: E731
+    return AdversarialData(images, cat("label"), cat("orig_label"), cat("index"), cat("target_hit").astype(bool),
+                           manifest)  # fmt: skip

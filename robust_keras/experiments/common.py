@@ -1,0 +1,152 @@
+"""Wiring shared by experiments: data from config, models, training recipes, attacks, export."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import zlib
+
+import numpy as np
+import tensorflow as tf
+
+from robust_keras.attacks import PGD, fgsm
+from robust_keras.config import Config
+from robust_keras.data import pipeline, sources, transforms
+from robust_keras.export import export_model
+from robust_keras.models import build_model
+from robust_keras.tracking import Run, git_sha
+from robust_keras.training import loop, optim
+
+
+def derive_seed(root: int, purpose: str) -> int:
+    """A seed for one purpose (data order, init, attack...) split deterministically from --seed."""
+    return (root * 1_000_003 + zlib.crc32(purpose.encode())) % (2**31 - 1)
+
+
+def load_clean(config: Config) -> tuple[sources.Split, sources.Split]:
+    """(train, test) clean splits as the flags ask: dataset, size limits, binary relabelling."""
+    train, test = sources.load_dataset(config.dataset, data_dir=config.data_dir, download=config.tfds_download,
+                                       cinic10_dir=config.cinic10_dir, test_per_class=config.test_per_class)  # fmt: skip
+    train, test = train.take(config.max_train_examples), test.take(config.max_test_examples)
+    if config.binary_positive_classes:
+        positive = [int(c) for c in config.binary_positive_classes]
+        names = ("negative", "positive")
+        train = dataclasses.replace(train, labels=transforms.binary_labels(train.labels, positive), class_names=names)
+        test = dataclasses.replace(test, labels=transforms.binary_labels(test.labels, positive), class_names=names)
+    return train, test
+
+
+def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of images in [0, 1] units (for the model's normalisation layer)."""
+    x = images.astype(np.float64) / (255.0 if images.dtype == np.uint8 else 1.0)
+    axes = tuple(range(x.ndim - 1))
+    return x.mean(axis=axes).tolist(), np.maximum(x.std(axis=axes), 1e-3).tolist()
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How one model is trained (METHODS §A: the pathway knobs are lr, weight_decay, augment)."""
+
+    epochs: int
+    learning_rate: float
+    weight_decay: float
+    augment: bool
+    optimizer: str
+    momentum: float
+    lr_schedule: str
+    lr_boundaries: tuple[float, ...]
+    lr_decay: float
+    batch_size: int
+
+    @classmethod
+    def from_config(cls, config: Config) -> "Recipe":
+        return cls(config.epochs, config.learning_rate, config.weight_decay, config.augment, config.optimizer,
+                   config.momentum, config.lr_schedule, tuple(float(b) for b in config.lr_boundaries),
+                   config.lr_decay, config.batch_size)  # fmt: skip
+
+    def replace(self, **changes) -> "Recipe":
+        return dataclasses.replace(self, **changes)
+
+
+def make_strategy(config: Config) -> tf.distribute.Strategy:
+    if config.strategy == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def train_model(config: Config, run: Run, *, name: str, images: np.ndarray, labels: np.ndarray, num_classes: int,
+                recipe: Recipe, evaluators=(), seed: int, stats_images: np.ndarray | None = None) -> loop.Trainer:  # fmt: skip
+    """Builds ``config.model`` and trains it with ``recipe``; logs each epoch's metrics to ``run``.
+
+    Checkpoints go to ``<run_dir>/checkpoints/<name>``, so a re-run of the same command resumes.
+    """
+    strategy = make_strategy(config)
+    mean, std = channel_stats(images if stats_images is None else stats_images)
+    steps_per_epoch = -(-len(labels) // recipe.batch_size)
+    with strategy.scope():
+        model = build_model(config.model, images.shape[1:], num_classes, mean=mean, std=std, width=config.width,
+                            parameterization=config.parameterization, train_second_layer=config.train_second_layer,
+                            use_bias=config.use_bias, seed=derive_seed(seed, "init"))  # fmt: skip
+        schedule = optim.make_schedule(recipe.lr_schedule, recipe.learning_rate, steps_per_epoch=steps_per_epoch,
+                                       epochs=recipe.epochs, boundaries=recipe.lr_boundaries, decay=recipe.lr_decay)  # fmt: skip
+        optimizer = optim.make_optimizer(recipe.optimizer, schedule, momentum=recipe.momentum,
+                                         mixed_precision=config.mixed_precision)  # fmt: skip
+        trainer = loop.Trainer(model, optimizer, weight_decay=recipe.weight_decay, jit_compile=config.jit_compile,
+                               strategy=strategy)  # fmt: skip
+    data_seed = derive_seed(seed, "data")
+    flip = config.augment_flip and config.dataset not in ("mnist", "mnist_sample")
+
+    def train_data(epoch: int) -> tf.data.Dataset:
+        return pipeline.train_dataset(images, labels, batch_size=recipe.batch_size, seed=data_seed, epoch=epoch,
+                                      augment=recipe.augment, flip=flip)  # fmt: skip
+
+    print(f"[{name}] training {config.model} on {len(labels)} examples for {recipe.epochs} epochs")
+    loop.fit(trainer, epochs=recipe.epochs, train_data=train_data, evaluators=evaluators, name=name,
+             checkpoint_dir=loop.checkpoint_path(run.run_dir, name), on_epoch_end=lambda e, m: run.log_metrics(m, e))  # fmt: skip
+    return trainer
+
+
+def export(run: Run, trainer: loop.Trainer, name: str, config: Config, **metadata) -> str:
+    """Exports to ``<run_dir>/models/<name>`` with metadata, logs it to MLflow; returns the path."""
+    path = run.path("models", name)
+    meta = {"dataset": config.dataset, "model": config.model, "git_sha": git_sha(), "flags": config.values,
+            **metadata}  # fmt: skip
+    export_model(trainer.model, path, meta)
+    run.log_artifact(path, "models")
+    print(f"[{name}] exported SavedModel to {path}")
+    return path
+
+
+def exported(run: Run, name: str) -> str | None:
+    """Path of an earlier complete export of ``name`` in this run directory (a resumed run)."""
+    path = os.path.join(run.run_dir, "models", name)
+    return path if os.path.exists(os.path.join(path, "saved_model.pb")) else None
+
+
+def make_attack(config: Config, logits_fn, *, targeted: bool) -> PGD:
+    """The attack the flags describe (``--attack``, ``--attack_norm``, ``--attack_eps``...)."""
+    if config.attack == "fgsm":
+        return fgsm(logits_fn, norm=config.attack_norm, eps=config.attack_eps, targeted=targeted)
+    return PGD(logits_fn, norm=config.attack_norm, eps=config.attack_eps, step_size=config.attack_step_size,
+               steps=config.attack_steps, restarts=config.attack_restarts, random_start=config.attack_random_start,
+               targeted=targeted, jit_compile=config.jit_compile)  # fmt: skip
+
+
+def attack_params(config: Config) -> dict:
+    keys = ("attack", "attack_norm", "attack_eps", "attack_step_size", "attack_steps", "attack_restarts",
+            "attack_random_start", "attack_target")  # fmt: skip
+    return {k: config.values[k] for k in keys}
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 0..255 or float [0, 1] -> float32 [0, 1]."""
+    return images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
+
+
+def predictions(logits_fn, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """argmax labels int64 (N,) of ``logits_fn`` over float32 images in batches."""
+    out = [np.argmax(np.asarray(logits_fn(tf.constant(to_float(images[i : i + batch_size])))), -1)
+           for i in range(0, len(images), batch_size)]  # fmt: skip
+    return np.concatenate(out).astype(np.int64) if out else np.zeros([0], np.int64)
+
+

@@ -1,0 +1,28 @@
+"""Train one classifier on clean data and export it (e.g. targets for transfer attacks)."""
+
+from __future__ import annotations
+
+from robust_keras.config import Config
+from robust_keras.data import transforms
+from robust_keras.experiments import common
+from robust_keras.tracking import Run
+from robust_keras.training.evaluators import ClassificationEvaluator
+
+
+def run(config: Config, run: Run) -> dict:
+    train, test = common.load_clean(config)
+    name = "model"
+    if common.exported(run, name):
+        print(f"[{name}] already exported in {run.run_dir}; nothing to do")
+        return {}
+    tr, va = transforms.train_val_indices(len(train), config.val_fraction, common.derive_seed(config.seed, "val"))
+    evaluators = [ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size)]
+    if len(va):
+        evaluators.insert(0, ClassificationEvaluator("val", train.images[va], train.labels[va], config.eval_batch_size))
+    trainer = common.train_model(config, run, name=name, images=train.images[tr], labels=train.labels[tr],
+                                 num_classes=train.num_classes, recipe=common.Recipe.from_config(config),
+                                 evaluators=evaluators, seed=common.derive_seed(config.seed, name))  # fmt: skip
+    final = dict(evaluators[-1].evaluate(trainer.predict))
+    run.log_metrics(final)
+    common.export(run, trainer, name, config, role="clean classifier")
+    return final

@@ -1,0 +1,119 @@
+"""SavedModel export and loading -- the contract other experiments and outside code rely on.
+
+Export: ``model.export(dir)`` (Keras 3) writes a TF SavedModel whose ``serve`` endpoint (also
+``serving_default``) maps float32 (B, H, W, C) images in [0, 1], any B, to float32 (B, K)
+logits. ``metadata.json`` inside the directory records input shape, classes, dataset, flags and
+git sha. Loading accepts any SavedModel with a ``serve`` or ``serving_default`` endpoint taking
+one float32 tensor, including ones robust_keras did not write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from robust_keras.errors import ModelError
+
+METADATA = "metadata.json"
+
+
+def export_model(model: keras.Model, directory: str, metadata: dict) -> str:
+    """Writes ``model`` as a SavedModel plus ``metadata.json``; returns ``directory``.
+
+    The model is written to a temporary sibling and renamed, so a directory that exists is
+    always a complete export.
+    """
+    tmp = directory.rstrip("/") + ".partial"
+    if os.path.exists(tmp):
+        tf.io.gfile.rmtree(tmp)
+    model.export(tmp, format="tf_saved_model", verbose=False)
+    meta = {"input_shape": list(model.input_shape[1:]), "num_classes": int(model.output_shape[-1]),
+            "endpoint": "serve", "input_range": [0.0, 1.0], **metadata}  # fmt: skip
+    with open(os.path.join(tmp, METADATA), "w") as f:
+        json.dump(meta, f, indent=2, sort_keys=True, default=str)
+    if os.path.exists(directory):
+        tf.io.gfile.rmtree(directory)
+    os.replace(tmp, directory)
+    return directory
+
+
+class LoadedModel:
+    """A SavedModel endpoint as a logits function: ``model(x)`` -> float32 (B, K).
+
+    Attributes:
+      input_shape: (H, W, C) the endpoint accepts (None where the endpoint leaves it free).
+      metadata: contents of ``metadata.json`` if present, else {}.
+    """
+
+    def __init__(self, directory: str):
+        if not os.path.exists(os.path.join(directory, "saved_model.pb")):
+            raise ModelError(f"{directory} is not a SavedModel (no saved_model.pb)",
+                             "pass the directory written by model.export / tf.saved_model.save")  # fmt: skip
+        self.path = directory
+        self._module = tf.saved_model.load(directory)
+        self._fn = self._endpoint()
+        args, kwargs = self._fn.structured_input_signature
+        specs = list(args) + list(kwargs.values())
+        specs = [s for s in tf.nest.flatten(specs) if isinstance(s, tf.TensorSpec)]
+        if len(specs) != 1 or specs[0].dtype != tf.float32:
+            raise ModelError(f"SavedModel {directory} endpoint takes {specs}, not one float32 image tensor",
+                             "export a model whose serve endpoint maps float32 images to logits")  # fmt: skip
+        self._arg_is_kw = not args
+        self._arg_name = next(iter(kwargs), None)
+        self.input_shape = tuple(specs[0].shape[1:])
+        meta_path = os.path.join(directory, METADATA)
+        self.metadata = json.load(open(meta_path)) if os.path.exists(meta_path) else {}
+
+    def _endpoint(self):
+        if hasattr(self._module, "serve"):
+            fn = self._module.serve  # a restored tf.function with one traced signature
+            return fn if hasattr(fn, "structured_input_signature") else fn.get_concrete_function()
+        signatures = getattr(self._module, "signatures", {})
+        if "serving_default" in signatures:
+            return signatures["serving_default"]
+        raise ModelError(f"SavedModel {self.path} has no 'serve' or 'serving_default' endpoint",
+                         "re-export it with model.export() or a serving_default signature")  # fmt: skip
+
+    def check_input_shape(self, image_shape) -> None:
+        """Raises ModelError unless images of ``image_shape`` (H, W, C) fit the endpoint."""
+        image_shape = tuple(image_shape)
+        fits = len(image_shape) == len(self.input_shape) and all(
+            want is None or want == got for want, got in zip(self.input_shape, image_shape)
+        )
+        if not fits:
+            raise ModelError(f"SavedModel {self.path} expects inputs of shape {self.input_shape}, data has {image_shape}",
+                             "use a model trained on this dataset's image size")  # fmt: skip
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        out = self._fn(**{self._arg_name: x}) if self._arg_is_kw else self._fn(x)
+        if isinstance(out, dict):
+            if len(out) != 1:
+                raise ModelError(f"SavedModel {self.path} returns {sorted(out)}", "export one logits output")
+            out = next(iter(out.values()))
+        return tf.cast(out, tf.float32)
+
+
+def load_model(directory: str, image_shape=None) -> LoadedModel:
+    """Loads a SavedModel; with ``image_shape`` also checks the data fits it."""
+    model = LoadedModel(directory)
+    if image_shape is not None:
+        model.check_input_shape(image_shape)
+    return model
+
+
+def savedmodel_hash(directory: str) -> str:
+    """sha256 over the SavedModel's files (graph + variables, not metadata.json), in path order."""
+    digest = hashlib.sha256()
+    for root, _, files in sorted(os.walk(directory)):
+        for name in sorted(files):
+            if name in (METADATA, "fingerprint.pb"):
+                continue
+            path = os.path.join(root, name)
+            digest.update(os.path.relpath(path, directory).encode())
+            with open(path, "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()

@@ -1,0 +1,106 @@
+"""Entry point: ``python -m robust_keras.main --flagfile=flags/<experiment>.flags [--flag=value ...]``.
+
+The only reader of ``FLAGS``: parses them (one-line error and exit 2 on bad values), builds a
+:class:`Config`, opens the run directory and MLflow run, writes the reproducing flagfile, and
+hands over to the experiment. User-fixable failures (:class:`RobustKerasError`) end with one
+line on stderr and exit 1; the MLflow run is then marked FAILED.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ start-up chatter out of progress output
+
+from absl import app, flags, logging  # noqa: E402
+
+from robust_keras import config as config_lib  # noqa: E402
+from robust_keras.errors import RobustKerasError  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl parsing with one-line errors (absl's own adds usage lines)."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as e:
+        _fail(f"{e} -- see --helpfull for all flags", 2)
+
+
+def build_config() -> config_lib.Config:
+    values = {f.name: f.value for f in FLAGS.get_key_flags_for_module(config_lib)}
+    if not values["output_dir"]:
+        values["output_dir"] = os.path.join("artifacts", "runs", f"{values['experiment']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    values["output_dir"] = os.path.abspath(values["output_dir"])
+    if not values["mlflow_tracking_uri"]:
+        from robust_keras.tracking import default_tracking_uri
+
+        values["mlflow_tracking_uri"] = default_tracking_uri("artifacts")
+    values["mlflow_experiment"] = values["mlflow_experiment"] or f"robust_keras/{values['experiment']}"
+    values["run_name"] = values["run_name"] or os.path.basename(values["output_dir"])
+    return config_lib.Config(values)
+
+
+def _configure_tensorflow(config: config_lib.Config) -> None:
+    import keras
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+
+
+def main(argv: list[str]) -> None:
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        _fail(f"unexpected arguments {argv[1:]} -- pass options as --name=value", 2)
+    from robust_keras.experiments import EXPERIMENTS
+
+    if FLAGS.experiment not in EXPERIMENTS:
+        _fail(f"--experiment={FLAGS.experiment} is not one of {sorted(EXPERIMENTS)} -- pick one of those", 2)
+    config = build_config()
+    _configure_tensorflow(config)
+    from robust_keras import tracking
+
+    tags = {"experiment": config.experiment, "git_sha": tracking.git_sha(), "mlflow.source.name": "robust_keras.main"}
+    try:
+        run = tracking.open_run(config.output_dir, config.mlflow_tracking_uri, config.mlflow_experiment,
+                                config.run_name, tags)  # fmt: skip
+    except Exception as e:  # an unreachable server, a bad URI, a locked database...
+        _fail(f"cannot open MLflow run at {config.mlflow_tracking_uri} ({type(e).__name__}: "
+              f"{str(e).splitlines()[0] if str(e) else ''}) -- check --mlflow_tracking_uri", 1)  # fmt: skip
+    flagfile = run.path("flags.flags")
+    if os.path.exists(flagfile):
+        os.remove(flagfile)
+    FLAGS.append_flags_into_file(flagfile)
+    run.log_params(config.values)
+    run.log_artifact(flagfile)
+    print(f"[run] {config.experiment}: run directory {config.output_dir}", flush=True)
+    try:
+        EXPERIMENTS[config.experiment](config, run)
+    except RobustKerasError as e:
+        run.finish("FAILED")
+        _fail(str(e), 1)
+    except BaseException:
+        run.finish("FAILED")
+        raise
+    run.log_artifact(run.path("metrics.jsonl"))
+    run.finish()
+    print(f"[run] done. Results in {config.output_dir}")
+    print(f"[run] see it in the MLflow UI: {run.ui_hint(config.mlflow_tracking_uri)}", flush=True)
+
+
+def run_main() -> None:
+    app.run(main, flags_parser=parse_flags)
+
+
+if __name__ == "__main__":
+    run_main()

@@ -1,0 +1,1 @@
+"""Training: optimizers and schedules, a compiled custom loop with checkpoints, evaluators."""

@@ -1,0 +1,41 @@
+"""Evaluators: objects whose ``evaluate(predict)`` yields ``(name, value)`` metrics.
+
+``predict`` is a compiled function mapping a float32 image batch to logits, so one
+compilation serves every evaluator of a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import tensorflow as tf
+
+from robust_keras.data.pipeline import eval_dataset
+
+
+class ClassificationEvaluator:
+    """Accuracy and mean cross-entropy of a model on fixed (images, labels).
+
+    Yields ``<split>/accuracy`` and ``<split>/loss``.
+    """
+
+    def __init__(self, split: str, images: np.ndarray, labels: np.ndarray, batch_size: int = 500):
+        self.split = split
+        self.dataset = eval_dataset(images, labels, batch_size)
+
+    def evaluate(self, predict: Callable[[tf.Tensor], tf.Tensor]) -> Iterator[tuple[str, float]]:
+        correct, loss_sum, count = 0, 0.0, 0
+        for x, y in self.dataset:
+            logits = tf.cast(predict(x), tf.float32)
+            loss_sum += float(tf.reduce_sum(tf.keras.losses.sparse_categorical_crossentropy(y, logits, True)))
+            correct += int(tf.reduce_sum(tf.cast(tf.argmax(logits, -1) == y, tf.int32)))
+            count += int(y.shape[0])
+        yield f"{self.split}/accuracy", correct / max(count, 1)
+        yield f"{self.split}/loss", loss_sum / max(count, 1)
+
+
+def accuracy(predict: Callable[[tf.Tensor], tf.Tensor], images: np.ndarray, labels: np.ndarray,
+             batch_size: int = 500) -> float:  # fmt: skip
+    """Top-1 accuracy of ``predict`` on (images, labels)."""
+    return dict(ClassificationEvaluator("x", images, labels, batch_size).evaluate(predict))["x/accuracy"]
