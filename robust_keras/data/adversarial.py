@@ -32,6 +32,7 @@ from robust_keras.errors import DataError
 FORMAT = "robust_keras.adversarial/v1"
 MANIFEST = "manifest.json"
 _SEED_STRIDE = 1_000_003  # separates per-shard attack seeds
+_REGENERATE = "delete {} and re-run the command that generated the dataset: it rewrites missing shards only"
 
 AttackFn = Callable[[np.ndarray, np.ndarray, tuple[int, int]], tuple[np.ndarray, np.ndarray]]
 
@@ -116,7 +117,7 @@ def generate(directory: str, *, images: np.ndarray, orig_labels: np.ndarray, tar
                 f"{directory} already holds an adversarial dataset generated with other settings",
                 "pass a new --dataset_dir, or delete that directory to regenerate",
             )
-        done = {s["name"]: s for s in previous.get("shards", []) if _shard_ok(directory, s)}
+        done = {s["name"]: s for s in previous.get("shards", []) if _shard_ok(directory, s)}  # bad ones are redone
         if previous.get("complete") and len(done) == num_shards:
             log(f"[dataset] {directory} is complete and verified ({n} examples); reusing it")
             return previous
@@ -161,6 +162,22 @@ def _write_shard(directory, name, images, orig_labels, targets, lo, hi, attack_f
     return {"name": name, "num_records": hi - lo, "first_index": lo, "target_hits": hits, "sha256": sha256_file(path)}
 
 
+def peek_manifest(directory: str) -> dict | None:
+    """The manifest of ``directory`` as written (complete or not, unverified), or None."""
+    path = os.path.join(directory, MANIFEST)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def is_complete(directory: str, manifest: dict | None) -> bool:
+    """True if ``manifest`` says complete and every shard file it lists exists (not hashed)."""
+    return bool(manifest and manifest.get("complete")) and all(
+        os.path.exists(os.path.join(directory, s["name"])) for s in manifest["shards"]
+    )
+
+
 def read_manifest(directory: str) -> dict:
     """The manifest of a complete dataset whose shards all exist with the recorded sha256."""
     path = os.path.join(directory, MANIFEST)
@@ -175,10 +192,9 @@ def read_manifest(directory: str) -> dict:
     for shard in manifest["shards"]:
         shard_path = os.path.join(directory, shard["name"])
         if not os.path.exists(shard_path):
-            raise DataError(f"shard {shard_path} is missing", "re-run the generating command to rewrite it")
+            raise DataError(f"shard {shard_path} is missing", _REGENERATE.format(shard_path))
         if sha256_file(shard_path) != shard["sha256"]:
-            raise DataError(f"shard {shard_path} is corrupt (sha256 mismatch)",
-                            "re-run the generating command to rewrite it")  # fmt: skip
+            raise DataError(f"shard {shard_path} is corrupt (sha256 mismatch)", _REGENERATE.format(shard_path))
     return manifest
 
 
@@ -199,7 +215,7 @@ def load(directory: str) -> AdversarialData:
             count += int(raw.shape[0])
         if count != shard["num_records"]:
             raise DataError(f"shard {path} holds {count} records, manifest says {shard['num_records']}",
-                            "re-run the generating command to rewrite it")  # fmt: skip
+                            _REGENERATE.format(path))  # fmt: skip
     raw_images = np.concatenate(columns["image"]) if columns["image"] else np.zeros([0], object)
     images = np.frombuffer(b"".join(raw_images), dtype="<f4").reshape([-1, *shape])
     cat = lambda k: np.concatenate(columns[k]).astype(np.int64)  # noqa: E731

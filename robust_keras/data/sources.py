@@ -114,8 +114,7 @@ def load_tfds(name: str, data_dir: str | None, download: bool) -> tuple[Split, S
 
     class_names = {"mnist": MNIST_CLASSES, "cifar10": CIFAR10_CLASSES}[name]
     try:
-        data = tfds.load(name, split=["train", "test"], data_dir=data_dir, as_supervised=True,
-                         batch_size=-1, download=download)  # fmt: skip
+        data = tfds.load(name, split=["train", "test"], data_dir=data_dir, as_supervised=True, download=download)
     except Exception as e:  # tfds raises many types (AssertionError, DownloadError, OSError...)
         where = data_dir or os.path.join(os.path.expanduser("~"), "tensorflow_datasets")
         raise DataError(
@@ -125,9 +124,12 @@ def load_tfds(name: str, data_dir: str | None, download: bool) -> tuple[Split, S
             f"put the raw files in {where}/downloads/manual, or use --dataset=mnist_sample",
         ) from e
     splits = []
-    for split_name, (images, labels) in zip(["train", "test"], data):
-        splits.append(Split(np.asarray(images, np.uint8), np.asarray(labels, np.int64), class_names,
-                            f"{name}/{split_name}"))  # fmt: skip
+    for split_name, ds in zip(["train", "test"], data):
+        # Batched iteration, not batch_size=-1 (that aborts the process under tfds mock data).
+        batches = list(tfds.as_numpy(ds.batch(4096)))
+        images = np.concatenate([b[0] for b in batches]).astype(np.uint8)
+        labels = np.concatenate([b[1] for b in batches]).astype(np.int64)
+        splits.append(Split(images, labels, class_names, f"{name}/{split_name}"))
     return splits[0], splits[1]
 
 

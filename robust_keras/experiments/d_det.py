@@ -19,7 +19,7 @@ import numpy as np
 from robust_keras.analysis import plots
 from robust_keras.config import Config
 from robust_keras.data import adversarial, transforms
-from robust_keras.errors import ConfigError
+from robust_keras.errors import ConfigError, DataError
 from robust_keras.experiments import common
 from robust_keras.export import load_model, savedmodel_hash
 from robust_keras.tracking import Run
@@ -30,23 +30,22 @@ def run(config: Config, run: Run) -> dict:
     if config.attack_target == "none":
         raise ConfigError("d_det needs a targeted attack", "use --attack_target=next (D_det) or random (D_rand)")
     train, test = common.load_clean(config)
-    source_path = _source_model(config, run, train, test)
+    dataset_dir = config.dataset_dir or run.path("d_det")
+    previous = adversarial.peek_manifest(dataset_dir)
+    if previous:  # finish, repair or reuse (one D_det, many recipes) that dataset, with its source
+        if previous["spec"].get("dataset") != config.dataset:
+            raise DataError(f"{dataset_dir} was generated from {previous['spec'].get('dataset')}, not {config.dataset}",
+                            "pass the matching --dataset or another --dataset_dir")  # fmt: skip
+        source_path = previous["spec"]["source_model"]["path"]
+        print(f"[dataset] found a dataset in {dataset_dir} made with source {source_path}")
+    else:
+        source_path = _source_model(config, run, train, test)
     source = load_model(source_path, train.image_shape)
     source_acc = accuracy(source, common.to_float(test.images), test.labels, config.eval_batch_size)
     run.log_metrics({"source/clean_accuracy": source_acc})
     print(f"[source] clean test accuracy {source_acc:.4f}")
-
-    targets = _targets(config, train)
-    dataset_dir = config.dataset_dir or run.path("d_det")
-    attack = common.make_attack(config, source, targeted=True)
-    spec = {"source_model": {"path": os.path.abspath(source_path), "sha256": savedmodel_hash(source_path)},
-            "attack": common.attack_params(config), "source_split": train.name, "dataset": config.dataset,
-            "num_classes": train.num_classes}  # fmt: skip
-    print(f"[dataset] attacking {len(train)} examples -> {dataset_dir}")
-    adversarial.generate(dataset_dir, images=common.to_float(train.images), orig_labels=train.labels,
-                         targets=targets, spec=spec, shard_size=config.shard_size, batch_size=config.eval_batch_size,
-                         seed=common.derive_seed(config.seed, "attack"),
-                         attack_fn=lambda x, t, s: attack(x, t, s)[:2])  # fmt: skip
+    if not adversarial.is_complete(dataset_dir, previous):
+        _generate(config, dataset_dir, source, source_path, train)
     data = adversarial.load(dataset_dir)
     run.log_artifact(os.path.join(dataset_dir, adversarial.MANIFEST), "d_det")
     hit_rate = float(data.target_hit.mean())
@@ -60,6 +59,19 @@ def run(config: Config, run: Run) -> dict:
         json.dump(final, f, indent=2, sort_keys=True)
     run.log_artifact(run.path("summary.json"))
     return final
+
+
+def _generate(config: Config, dataset_dir: str, source, source_path: str, train) -> None:
+    """Attacks every training example toward its target and writes the sharded dataset."""
+    attack = common.make_attack(config, source, targeted=True)
+    spec = {"source_model": {"path": os.path.abspath(source_path), "sha256": savedmodel_hash(source_path)},
+            "attack": common.attack_params(config), "source_split": train.name, "dataset": config.dataset,
+            "num_classes": train.num_classes}  # fmt: skip
+    print(f"[dataset] attacking {len(train)} examples -> {dataset_dir}")
+    adversarial.generate(dataset_dir, images=common.to_float(train.images), orig_labels=train.labels,
+                         targets=_targets(config, train), spec=spec, shard_size=config.shard_size,
+                         batch_size=config.eval_batch_size, seed=common.derive_seed(config.seed, "attack"),
+                         attack_fn=lambda x, t, s: attack(x, t, s)[:2])  # fmt: skip
 
 
 def _source_model(config: Config, run: Run, train, test) -> str:

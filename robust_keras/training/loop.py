@@ -28,9 +28,12 @@ class Trainer:
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.strategy = strategy or tf.distribute.get_strategy()
+        with self.strategy.scope():  # slots exist before tracing (lazy creation breaks Mirrored)
+            optimizer.build(model.trainable_variables)
         spec = (tf.TensorSpec([None, *model.input_shape[1:]], tf.float32), tf.TensorSpec([None], tf.int64))
         self._train_step = tf.function(self._distributed_step, reduce_retracing=True)
-        self._step_fn = tf.function(self._step, input_signature=spec, jit_compile=jit_compile)
+        # Inside strategy.run the step sees per-replica tensors; XLA compiles that replica step.
+        self._step_fn = tf.function(self._step, jit_compile=True, reduce_retracing=True) if jit_compile else self._step
         self.predict = tf.function(lambda x: model(x, training=False), input_signature=spec[:1],
                                    jit_compile=jit_compile)  # fmt: skip
 
@@ -84,7 +87,6 @@ def fit(trainer: Trainer, *, epochs: int, train_data: Callable[[int], tf.data.Da
     epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
     manager = None
     if checkpoint_dir:
-        trainer.optimizer.build(trainer.model.trainable_variables)
         ckpt = tf.train.Checkpoint(model=trainer.model, optimizer=trainer.optimizer, epoch=epoch_var)
         manager = tf.train.CheckpointManager(ckpt, checkpoint_dir, max_to_keep=1)
         if manager.latest_checkpoint:

@@ -1,0 +1,65 @@
+"""Clean data sources: embedded MNIST sample, tfds (mock data), CINIC-10 folder layout."""
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from PIL import Image
+
+from robust_keras.data import sources
+from robust_keras.errors import DataError
+
+
+def test_mnist_sample_fixed_balanced_test_split():
+    train, test = sources.load_mnist_sample(test_per_class=100)
+    assert train.images.shape == (4000, 28, 28, 1) and test.images.shape == (1000, 28, 28, 1)
+    assert train.images.dtype == np.uint8 and train.images.max() > 200
+    np.testing.assert_array_equal(np.bincount(test.labels), np.full(10, 100))
+    _, test_again = sources.load_mnist_sample(test_per_class=100)
+    np.testing.assert_array_equal(test.images, test_again.images)
+    # train and test are disjoint rows of the same file
+    train_rows = {r.tobytes() for r in train.images.reshape(len(train), -1)}
+    assert sum(r.tobytes() in train_rows for r in test.images.reshape(len(test), -1)) < 5  # MNIST has rare dupes
+
+
+def test_mnist_sample_too_large_test_split_is_clear_error():
+    with pytest.raises(DataError, match="test_per_class"):
+        sources.load_mnist_sample(test_per_class=500)
+
+
+@pytest.mark.parametrize("name,shape", [("mnist", (28, 28, 1)), ("cifar10", (32, 32, 3))])
+def test_tfds_sources_with_mock_data(name, shape):
+    with tfds.testing.mock_data(num_examples=12):
+        train, test = sources.load_dataset(name, download=False)
+    assert train.images.shape == (12, *shape) and train.images.dtype == np.uint8
+    assert len(test) == 12 and train.num_classes == 10
+
+
+def test_tfds_offline_without_prepared_data_names_where_to_put_files(tmp_path):
+    with pytest.raises(DataError) as err:
+        sources.load_dataset("cifar10", data_dir=str(tmp_path), download=False)
+    assert str(tmp_path) in str(err.value) and "downloads/manual" in str(err.value)
+
+
+def _write_cinic(root, per_class=3):
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for cls in ("airplane", "cat", "ship"):
+            d = root / split / cls
+            d.mkdir(parents=True)
+            for i in range(per_class):
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(d / f"cifar-10-{i}.png")
+
+
+def test_cinic10_folder_layout(tmp_path):
+    _write_cinic(tmp_path)
+    train, test = sources.load_dataset("cinic10", cinic10_dir=str(tmp_path))
+    assert train.class_names == ("airplane", "cat", "ship")
+    assert train.images.shape == (9, 32, 32, 3)
+    np.testing.assert_array_equal(train.labels, [0, 0, 0, 1, 1, 1, 2, 2, 2])
+    again = sources.load_cinic10(str(tmp_path), "train")
+    np.testing.assert_array_equal(again.images, train.images)
+
+
+def test_cinic10_missing_folder(tmp_path):
+    with pytest.raises(DataError, match="cinic10_dir"):
+        sources.load_dataset("cinic10", cinic10_dir=str(tmp_path / "nope"))
