@@ -17,9 +17,7 @@ MODELS = ("cnn_mnist", "cnn_cifar", "resnet18", "resnet34", "resnet50", "two_lay
 # -- run / bookkeeping -------------------------------------------------------------------------
 flags.DEFINE_string("experiment", "d_det", "Experiment to run (see robust_keras/experiments).")
 flags.DEFINE_string("output_dir", "", "Run directory; default artifacts/runs/<experiment>-<time>.")
-flags.DEFINE_string(
-    "mlflow_tracking_uri", "", "MLflow tracking URI; default sqlite:///<cwd>/artifacts/mlflow.db."
-)
+flags.DEFINE_string("mlflow_tracking_uri", "", "MLflow tracking URI; default sqlite:///<cwd>/artifacts/mlflow.db.")
 flags.DEFINE_string("mlflow_experiment", "", "MLflow experiment name; default robust_keras/<experiment>.")
 flags.DEFINE_string("run_name", "", "MLflow run name; default: the output directory's name.")
 flags.DEFINE_integer("seed", 0, "Root of all randomness (data order, init, attack starts).", lower_bound=0)
@@ -77,7 +75,9 @@ flags.DEFINE_integer("attack_steps", 100, "PGD iterations.", lower_bound=1)
 flags.DEFINE_integer("attack_restarts", 1, "Random restarts; the best iterate over all is kept.", lower_bound=1)
 flags.DEFINE_bool("attack_random_start", False, "Start from a uniform random point of the eps-ball.")
 flags.DEFINE_enum(
-    "attack_target", "next", ["next", "random", "none"],
+    "attack_target",
+    "next",
+    ["next", "random", "none"],
     "next: t=(y+1) mod K (D_det); random: t uniform over classes != y (D_rand); none: untargeted.",
 )
 flags.DEFINE_string("dataset_dir", "", "Adversarial dataset directory; default <output_dir>/d_det.")
@@ -124,5 +124,5 @@ class Config:
         except KeyError:
             raise AttributeError(f"Config has no value {name!r}") from None
 
-    def replace(self, **changes: Any) -> "Config":
+    def replace(self, **changes: Any) -> Config:
         return Config({**self.values, **changes})

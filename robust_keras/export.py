@@ -31,8 +31,13 @@ def export_model(model: keras.Model, directory: str, metadata: dict) -> str:
     if os.path.exists(tmp):
         tf.io.gfile.rmtree(tmp)
     model.export(tmp, format="tf_saved_model", verbose=False)
-    meta = {"input_shape": list(model.input_shape[1:]), "num_classes": int(model.output_shape[-1]),
-            "endpoint": "serve", "input_range": [0.0, 1.0], **metadata}  # fmt: skip
+    meta = {
+        "input_shape": list(model.input_shape[1:]),
+        "num_classes": int(model.output_shape[-1]),
+        "endpoint": "serve",
+        "input_range": [0.0, 1.0],
+        **metadata,
+    }
     with open(os.path.join(tmp, METADATA), "w") as f:
         json.dump(meta, f, indent=2, sort_keys=True, default=str)
     if os.path.exists(directory):
@@ -51,8 +56,10 @@ class LoadedModel:
 
     def __init__(self, directory: str):
         if not os.path.exists(os.path.join(directory, "saved_model.pb")):
-            raise ModelError(f"{directory} is not a SavedModel (no saved_model.pb)",
-                             "pass the directory written by model.export / tf.saved_model.save")  # fmt: skip
+            raise ModelError(
+                f"{directory} is not a SavedModel (no saved_model.pb)",
+                "pass the directory written by model.export / tf.saved_model.save",
+            )
         self.path = directory
         self._module = tf.saved_model.load(directory)
         self._fn = self._endpoint()
@@ -60,13 +67,18 @@ class LoadedModel:
         specs = list(args) + list(kwargs.values())
         specs = [s for s in tf.nest.flatten(specs) if isinstance(s, tf.TensorSpec)]
         if len(specs) != 1 or specs[0].dtype != tf.float32:
-            raise ModelError(f"SavedModel {directory} endpoint takes {specs}, not one float32 image tensor",
-                             "export a model whose serve endpoint maps float32 images to logits")  # fmt: skip
+            raise ModelError(
+                f"SavedModel {directory} endpoint takes {specs}, not one float32 image tensor",
+                "export a model whose serve endpoint maps float32 images to logits",
+            )
         self._arg_is_kw = not args
         self._arg_name = next(iter(kwargs), None)
         self.input_shape = tuple(specs[0].shape[1:])
         meta_path = os.path.join(directory, METADATA)
-        self.metadata = json.load(open(meta_path)) if os.path.exists(meta_path) else {}
+        self.metadata = {}
+        if os.path.exists(meta_path):
+            with open(meta_path) as f:
+                self.metadata = json.load(f)
 
     def _endpoint(self):
         if hasattr(self._module, "serve"):
@@ -75,8 +87,10 @@ class LoadedModel:
         signatures = getattr(self._module, "signatures", {})
         if "serving_default" in signatures:
             return signatures["serving_default"]
-        raise ModelError(f"SavedModel {self.path} has no 'serve' or 'serving_default' endpoint",
-                         "re-export it with model.export() or a serving_default signature")  # fmt: skip
+        raise ModelError(
+            f"SavedModel {self.path} has no 'serve' or 'serving_default' endpoint",
+            "re-export it with model.export() or a serving_default signature",
+        )
 
     def check_input_shape(self, image_shape) -> None:
         """Raises ModelError unless images of ``image_shape`` (H, W, C) fit the endpoint."""
@@ -85,8 +99,10 @@ class LoadedModel:
             want is None or want == got for want, got in zip(self.input_shape, image_shape)
         )
         if not fits:
-            raise ModelError(f"SavedModel {self.path} expects inputs of shape {self.input_shape}, data has {image_shape}",
-                             "use a model trained on this dataset's image size")  # fmt: skip
+            raise ModelError(
+                f"SavedModel {self.path} expects inputs of shape {self.input_shape}, data has {image_shape}",
+                "use a model trained on this dataset's image size",
+            )
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         out = self._fn(**{self._arg_name: x}) if self._arg_is_kw else self._fn(x)

@@ -38,7 +38,9 @@ def parse_flags(argv: list[str]) -> list[str]:
 def build_config() -> config_lib.Config:
     values = {f.name: f.value for f in FLAGS.get_key_flags_for_module(config_lib)}
     if not values["output_dir"]:
-        values["output_dir"] = os.path.join("artifacts", "runs", f"{values['experiment']}-{time.strftime('%Y%m%d-%H%M%S')}")
+        values["output_dir"] = os.path.join(
+            "artifacts", "runs", f"{values['experiment']}-{time.strftime('%Y%m%d-%H%M%S')}"
+        )
     values["output_dir"] = os.path.abspath(values["output_dir"])
     if not values["mlflow_tracking_uri"]:
         from robust_keras.tracking import default_tracking_uri
@@ -72,11 +74,15 @@ def main(argv: list[str]) -> None:
 
     tags = {"experiment": config.experiment, "git_sha": tracking.git_sha(), "mlflow.source.name": "robust_keras.main"}
     try:
-        run = tracking.open_run(config.output_dir, config.mlflow_tracking_uri, config.mlflow_experiment,
-                                config.run_name, tags)  # fmt: skip
+        run = tracking.open_run(
+            config.output_dir, config.mlflow_tracking_uri, config.mlflow_experiment, config.run_name, tags
+        )
     except Exception as e:  # an unreachable server, a bad URI, a locked database...
-        _fail(f"cannot open MLflow run at {config.mlflow_tracking_uri} ({type(e).__name__}: "
-              f"{str(e).splitlines()[0] if str(e) else ''}) -- check --mlflow_tracking_uri", 1)  # fmt: skip
+        _fail(
+            f"cannot open MLflow run at {config.mlflow_tracking_uri} ({type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}) -- check --mlflow_tracking_uri",
+            1,
+        )
     flagfile = run.path("flags.flags")
     if os.path.exists(flagfile):
         os.remove(flagfile)

@@ -36,8 +36,13 @@ def git_sha() -> str:
     here = os.path.dirname(os.path.abspath(__file__))
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, check=True)  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
@@ -49,7 +54,7 @@ def _experiment_id(client: MlflowClient, name: str, tracking_uri: str) -> str:
         return experiment.experiment_id
     location = None
     if tracking_uri.startswith("sqlite:///"):  # keep artifacts next to the database, not in cwd
-        location = "file://" + os.path.join(os.path.dirname(tracking_uri[len("sqlite:///"):]), "mlartifacts")
+        location = "file://" + os.path.join(os.path.dirname(tracking_uri[len("sqlite:///") :]), "mlartifacts")
     return client.create_experiment(name, artifact_location=location)
 
 
@@ -106,7 +111,7 @@ class Run:
         else:
             self.client.log_artifact(self.run_id, path, artifact_path)
 
-    def child(self, name: str) -> "Run":
+    def child(self, name: str) -> Run:
         """A nested MLflow run sharing this run directory (its metrics carry ``run=name``)."""
         experiment_id = self.experiment_id
         tags = {"mlflow.parentRunId": self.run_id, "mlflow.runName": name}
@@ -122,19 +127,22 @@ class Run:
         """The command and address that show this run in the MLflow UI."""
         if tracking_uri.startswith(("http://", "https://")):
             return f"open {tracking_uri}/#/experiments/{self.experiment_id}/runs/{self.run_id}"
-        return (f"mlflow ui --backend-store-uri {tracking_uri} --port 5000   then open "
-                f"http://127.0.0.1:5000/#/experiments/{self.experiment_id}/runs/{self.run_id}")  # fmt: skip
+        return (
+            f"mlflow ui --backend-store-uri {tracking_uri} --port 5000   then open "
+            f"http://127.0.0.1:5000/#/experiments/{self.experiment_id}/runs/{self.run_id}"
+        )
 
 
 def open_run(run_dir: str, tracking_uri: str, experiment_name: str, run_name: str, tags: Mapping[str, str]) -> Run:
     """Opens the MLflow run of ``run_dir``: the one recorded there (a resume) or a new one."""
     os.makedirs(run_dir, exist_ok=True)
     if tracking_uri.startswith("sqlite:///"):
-        os.makedirs(os.path.dirname(tracking_uri[len("sqlite:///"):]) or ".", exist_ok=True)
+        os.makedirs(os.path.dirname(tracking_uri[len("sqlite:///") :]) or ".", exist_ok=True)
     client = MlflowClient(tracking_uri=tracking_uri)
     id_file = os.path.join(run_dir, "mlflow_run_id")
     if os.path.exists(id_file):
-        run_id = open(id_file).read().strip()
+        with open(id_file) as f:
+            run_id = f.read().strip()
         client.update_run(run_id, status="RUNNING")
     else:
         experiment_id = _experiment_id(client, experiment_name, tracking_uri)

@@ -1,5 +1,6 @@
 """Shared test set-up: quiet TensorFlow, the repo root on sys.path, small helpers."""
 
+import json
 import os
 import subprocess
 import sys
@@ -16,8 +17,14 @@ if ROOT not in sys.path:
 def run_main(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     """Runs ``python -m robust_keras.main ARGS`` from the repo root as a user would."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
-    return subprocess.run([sys.executable, "-m", "robust_keras.main", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "robust_keras.main", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def last_line(text: str) -> str:
@@ -28,3 +35,13 @@ def last_line(text: str) -> str:
 @pytest.fixture
 def sqlite_uri(tmp_path):
     return f"sqlite:///{tmp_path}/mlflow.db"
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f]

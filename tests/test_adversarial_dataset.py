@@ -1,10 +1,10 @@
 """The TFRecord dataset contract: manifest, verification, and resume after a kill."""
 
-import json
 import os
 
 import numpy as np
 import pytest
+from conftest import read_json
 
 from robust_keras.data import adversarial
 from robust_keras.errors import DataError
@@ -35,9 +35,18 @@ def fake_attack(fail_after=None):
 
 
 def generate(directory, attack, spec=SPEC):
-    return adversarial.generate(str(directory), images=IMAGES, orig_labels=LABELS, targets=TARGETS,
-                                attack_fn=attack, spec=spec, shard_size=5, batch_size=2, seed=7,
-                                log=lambda _: None)  # fmt: skip
+    return adversarial.generate(
+        str(directory),
+        images=IMAGES,
+        orig_labels=LABELS,
+        targets=TARGETS,
+        attack_fn=attack,
+        spec=spec,
+        shard_size=5,
+        batch_size=2,
+        seed=7,
+        log=lambda _: None,
+    )
 
 
 def test_roundtrip_and_manifest(tmp_path):
@@ -50,7 +59,7 @@ def test_roundtrip_and_manifest(tmp_path):
     np.testing.assert_array_equal(data.orig_labels, LABELS)
     np.testing.assert_array_equal(data.target_hit, TARGETS % 2 == 0)
     assert data.images.shape == (N, *SHAPE) and np.abs(data.images - IMAGES).max() <= 0.05 + 1e-6
-    on_disk = json.load(open(tmp_path / "manifest.json"))
+    on_disk = read_json(tmp_path / "manifest.json")
     assert on_disk["spec"] == SPEC and on_disk["seed"] == 7
     assert manifest["target_hit_rate"] == pytest.approx(np.mean(TARGETS % 2 == 0))
 
@@ -59,14 +68,14 @@ def test_killed_generation_resumes_to_identical_dataset(tmp_path):
     generate(tmp_path / "whole", fake_attack())
     with pytest.raises(Interrupt):
         generate(tmp_path / "killed", fake_attack(fail_after=7))  # dies inside shard 3 (3 batches/shard)
-    partial = json.load(open(tmp_path / "killed" / "manifest.json"))
+    partial = read_json(tmp_path / "killed" / "manifest.json")
     assert not partial["complete"] and len(partial["shards"]) == 2
     with pytest.raises(DataError, match="incomplete"):
         adversarial.load(str(tmp_path / "killed"))
     resumed_calls = fake_attack()
     generate(tmp_path / "killed", resumed_calls)
-    whole = json.load(open(tmp_path / "whole" / "manifest.json"))
-    again = json.load(open(tmp_path / "killed" / "manifest.json"))
+    whole = read_json(tmp_path / "whole" / "manifest.json")
+    again = read_json(tmp_path / "killed" / "manifest.json")
     assert [s["sha256"] for s in whole["shards"]] == [s["sha256"] for s in again["shards"]]
     # a complete dataset is not regenerated
     spy = fake_attack(fail_after=0)

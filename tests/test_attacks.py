@@ -33,8 +33,7 @@ def test_budget_range_and_progress(cnn, norm, eps, targeted):
     x = RNG.random((6, 28, 28, 1), dtype=np.float32)
     y = np.arange(6) % 10
     labels = (y + 1) % 10 if targeted else y
-    attack = PGD(cnn, norm=norm, eps=eps, step_size=eps / 4, steps=10, restarts=2, random_start=True,
-                 targeted=targeted)  # fmt: skip
+    attack = PGD(cnn, norm=norm, eps=eps, step_size=eps / 4, steps=10, restarts=2, random_start=True, targeted=targeted)
     x_adv, success, loss = attack(x, labels, (3, 4))
     linf, l2 = _norms(x_adv.numpy() - x)
     assert np.all((linf if norm == "linf" else l2) <= eps + 1e-5)

@@ -1,10 +1,9 @@
 """SavedModel contract: round trip with a new batch size, foreign SavedModels, clear errors."""
 
-import json
-
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import read_json
 
 from robust_keras.errors import ModelError
 from robust_keras.export import export_model, load_model, savedmodel_hash
@@ -25,7 +24,7 @@ def test_roundtrip_any_batch_size(exported):
     for n in (1, 7):
         x = np.random.default_rng(n).random((n, 32, 32, 3), dtype=np.float32)
         np.testing.assert_allclose(loaded(x), model(x, training=False), rtol=1e-5, atol=1e-5)
-    meta = json.load(open(f"{path}/metadata.json"))
+    meta = read_json(f"{path}/metadata.json")
     assert meta["input_shape"] == [32, 32, 3] and meta["num_classes"] == 10 and meta["dataset"] == "cifar10"
     assert loaded.metadata == meta
     sig = tf.saved_model.load(path).signatures["serving_default"]  # what outside users call

@@ -6,8 +6,10 @@ import pytest
 from robust_keras.models import build_model
 
 
-@pytest.mark.parametrize("name,shape", [("cnn_mnist", (28, 28, 1)), ("cnn_cifar", (32, 32, 3)),
-                                        ("two_layer", (28, 28, 1)), ("resnet18", (32, 32, 3))])  # fmt: skip
+@pytest.mark.parametrize(
+    "name,shape",
+    [("cnn_mnist", (28, 28, 1)), ("cnn_cifar", (32, 32, 3)), ("two_layer", (28, 28, 1)), ("resnet18", (32, 32, 3))],
+)
 def test_logits_shape_and_dtype(name, shape):
     model = build_model(name, shape, 10, mean=[0.5] * shape[-1], std=[0.25] * shape[-1], width=16)
     out = model(np.random.rand(3, *shape).astype("float32"), training=False)
@@ -17,8 +19,10 @@ def test_logits_shape_and_dtype(name, shape):
 
 def test_resnet_parameter_counts_match_the_cifar_variants():
     # He et al. CIFAR-stem ResNets as in kuangliu/pytorch-cifar: 11.17M, 21.28M, 23.52M params.
-    counts = {d: build_model(f"resnet{d}", (32, 32, 3), 10, mean=[0.5] * 3, std=[0.25] * 3).count_params()
-              for d in (18, 34, 50)}  # fmt: skip
+    counts = {
+        d: build_model(f"resnet{d}", (32, 32, 3), 10, mean=[0.5] * 3, std=[0.25] * 3).count_params()
+        for d in (18, 34, 50)
+    }
     trainable = {18: 11_173_962, 34: 21_282_122, 50: 23_520_842}
     for depth, n in counts.items():
         model_bn_stats = n - trainable[depth]
@@ -33,8 +37,18 @@ def test_normalisation_is_part_of_the_model():
 
 
 def test_two_layer_ntk_fixed_readout():
-    model = build_model("two_layer", (4, 1, 1), 3, mean=[0.0], std=[1.0], width=1000, parameterization="ntk",
-                        train_second_layer=False, use_bias=False, seed=0)  # fmt: skip
+    model = build_model(
+        "two_layer",
+        (4, 1, 1),
+        3,
+        mean=[0.0],
+        std=[1.0],
+        width=1000,
+        parameterization="ntk",
+        train_second_layer=False,
+        use_bias=False,
+        seed=0,
+    )
     readout = model.get_layer("readout").get_weights()[0]
     np.testing.assert_allclose(np.abs(readout), 1 / np.sqrt(1000))
     assert [w.name for w in model.trainable_weights] == ["kernel"]

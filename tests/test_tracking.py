@@ -1,6 +1,5 @@
 """MLflow layout against a real SQLite store and a real `mlflow server` on 127.0.0.1."""
 
-import json
 import os
 import socket
 import subprocess
@@ -9,6 +8,7 @@ import time
 import urllib.request
 
 import pytest
+from conftest import read_jsonl
 from mlflow.tracking import MlflowClient
 
 from robust_keras import tracking
@@ -40,7 +40,7 @@ def _check(uri, run, child, run_dir):
     child_run = client.get_run(child.run_id)
     assert child_run.data.tags["mlflow.parentRunId"] == run.run_id
     assert child_run.data.metrics["test/accuracy"] == 0.9
-    rows = [json.loads(line) for line in open(run_dir / "metrics.jsonl")]
+    rows = read_jsonl(run_dir / "metrics.jsonl")
     assert {"run": "source", "step": 1, "name": "test/accuracy", "value": 0.9} in rows
     assert len([r for r in rows if r["run"] == "main"]) == 6
 
@@ -66,10 +66,24 @@ def _free_port():
 def mlflow_server(tmp_path):
     port = _free_port()
     mlflow = os.path.join(os.path.dirname(sys.executable), "mlflow")
-    proc = subprocess.Popen([mlflow, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-                             "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
-                             "--artifacts-destination", str(tmp_path / "server-artifacts")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            mlflow,
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path}/server.db",
+            "--artifacts-destination",
+            str(tmp_path / "server-artifacts"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):

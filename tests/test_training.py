@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from robust_keras.data import pipeline
 from robust_keras.models import build_model
@@ -37,8 +36,14 @@ def test_fit_learns_and_reports_metrics():
     x, y = _toy()
     trainer = _trainer()
     logged = []
-    hist = loop.fit(trainer, epochs=5, train_data=_data(x, y), evaluators=[ClassificationEvaluator("val", x, y)],
-                    on_epoch_end=lambda e, m: logged.append(e), log=lambda _: None)  # fmt: skip
+    hist = loop.fit(
+        trainer,
+        epochs=5,
+        train_data=_data(x, y),
+        evaluators=[ClassificationEvaluator("val", x, y)],
+        on_epoch_end=lambda e, m: logged.append(e),
+        log=lambda _: None,
+    )
     assert logged == [1, 2, 3, 4, 5]
     assert hist[-1]["train/accuracy"] > 0.9 and hist[-1]["val/accuracy"] > 0.9
     assert hist[-1]["train/loss"] < hist[0]["train/loss"]

@@ -11,8 +11,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def curves(path: str, series: Mapping[str, Sequence[float]], *, title: str, xlabel: str = "epoch",
-           ylabel: str = "accuracy", chance: float | None = None) -> str:  # fmt: skip
+def curves(
+    path: str,
+    series: Mapping[str, Sequence[float]],
+    *,
+    title: str,
+    xlabel: str = "epoch",
+    ylabel: str = "accuracy",
+    chance: float | None = None,
+) -> str:
     """Line plot of named series over epochs 1..n (e.g. the four D_det curves); returns path."""
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for name, values in series.items():
@@ -28,8 +35,9 @@ def curves(path: str, series: Mapping[str, Sequence[float]], *, title: str, xlab
     return path
 
 
-def heatmap(path: str, matrix: np.ndarray, *, rows: Sequence[str], cols: Sequence[str], title: str,
-            xlabel: str, ylabel: str) -> str:  # fmt: skip
+def heatmap(
+    path: str, matrix: np.ndarray, *, rows: Sequence[str], cols: Sequence[str], title: str, xlabel: str, ylabel: str
+) -> str:
     """Annotated heatmap of a (rows x cols) matrix with values in [0, 1]; returns path."""
     matrix = np.asarray(matrix, float)
     fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 3, 0.9 * len(rows) + 2), dpi=120)
@@ -38,8 +46,15 @@ def heatmap(path: str, matrix: np.ndarray, *, rows: Sequence[str], cols: Sequenc
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     for i in range(matrix.shape[0]):
         for j in range(matrix.shape[1]):
-            ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center",
-                    color="white" if matrix[i, j] < 0.6 else "black", fontsize=9)  # fmt: skip
+            ax.text(
+                j,
+                i,
+                f"{matrix[i, j]:.2f}",
+                ha="center",
+                va="center",
+                color="white" if matrix[i, j] < 0.6 else "black",
+                fontsize=9,
+            )
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()

@@ -36,9 +36,19 @@ class PGD:
       targeted: labels passed to ``__call__`` are targets to reach rather than labels to leave.
     """
 
-    def __init__(self, logits_fn: LogitsFn, *, norm: str, eps: float, step_size: float, steps: int,
-                 restarts: int = 1, random_start: bool = False, targeted: bool = False,
-                 jit_compile: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        logits_fn: LogitsFn,
+        *,
+        norm: str,
+        eps: float,
+        step_size: float,
+        steps: int,
+        restarts: int = 1,
+        random_start: bool = False,
+        targeted: bool = False,
+        jit_compile: bool = False,
+    ):
         self.logits_fn = logits_fn
         self.step = make_step(norm, eps)
         self.step_size = step_size
@@ -62,8 +72,11 @@ class PGD:
         x = tf.convert_to_tensor(x, tf.float32)
         key = tuple(x.shape[1:])
         if key not in self._compiled:
-            spec = [tf.TensorSpec([None, *key], tf.float32), tf.TensorSpec([None], tf.int64),
-                    tf.TensorSpec([2], tf.int64)]  # fmt: skip
+            spec = [
+                tf.TensorSpec([None, *key], tf.float32),
+                tf.TensorSpec([None], tf.int64),
+                tf.TensorSpec([2], tf.int64),
+            ]
             self._compiled[key] = tf.function(self._attack, input_signature=spec, jit_compile=self._jit_compile)
         return self._compiled[key](x, tf.cast(labels, tf.int64), tf.cast(seed, tf.int64))
 
@@ -95,21 +108,26 @@ class PGD:
                 grad = tape.gradient(loss, x_adv)
                 # The iterate whose loss was just computed competes for best before moving on.
                 better = self._better(loss, success, best_loss, best_success)
-                best_x, best_loss, best_success = self._select(better, x_adv, loss, success,
-                                                               best_x, best_loss, best_success)  # fmt: skip
+                best_x, best_loss, best_success = self._select(
+                    better, x_adv, loss, success, best_x, best_loss, best_success
+                )
                 x_adv = x_adv + sign * self.step_size * self.step.direction(grad)
                 x_adv = tf.clip_by_value(x + self.step.project(x_adv - x), 0.0, 1.0)
             loss, success = self._loss_and_success(x_adv, labels)  # the last iterate
             better = self._better(loss, success, best_loss, best_success)
-            best_x, best_loss, best_success = self._select(better, x_adv, loss, success,
-                                                           best_x, best_loss, best_success)  # fmt: skip
+            best_x, best_loss, best_success = self._select(
+                better, x_adv, loss, success, best_x, best_loss, best_success
+            )
         return best_x, best_success, best_loss
 
     @staticmethod
     def _select(better, x_adv, loss, success, best_x, best_loss, best_success):
         mask = tf.reshape(better, tf.concat([tf.shape(better), tf.ones([tf.rank(x_adv) - 1], tf.int32)], 0))
-        return (tf.where(mask, x_adv, best_x), tf.where(better, loss, best_loss),
-                tf.where(better, success, best_success))  # fmt: skip
+        return (
+            tf.where(mask, x_adv, best_x),
+            tf.where(better, loss, best_loss),
+            tf.where(better, success, best_success),
+        )
 
 
 def fgsm(logits_fn: LogitsFn, *, norm: str, eps: float, targeted: bool = False) -> PGD:

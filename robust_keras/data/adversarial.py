@@ -85,9 +85,19 @@ def _shard_ok(directory: str, shard: dict) -> bool:
     return os.path.exists(path) and sha256_file(path) == shard["sha256"]
 
 
-def generate(directory: str, *, images: np.ndarray, orig_labels: np.ndarray, targets: np.ndarray,
-             attack_fn: AttackFn, spec: dict, shard_size: int, batch_size: int, seed: int,
-             log: Callable[[str], None] = print) -> dict:  # fmt: skip
+def generate(
+    directory: str,
+    *,
+    images: np.ndarray,
+    orig_labels: np.ndarray,
+    targets: np.ndarray,
+    attack_fn: AttackFn,
+    spec: dict,
+    shard_size: int,
+    batch_size: int,
+    seed: int,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Attacks ``images`` toward ``targets`` and writes the dataset, resuming if interrupted.
 
     Args:
@@ -105,8 +115,15 @@ def generate(directory: str, *, images: np.ndarray, orig_labels: np.ndarray, tar
     os.makedirs(directory, exist_ok=True)
     n = len(targets)
     num_shards = max(1, -(-n // shard_size))
-    header = {"format": FORMAT, "spec": spec, "seed": seed, "num_examples": n, "shard_size": shard_size,
-              "image_shape": list(images.shape[1:]), "image_dtype": "float32"}  # fmt: skip
+    header = {
+        "format": FORMAT,
+        "spec": spec,
+        "seed": seed,
+        "num_examples": n,
+        "shard_size": shard_size,
+        "image_shape": list(images.shape[1:]),
+        "image_dtype": "float32",
+    }
     manifest_path = os.path.join(directory, MANIFEST)
     done: dict[str, dict] = {}
     if os.path.exists(manifest_path):
@@ -138,8 +155,10 @@ def generate(directory: str, *, images: np.ndarray, orig_labels: np.ndarray, tar
         made += hi - lo
         rate = made / max(time.time() - start, 1e-9)
         remaining = n - sum(s["num_records"] for s in manifest["shards"])
-        log(f"[dataset] shard {i + 1}/{num_shards} written ({hi - lo} examples, {rate:.1f} ex/s, "
-            f"ETA {remaining / rate:.0f}s)")  # fmt: skip
+        log(
+            f"[dataset] shard {i + 1}/{num_shards} written ({hi - lo} examples, {rate:.1f} ex/s, "
+            f"ETA {remaining / rate:.0f}s)"
+        )
     manifest["complete"] = True
     manifest["target_hit_rate"] = sum(s["target_hits"] for s in manifest["shards"]) / max(1, n)
     _write_json_atomic(manifest_path, manifest)
@@ -214,10 +233,12 @@ def load(directory: str) -> AdversarialData:
                 columns[k].append(v.numpy())
             count += int(raw.shape[0])
         if count != shard["num_records"]:
-            raise DataError(f"shard {path} holds {count} records, manifest says {shard['num_records']}",
-                            _REGENERATE.format(path))  # fmt: skip
+            raise DataError(
+                f"shard {path} holds {count} records, manifest says {shard['num_records']}", _REGENERATE.format(path)
+            )
     raw_images = np.concatenate(columns["image"]) if columns["image"] else np.zeros([0], object)
     images = np.frombuffer(b"".join(raw_images), dtype="<f4").reshape([-1, *shape])
     cat = lambda k: np.concatenate(columns[k]).astype(np.int64)  # noqa: E731
-    return AdversarialData(images, cat("label"), cat("orig_label"), cat("index"), cat("target_hit").astype(bool),
-                           manifest)  # fmt: skip
+    return AdversarialData(
+        images, cat("label"), cat("orig_label"), cat("index"), cat("target_hit").astype(bool), manifest
+    )

@@ -20,8 +20,16 @@ def to_unit_float(images: tf.Tensor) -> tf.Tensor:
     return tf.cast(images, tf.float32)
 
 
-def train_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int, seed: int, epoch: int,
-                  augment: bool = False, flip: bool = True) -> tf.data.Dataset:  # fmt: skip
+def train_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    augment: bool = False,
+    flip: bool = True,
+) -> tf.data.Dataset:
     """One epoch of shuffled (and optionally augmented) batches of (float32 image, int64 label)."""
     ds = tf.data.Dataset.from_tensor_slices((images, labels))
     ds = ds.shuffle(len(labels), seed=seed * 100_003 + epoch, reshuffle_each_iteration=False)
@@ -31,8 +39,7 @@ def train_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int, se
         x, y = batch
         x = to_unit_float(x)
         if augment:
-            x = augment_batch(x, tf.stack([tf.cast(seed * 7919 + epoch, tf.int32), tf.cast(step, tf.int32)]),
-                              flip=flip)  # fmt: skip
+            x = augment_batch(x, tf.stack([tf.cast(seed * 7919 + epoch, tf.int32), tf.cast(step, tf.int32)]), flip=flip)
         return x, y
 
     return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
@@ -41,6 +48,4 @@ def train_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int, se
 def eval_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int) -> tf.data.Dataset:
     """Batches of (float32 image, int64 label) in order, no augmentation."""
     ds = tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size)
-    return ds.map(lambda x, y: (to_unit_float(x), y), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE
-    )
+    return ds.map(lambda x, y: (to_unit_float(x), y), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -23,8 +23,17 @@ import numpy as np
 from robust_keras.errors import DataError
 
 CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
-)  # fmt: skip
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 
 
@@ -55,13 +64,13 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def take(self, n: int) -> "Split":
+    def take(self, n: int) -> Split:
         """The first ``n`` examples (all if ``n`` is 0 or larger than the split)."""
         if n <= 0 or n >= len(self):
             return self
         return dataclasses.replace(self, images=self.images[:n], labels=self.labels[:n])
 
-    def subset(self, indices: np.ndarray, suffix: str) -> "Split":
+    def subset(self, indices: np.ndarray, suffix: str) -> Split:
         return dataclasses.replace(
             self, images=self.images[indices], labels=self.labels[indices], name=f"{self.name}{suffix}"
         )
@@ -166,8 +175,9 @@ def load_cinic10(root: str, split: str) -> Split:
     return Split(np.stack(images), np.asarray(labels, np.int64), class_names, f"cinic10/{split}")
 
 
-def load_dataset(name: str, *, data_dir: str | None = None, download: bool = True,
-                 cinic10_dir: str = "", test_per_class: int = 100) -> tuple[Split, Split]:  # fmt: skip
+def load_dataset(
+    name: str, *, data_dir: str | None = None, download: bool = True, cinic10_dir: str = "", test_per_class: int = 100
+) -> tuple[Split, Split]:
     """(train, test) splits of the clean dataset ``name``."""
     if name == "mnist_sample":
         return load_mnist_sample(test_per_class)

@@ -25,8 +25,13 @@ def derive_seed(root: int, purpose: str) -> int:
 
 def load_clean(config: Config) -> tuple[sources.Split, sources.Split]:
     """(train, test) clean splits as the flags ask: dataset, size limits, binary relabelling."""
-    train, test = sources.load_dataset(config.dataset, data_dir=config.data_dir, download=config.tfds_download,
-                                       cinic10_dir=config.cinic10_dir, test_per_class=config.test_per_class)  # fmt: skip
+    train, test = sources.load_dataset(
+        config.dataset,
+        data_dir=config.data_dir,
+        download=config.tfds_download,
+        cinic10_dir=config.cinic10_dir,
+        test_per_class=config.test_per_class,
+    )
     train, test = train.take(config.max_train_examples), test.take(config.max_test_examples)
     if config.binary_positive_classes:
         positive = [int(c) for c in config.binary_positive_classes]
@@ -59,12 +64,21 @@ class Recipe:
     batch_size: int
 
     @classmethod
-    def from_config(cls, config: Config) -> "Recipe":
-        return cls(config.epochs, config.learning_rate, config.weight_decay, config.augment, config.optimizer,
-                   config.momentum, config.lr_schedule, tuple(float(b) for b in config.lr_boundaries),
-                   config.lr_decay, config.batch_size)  # fmt: skip
+    def from_config(cls, config: Config) -> Recipe:
+        return cls(
+            config.epochs,
+            config.learning_rate,
+            config.weight_decay,
+            config.augment,
+            config.optimizer,
+            config.momentum,
+            config.lr_schedule,
+            tuple(float(b) for b in config.lr_boundaries),
+            config.lr_decay,
+            config.batch_size,
+        )
 
-    def replace(self, **changes) -> "Recipe":
+    def replace(self, **changes) -> Recipe:
         return dataclasses.replace(self, **changes)
 
 
@@ -74,8 +88,19 @@ def make_strategy(config: Config) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def train_model(config: Config, run: Run, *, name: str, images: np.ndarray, labels: np.ndarray, num_classes: int,
-                recipe: Recipe, evaluators=(), seed: int, stats_images: np.ndarray | None = None) -> loop.Trainer:  # fmt: skip
+def train_model(
+    config: Config,
+    run: Run,
+    *,
+    name: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    num_classes: int,
+    recipe: Recipe,
+    evaluators=(),
+    seed: int,
+    stats_images: np.ndarray | None = None,
+) -> loop.Trainer:
     """Builds ``config.model`` and trains it with ``recipe``; logs each epoch's metrics to ``run``.
 
     Checkpoints go to ``<run_dir>/checkpoints/<name>``, so a re-run of the same command resumes.
@@ -84,33 +109,57 @@ def train_model(config: Config, run: Run, *, name: str, images: np.ndarray, labe
     mean, std = channel_stats(images if stats_images is None else stats_images)
     steps_per_epoch = -(-len(labels) // recipe.batch_size)
     with strategy.scope():
-        model = build_model(config.model, images.shape[1:], num_classes, mean=mean, std=std, width=config.width,
-                            parameterization=config.parameterization, train_second_layer=config.train_second_layer,
-                            use_bias=config.use_bias, seed=derive_seed(seed, "init"))  # fmt: skip
-        schedule = optim.make_schedule(recipe.lr_schedule, recipe.learning_rate, steps_per_epoch=steps_per_epoch,
-                                       epochs=recipe.epochs, boundaries=recipe.lr_boundaries, decay=recipe.lr_decay)  # fmt: skip
-        optimizer = optim.make_optimizer(recipe.optimizer, schedule, momentum=recipe.momentum,
-                                         mixed_precision=config.mixed_precision)  # fmt: skip
-        trainer = loop.Trainer(model, optimizer, weight_decay=recipe.weight_decay, jit_compile=config.jit_compile,
-                               strategy=strategy)  # fmt: skip
+        model = build_model(
+            config.model,
+            images.shape[1:],
+            num_classes,
+            mean=mean,
+            std=std,
+            width=config.width,
+            parameterization=config.parameterization,
+            train_second_layer=config.train_second_layer,
+            use_bias=config.use_bias,
+            seed=derive_seed(seed, "init"),
+        )
+        schedule = optim.make_schedule(
+            recipe.lr_schedule,
+            recipe.learning_rate,
+            steps_per_epoch=steps_per_epoch,
+            epochs=recipe.epochs,
+            boundaries=recipe.lr_boundaries,
+            decay=recipe.lr_decay,
+        )
+        optimizer = optim.make_optimizer(
+            recipe.optimizer, schedule, momentum=recipe.momentum, mixed_precision=config.mixed_precision
+        )
+        trainer = loop.Trainer(
+            model, optimizer, weight_decay=recipe.weight_decay, jit_compile=config.jit_compile, strategy=strategy
+        )
     data_seed = derive_seed(seed, "data")
     flip = config.augment_flip and config.dataset not in ("mnist", "mnist_sample")
 
     def train_data(epoch: int) -> tf.data.Dataset:
-        return pipeline.train_dataset(images, labels, batch_size=recipe.batch_size, seed=data_seed, epoch=epoch,
-                                      augment=recipe.augment, flip=flip)  # fmt: skip
+        return pipeline.train_dataset(
+            images, labels, batch_size=recipe.batch_size, seed=data_seed, epoch=epoch, augment=recipe.augment, flip=flip
+        )
 
     print(f"[{name}] training {config.model} on {len(labels)} examples for {recipe.epochs} epochs")
-    loop.fit(trainer, epochs=recipe.epochs, train_data=train_data, evaluators=evaluators, name=name,
-             checkpoint_dir=loop.checkpoint_path(run.run_dir, name), on_epoch_end=lambda e, m: run.log_metrics(m, e))  # fmt: skip
+    loop.fit(
+        trainer,
+        epochs=recipe.epochs,
+        train_data=train_data,
+        evaluators=evaluators,
+        name=name,
+        checkpoint_dir=loop.checkpoint_path(run.run_dir, name),
+        on_epoch_end=lambda e, m: run.log_metrics(m, e),
+    )
     return trainer
 
 
 def export(run: Run, trainer: loop.Trainer, name: str, config: Config, **metadata) -> str:
     """Exports to ``<run_dir>/models/<name>`` with metadata, logs it to MLflow; returns the path."""
     path = run.path("models", name)
-    meta = {"dataset": config.dataset, "model": config.model, "git_sha": git_sha(), "flags": config.values,
-            **metadata}  # fmt: skip
+    meta = {"dataset": config.dataset, "model": config.model, "git_sha": git_sha(), "flags": config.values, **metadata}
     export_model(trainer.model, path, meta)
     run.log_artifact(path, "models")
     print(f"[{name}] exported SavedModel to {path}")
@@ -127,14 +176,30 @@ def make_attack(config: Config, logits_fn, *, targeted: bool) -> PGD:
     """The attack the flags describe (``--attack``, ``--attack_norm``, ``--attack_eps``...)."""
     if config.attack == "fgsm":
         return fgsm(logits_fn, norm=config.attack_norm, eps=config.attack_eps, targeted=targeted)
-    return PGD(logits_fn, norm=config.attack_norm, eps=config.attack_eps, step_size=config.attack_step_size,
-               steps=config.attack_steps, restarts=config.attack_restarts, random_start=config.attack_random_start,
-               targeted=targeted, jit_compile=config.jit_compile)  # fmt: skip
+    return PGD(
+        logits_fn,
+        norm=config.attack_norm,
+        eps=config.attack_eps,
+        step_size=config.attack_step_size,
+        steps=config.attack_steps,
+        restarts=config.attack_restarts,
+        random_start=config.attack_random_start,
+        targeted=targeted,
+        jit_compile=config.jit_compile,
+    )
 
 
 def attack_params(config: Config) -> dict:
-    keys = ("attack", "attack_norm", "attack_eps", "attack_step_size", "attack_steps", "attack_restarts",
-            "attack_random_start", "attack_target")  # fmt: skip
+    keys = (
+        "attack",
+        "attack_norm",
+        "attack_eps",
+        "attack_step_size",
+        "attack_steps",
+        "attack_restarts",
+        "attack_random_start",
+        "attack_target",
+    )
     return {k: config.values[k] for k in keys}
 
 
@@ -145,8 +210,8 @@ def to_float(images: np.ndarray) -> np.ndarray:
 
 def predictions(logits_fn, images: np.ndarray, batch_size: int) -> np.ndarray:
     """argmax labels int64 (N,) of ``logits_fn`` over float32 images in batches."""
-    out = [np.argmax(np.asarray(logits_fn(tf.constant(to_float(images[i : i + batch_size])))), -1)
-           for i in range(0, len(images), batch_size)]  # fmt: skip
+    out = [
+        np.argmax(np.asarray(logits_fn(tf.constant(to_float(images[i : i + batch_size])))), -1)
+        for i in range(0, len(images), batch_size)
+    ]
     return np.concatenate(out).astype(np.int64) if out else np.zeros([0], np.int64)
-
-

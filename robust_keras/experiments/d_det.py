@@ -34,8 +34,10 @@ def run(config: Config, run: Run) -> dict:
     previous = adversarial.peek_manifest(dataset_dir)
     if previous:  # finish, repair or reuse (one D_det, many recipes) that dataset, with its source
         if previous["spec"].get("dataset") != config.dataset:
-            raise DataError(f"{dataset_dir} was generated from {previous['spec'].get('dataset')}, not {config.dataset}",
-                            "pass the matching --dataset or another --dataset_dir")  # fmt: skip
+            raise DataError(
+                f"{dataset_dir} was generated from {previous['spec'].get('dataset')}, not {config.dataset}",
+                "pass the matching --dataset or another --dataset_dir",
+            )
         source_path = previous["spec"]["source_model"]["path"]
         print(f"[dataset] found a dataset in {dataset_dir} made with source {source_path}")
     else:
@@ -64,14 +66,25 @@ def run(config: Config, run: Run) -> dict:
 def _generate(config: Config, dataset_dir: str, source, source_path: str, train) -> None:
     """Attacks every training example toward its target and writes the sharded dataset."""
     attack = common.make_attack(config, source, targeted=True)
-    spec = {"source_model": {"path": os.path.abspath(source_path), "sha256": savedmodel_hash(source_path)},
-            "attack": common.attack_params(config), "source_split": train.name, "dataset": config.dataset,
-            "num_classes": train.num_classes}  # fmt: skip
+    spec = {
+        "source_model": {"path": os.path.abspath(source_path), "sha256": savedmodel_hash(source_path)},
+        "attack": common.attack_params(config),
+        "source_split": train.name,
+        "dataset": config.dataset,
+        "num_classes": train.num_classes,
+    }
     print(f"[dataset] attacking {len(train)} examples -> {dataset_dir}")
-    adversarial.generate(dataset_dir, images=common.to_float(train.images), orig_labels=train.labels,
-                         targets=_targets(config, train), spec=spec, shard_size=config.shard_size,
-                         batch_size=config.eval_batch_size, seed=common.derive_seed(config.seed, "attack"),
-                         attack_fn=lambda x, t, s: attack(x, t, s)[:2])  # fmt: skip
+    adversarial.generate(
+        dataset_dir,
+        images=common.to_float(train.images),
+        orig_labels=train.labels,
+        targets=_targets(config, train),
+        spec=spec,
+        shard_size=config.shard_size,
+        batch_size=config.eval_batch_size,
+        seed=common.derive_seed(config.seed, "attack"),
+        attack_fn=lambda x, t, s: attack(x, t, s)[:2],
+    )
 
 
 def _source_model(config: Config, run: Run, train, test) -> str:
@@ -84,13 +97,23 @@ def _source_model(config: Config, run: Run, train, test) -> str:
         return earlier
     child = run.child("source")
     recipe = common.Recipe.from_config(config).replace(
-        epochs=config.source_epochs, learning_rate=config.source_learning_rate,
-        weight_decay=config.source_weight_decay, augment=config.source_augment,
-    )  # fmt: skip
+        epochs=config.source_epochs,
+        learning_rate=config.source_learning_rate,
+        weight_decay=config.source_weight_decay,
+        augment=config.source_augment,
+    )
     evaluator = ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size)
-    trainer = common.train_model(config, child, name="source", images=train.images, labels=train.labels,
-                                 num_classes=train.num_classes, recipe=recipe, evaluators=[evaluator],
-                                 seed=common.derive_seed(config.seed, "source"))  # fmt: skip
+    trainer = common.train_model(
+        config,
+        child,
+        name="source",
+        images=train.images,
+        labels=train.labels,
+        num_classes=train.num_classes,
+        recipe=recipe,
+        evaluators=[evaluator],
+        seed=common.derive_seed(config.seed, "source"),
+    )
     child.finish()
     return common.export(run, trainer, "source", config, role="source model C", recipe=recipe.__dict__)
 
@@ -107,20 +130,40 @@ def _train_on_d_det(config: Config, run: Run, data: adversarial.AdversarialData,
     evaluators = [
         ClassificationEvaluator("val", data.images[va], data.labels[va], config.eval_batch_size),
         ClassificationEvaluator("clean", test.images, test.labels, config.eval_batch_size),
-        ClassificationEvaluator("shift", test.images, transforms.shifted_labels(test.labels, num_classes),
-                                config.eval_batch_size),  # fmt: skip
+        ClassificationEvaluator(
+            "shift", test.images, transforms.shifted_labels(test.labels, num_classes), config.eval_batch_size
+        ),
     ]
     recipe = common.Recipe.from_config(config)
     name = "d_det_model"
-    trainer = common.train_model(config, run, name=name, images=data.images[tr], labels=data.labels[tr],
-                                 num_classes=num_classes, recipe=recipe, evaluators=evaluators,
-                                 seed=common.derive_seed(config.seed, name))  # fmt: skip
+    trainer = common.train_model(
+        config,
+        run,
+        name=name,
+        images=data.images[tr],
+        labels=data.labels[tr],
+        num_classes=num_classes,
+        recipe=recipe,
+        evaluators=evaluators,
+        seed=common.derive_seed(config.seed, name),
+    )
     curves = _curves(run, ("train/accuracy", "val/accuracy", "clean/accuracy", "shift/accuracy"))
-    png = plots.curves(run.path("plots", "d_det_curves.png"), curves, chance=1.0 / num_classes,
-                       title=f"Training on D_det ({config.dataset}, {config.model})")  # fmt: skip
+    png = plots.curves(
+        run.path("plots", "d_det_curves.png"),
+        curves,
+        chance=1.0 / num_classes,
+        title=f"Training on D_det ({config.dataset}, {config.model})",
+    )
     run.log_artifact(png, "plots")
-    common.export(run, trainer, name, config, role="model trained on D_det", recipe=recipe.__dict__,
-                  dataset_manifest=data.manifest["spec"])  # fmt: skip
+    common.export(
+        run,
+        trainer,
+        name,
+        config,
+        role="model trained on D_det",
+        recipe=recipe.__dict__,
+        dataset_manifest=data.manifest["spec"],
+    )
     return {k: v[-1] for k, v in curves.items() if v}
 
 
@@ -143,6 +186,10 @@ def _mean_l2(data: adversarial.AdversarialData, train) -> float:
 def _plot_examples(run: Run, data: adversarial.AdversarialData, train, n: int = 8) -> None:
     idx = np.arange(min(n, len(data.labels)))
     titles = [f"y={data.orig_labels[i]} t={data.labels[i]}{' hit' if data.target_hit[i] else ''}" for i in idx]
-    png = plots.image_grid(run.path("plots", "d_det_examples.png"), common.to_float(train.images[data.indices[idx]]),
-                           data.images[idx], titles)  # fmt: skip
+    png = plots.image_grid(
+        run.path("plots", "d_det_examples.png"),
+        common.to_float(train.images[data.indices[idx]]),
+        data.images[idx],
+        titles,
+    )
     run.log_artifact(png, "plots")

@@ -19,9 +19,17 @@ def run(config: Config, run: Run) -> dict:
     evaluators = [ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size)]
     if len(va):
         evaluators.insert(0, ClassificationEvaluator("val", train.images[va], train.labels[va], config.eval_batch_size))
-    trainer = common.train_model(config, run, name=name, images=train.images[tr], labels=train.labels[tr],
-                                 num_classes=train.num_classes, recipe=common.Recipe.from_config(config),
-                                 evaluators=evaluators, seed=common.derive_seed(config.seed, name))  # fmt: skip
+    trainer = common.train_model(
+        config,
+        run,
+        name=name,
+        images=train.images[tr],
+        labels=train.labels[tr],
+        num_classes=train.num_classes,
+        recipe=common.Recipe.from_config(config),
+        evaluators=evaluators,
+        seed=common.derive_seed(config.seed, name),
+    )
     final = dict(evaluators[-1].evaluate(trainer.predict))
     run.log_metrics(final)
     common.export(run, trainer, name, config, role="clean classifier")

@@ -33,7 +33,9 @@ def _names(paths: list[str]) -> list[str]:
 
 def run(config: Config, run: Run) -> dict:
     if not config.source_models or not config.target_models:
-        raise ConfigError("transfer needs --source_models and --target_models", "pass SavedModel directories, comma-separated")
+        raise ConfigError(
+            "transfer needs --source_models and --target_models", "pass SavedModel directories, comma-separated"
+        )
     _, test = common.load_clean(config)
     test = test.take(config.transfer_examples)
     x, y = common.to_float(test.images), test.labels
@@ -66,18 +68,31 @@ def run(config: Config, run: Run) -> dict:
                 metrics[f"transfer/{tgt_name}/target_success"] = success[i, j]
             child.log_metrics(metrics)
             run.log_metrics({k.replace("transfer/", f"transfer/{src_name}__", 1): v for k, v in metrics.items()})
-            print(f"[transfer] {src_name} -> {tgt_name}: error {error[i, j]:.3f}"
-                  + (f", target success {success[i, j]:.3f}" if targeted else ""))  # fmt: skip
+            print(
+                f"[transfer] {src_name} -> {tgt_name}: error {error[i, j]:.3f}"
+                + (f", target success {success[i, j]:.3f}" if targeted else "")
+            )
         child.finish()
-    result = {"sources": src_names, "targets": tgt_names, "error": error.tolist(),
-              "target_success": success.tolist() if targeted else None, "examples": int(len(y))}  # fmt: skip
+    result = {
+        "sources": src_names,
+        "targets": tgt_names,
+        "error": error.tolist(),
+        "target_success": success.tolist() if targeted else None,
+        "examples": int(len(y)),
+    }
     with open(run.path("transfer_matrix.json"), "w") as f:
         json.dump(result, f, indent=2)
     run.log_artifact(run.path("transfer_matrix.json"))
     for key, matrix in (("error", error), ("target_success", success if targeted else None)):
         if matrix is not None:
-            png = plots.heatmap(run.path("plots", f"transfer_{key}.png"), matrix, rows=src_names, cols=tgt_names,
-                                title=f"transfer {key} ({config.attack_norm}, eps={config.attack_eps})",
-                                xlabel="target model", ylabel="source model")  # fmt: skip
+            png = plots.heatmap(
+                run.path("plots", f"transfer_{key}.png"),
+                matrix,
+                rows=src_names,
+                cols=tgt_names,
+                title=f"transfer {key} ({config.attack_norm}, eps={config.attack_eps})",
+                xlabel="target model",
+                ylabel="source model",
+            )
             run.log_artifact(png, "plots")
     return result

@@ -12,9 +12,19 @@ from robust_keras.models.resnet import resnet
 from robust_keras.models.two_layer import two_layer
 
 
-def build_model(name: str, input_shape: Sequence[int], num_classes: int, *, mean: Sequence[float],
-                std: Sequence[float], width: int = 512, parameterization: str = "standard",
-                train_second_layer: bool = True, use_bias: bool = True, seed: int = 0) -> keras.Model:  # fmt: skip
+def build_model(
+    name: str,
+    input_shape: Sequence[int],
+    num_classes: int,
+    *,
+    mean: Sequence[float],
+    std: Sequence[float],
+    width: int = 512,
+    parameterization: str = "standard",
+    train_second_layer: bool = True,
+    use_bias: bool = True,
+    seed: int = 0,
+) -> keras.Model:
     """Builds architecture ``name`` (see ``config.MODELS``) with per-channel normalisation.
 
     Args:
@@ -30,10 +40,17 @@ def build_model(name: str, input_shape: Sequence[int], num_classes: int, *, mean
     elif name == "cnn_cifar":
         logits = cnn_cifar(x, num_classes)
     elif name in ("resnet18", "resnet34", "resnet50"):
-        logits = resnet(x, int(name[len("resnet"):]), num_classes)
+        logits = resnet(x, int(name[len("resnet") :]), num_classes)
     elif name == "two_layer":
-        logits = two_layer(x, num_classes, width=width, parameterization=parameterization,
-                           train_second_layer=train_second_layer, use_bias=use_bias, seed=seed)  # fmt: skip
+        logits = two_layer(
+            x,
+            num_classes,
+            width=width,
+            parameterization=parameterization,
+            train_second_layer=train_second_layer,
+            use_bias=use_bias,
+            seed=seed,
+        )
     else:
         raise ValueError(f"unknown model {name!r}")
     # Logits leave the model in float32 even under a mixed_float16 policy.

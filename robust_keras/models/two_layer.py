@@ -13,8 +13,16 @@ import numpy as np
 from keras import layers
 
 
-def two_layer(x, num_outputs: int, *, width: int, parameterization: str = "standard",
-              train_second_layer: bool = True, use_bias: bool = True, seed: int = 0):  # fmt: skip
+def two_layer(
+    x,
+    num_outputs: int,
+    *,
+    width: int,
+    parameterization: str = "standard",
+    train_second_layer: bool = True,
+    use_bias: bool = True,
+    seed: int = 0,
+):
     """Flattened (B, d) inputs -> (B, num_outputs) logits through ``width`` ReLU units."""
     x = layers.Flatten()(x)  # (B, d)
     if parameterization == "ntk":
@@ -25,8 +33,14 @@ def two_layer(x, num_outputs: int, *, width: int, parameterization: str = "stand
     else:
         hidden_init = "glorot_uniform"
         out_init = "glorot_uniform"
-    h = layers.Dense(width, activation="relu", use_bias=use_bias, kernel_initializer=hidden_init,
-                     bias_initializer="zeros", name="hidden")(x)  # fmt: skip
+    h = layers.Dense(
+        width,
+        activation="relu",
+        use_bias=use_bias,
+        kernel_initializer=hidden_init,
+        bias_initializer="zeros",
+        name="hidden",
+    )(x)
     out = layers.Dense(num_outputs, use_bias=False, kernel_initializer=out_init, name="readout")
     out.trainable = train_second_layer
     return out(h)

@@ -35,7 +35,8 @@ class ClassificationEvaluator:
         yield f"{self.split}/loss", loss_sum / max(count, 1)
 
 
-def accuracy(predict: Callable[[tf.Tensor], tf.Tensor], images: np.ndarray, labels: np.ndarray,
-             batch_size: int = 500) -> float:  # fmt: skip
+def accuracy(
+    predict: Callable[[tf.Tensor], tf.Tensor], images: np.ndarray, labels: np.ndarray, batch_size: int = 500
+) -> float:
     """Top-1 accuracy of ``predict`` on (images, labels)."""
     return dict(ClassificationEvaluator("x", images, labels, batch_size).evaluate(predict))["x/accuracy"]

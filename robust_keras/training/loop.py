@@ -22,8 +22,15 @@ Metrics = dict[str, float]
 class Trainer:
     """Owns a model, its optimizer and the compiled train / predict functions."""
 
-    def __init__(self, model: keras.Model, optimizer, *, weight_decay: float = 0.0, jit_compile: bool = False,
-                 strategy: tf.distribute.Strategy | None = None):  # fmt: skip
+    def __init__(
+        self,
+        model: keras.Model,
+        optimizer,
+        *,
+        weight_decay: float = 0.0,
+        jit_compile: bool = False,
+        strategy: tf.distribute.Strategy | None = None,
+    ):
         self.model = model
         self.optimizer = optimizer
         self.weight_decay = weight_decay
@@ -34,8 +41,9 @@ class Trainer:
         self._train_step = tf.function(self._distributed_step, reduce_retracing=True)
         # Inside strategy.run the step sees per-replica tensors; XLA compiles that replica step.
         self._step_fn = tf.function(self._step, jit_compile=True, reduce_retracing=True) if jit_compile else self._step
-        self.predict = tf.function(lambda x: model(x, training=False), input_signature=spec[:1],
-                                   jit_compile=jit_compile)  # fmt: skip
+        self.predict = tf.function(
+            lambda x: model(x, training=False), input_signature=spec[:1], jit_compile=jit_compile
+        )
 
     def _step(self, x, y):
         with tf.GradientTape() as tape:
@@ -43,7 +51,9 @@ class Trainer:
             per_example = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
             loss = tf.nn.compute_average_loss(per_example)
             if self.weight_decay:
-                l2 = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in self.model.trainable_variables])
+                l2 = tf.add_n(
+                    [tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in self.model.trainable_variables]
+                )
                 loss += 0.5 * self.weight_decay * l2 / self.strategy.num_replicas_in_sync
             scaled = self.optimizer.scale_loss(loss) if hasattr(self.optimizer, "scale_loss") else loss
         grads = tape.gradient(scaled, self.model.trainable_variables)
@@ -55,8 +65,9 @@ class Trainer:
         per_replica = self.strategy.run(self._step_fn, args=(x, y))
         return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, t, axis=None) for t in per_replica]
 
-    def train_epoch(self, dataset: tf.data.Dataset, log: Callable[[str], None] | None = None,
-                    every_seconds: float = 20.0) -> Metrics:  # fmt: skip
+    def train_epoch(
+        self, dataset: tf.data.Dataset, log: Callable[[str], None] | None = None, every_seconds: float = 20.0
+    ) -> Metrics:
         """One pass over ``dataset`` of (image, label) batches -> ``train/loss``, ``train/accuracy``."""
         dist = self.strategy.experimental_distribute_dataset(dataset)
         loss_sum = correct = count = 0.0
@@ -70,9 +81,17 @@ class Trainer:
         return {"train/loss": loss_sum / max(count, 1), "train/accuracy": correct / max(count, 1)}
 
 
-def fit(trainer: Trainer, *, epochs: int, train_data: Callable[[int], tf.data.Dataset], evaluators: Iterable = (),
-        checkpoint_dir: str | None = None, on_epoch_end: Callable[[int, Metrics], None] | None = None,
-        log: Callable[[str], None] = print, name: str = "model") -> list[Metrics]:  # fmt: skip
+def fit(
+    trainer: Trainer,
+    *,
+    epochs: int,
+    train_data: Callable[[int], tf.data.Dataset],
+    evaluators: Iterable = (),
+    checkpoint_dir: str | None = None,
+    on_epoch_end: Callable[[int, Metrics], None] | None = None,
+    log: Callable[[str], None] = print,
+    name: str = "model",
+) -> list[Metrics]:
     """Trains for ``epochs`` epochs, evaluating and checkpointing after each.
 
     Args:

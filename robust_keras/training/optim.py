@@ -7,8 +7,15 @@ from collections.abc import Sequence
 import keras
 
 
-def make_schedule(kind: str, base_lr: float, *, steps_per_epoch: int, epochs: int,
-                  boundaries: Sequence[float] = (0.5, 0.75), decay: float = 0.1):  # fmt: skip
+def make_schedule(
+    kind: str,
+    base_lr: float,
+    *,
+    steps_per_epoch: int,
+    epochs: int,
+    boundaries: Sequence[float] = (0.5, 0.75),
+    decay: float = 0.1,
+):
     """Learning rate as a function of the optimizer step.
 
     Args:

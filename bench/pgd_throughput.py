@@ -1,0 +1,99 @@
+"""PGD and training throughput against the model's own forward+backward bound, same run.
+
+    .venv/bin/python bench/pgd_throughput.py [--models cnn_mnist,resnet18] [--batch 128]
+
+For each model at batch B it times, after warm-up, the median of ``--repeats`` runs of:
+  bound/input   one compiled forward + backward to the input (what one PGD step must do)
+  pgd           robust_keras PGD (l2, ``--steps`` steps, best-iterate bookkeeping), image*steps/s
+  bound/params  one compiled forward + backward to the parameters (what a train step must do)
+  train         robust_keras Trainer step (loss, grads, SGD momentum update, metrics), images/s
+and prints each rate with its ratio to the bound. Goal (issue #2): pgd >= 0.9 x bound/input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from robust_keras.attacks import PGD  # noqa: E402
+from robust_keras.models import build_model  # noqa: E402
+from robust_keras.training import loop, optim  # noqa: E402
+
+SHAPES = {"cnn_mnist": (28, 28, 1), "cnn_cifar": (32, 32, 3), "resnet18": (32, 32, 3)}
+
+
+def _median_seconds(fn, repeats: int) -> float:
+    fn()  # warm-up / trace
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_model(name: str, batch: int, steps: int, repeats: int) -> list[tuple[str, float, float]]:
+    shape = SHAPES[name]
+    c = shape[-1]
+    model = build_model(name, shape, 10, mean=[0.5] * c, std=[0.25] * c, seed=0)
+    x = tf.random.uniform([batch, *shape], seed=1)
+    y = tf.random.uniform([batch], 0, 10, dtype=tf.int64, seed=2)
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function
+    def grad_input(x, y):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = loss_fn(y, model(x, training=False))
+        return tape.gradient(loss, x)
+
+    @tf.function
+    def grad_params(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        return tape.gradient(loss, model.trainable_variables)
+
+    attack = PGD(model, norm="l2", eps=0.5, step_size=0.1, steps=steps)
+    trainer = loop.Trainer(model, optim.make_optimizer("sgd", 0.01))
+
+    t_in = _median_seconds(lambda: grad_input(x, y).numpy(), repeats)
+    t_pgd = _median_seconds(lambda: attack(x, y, (0, 0))[0].numpy(), repeats)
+    t_par = _median_seconds(lambda: [g.numpy() for g in grad_params(x, y)], repeats)
+    t_train = _median_seconds(lambda: [float(v) for v in trainer._train_step(x, y)], repeats)
+    bound_in, bound_par = batch / t_in, batch / t_par
+    pgd_rate, train_rate = batch * steps / t_pgd, batch / t_train
+    return [
+        (f"{name} bound/input (img/s)", bound_in, 1.0),
+        (f"{name} pgd (img*steps/s)", pgd_rate, pgd_rate / bound_in),
+        (f"{name} bound/params (img/s)", bound_par, 1.0),
+        (f"{name} train (img/s)", train_rate, train_rate / bound_par),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="cnn_mnist,resnet18")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__}")
+    print(f"{'measurement':40s} {'rate':>12s} {'ratio':>7s}")
+    for name in args.models.split(","):
+        for label, rate, ratio in bench_model(name, args.batch, args.steps, args.repeats):
+            print(f"{label:40s} {rate:12.1f} {ratio:7.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    main()

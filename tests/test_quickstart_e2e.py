@@ -1,0 +1,152 @@
+"""End to end: the README quickstart (D_det on the embedded MNIST sample), transfer between its
+exported models, and the one-line errors a user meets. Runs the real binary in a subprocess."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+from conftest import last_line, read_json, read_jsonl, run_main
+from mlflow.tracking import MlflowClient
+
+from robust_keras.data import adversarial
+from robust_keras.export import load_model
+
+QUICKSTART = "--flagfile=flags/quickstart.flags"
+
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory):
+    out = tmp_path_factory.mktemp("quickstart")
+    uri = f"sqlite:///{out}/mlflow.db"
+    proc = run_main(QUICKSTART, f"--output_dir={out}", f"--mlflow_tracking_uri={uri}")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return out, uri, proc
+
+
+def test_quickstart_leaves_everything_a_user_needs(quickstart):
+    out, uri, proc = quickstart
+    assert "mlflow ui --backend-store-uri" in proc.stdout and "shard 4/4" in proc.stdout
+    flagfile = (out / "flags.flags").read_text()
+    assert "--experiment=d_det" in flagfile and "--attack_eps=3.0" in flagfile
+    rows = read_jsonl(out / "metrics.jsonl")
+    assert {r["name"] for r in rows} >= {"train/accuracy", "val/accuracy", "clean/accuracy", "shift/accuracy"}
+    for name in ("source", "d_det_model"):
+        model = load_model(str(out / "models" / name), (28, 28, 1))
+        assert model(np.zeros([3, 28, 28, 1], np.float32)).shape == (3, 10)
+    data = adversarial.load(str(out / "d_det"))
+    assert len(data.labels) == 4000 and np.array_equal(data.labels, (data.orig_labels + 1) % 10)
+    assert (out / "plots" / "d_det_curves.png").stat().st_size > 10_000
+
+
+def test_quickstart_shows_the_paper_effect_in_mlflow(quickstart):
+    out, uri, _ = quickstart
+    client = MlflowClient(tracking_uri=uri)
+    run_id = (out / "mlflow_run_id").read_text().strip()
+    run = client.get_run(run_id)
+    m = run.data.metrics
+    assert m["source/clean_accuracy"] >= 0.9
+    assert 0.3 < m["attack/target_success"] <= 1.0
+    epochs = client.get_metric_history(run_id, "shift/accuracy")
+    assert [h.step for h in epochs] == list(range(1, 9))
+    # Robust features: N2 trained only on (x_adv, y+1) labels clean test images as y+1 far above chance.
+    assert m["shift/accuracy"] > 0.3
+    # The planted non-robust features generalise too: accuracy with true labels above chance (0.1).
+    assert m["clean/accuracy"] > 0.12
+    assert m["train/accuracy"] > 0.8 and m["val/accuracy"] > 0.5
+    assert run.data.params["attack_norm"] == "l2" and run.data.tags["experiment"] == "d_det"
+    arts = {a.path for a in client.list_artifacts(run_id)}
+    assert {"flags.flags", "metrics.jsonl", "models", "plots", "d_det"} <= arts
+    children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'")
+    assert [c.data.tags["mlflow.runName"] for c in children] == ["source"]
+
+
+def test_rerun_resumes_without_redoing_work(quickstart, tmp_path):
+    out, uri, _ = quickstart
+    proc = run_main(QUICKSTART, f"--output_dir={out}", f"--mlflow_tracking_uri={uri}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "training cnn_mnist" in proc.stdout and "epoch 1/" not in proc.stdout  # everything restored
+    assert "attacking" not in proc.stdout
+
+
+def test_transfer_matrix_between_exported_models(quickstart, tmp_path):
+    out, _, _ = quickstart
+    src, n2 = str(out / "models" / "source"), str(out / "models" / "d_det_model")
+    proc = run_main(
+        "--experiment=transfer",
+        f"--source_models={src}",
+        f"--target_models={src},{n2}",
+        "--transfer_examples=200",
+        "--attack_norm=linf",
+        "--attack_eps=0.3",
+        "--attack_step_size=0.05",
+        "--attack_steps=10",
+        "--attack_target=none",
+        f"--output_dir={tmp_path}",
+        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/mlflow.db",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    matrix = read_json(tmp_path / "transfer_matrix.json")
+    assert matrix["targets"] == ["source", "d_det_model"] and matrix["examples"] == 200
+    white_box, transferred = matrix["error"][0]
+    assert white_box > 0.8 and 0.0 <= transferred <= 1.0
+    assert os.path.exists(tmp_path / "plots" / "transfer_error.png")
+
+
+def _one_line_failure(proc, code, *needles):
+    assert proc.returncode == code, (proc.returncode, proc.stderr[-2000:])
+    line = last_line(proc.stderr)
+    assert line.startswith("error: ") and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    for needle in needles:
+        assert needle in line, line
+
+
+def test_bad_flags_fail_with_one_line(tmp_path):
+    _one_line_failure(run_main(QUICKSTART, "--epochs=-3"), 2, "--epochs")
+    _one_line_failure(run_main(QUICKSTART, "--model=vgg"), 2, "--model")
+    _one_line_failure(run_main(QUICKSTART, "--no_such_flag=1"), 2, "no_such_flag")
+    _one_line_failure(run_main("--experiment=nope"), 2, "nope", "d_det")
+    _one_line_failure(run_main("--flagfile=flags/missing.flags"), 2, "missing.flags")
+
+
+def test_missing_dataset_fails_with_one_line(tmp_path):
+    proc = run_main(
+        QUICKSTART,
+        "--dataset=cifar10",
+        f"--data_dir={tmp_path}/tfds",
+        "--notfds_download",
+        f"--output_dir={tmp_path}/run",
+        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
+    )
+    _one_line_failure(proc, 1, "cifar10", f"{tmp_path}/tfds", "downloads/manual")
+
+
+def test_truncated_shard_fails_with_one_line(quickstart, tmp_path):
+    out, _, _ = quickstart
+    shutil.copytree(out / "d_det", tmp_path / "d_det")
+    shard = tmp_path / "d_det" / adversarial.shard_name(1, 4)
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    proc = run_main(
+        QUICKSTART,
+        f"--dataset_dir={tmp_path}/d_det",
+        f"--output_dir={tmp_path}/run",
+        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
+    )
+    _one_line_failure(proc, 1, "corrupt", str(shard))
+
+
+def test_savedmodel_with_wrong_input_shape_fails_with_one_line(quickstart, tmp_path):
+    out, _, _ = quickstart
+    from test_sources import _write_cinic
+
+    _write_cinic(tmp_path / "cinic")
+    proc = run_main(
+        "--experiment=transfer",
+        "--dataset=cinic10",
+        f"--cinic10_dir={tmp_path}/cinic",
+        f"--source_models={out}/models/source",
+        f"--target_models={out}/models/source",
+        f"--output_dir={tmp_path}/run",
+        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
+    )
+    _one_line_failure(proc, 1, "expects inputs of shape (28, 28, 1)", "(32, 32, 3)")
