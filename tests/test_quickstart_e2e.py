@@ -3,10 +3,14 @@ exported models, and the one-line errors a user meets. Runs the real binary in a
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
-from conftest import last_line, read_json, read_jsonl, run_main
+from conftest import ROOT, last_line, read_json, read_jsonl, run_main
 from mlflow.tracking import MlflowClient
 
 from robust_keras.data import adversarial
@@ -150,3 +154,54 @@ def test_savedmodel_with_wrong_input_shape_fails_with_one_line(quickstart, tmp_p
         f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
     )
     _one_line_failure(proc, 1, "expects inputs of shape (28, 28, 1)", "(32, 32, 3)")
+
+
+def test_killed_quickstart_resumes_to_the_same_dataset(quickstart, tmp_path):
+    """kill -9 during D_det generation, run the same command again: identical shards."""
+    out, _, _ = quickstart
+    args = [QUICKSTART, f"--output_dir={tmp_path}/run", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "robust_keras.main", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    second_shard = tmp_path / "run" / "d_det" / adversarial.shard_name(1, 4)
+    deadline = time.time() + 300
+    while not second_shard.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = read_json(tmp_path / "run" / "d_det" / "manifest.json")
+    assert not partial["complete"] and 2 <= len(partial["shards"]) < 4
+    again = run_main(*args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming: " in again.stdout and "shard 1/4" not in again.stdout  # only missing shards redone
+    want = [s["sha256"] for s in read_json(out / "d_det" / "manifest.json")["shards"]]
+    assert [s["sha256"] for s in read_json(tmp_path / "run" / "d_det" / "manifest.json")["shards"]] == want
+
+
+def test_gpu_flags_run_on_cpu(tmp_path):
+    """--mixed_precision, --jit_compile and --strategy=mirrored take the same code path on CPU."""
+    proc = run_main(
+        QUICKSTART,
+        "--mixed_precision",
+        "--jit_compile",
+        "--strategy=mirrored",
+        "--max_train_examples=300",
+        "--source_epochs=1",
+        "--epochs=1",
+        "--attack_steps=3",
+        "--shard_size=150",
+        f"--output_dir={tmp_path}/run",
+        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    flat = tmp_path / "run" / "flags.flags"
+    assert "--mixed_precision" in flat.read_text()
+    assert (
+        load_model(str(tmp_path / "run" / "models" / "d_det_model"))(np.zeros([2, 28, 28, 1], np.float32)).dtype
+        == "float32"
+    )

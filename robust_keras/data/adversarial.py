@@ -73,7 +73,8 @@ def _example(image: np.ndarray, label: int, orig_label: int, index: int, hit: bo
         "index": int_feature(index),
         "target_hit": int_feature(hit),
     }
-    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+    # deterministic=True: map order is otherwise per-process, and resumed shards must hash the same.
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString(deterministic=True)
 
 
 def shard_name(i: int, n: int) -> str:
@@ -138,6 +139,8 @@ def generate(
         if previous.get("complete") and len(done) == num_shards:
             log(f"[dataset] {directory} is complete and verified ({n} examples); reusing it")
             return previous
+    if done:
+        log(f"[dataset] resuming: {len(done)}/{num_shards} shards already written and verified")
     manifest = {**header, "complete": False, "shards": sorted(done.values(), key=lambda s: s["name"])}
     _write_json_atomic(manifest_path, manifest)
     start = time.time()
