@@ -17,6 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ start-up chatter 
 from absl import app, flags, logging  # noqa: E402
 
 from robust_keras import config as config_lib  # noqa: E402
+from robust_keras import flags_feature_averaging  # noqa: E402, F401  (defines the fa_* flags)
 from robust_keras.errors import RobustKerasError  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -35,8 +36,14 @@ def parse_flags(argv: list[str]) -> list[str]:
         _fail(f"{e} -- see --helpfull for all flags", 2)
 
 
+def project_flags() -> list[flags.Flag]:
+    """Flags defined by robust_keras modules (config.py and per-experiment flag modules)."""
+    by_module = FLAGS.flags_by_module_dict()
+    return [f for module, fs in by_module.items() if module.startswith("robust_keras") for f in fs]
+
+
 def build_config() -> config_lib.Config:
-    values = {f.name: f.value for f in FLAGS.get_key_flags_for_module(config_lib)}
+    values = {f.name: f.value for f in project_flags()}
     if not values["output_dir"]:
         values["output_dir"] = os.path.join(
             "artifacts", "runs", f"{values['experiment']}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -6,8 +6,8 @@ import os
 import pytest
 from absl import flags
 
-from robust_keras import config  # noqa: F401  (defines the flags)
 from robust_keras.experiments import EXPERIMENTS
+from robust_keras.main import project_flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGFILES = sorted(glob.glob(os.path.join(ROOT, "flags", "*.flags")))
@@ -18,7 +18,7 @@ def test_flagfile_parses(path):
     with open(path) as f:
         assert f.readline().startswith("# python -m robust_keras.main --flagfile=flags/")
     values = flags.FlagValues()
-    for flag in flags.FLAGS.get_key_flags_for_module(config):
+    for flag in project_flags():
         values[flag.name] = flag
     try:
         values(["prog", f"--flagfile={path}"])

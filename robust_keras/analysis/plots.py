@@ -36,12 +36,20 @@ def curves(
 
 
 def heatmap(
-    path: str, matrix: np.ndarray, *, rows: Sequence[str], cols: Sequence[str], title: str, xlabel: str, ylabel: str
+    path: str,
+    matrix: np.ndarray,
+    *,
+    rows: Sequence[str],
+    cols: Sequence[str],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    vmin: float = 0.0,
 ) -> str:
-    """Annotated heatmap of a (rows x cols) matrix with values in [0, 1]; returns path."""
+    """Annotated heatmap of a (rows x cols) matrix with values in [vmin, 1]; returns path."""
     matrix = np.asarray(matrix, float)
-    fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 3, 0.9 * len(rows) + 2), dpi=120)
-    im = ax.imshow(matrix, vmin=0.0, vmax=1.0, cmap="viridis")
+    fig, ax = plt.subplots(figsize=(0.8 * len(cols) + 3, 0.5 * len(rows) + 2), dpi=120)
+    im = ax.imshow(matrix, vmin=vmin, vmax=1.0, cmap="viridis" if vmin >= 0 else "RdBu_r")
     ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     for i in range(matrix.shape[0]):
@@ -52,7 +60,7 @@ def heatmap(
                 f"{matrix[i, j]:.2f}",
                 ha="center",
                 va="center",
-                color="white" if matrix[i, j] < 0.6 else "black",
+                color="white" if vmin >= 0 and matrix[i, j] < 0.6 else "black",
                 fontsize=9,
             )
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
@@ -73,6 +81,38 @@ def image_grid(path: str, clean: np.ndarray, adversarial: np.ndarray, titles: Se
             ax.imshow(np.clip(img.squeeze(), 0, 1), cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=1)
             ax.axis("off")
         axes[0][j].set_title(titles[j], fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def curves_vs(
+    path: str,
+    x: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    markers: Mapping[str, float] | None = None,
+) -> str:
+    """Several curves over a shared x axis (dashed for names containing 'analytic'), with
+    labelled vertical markers (e.g. theory radii); returns path."""
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    colours = {}
+    for name, values in series.items():
+        base = name.split(" (")[0]
+        colour = colours.setdefault(base, f"C{len(colours)}")
+        ax.plot(
+            x, values, color=colour, linestyle="--" if "analytic" in name else "-", marker="o", markersize=3, label=name
+        )
+    for label, value in (markers or {}).items():
+        ax.axvline(value, color="grey", linestyle=":")
+        ax.text(value, 1.03, label, ha="center", fontsize=8)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(-0.02, 1.08))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -34,6 +34,7 @@ class PGD:
       restarts: independent runs; restart r > 0 always starts at a random point.
       random_start: whether restart 0 starts at a random point too (else at x).
       targeted: labels passed to ``__call__`` are targets to reach rather than labels to leave.
+      clip: (low, high) box the inputs live in, or None for unbounded inputs (synthetic data).
     """
 
     def __init__(
@@ -48,16 +49,25 @@ class PGD:
         random_start: bool = False,
         targeted: bool = False,
         jit_compile: bool = False,
+        clip: tuple[float, float] | None = (0.0, 1.0),
     ):
         self.logits_fn = logits_fn
-        self.step = make_step(norm, eps)
-        self.step_size = step_size
+        # Budget as variables: set_budget() changes it without retracing the compiled attack.
+        self._eps = tf.Variable(float(eps), trainable=False, dtype=tf.float32)
+        self._step_size = tf.Variable(float(step_size), trainable=False, dtype=tf.float32)
+        self.step = make_step(norm, self._eps)
         self.steps = steps
         self.restarts = restarts
         self.random_start = random_start
         self.targeted = targeted
         self._jit_compile = jit_compile
+        self.clip = clip
         self._compiled: dict[tuple[int, ...], Callable] = {}
+
+    def set_budget(self, eps: float, step_size: float) -> None:
+        """Changes eps and the step size for later calls (same compiled graph)."""
+        self._eps.assign(float(eps))
+        self._step_size.assign(float(step_size))
 
     def __call__(self, x, labels, seed=(0, 0)) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Attacks a batch.
@@ -100,7 +110,7 @@ class PGD:
             restart_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(restart, tf.int64))
             delta = self.step.random_init(tf.shape(x), restart_seed)
             use_random = tf.logical_or(restart > 0, self.random_start)
-            x_adv = tf.clip_by_value(x + tf.where(use_random, delta, tf.zeros_like(delta)), 0.0, 1.0)
+            x_adv = self._box(x + tf.where(use_random, delta, tf.zeros_like(delta)))
             for _ in tf.range(self.steps):
                 with tf.GradientTape() as tape:
                     tape.watch(x_adv)
@@ -111,14 +121,17 @@ class PGD:
                 best_x, best_loss, best_success = self._select(
                     better, x_adv, loss, success, best_x, best_loss, best_success
                 )
-                x_adv = x_adv + sign * self.step_size * self.step.direction(grad)
-                x_adv = tf.clip_by_value(x + self.step.project(x_adv - x), 0.0, 1.0)
+                x_adv = x_adv + sign * self._step_size * self.step.direction(grad)
+                x_adv = self._box(x + self.step.project(x_adv - x))
             loss, success = self._loss_and_success(x_adv, labels)  # the last iterate
             better = self._better(loss, success, best_loss, best_success)
             best_x, best_loss, best_success = self._select(
                 better, x_adv, loss, success, best_x, best_loss, best_success
             )
         return best_x, best_success, best_loss
+
+    def _box(self, x):
+        return x if self.clip is None else tf.clip_by_value(x, self.clip[0], self.clip[1])
 
     @staticmethod
     def _select(better, x_adv, loss, success, best_x, best_loss, best_success):

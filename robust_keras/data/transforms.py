@@ -25,6 +25,15 @@ def random_other_labels(labels: np.ndarray, num_classes: int, seed: int) -> np.n
     return (np.asarray(labels, np.int64) + offsets) % num_classes
 
 
+def attack_targets(rule: str, labels: np.ndarray, num_classes: int, seed: int) -> np.ndarray:
+    """Targets of a targeted attack: ``next`` = (y+1) mod K (D_det), ``random`` = uniform t != y (D_rand)."""
+    if rule == "next":
+        return shifted_labels(labels, num_classes)
+    if rule == "random":
+        return random_other_labels(labels, num_classes, seed)
+    raise ValueError(f"unknown target rule {rule!r}; use 'next' or 'random'")
+
+
 def train_val_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded random split of ``range(n)`` into sorted (train, val) index arrays."""
     perm = np.random.default_rng(seed).permutation(n)

@@ -1,9 +1,10 @@
 """Experiment registry: ``--experiment=<name>`` runs ``EXPERIMENTS[name](config, run)``."""
 
-from robust_keras.experiments import d_det, train, transfer
+from robust_keras.experiments import d_det, feature_averaging, train, transfer
 
 EXPERIMENTS = {
     "d_det": d_det.run,
+    "feature_averaging": feature_averaging.run,
     "train": train.run,
     "transfer": transfer.run,
 }

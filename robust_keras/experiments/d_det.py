@@ -78,7 +78,9 @@ def _generate(config: Config, dataset_dir: str, source, source_path: str, train)
         dataset_dir,
         images=common.to_float(train.images),
         orig_labels=train.labels,
-        targets=_targets(config, train),
+        targets=transforms.attack_targets(
+            config.attack_target, train.labels, train.num_classes, common.derive_seed(config.seed, "targets")
+        ),
         spec=spec,
         shard_size=config.shard_size,
         batch_size=config.eval_batch_size,
@@ -116,12 +118,6 @@ def _source_model(config: Config, run: Run, train, test) -> str:
     )
     child.finish()
     return common.export(run, trainer, "source", config, role="source model C", recipe=recipe.__dict__)
-
-
-def _targets(config: Config, train) -> np.ndarray:
-    if config.attack_target == "next":
-        return transforms.shifted_labels(train.labels, train.num_classes)
-    return transforms.random_other_labels(train.labels, train.num_classes, common.derive_seed(config.seed, "targets"))
 
 
 def _train_on_d_det(config: Config, run: Run, data: adversarial.AdversarialData, test) -> dict:

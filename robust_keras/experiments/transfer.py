@@ -40,10 +40,11 @@ def run(config: Config, run: Run) -> dict:
     test = test.take(config.transfer_examples)
     x, y = common.to_float(test.images), test.labels
     targeted = config.attack_target != "none"
-    if config.attack_target == "next":
-        t = transforms.shifted_labels(y, test.num_classes)
-    else:
-        t = transforms.random_other_labels(y, test.num_classes, common.derive_seed(config.seed, "targets"))
+    t = y  # untargeted: the labels to move away from
+    if targeted:
+        t = transforms.attack_targets(
+            config.attack_target, y, test.num_classes, common.derive_seed(config.seed, "targets")
+        )
     sources = [load_model(p, test.image_shape) for p in config.source_models]
     targets = [load_model(p, test.image_shape) for p in config.target_models]
     src_names, tgt_names = _names(config.source_models), _names(config.target_models)
@@ -55,8 +56,7 @@ def run(config: Config, run: Run) -> dict:
         batches = []
         for b, start in enumerate(range(0, len(y), config.eval_batch_size)):
             sl = slice(start, start + config.eval_batch_size)
-            labels = t[sl] if targeted else y[sl]
-            batches.append(np.asarray(attack(x[sl], labels, (common.derive_seed(config.seed, "attack"), b))[0]))
+            batches.append(np.asarray(attack(x[sl], t[sl], (common.derive_seed(config.seed, "attack"), b))[0]))
         x_adv = np.concatenate(batches)
         print(f"[transfer] crafted {len(x_adv)} examples on {src_name}")
         for j, (target, tgt_name) in enumerate(zip(targets, tgt_names)):

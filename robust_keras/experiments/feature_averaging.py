@@ -1,0 +1,194 @@
+"""Feature averaging on the k-cluster distribution (Li et al., ICLR 2025; METHODS §C).
+
+Trains, by full-batch GD on the same points: the binary two-layer net (logistic loss, binary
+labels), the k-class net (cross-entropy, cluster labels) read out as binary, and optionally the
+binary net with PGD adversarial training. Each is a nested child run with lambda / cosine
+diagnostics every ``--fa_eval_every`` steps, heatmaps and ``<model>/cosine_matrix.npy`` (rows =
+neurons, columns = clusters; cosines of w - w(0)). Then l2 robust accuracy versus radius on
+held-out points, by PGD and by the analytic direction -sum_{J+} mu + sum_{J-} mu, with the
+hand-built f_robust as reference: ``robust_accuracy.json`` and ``plots/robust_accuracy.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from robust_keras.analysis import feature_averaging as fa
+from robust_keras.analysis import plots, robustness
+from robust_keras.attacks import PGD
+from robust_keras.config import Config
+from robust_keras.data.synthetic import make_cluster_splits
+from robust_keras.errors import ConfigError
+from robust_keras.experiments.common import derive_seed
+from robust_keras.models import cluster_nets
+from robust_keras.tracking import Run
+from robust_keras.training.full_batch import FullBatchGD
+
+
+def run(config: Config, run: Run) -> dict:
+    k, d = config.fa_k, config.fa_d
+    if k > d:
+        raise ConfigError(f"--fa_k={k} clusters cannot be orthogonal in --fa_d={d} dimensions", "use fa_k <= fa_d")
+    positive = [int(j) for j in config.fa_positive_clusters] or list(range(k // 2))
+    if not positive or max(positive) >= k or len(positive) == k:
+        raise ConfigError(f"--fa_positive_clusters={positive} must be a proper subset of 0..{k - 1}", "fix the list")
+    train, test = make_cluster_splits(
+        k,
+        d,
+        config.fa_n,
+        config.fa_n_test,
+        sigma=config.fa_sigma,
+        seed=derive_seed(config.seed, "clusters"),
+        positive=positive,
+    )
+    radii = [float(r) * np.sqrt(d) for r in config.fa_radii]
+    curves: dict[str, dict[str, list[float]]] = {}
+    final: dict[str, float] = {}
+    models = [("binary", "logistic"), ("multiclass", "cross_entropy")]
+    if config.fa_adversarial != "none":
+        models.append((f"binary_adv_{config.fa_adversarial}", "logistic"))
+    for name, loss in models:
+        seed = derive_seed(config.seed, "init")  # the same init for the binary nets
+        model = (
+            cluster_nets.binary_net(d, config.fa_m, seed)
+            if loss == "logistic"
+            else cluster_nets.multiclass_net(d, k, seed)
+        )
+        stats = _train(config, run, name, model, loss, train, test, positive)
+        final.update({f"{name}/{key}": v for key, v in stats.items()})
+        curves[name] = _curves(config, cluster_nets.binary_margin(model, positive), test, radii, train)
+    f_robust = cluster_nets.robust_net(train.centres, positive, config.fa_robust_bias * d)
+    curves["f_robust"] = _curves(config, cluster_nets.binary_margin(f_robust), test, radii, train)
+    result = {
+        "radii": radii,
+        "radii_over_sqrt_d": [float(r) for r in config.fa_radii],
+        "k": k,
+        "d": d,
+        "markers": {"sqrt(d/k)": float(np.sqrt(d / k)), "sqrt(d)": float(np.sqrt(d))},
+        "curves": curves,
+    }
+    with open(run.path("robust_accuracy.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    run.log_artifact(run.path("robust_accuracy.json"))
+    _plot_curves(run, result)
+    for name, c in curves.items():  # one scalar per model and marker for the runs table
+        for label, r in (("sqrt_d_over_k", np.sqrt(d / k)), ("half_sqrt_d", 0.5 * np.sqrt(d))):
+            final[f"{name}/robust_accuracy_{label}"] = float(np.interp(r, radii, np.minimum(c["pgd"], c["analytic"])))
+    run.log_metrics(final)
+    return final
+
+
+def _train(config: Config, run: Run, name: str, model, loss: str, train, test, positive) -> dict:
+    """Full-batch GD with the diagnostics callback in a child run; returns the last diagnostics."""
+    child = run.child(name)
+    labels = train.y if loss == "logistic" else train.cluster
+    signs = (
+        [1.0] * config.fa_m + [-1.0] * config.fa_m
+        if loss == "logistic"
+        else cluster_nets.cluster_signs(config.fa_k, positive)
+    )
+    perturb, adv_eval = None, None
+    if name.startswith("binary_adv"):
+        perturb, adv_eval = _adversary(config, model, train, test)
+    gd = FullBatchGD(
+        model, train.x, labels, loss=loss, learning_rate=config.fa_lr_scale / np.sqrt(config.fa_d), perturb=perturb
+    )
+    monitor = fa.Monitor(
+        model,
+        train.centres,
+        positive,
+        signs,
+        log=child.log_metrics,
+        plot_path=run.path("plots", f"{name}_cosines_step{{step}}.png"),
+        heatmap_steps=[int(s) for s in config.fa_heatmap_steps],
+    )
+    margin = cluster_nets.binary_margin(model, positive)
+    monitor(0)
+    start, metrics = time.time(), {}
+    while gd.step_count < config.fa_steps:
+        loss_value = gd.run(min(config.fa_eval_every, config.fa_steps - gd.step_count))
+        extra = {"train/loss": loss_value, "train/accuracy": _acc(margin, train), "test/accuracy": _acc(margin, test)}
+        if adv_eval:
+            extra.update(adv_eval())
+        metrics = monitor(gd.step_count, extra)
+        print(
+            f"[{name}] step {gd.step_count}/{config.fa_steps} ({time.time() - start:.1f}s): "
+            + ", ".join(f"{key} {v:.3f}" for key, v in metrics.items()),
+            flush=True,
+        )
+    cos, lam = monitor.matrices()
+    for key, arr in (("cosine_matrix", cos), ("lambda_matrix", lam)):
+        np.save(run.path(name, f"{key}.npy"), arr)
+        child.log_artifact(run.path(name, f"{key}.npy"))
+    for png in monitor.pngs:
+        child.log_artifact(png, "plots")
+    child.finish()
+    return metrics
+
+
+def _acc(margin, data) -> float:
+    return float(np.mean((np.asarray(margin(data.x)) > 0) == (data.y == 1)))
+
+
+def _adversary(config: Config, model, train, test):
+    """PGD on the binary margin for adversarial GD, and robust train/test accuracy for the gap."""
+    eps = config.fa_adv_eps * (np.sqrt(config.fa_d) if config.fa_adversarial == "l2" else 1.0)
+    attack = PGD(
+        cluster_nets.margin_logits(cluster_nets.binary_margin(model)),
+        norm=config.fa_adversarial,
+        eps=eps,
+        step_size=2.5 * eps / config.fa_adv_steps,
+        steps=config.fa_adv_steps,
+        random_start=True,
+        clip=None,
+    )
+    counter = iter(range(10**9))
+
+    def perturb(x, labels):
+        return attack(x, labels, (derive_seed(config.seed, "adv_train"), next(counter)))[0]
+
+    def robust_accuracies():
+        out = {}
+        for split, data in (("train", train), ("test", test)):
+            _, success, _ = attack(data.x, data.y, (derive_seed(config.seed, f"adv_eval_{split}"), 0))
+            out[f"robust_{split}/accuracy"] = float(1.0 - np.mean(np.asarray(success)))
+        out["robust/generalisation_gap"] = out["robust_train/accuracy"] - out["robust_test/accuracy"]
+        return out
+
+    return perturb, robust_accuracies
+
+
+def _curves(config: Config, margin, test, radii, train) -> dict[str, list[float]]:
+    pgd = robustness.robust_curve(
+        margin,
+        test.x,
+        test.y,
+        radii,
+        steps=config.fa_pgd_steps,
+        restarts=config.fa_pgd_restarts,
+        seed=derive_seed(config.seed, "curve"),
+    )
+    analytic = [
+        robustness.analytic_robust_accuracy(margin, test.x, test.y, r, train.centres, train.positive) for r in radii
+    ]
+    return {"pgd": pgd, "analytic": analytic}
+
+
+def _plot_curves(run: Run, result: dict) -> None:
+    series = {}
+    for name, c in result["curves"].items():
+        series[f"{name} (PGD)"] = c["pgd"]
+        series[f"{name} (analytic)"] = c["analytic"]
+    png = plots.curves_vs(
+        run.path("plots", "robust_accuracy.png"),
+        result["radii"],
+        series,
+        markers=result["markers"],
+        title=f"l2 robust accuracy (k={result['k']}, d={result['d']})",
+        xlabel="l2 radius",
+        ylabel="robust accuracy",
+    )
+    run.log_artifact(png, "plots")
