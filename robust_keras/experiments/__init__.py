@@ -1,10 +1,11 @@
 """Experiment registry: ``--experiment=<name>`` runs ``EXPERIMENTS[name](config, run)``."""
 
-from robust_keras.experiments import d_det, feature_averaging, train, transfer
+from robust_keras.experiments import d_det, feature_averaging, feature_averaging_real, train, transfer
 
 EXPERIMENTS = {
     "d_det": d_det.run,
     "feature_averaging": feature_averaging.run,
+    "feature_averaging_real": feature_averaging_real.run,
     "train": train.run,
     "transfer": transfer.run,
 }

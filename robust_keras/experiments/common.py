@@ -23,8 +23,9 @@ def derive_seed(root: int, purpose: str) -> int:
     return (root * 1_000_003 + zlib.crc32(purpose.encode())) % (2**31 - 1)
 
 
-def load_clean(config: Config) -> tuple[sources.Split, sources.Split]:
-    """(train, test) clean splits as the flags ask: dataset, size limits, binary relabelling."""
+def load_clean(config: Config, relabel_binary: bool = True) -> tuple[sources.Split, sources.Split]:
+    """(train, test) clean splits as the flags ask: dataset, size limits, binary relabelling
+    (``--binary_positive_classes``, unless ``relabel_binary`` is False)."""
     train, test = sources.load_dataset(
         config.dataset,
         data_dir=config.data_dir,
@@ -33,7 +34,7 @@ def load_clean(config: Config) -> tuple[sources.Split, sources.Split]:
         test_per_class=config.test_per_class,
     )
     train, test = train.take(config.max_train_examples), test.take(config.max_test_examples)
-    if config.binary_positive_classes:
+    if config.binary_positive_classes and relabel_binary:
         positive = [int(c) for c in config.binary_positive_classes]
         names = ("negative", "positive")
         train = dataclasses.replace(train, labels=transforms.binary_labels(train.labels, positive), class_names=names)
