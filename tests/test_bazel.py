@@ -22,4 +22,4 @@ def test_bazel_builds_and_runs_main():
         text=True,
         timeout=900,
     )
-    assert "is not one of ['d_det', 'train', 'transfer']" in proc.stderr, proc.stderr[-3000:]
+    assert "error: --experiment=nope is not one of ['d_det'" in proc.stderr, proc.stderr[-3000:]

@@ -2,8 +2,8 @@
 
 ``standard``: Keras default init (Glorot), trainable or fixed output layer, scale 1.
 ``ntk``: w_r ~ N(0, I), f(x) = (1/sqrt(m)) sum_r a_r relu(w_r^T x + b_r) with a_r = ±1 drawn
-once; when the second layer is fixed this is exactly the network whose NTK has the closed form
-of App. C (Eq. 41-42).
+once and 1/sqrt(m) a fixed scale after the readout; this is exactly the network whose NTK has
+the closed form of App. C (Eq. 41-42), with the second layer frozen or trained.
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ def two_layer(
     if parameterization == "ntk":
         hidden_init = keras.initializers.RandomNormal(stddev=1.0, seed=seed)
         rng = np.random.default_rng(seed + 1)
-        signs = rng.choice([-1.0, 1.0], size=(width, num_outputs)) / np.sqrt(width)  # a_r / sqrt(m)
-        out_init = keras.initializers.Constant(signs)
+        out_init = keras.initializers.Constant(rng.choice([-1.0, 1.0], size=(width, num_outputs)))  # a_r = +-1
     else:
         hidden_init = "glorot_uniform"
         out_init = "glorot_uniform"
@@ -43,4 +42,7 @@ def two_layer(
     )(x)
     out = layers.Dense(num_outputs, use_bias=False, kernel_initializer=out_init, name="readout")
     out.trainable = train_second_layer
-    return out(h)
+    logits = out(h)
+    if parameterization == "ntk":  # the 1/sqrt(m) is a constant, not part of a: gradients wrt a_r carry it
+        logits = layers.Rescaling(1.0 / np.sqrt(width), name="ntk_scale")(logits)
+    return logits
