@@ -1,0 +1,102 @@
+"""Kernel regression against direct solves, and the NTK attack's J(x)u trick against autodiff
+through the explicit empirical-kernel predictor."""
+
+import keras
+import numpy as np
+import pytest
+import scipy.linalg
+import tensorflow as tf
+
+from robust_keras.ntk import empirical_ntk, structured
+from robust_keras.ntk.attacks import EmpiricalKernelPredictor, fgsm_on_predictor
+from robust_keras.ntk.regression import KernelRegression
+
+RNG = np.random.default_rng(0)
+
+
+def _psd(n, rank=None):
+    a = RNG.normal(size=(n, rank or n))
+    return a @ a.T + (0 if rank else 0.5 * np.eye(n))
+
+
+def test_regression_matches_direct_solves():
+    theta = _psd(7)
+    y = RNG.normal(size=(7, 2))
+    cross = RNG.normal(size=(3, 7))
+    reg = KernelRegression(theta, y, eta=0.1)
+    np.testing.assert_allclose(reg.predict(cross), cross @ np.linalg.solve(theta, y), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(reg.predict(theta), y, rtol=1e-8, atol=1e-8)  # interpolates at t = inf
+    t = 3.0
+    direct = cross @ np.linalg.solve(theta, (np.eye(7) - scipy.linalg.expm(-0.1 * theta * t)) @ y)
+    np.testing.assert_allclose(reg.predict(cross, t), direct, rtol=1e-8, atol=1e-10)
+    assert np.allclose(reg.predict(cross, 0.0), 0.0)
+    features = sum(reg.feature(cross, i) for i in range(7))
+    np.testing.assert_allclose(features, reg.predict(cross), rtol=1e-8, atol=1e-10)
+    assert np.all(np.diff(reg.eigenvalues) <= 0)
+
+
+def test_rank_deficient_kernel_uses_the_pseudo_inverse():
+    theta = _psd(6, rank=3)
+    y = RNG.normal(size=(6, 1))
+    reg = KernelRegression(theta, y)
+    out = reg.predict(theta)
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out, theta @ np.linalg.pinv(theta, rcond=1e-10, hermitian=True) @ y, atol=1e-8)
+    np.testing.assert_allclose(reg.predict(theta, 1e6), out, atol=1e-6)  # finite t tends to t = inf
+
+
+def _mlp(outputs=3):
+    inputs = keras.Input((5,))
+    h = keras.layers.Dense(16, activation="tanh")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(outputs)(h))
+
+
+def _explicit_predictor(model, x_train, alpha):
+    train_feats = structured.layer_features(model, tf.constant(x_train, tf.float32))
+
+    def predict(x):
+        block = structured.kernel_block(structured.layer_features(model, x), train_feats, None)  # (M, N, O, O)
+        return tf.einsum("mnop,np->mo", block, tf.constant(alpha, tf.float32))
+
+    return predict
+
+
+def test_jvp_predictor_equals_explicit_kernel_predictor_and_its_gradient():
+    model = _mlp()
+    x_train = RNG.normal(size=(6, 5)).astype(np.float32)
+    alpha = RNG.normal(size=(6, 3)).astype(np.float32)
+    x = tf.constant(RNG.normal(size=(4, 5)), tf.float32)
+    fast = EmpiricalKernelPredictor(model, x_train, alpha, batch_size=4)  # chunked VJP
+    explicit = _explicit_predictor(model, x_train, alpha)
+    kernel = empirical_ntk(model, x.numpy(), x_train, dtype=np.float64)
+    np.testing.assert_allclose(fast(x), np.einsum("mnop,np->mo", kernel, alpha), rtol=1e-4, atol=1e-4)
+    weights = tf.constant(RNG.normal(size=(4, 3)), tf.float32)
+    grads = []
+    for predict in (fast, explicit):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            value = tf.reduce_sum(weights * predict(x))
+        grads.append(tape.gradient(value, x).numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_ntk_fgsm_increases_the_kernel_predictor_loss(binary):
+    outputs = 1 if binary else 3
+    model = _mlp(outputs)
+    x_train = RNG.random((8, 5)).astype(np.float32)
+    y = RNG.choice([-1.0, 1.0], 8) if binary else RNG.integers(0, 3, 8)
+    targets = y[:, None] if binary else np.eye(3)[y]
+    # alpha = Theta^{-1} Y on the full (N O) x (N O) kernel, then f(x) = Theta(x, X) alpha = J(x) u
+    full = empirical_ntk(model, x_train, dtype=np.float64).transpose(0, 2, 1, 3).reshape(8 * outputs, 8 * outputs)
+    alpha = np.linalg.solve(full + 1e-6 * np.eye(8 * outputs), targets.reshape(-1)).reshape(8, outputs)
+    predict = EmpiricalKernelPredictor(model, x_train, alpha)
+    np.testing.assert_allclose(predict(tf.constant(x_train)), targets, atol=1e-2)  # interpolates
+    x_adv = fgsm_on_predictor(predict, x_train, y, 0.05, binary=binary)
+    assert np.abs(x_adv - x_train).max() <= 0.05 + 1e-6
+    if binary:
+        before, after = (np.asarray(predict(tf.constant(z)))[:, 0] * y for z in (x_train, x_adv))
+        assert np.all(after < before)
+    else:
+        loss = lambda z: keras.losses.sparse_categorical_crossentropy(y, predict(tf.constant(z)), from_logits=True)  # noqa: E731
+        assert float(tf.reduce_mean(loss(x_adv))) > float(tf.reduce_mean(loss(x_train)))
