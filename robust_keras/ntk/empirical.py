@@ -5,7 +5,8 @@ variables, with BatchNorm and dropout in inference mode. Shapes: full (N1, N2, O
 (N1, N2), where ``trace="sum"`` sums the O diagonal blocks (the TF convention) and ``trace="mean"``
 averages them (neural-tangents' convention).
 
-Three implementations, chunked over inputs so memory stays at the kernel plus one chunk's work:
+Three implementations, chunked over inputs so memory stays at the kernel plus one chunk's work
+(plus, for ``structured``, the per-layer features of x2, smaller than the kernel for N > ~100):
   structured  dense-layer structure (Novak et al. 2022): each Dense layer y = a W + b adds
               (a1 . a2 + 1) (g1 . g2) with a its input and g = df_o/dy its cotangent -- J is never
               formed. For models made of Dense and parameter-free layers (MLPs, two-layer nets).
@@ -102,12 +103,15 @@ def empirical_ntk(
     n1, n2, o = int(x1.shape[0]), int(x2.shape[0]), int(model.output_shape[-1])
     shape = (n1, n2) if trace else (n1, n2, o, o)
     kernel = np.zeros(shape, dtype)
+    if method == "structured":
+        # Per-chunk layer features of x2 are computed once: they take N2 (sum H_in + O sum H_out)
+        # floats, less than the (N1, N2, O, O) kernel itself once N is past a few hundred.
+        right = [structured.layer_features(model, x2[k:m]) for k, m in _chunks(n2, chunk_size)]
     for i, j in _chunks(n1, chunk_size):
-        a_feats = structured.layer_features(model, x1[i:j]) if method == "structured" else None
-        for k, m in _chunks(n2, chunk_size):
+        left = structured.layer_features(model, x1[i:j]) if method == "structured" else None
+        for c, (k, m) in enumerate(_chunks(n2, chunk_size)):
             if method == "structured":
-                b_feats = a_feats if (same and (i, j) == (k, m)) else structured.layer_features(model, x2[k:m])
-                block = structured.kernel_block(a_feats, b_feats, trace)
+                block = structured.kernel_block(left, right[c], trace)
             elif method == "jacobian":
                 block = _reduce(_jacobian_block(model, x1[i:j], x2[k:m], same and (i, j) == (k, m)), trace)
             else:

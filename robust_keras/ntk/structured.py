@@ -49,8 +49,23 @@ def supports(model: keras.Model) -> bool:
     return any(isinstance(layer, keras.layers.Dense) and layer.trainable for layer in layers)
 
 
+_COMPILED: dict[int, object] = {}
+
+
 def layer_features(model: keras.Model, x: tf.Tensor) -> list[tuple[tf.Tensor, tf.Tensor, bool]]:
-    """For each trainable Dense layer: (input a (N, H_in), cotangents g (N, O, H_out), has bias)."""
+    """For each trainable Dense layer: (input a (N, H_in), cotangents g (N, O, H_out), has bias).
+
+    Compiled once per model (free batch dimension); eager pfor Jacobians would rebuild their
+    graph on every call."""
+    fn = _COMPILED.get(id(model))
+    if fn is None or fn[0] is not model:
+        spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
+        fn = _COMPILED[id(model)] = (model, tf.function(lambda inp: _features(model, inp), input_signature=[spec]))
+    biases = [layer.use_bias for layer in _chain(model) if isinstance(layer, keras.layers.Dense) and layer.trainable]
+    return [(a, g, b) for (a, g), b in zip(fn[1](tf.cast(x, tf.float32)), biases)]
+
+
+def _features(model: keras.Model, x: tf.Tensor) -> list[tuple[tf.Tensor, tf.Tensor]]:
     with tf.GradientTape(persistent=True) as tape:
         a = x
         records = []
@@ -61,12 +76,12 @@ def layer_features(model: keras.Model, x: tf.Tensor) -> list[tuple[tf.Tensor, tf
                     z = z + layer.bias
                 if layer.trainable:
                     tape.watch(z)
-                    records.append((a, z, layer.use_bias))
+                    records.append((a, z))
                 a = layer.activation(z)
             else:
                 a = layer(a, training=False)
         out = tf.cast(a, tf.float32)  # (N, O)
-    features = [(tf.cast(inp, tf.float32), tape.batch_jacobian(out, z), bias) for inp, z, bias in records]
+    features = [(tf.cast(inp, tf.float32), tape.batch_jacobian(out, z)) for inp, z in records]
     del tape
     return features
 
