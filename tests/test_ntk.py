@@ -14,20 +14,24 @@ def _rel_frob(a, b):
     return np.linalg.norm(a - b) / np.linalg.norm(b)
 
 
-def test_two_layer_relu_matches_closed_forms_at_width_1e4():
-    d, width = 16, 10_000
-    model = build_model(
+def _ntk_two_layer(d, outputs, width, train_second_layer, seed):
+    return build_model(
         "two_layer",
         (d, 1, 1),
-        2,
+        outputs,
         mean=[0.0],
         std=[1.0],
         width=width,
         parameterization="ntk",
-        train_second_layer=False,
+        train_second_layer=train_second_layer,
         use_bias=False,
-        seed=3,
+        seed=seed,
     )
+
+
+def test_two_layer_relu_matches_closed_forms_at_width_1e4():
+    d = 16
+    model = _ntk_two_layer(d, 2, 10_000, train_second_layer=False, seed=3)
     x = RNG.normal(size=(5, d)).astype(np.float32)
     theta = empirical_ntk(model, x.reshape(5, d, 1, 1), method="structured", dtype=np.float64)  # (5, 5, 2, 2)
     w = model.get_layer("hidden").kernel.numpy()
@@ -38,20 +42,9 @@ def test_two_layer_relu_matches_closed_forms_at_width_1e4():
     assert np.linalg.norm(cross) < 0.05 * np.linalg.norm(theta[:, :, 0, 0])
 
 
-def test_closed_form_with_trained_second_layer_matches_finite_width():
-    d, width = 6, 20_000
-    model = build_model(
-        "two_layer",
-        (d, 1, 1),
-        1,
-        mean=[0.0],
-        std=[1.0],
-        width=width,
-        parameterization="ntk",
-        train_second_layer=True,
-        use_bias=False,
-        seed=1,
-    )
+def test_two_layer_relu_with_trained_second_layer_matches_its_closed_form():
+    d = 6
+    model = _ntk_two_layer(d, 1, 20_000, train_second_layer=True, seed=1)
     x = RNG.normal(size=(4, d)).astype(np.float32)
     theta = empirical_ntk(model, x.reshape(4, d, 1, 1), trace="sum", dtype=np.float64)
     assert _rel_frob(theta, two_layer_relu_ntk(x, train_second_layer=True)) < 2e-2

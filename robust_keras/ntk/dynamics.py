@@ -1,0 +1,101 @@
+"""Kernel dynamics during (adversarial) training (NTK paper Sec. 5, App. E; METHODS §B).
+
+All kernels are traced (N, N) empirical NTKs of one fixed batch, float64.
+  distance       d(K_s, K_t) = 1 - <K_s, K_t>_F / (||K_s||_F ||K_t||_F)           (Eq. 12)
+  polar          radius ||K_t - K_0||_F and angle arccos(1 - d(K_0, K_t))         (Eq. 13)
+  top space      the same on the projection of each kernel onto its own top-r eigenspace
+  concentration  sum_{i <= k} lambda_i^2 / sum_i lambda_i^2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from robust_keras.ntk.empirical import empirical_ntk
+
+
+def kernel_distance(k_s: np.ndarray, k_t: np.ndarray) -> float:
+    """Eq. 12: 0 for kernels that differ by a positive scale, up to 1 (2 for opposite signs)."""
+    inner = float(np.sum(k_s * k_t))
+    return 1.0 - inner / (np.linalg.norm(k_s) * np.linalg.norm(k_t))
+
+
+def polar(k0: np.ndarray, kt: np.ndarray) -> tuple[float, float]:
+    """Eq. 13: (radius, angle in radians) of K_t relative to K_0."""
+    return float(np.linalg.norm(kt - k0)), float(np.arccos(np.clip(1.0 - kernel_distance(k0, kt), -1.0, 1.0)))
+
+
+def top_space(kernel: np.ndarray, r: int) -> np.ndarray:
+    """Projection of a symmetric kernel onto its top-r eigenspace: V_r diag(lambda_r) V_r^T."""
+    lam, vecs = np.linalg.eigh(0.5 * (kernel + kernel.T))
+    lam, vecs = lam[::-1][:r], vecs[:, ::-1][:, :r]
+    return (vecs * lam) @ vecs.T
+
+
+def concentration(kernel: np.ndarray, k: int) -> float:
+    """Share of the squared spectrum held by the top-k eigenvalues."""
+    lam2 = np.sort(np.linalg.eigvalsh(0.5 * (kernel + kernel.T)))[::-1] ** 2
+    return float(lam2[:k].sum() / lam2.sum())
+
+
+class KernelDynamics:
+    """Training callback: every ``every`` epochs, the empirical NTK of a fixed batch and its metrics.
+
+    Call it with (epoch, metrics) from ``training.loop.fit``'s ``on_epoch_end``; ``epoch_zero()``
+    records K_0 before training. ``kernels`` keeps every K_t for the distance heatmap.
+
+    Args:
+      log: (metrics dict, step) -> None, e.g. ``run.log_metrics``.
+      top: r of the top-r eigenspace for the polar dynamics there (paper: 20).
+      ks: k values of the concentration metric (paper: 10, 20).
+    """
+
+    def __init__(
+        self,
+        model,
+        x_batch,
+        *,
+        every: int = 1,
+        log: Callable[[dict, int], None] | None = None,
+        top: int = 20,
+        ks: Sequence[int] = (10, 20),
+        method: str = "auto",
+    ):
+        self.model, self.x, self.every, self.log = model, np.asarray(x_batch, np.float32), every, log
+        self.top, self.ks, self.method = top, tuple(ks), method
+        self.epochs: list[int] = []
+        self.kernels: list[np.ndarray] = []
+
+    def _kernel(self) -> np.ndarray:
+        return empirical_ntk(self.model, self.x, trace="sum", method=self.method, dtype=np.float64)
+
+    def epoch_zero(self) -> dict:
+        return self(0, {})
+
+    def __call__(self, epoch: int, metrics: dict) -> dict:
+        del metrics
+        if epoch % self.every:
+            return {}
+        kt = self._kernel()
+        self.epochs.append(epoch)
+        self.kernels.append(kt)
+        k0 = self.kernels[0]
+        radius, angle = polar(k0, kt)
+        top_radius, top_angle = polar(top_space(k0, self.top), top_space(kt, self.top))
+        out = {
+            "ntk/distance_to_init": kernel_distance(k0, kt),
+            "ntk/radius": radius,
+            "ntk/angle": angle,
+            f"ntk/radius_top{self.top}": top_radius,
+            f"ntk/angle_top{self.top}": top_angle,
+        }
+        out.update({f"ntk/concentration_top{k}": concentration(kt, k) for k in self.ks})
+        if self.log:
+            self.log(out, epoch)
+        return out
+
+    def distance_matrix(self) -> np.ndarray:
+        """d(K_s, K_t) for all recorded epochs s, t: (T, T), the paper's heatmap over epochs."""
+        return np.array([[kernel_distance(a, b) for b in self.kernels] for a in self.kernels])
