@@ -17,7 +17,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ start-up chatter 
 from absl import app, flags, logging  # noqa: E402
 
 from robust_keras import config as config_lib  # noqa: E402
-from robust_keras import flags_feature_averaging  # noqa: E402, F401  (defines the fa_* flags)
+from robust_keras import (
+    flags_feature_averaging,  # noqa: E402, F401  (defines the fa_* flags)
+    flags_ntk,  # noqa: E402, F401  (defines the ntk_* flags)
+)
 from robust_keras.errors import RobustKerasError  # noqa: E402
 
 FLAGS = flags.FLAGS

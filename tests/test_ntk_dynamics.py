@@ -38,3 +38,26 @@ def test_callback_records_kernels_during_training():
     assert logged[-1][1]["ntk/radius"] > 0 and 0 < logged[-1][1]["ntk/concentration_top2"] <= 1
     d = callback.distance_matrix()
     assert d.shape == (3, 3) and np.allclose(np.diag(d), 0, atol=1e-9) and np.allclose(d, d.T)
+
+
+def test_tiny_kernel_dynamics_experiment(tmp_path):
+    from conftest import read_jsonl, run_main
+
+    proc = run_main(
+        "--flagfile=flags/kernel_dynamics_mnist_tiny.flags",
+        "--epochs=3",
+        f"--output_dir={tmp_path}",
+        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = read_jsonl(tmp_path / "metrics.jsonl")
+    for mode in ("standard", "adversarial"):
+        dist = {r["step"]: r["value"] for r in rows if r["run"] == mode and r["name"] == "ntk/distance_to_init"}
+        assert sorted(dist) == [0, 1, 2, 3] and dist[0] == pytest.approx(0.0, abs=1e-9)
+        assert dist[3] > 1e-3  # at finite width the kernel moves during training
+        saved = np.load(tmp_path / mode / "kernels.npz")
+        assert saved["kernels"].shape == (4, 16, 16) and list(saved["epochs"]) == [0, 1, 2, 3]
+        assert (tmp_path / "plots" / f"{mode}_kernel_distance.png").exists()
+    assert (tmp_path / "plots" / "kernel_dynamics.png").exists() and (
+        tmp_path / "plots" / "kernel_entries.png"
+    ).exists()

@@ -45,11 +45,14 @@ def heatmap(
     xlabel: str,
     ylabel: str,
     vmin: float = 0.0,
+    vmax: float | None = 1.0,
 ) -> str:
-    """Annotated heatmap of a (rows x cols) matrix with values in [vmin, 1]; returns path."""
+    """Annotated heatmap of a (rows x cols) matrix with values in [vmin, vmax] (vmax None: the
+    matrix maximum); returns path."""
     matrix = np.asarray(matrix, float)
+    vmax = float(np.max(matrix)) or 1.0 if vmax is None else vmax
     fig, ax = plt.subplots(figsize=(0.8 * len(cols) + 3, 0.5 * len(rows) + 2), dpi=120)
-    im = ax.imshow(matrix, vmin=vmin, vmax=1.0, cmap="viridis" if vmin >= 0 else "RdBu_r")
+    im = ax.imshow(matrix, vmin=vmin, vmax=vmax, cmap="viridis" if vmin >= 0 else "RdBu_r")
     ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     for i in range(matrix.shape[0]):
@@ -60,7 +63,7 @@ def heatmap(
                 f"{matrix[i, j]:.2f}",
                 ha="center",
                 va="center",
-                color="white" if vmin >= 0 and matrix[i, j] < 0.6 else "black",
+                color="white" if vmin >= 0 and matrix[i, j] < 0.6 * vmax else "black",
                 fontsize=9,
             )
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
@@ -96,6 +99,7 @@ def curves_vs(
     xlabel: str,
     ylabel: str,
     markers: Mapping[str, float] | None = None,
+    ylim: tuple[float, float] | None = (-0.02, 1.08),
 ) -> str:
     """Several curves over a shared x axis (dashed for names containing 'analytic'), with
     labelled vertical markers (e.g. theory radii); returns path."""
@@ -109,10 +113,25 @@ def curves_vs(
         )
     for label, value in (markers or {}).items():
         ax.axvline(value, color="grey", linestyle=":")
-        ax.text(value, 1.03, label, ha="center", fontsize=8)
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(-0.02, 1.08))
+        ax.text(value, 1.0, label, ha="center", va="bottom", fontsize=8, transform=ax.get_xaxis_transform())
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if ylim:
+        ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=7)
+    ax.legend(loc="best", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def histograms(path: str, samples: Mapping[str, np.ndarray], *, title: str, bins: int = 60) -> str:
+    """Overlaid density histograms of named samples (e.g. kernel entries before/after); returns path."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for name, values in samples.items():
+        ax.hist(np.asarray(values, float), bins=bins, density=True, histtype="step", label=name)
+    ax.set(title=title, xlabel="value", ylabel="density", yscale="log")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -86,7 +86,7 @@ def mnist_sample_path() -> str:
 
 
 def load_mnist_sample(test_per_class: int = 100) -> tuple[Split, Split]:
-    """The embedded MNIST sample split into (train, test); the test split is fixed.
+    """The embedded MNIST sample split into (train, test); both are fixed, in a fixed shuffled order.
 
     The CSV holds 5,000 rows of 784 pixel values followed by the label (500 per class).
     """
@@ -106,11 +106,15 @@ def load_mnist_sample(test_per_class: int = 100) -> tuple[Split, Split]:
                 f"use a value below {len(members)}",
             )
         test_idx.append(members[-test_per_class:])
-    test_idx = np.sort(np.concatenate(test_idx))
+    test_idx = np.concatenate(test_idx)
     train_mask = np.ones(len(labels), bool)
     train_mask[test_idx] = False
-    make = lambda idx, split: Split(images[idx], labels[idx], MNIST_CLASSES, f"mnist_sample/{split}")  # noqa: E731
-    return make(np.flatnonzero(train_mask), "train"), make(test_idx, "test")
+    # The file is sorted by class; a fixed permutation (not --seed: the split is part of the data)
+    # makes "the first N examples" (--max_train_examples, --max_test_examples) a class mix.
+    order = np.random.default_rng(20_240_611)
+    train_idx, test_idx = order.permutation(np.flatnonzero(train_mask)), order.permutation(test_idx)
+    train = Split(images[train_idx], labels[train_idx], MNIST_CLASSES, "mnist_sample/train")
+    return train, Split(images[test_idx], labels[test_idx], MNIST_CLASSES, "mnist_sample/test")
 
 
 def load_tfds(name: str, data_dir: str | None, download: bool) -> tuple[Split, Split]:

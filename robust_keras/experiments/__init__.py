@@ -1,11 +1,12 @@
 """Experiment registry: ``--experiment=<name>`` runs ``EXPERIMENTS[name](config, run)``."""
 
-from robust_keras.experiments import d_det, feature_averaging, feature_averaging_real, train, transfer
+from robust_keras.experiments import d_det, feature_averaging, feature_averaging_real, kernel_dynamics, train, transfer
 
 EXPERIMENTS = {
     "d_det": d_det.run,
     "feature_averaging": feature_averaging.run,
     "feature_averaging_real": feature_averaging_real.run,
+    "kernel_dynamics": kernel_dynamics.run,
     "train": train.run,
     "transfer": transfer.run,
 }

@@ -101,10 +101,14 @@ def train_model(
     evaluators=(),
     seed: int,
     stats_images: np.ndarray | None = None,
+    adversarial: bool = False,
+    make_callbacks=None,
 ) -> loop.Trainer:
     """Builds ``config.model`` and trains it with ``recipe``; logs each epoch's metrics to ``run``.
 
     Checkpoints go to ``<run_dir>/checkpoints/<name>``, so a re-run of the same command resumes.
+    ``adversarial``: train on untargeted attacks built from the --attack* flags (Madry et al.).
+    ``make_callbacks``: model -> list of (epoch, metrics) callables, made before training starts.
     """
     strategy = make_strategy(config)
     mean, std = channel_stats(images if stats_images is None else stats_images)
@@ -133,8 +137,18 @@ def train_model(
         optimizer = optim.make_optimizer(
             recipe.optimizer, schedule, momentum=recipe.momentum, mixed_precision=config.mixed_precision
         )
+        adversary = None
+        if adversarial:
+            attack = make_attack(config, model, targeted=False)
+            attack_seed = derive_seed(seed, "adversarial_training")
+            adversary = lambda x, y, s: attack(x, y, (attack_seed, s[0] * 1_000_003 + s[1]))[0]  # noqa: E731
         trainer = loop.Trainer(
-            model, optimizer, weight_decay=recipe.weight_decay, jit_compile=config.jit_compile, strategy=strategy
+            model,
+            optimizer,
+            weight_decay=recipe.weight_decay,
+            jit_compile=config.jit_compile,
+            strategy=strategy,
+            adversary=adversary,
         )
     data_seed = derive_seed(seed, "data")
     flip = config.augment_flip and config.dataset not in ("mnist", "mnist_sample")
@@ -152,9 +166,18 @@ def train_model(
         evaluators=evaluators,
         name=name,
         checkpoint_dir=loop.checkpoint_path(run.run_dir, name),
-        on_epoch_end=lambda e, m: run.log_metrics(m, e),
+        on_epoch_end=_epoch_end(run, make_callbacks(model) if make_callbacks else []),
     )
     return trainer
+
+
+def _epoch_end(run: Run, callbacks):
+    def on_epoch_end(epoch: int, metrics: dict) -> None:
+        run.log_metrics(metrics, epoch)
+        for callback in callbacks:
+            callback(epoch, metrics)
+
+    return on_epoch_end
 
 
 def export(run: Run, trainer: loop.Trainer, name: str, config: Config, **metadata) -> str:

@@ -62,14 +62,22 @@ class KernelDynamics:
         top: int = 20,
         ks: Sequence[int] = (10, 20),
         method: str = "auto",
+        chunk_size: int = 32,
     ):
         self.model, self.x, self.every, self.log = model, np.asarray(x_batch, np.float32), every, log
-        self.top, self.ks, self.method = top, tuple(ks), method
+        self.top, self.ks, self.method, self.chunk_size = top, tuple(sorted({*ks, top})), method, chunk_size
         self.epochs: list[int] = []
         self.kernels: list[np.ndarray] = []
+        self.history: list[dict] = []
 
     def _kernel(self) -> np.ndarray:
-        return empirical_ntk(self.model, self.x, trace="sum", method=self.method, dtype=np.float64)
+        return empirical_ntk(
+            self.model, self.x, trace="sum", method=self.method, chunk_size=self.chunk_size, dtype=np.float64
+        )
+
+    def summary(self, i: int) -> dict:
+        """The metrics of the i-th recorded kernel (negative i counts from the end)."""
+        return self.history[i]
 
     def epoch_zero(self) -> dict:
         return self(0, {})
@@ -92,6 +100,7 @@ class KernelDynamics:
             f"ntk/angle_top{self.top}": top_angle,
         }
         out.update({f"ntk/concentration_top{k}": concentration(kt, k) for k in self.ks})
+        self.history.append(out)
         if self.log:
             self.log(out, epoch)
         return out

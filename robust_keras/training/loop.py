@@ -30,11 +30,17 @@ class Trainer:
         weight_decay: float = 0.0,
         jit_compile: bool = False,
         strategy: tf.distribute.Strategy | None = None,
+        adversary: Callable[[tf.Tensor, tf.Tensor, tuple[int, int]], tf.Tensor] | None = None,
     ):
+        """``adversary``: (x, y, stateless seed) -> x' applied to every training batch before the
+        step (PGD adversarial training, Madry et al. 2018); single-replica strategies only."""
         self.model = model
+        self.adversary = adversary
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.strategy = strategy or tf.distribute.get_strategy()
+        if adversary is not None and self.strategy.num_replicas_in_sync > 1:
+            raise ValueError("adversarial training runs on one replica; use --strategy=default")
         with self.strategy.scope():  # slots exist before tracing (lazy creation breaks Mirrored)
             optimizer.build(model.trainable_variables)
         spec = (tf.TensorSpec([None, *model.input_shape[1:]], tf.float32), tf.TensorSpec([None], tf.int64))
@@ -66,13 +72,19 @@ class Trainer:
         return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, t, axis=None) for t in per_replica]
 
     def train_epoch(
-        self, dataset: tf.data.Dataset, log: Callable[[str], None] | None = None, every_seconds: float = 20.0
+        self,
+        dataset: tf.data.Dataset,
+        log: Callable[[str], None] | None = None,
+        every_seconds: float = 20.0,
+        epoch: int = 0,
     ) -> Metrics:
         """One pass over ``dataset`` of (image, label) batches -> ``train/loss``, ``train/accuracy``."""
-        dist = self.strategy.experimental_distribute_dataset(dataset)
+        dist = self.strategy.experimental_distribute_dataset(dataset) if self.adversary is None else dataset
         loss_sum = correct = count = 0.0
         last = start = time.time()
         for i, (x, y) in enumerate(dist):
+            if self.adversary is not None:  # (epoch, batch) seeds the attack: a resumed run replays it
+                x = self.adversary(x, y, (epoch, i))
             loss_b, correct_b, count_b = self._train_step(x, y)
             loss_sum, correct, count = loss_sum + float(loss_b), correct + float(correct_b), count + float(count_b)
             if log and time.time() - last > every_seconds:
@@ -114,7 +126,7 @@ def fit(
     history = []
     for epoch in range(int(epoch_var.numpy()), epochs):
         start = time.time()
-        metrics = trainer.train_epoch(train_data(epoch), log=log)
+        metrics = trainer.train_epoch(train_data(epoch), log=log, epoch=epoch)
         for evaluator in evaluators:
             metrics.update(evaluator.evaluate(trainer.predict))
         metrics["time/epoch_seconds"] = time.time() - start
