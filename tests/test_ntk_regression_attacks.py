@@ -100,3 +100,23 @@ def test_ntk_fgsm_increases_the_kernel_predictor_loss(binary):
     else:
         loss = lambda z: keras.losses.sparse_categorical_crossentropy(y, predict(tf.constant(z)), from_logits=True)  # noqa: E731
         assert float(tf.reduce_mean(loss(x_adv))) > float(tf.reduce_mean(loss(x_train)))
+
+
+def test_tiny_ntk_features_experiment_top_features_are_more_robust(tmp_path):
+    from conftest import read_json, run_main
+
+    proc = run_main(
+        "--flagfile=flags/ntk_features_mnist_tiny.flags",
+        "--ntk_features=50",
+        f"--output_dir={tmp_path}",
+        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = read_json(tmp_path / "features.json")
+    assert [r["index"] for r in rows] == list(range(50))
+    assert all(a["eigenvalue"] >= b["eigenvalue"] for a, b in zip(rows, rows[1:]))
+    top = np.mean([r["robustness"] for r in rows[:10]])
+    tail = np.mean([r["robustness"] for r in rows[-10:]])
+    assert top > tail  # NTK paper Sec. 4: robust features sit at the top of the spectrum
+    for png in ("usefulness_robustness.png", "robust_feature_aggregation.png", "feature_gradients.png"):
+        assert (tmp_path / "plots" / png).exists()

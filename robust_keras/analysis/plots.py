@@ -136,3 +136,16 @@ def histograms(path: str, samples: Mapping[str, np.ndarray], *, title: str, bins
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def scatter(path: str, x, y, colour, *, title: str, xlabel: str, ylabel: str, colour_label: str) -> str:
+    """Scatter plot with a colour bar (e.g. eigen-features by index); returns path."""
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
+    points = ax.scatter(x, y, c=colour, cmap="viridis", s=18)
+    fig.colorbar(points, ax=ax, label=colour_label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

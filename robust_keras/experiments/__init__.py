@@ -1,12 +1,21 @@
 """Experiment registry: ``--experiment=<name>`` runs ``EXPERIMENTS[name](config, run)``."""
 
-from robust_keras.experiments import d_det, feature_averaging, feature_averaging_real, kernel_dynamics, train, transfer
+from robust_keras.experiments import (
+    d_det,
+    feature_averaging,
+    feature_averaging_real,
+    kernel_dynamics,
+    ntk_features,
+    train,
+    transfer,
+)
 
 EXPERIMENTS = {
     "d_det": d_det.run,
     "feature_averaging": feature_averaging.run,
     "feature_averaging_real": feature_averaging_real.run,
     "kernel_dynamics": kernel_dynamics.run,
+    "ntk_features": ntk_features.run,
     "train": train.run,
     "transfer": transfer.run,
 }

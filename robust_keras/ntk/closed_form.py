@@ -32,3 +32,14 @@ def two_layer_relu_ntk_finite(x1: np.ndarray, x2: np.ndarray | None, w: np.ndarr
     x1, x2, w = (np.asarray(a, np.float64) for a in (x1, x2, w))
     act1, act2 = (x1 @ w >= 0).astype(np.float64), (x2 @ w >= 0).astype(np.float64)  # (N, m)
     return (x1 @ x2.T) * (act1 @ act2.T) / w.shape[1]
+
+
+def two_layer_relu_ntk_tf(x1, x2):
+    """TensorFlow version of :func:`two_layer_relu_ntk` (frozen readout), differentiable in x1:
+    (N1, d), (N2, d) -> (N1, N2) float32."""
+    import tensorflow as tf
+
+    dot = tf.matmul(x1, x2, transpose_b=True)  # (N1, N2)
+    norms = tf.norm(x1, axis=1)[:, None] * tf.norm(x2, axis=1)[None, :]
+    cos = tf.clip_by_value(dot / tf.maximum(norms, 1e-12), -1.0 + 1e-6, 1.0 - 1e-6)
+    return dot * (np.pi - tf.acos(cos)) / (2 * np.pi)

@@ -1,0 +1,132 @@
+"""NTK eigen-features: usefulness vs robustness (NTK paper Sec. 4, Fig. 2, App. D.3; METHODS §B).
+
+On a binary task (``--binary_positive_classes``) with +-1 targets and the infinite-width
+two-layer ReLU NTK of the flattened images (closed form, App. C): Theta = sum_i lambda_i v_i v_i^T
+on the training set, feature i is f^(i)(x) = Theta(x, X) v_i v_i^T Y / lambda_i (Eq. 9).
+Usefulness of feature i = its accuracy as a classifier sign(f^(i)) on held-out data; robustness =
+its accuracy under l-inf FGSM computed on f^(i) itself (x' = clip(x - eps y sign grad f^(i)), eps =
+--attack_eps). Logged: ``features.json`` (index, eigenvalue, usefulness, robustness for the first
+``--ntk_features``), the scatter coloured by index, gradient images of the top features, and the
+D.3 curve: features ranked by robustness, the top-r summed, clean and robust accuracy against r.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import tensorflow as tf
+
+from robust_keras.analysis import plots
+from robust_keras.config import Config
+from robust_keras.errors import ConfigError
+from robust_keras.experiments import common
+from robust_keras.ntk.closed_form import two_layer_relu_ntk_tf
+from robust_keras.ntk.regression import KernelRegression
+from robust_keras.tracking import Run
+
+
+def run(config: Config, run: Run) -> dict:
+    if not config.binary_positive_classes:
+        raise ConfigError("ntk_features needs a binary task", "pass --binary_positive_classes, e.g. 1,3,5,7,9")
+    train, test = common.load_clean(config)
+    x_train = common.to_float(train.images).reshape(len(train), -1)  # (N, d)
+    x_test = common.to_float(test.images).reshape(len(test), -1)
+    y_train, y_test = 2.0 * train.labels - 1.0, 2.0 * test.labels - 1.0  # +-1
+    xt = tf.constant(x_train)
+    reg = KernelRegression(two_layer_relu_ntk_tf(xt, xt).numpy(), y_train[:, None])
+    count = min(config.ntk_features, len(train))
+    rows = []
+    eps = config.attack_eps
+    for i in range(count):
+        weight = reg.spectral_factors()[i] * reg.projections[i, 0]  # f^(i)(x) = Theta(x, X) v_i * weight
+        direction = tf.constant((reg.eigenvectors[:, i] * weight).astype(np.float32))[:, None]
+        clean, robust = _feature_accuracy(direction, xt, x_test, y_test, eps)
+        rows.append({"index": i, "eigenvalue": float(reg.eigenvalues[i]), "usefulness": clean, "robustness": robust})
+    with open(run.path("features.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    run.log_artifact(run.path("features.json"))
+    top, tail = rows[: count // 5], rows[-(count // 5) :]
+    final = {
+        "features/robustness_top_fifth": float(np.mean([r["robustness"] for r in top])),
+        "features/robustness_bottom_fifth": float(np.mean([r["robustness"] for r in tail])),
+        "features/usefulness_top_fifth": float(np.mean([r["usefulness"] for r in top])),
+        "features/usefulness_bottom_fifth": float(np.mean([r["usefulness"] for r in tail])),
+    }
+    final.update(_aggregation_curve(run, reg, rows, xt, x_test, y_test, eps))
+    png = plots.scatter(
+        run.path("plots", "usefulness_robustness.png"),
+        [r["usefulness"] for r in rows],
+        [r["robustness"] for r in rows],
+        [r["index"] for r in rows],
+        title=f"NTK eigen-features ({config.dataset}, eps={eps})",
+        xlabel="usefulness (clean accuracy)",
+        ylabel="robustness (accuracy under FGSM on the feature)",
+        colour_label="eigen-index",
+    )
+    run.log_artifact(png, "plots")
+    _gradient_images(run, reg, xt, x_test, train.image_shape)
+    run.log_metrics(final)
+    for key, value in final.items():
+        print(f"[ntk_features] {key} = {value:.4f}")
+    return final
+
+
+def _feature_accuracy(direction, xt, x_test, y_test, eps):
+    """Clean and FGSM accuracy of the predictor x -> Theta(x, X) @ direction (binary, +-1 labels)."""
+    x = tf.constant(x_test)
+    y = tf.constant(y_test.astype(np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        f = tf.matmul(two_layer_relu_ntk_tf(x, xt), direction)[:, 0]  # (M,)
+        margin = tf.reduce_sum(y * f)
+    grad = tape.gradient(margin, x)
+    x_adv = tf.clip_by_value(x - eps * y[:, None] * tf.sign(grad), 0.0, 1.0)
+    f_adv = tf.matmul(two_layer_relu_ntk_tf(x_adv, xt), direction)[:, 0]
+    return float(tf.reduce_mean(tf.cast(f * y > 0, tf.float32))), float(
+        tf.reduce_mean(tf.cast(f_adv * y > 0, tf.float32))
+    )
+
+
+def _aggregation_curve(run, reg, rows, xt, x_test, y_test, eps) -> dict:
+    """App. D.3: rank features by robustness, sum the top r (with their eigenvalues' weights)."""
+    order = [r["index"] for r in sorted(rows, key=lambda r: -r["robustness"])]
+    weights = reg.spectral_factors() * reg.projections[:, 0]
+    sizes = sorted({1, 2, 5, 10, 20, 50, len(order)} & set(range(1, len(order) + 1)))
+    clean, robust = [], []
+    for r in sizes:
+        idx = order[:r]
+        direction = tf.constant((reg.eigenvectors[:, idx] @ weights[idx]).astype(np.float32))[:, None]
+        c, a = _feature_accuracy(direction, xt, x_test, y_test, eps)
+        clean.append(c)
+        robust.append(a)
+    png = plots.curves_vs(
+        run.path("plots", "robust_feature_aggregation.png"),
+        sizes,
+        {"clean accuracy": clean, "robust accuracy (FGSM)": robust},
+        title="top-r most robust features combined (App. D.3)",
+        xlabel="r",
+        ylabel="accuracy",
+    )
+    run.log_artifact(png, "plots")
+    return {"aggregation/clean_accuracy_all": clean[-1], "aggregation/robust_accuracy_all": robust[-1]}
+
+
+def _gradient_images(run, reg, xt, x_test, shape, count: int = 6) -> None:
+    x = tf.constant(x_test[:1])
+    images = []
+    for i in range(count):
+        weight = reg.spectral_factors()[i] * reg.projections[i, 0]
+        direction = tf.constant((reg.eigenvectors[:, i] * weight).astype(np.float32))[:, None]
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            f = tf.reduce_sum(tf.matmul(two_layer_relu_ntk_tf(x, xt), direction))
+        g = tape.gradient(f, x).numpy().reshape(shape)
+        images.append(0.5 + 0.5 * g / (np.abs(g).max() + 1e-12))
+    png = plots.image_grid(
+        run.path("plots", "feature_gradients.png"),
+        np.repeat(x_test[:1].reshape(1, *shape), count, 0),
+        np.stack(images),
+        [f"grad f^({i})" for i in range(count)],
+    )
+    run.log_artifact(png, "plots")
