@@ -45,3 +45,15 @@ def read_json(path):
 def read_jsonl(path):
     with open(path) as f:
         return [json.loads(line) for line in f]
+
+
+def run_experiment(flagfile: str, out_dir, *extra: str) -> subprocess.CompletedProcess:
+    """Runs ``flags/<flagfile>`` (plus overrides) into ``out_dir`` with its own SQLite store; must succeed."""
+    proc = run_main(
+        f"--flagfile=flags/{flagfile}",
+        *extra,
+        f"--output_dir={out_dir}",
+        f"--mlflow_tracking_uri=sqlite:///{out_dir}/m.db",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc

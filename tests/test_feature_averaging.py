@@ -3,7 +3,7 @@ implementation, and the tiny experiments end to end asserting the paper's effect
 
 import numpy as np
 import pytest
-from conftest import read_json, read_jsonl, run_main
+from conftest import read_json, read_jsonl, run_experiment
 from mlflow.tracking import MlflowClient
 
 from robust_keras.analysis import feature_averaging as fa
@@ -87,12 +87,7 @@ def test_analytic_attack_breaks_an_averaged_net_at_its_closed_form_radius():
 
 
 def test_tiny_synthetic_experiment_shows_feature_averaging(tmp_path):
-    proc = run_main(
-        "--flagfile=flags/feature_averaging_synthetic_tiny.flags",
-        f"--output_dir={tmp_path}",
-        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_experiment("feature_averaging_synthetic_tiny.flags", tmp_path)
     k, m = 6, 3
     binary, multi = (
         np.load(tmp_path / "binary" / "cosine_matrix.npy"),
@@ -124,12 +119,7 @@ def test_tiny_synthetic_experiment_shows_feature_averaging(tmp_path):
 
 
 def test_tiny_adversarial_training_changes_features_and_tracks_the_robust_gap(tmp_path):
-    proc = run_main(
-        "--flagfile=flags/feature_averaging_adversarial_tiny.flags",
-        f"--output_dir={tmp_path}",
-        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_experiment("feature_averaging_adversarial_tiny.flags", tmp_path)
     rows = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["run"] == "binary_adv_l2"]
     names = {r["name"] for r in rows}
     assert {"robust_train/accuracy", "robust_test/accuracy", "robust/generalisation_gap"} <= names
@@ -142,12 +132,7 @@ def test_tiny_adversarial_training_changes_features_and_tracks_the_robust_gap(tm
 
 
 def test_tiny_real_data_finer_labels_are_more_robust(tmp_path):
-    proc = run_main(
-        "--flagfile=flags/feature_averaging_mnist_tiny.flags",
-        f"--output_dir={tmp_path}",
-        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_experiment("feature_averaging_mnist_tiny.flags", tmp_path)
     result = read_json(tmp_path / "robust_accuracy.json")
     radii, fine, binary = (
         np.array(result["radii"]),

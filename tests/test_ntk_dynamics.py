@@ -41,15 +41,9 @@ def test_callback_records_kernels_during_training():
 
 
 def test_tiny_kernel_dynamics_experiment(tmp_path):
-    from conftest import read_jsonl, run_main
+    from conftest import read_jsonl, run_experiment
 
-    proc = run_main(
-        "--flagfile=flags/kernel_dynamics_mnist_tiny.flags",
-        "--epochs=3",
-        f"--output_dir={tmp_path}",
-        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_experiment("kernel_dynamics_mnist_tiny.flags", tmp_path, "--epochs=3")
     rows = read_jsonl(tmp_path / "metrics.jsonl")
     for mode in ("standard", "adversarial"):
         dist = {r["step"]: r["value"] for r in rows if r["run"] == mode and r["name"] == "ntk/distance_to_init"}

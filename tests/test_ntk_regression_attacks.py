@@ -103,15 +103,9 @@ def test_ntk_fgsm_increases_the_kernel_predictor_loss(binary):
 
 
 def test_tiny_ntk_features_experiment_top_features_are_more_robust(tmp_path):
-    from conftest import read_json, run_main
+    from conftest import read_json, run_experiment
 
-    proc = run_main(
-        "--flagfile=flags/ntk_features_mnist_tiny.flags",
-        "--ntk_features=50",
-        f"--output_dir={tmp_path}",
-        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_experiment("ntk_features_mnist_tiny.flags", tmp_path, "--ntk_features=50")
     rows = read_json(tmp_path / "features.json")
     assert [r["index"] for r in rows] == list(range(50))
     assert all(a["eigenvalue"] >= b["eigenvalue"] for a, b in zip(rows, rows[1:]))
