@@ -10,3 +10,8 @@ flags.DEFINE_integer("ntk_top", 20, "r of the top-r eigenspace for polar dynamic
 flags.DEFINE_enum("ntk_method", "auto", ["auto", "structured", "jacobian", "vp"], "Empirical-NTK implementation.")
 flags.DEFINE_integer("ntk_chunk", 32, "Inputs per chunk of the kernel computation (memory bound).", lower_bound=1)
 flags.DEFINE_integer("ntk_features", 100, "ntk_features: eigen-features analysed (the top N).", lower_bound=2)
+flags.DEFINE_list("ntk_widths", ["256", "2048"], "ntk_transfer: hidden widths m of the two-layer nets.")
+flags.DEFINE_integer("ntk_steps", 600, "ntk_transfer: full-batch GD steps.", lower_bound=1)
+flags.DEFINE_integer("ntk_eval_every", 150, "ntk_transfer: evaluate every N steps.", lower_bound=1)
+flags.DEFINE_float("ntk_lr_scale", 0.5, "ntk_transfer: GD step eta = c / lambda_max(Theta_train).", lower_bound=0)
+flags.register_validator("ntk_widths", lambda v: all(s.isdigit() for s in v), "--ntk_widths must be integers.")

@@ -114,3 +114,19 @@ def test_tiny_ntk_features_experiment_top_features_are_more_robust(tmp_path):
     assert top > tail  # NTK paper Sec. 4: robust features sit at the top of the spectrum
     for png in ("usefulness_robustness.png", "robust_feature_aggregation.png", "feature_gradients.png"):
         assert (tmp_path / "plots" / png).exists()
+
+
+def test_tiny_ntk_transfer_attack_fools_the_wide_net():
+    import tempfile
+
+    from conftest import read_json, run_experiment
+
+    with tempfile.TemporaryDirectory() as out:
+        run_experiment("ntk_transfer_mnist_tiny.flags", out)
+        history = read_json(f"{out}/ntk_transfer.json")["history"]
+    narrow, wide = history["width_256"][-1], history["width_2048"][-1]
+    assert wide["nn/clean_accuracy"] > 0.8 and wide["ntk/clean_accuracy"] > 0.8
+    # the NTK attack (no network weights) costs the net about as much accuracy as its own attack
+    assert wide["nn/ntk_attack_accuracy"] < wide["nn/clean_accuracy"] - 0.25
+    assert abs(wide["nn/ntk_attack_accuracy"] - wide["nn/own_attack_accuracy"]) < 0.2
+    assert wide["grad_cosine"] > 0.3 and wide["grad_cosine"] >= narrow["grad_cosine"]

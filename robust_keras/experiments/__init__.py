@@ -6,6 +6,7 @@ from robust_keras.experiments import (
     feature_averaging_real,
     kernel_dynamics,
     ntk_features,
+    ntk_transfer,
     train,
     transfer,
 )
@@ -16,6 +17,7 @@ EXPERIMENTS = {
     "feature_averaging_real": feature_averaging_real.run,
     "kernel_dynamics": kernel_dynamics.run,
     "ntk_features": ntk_features.run,
+    "ntk_transfer": ntk_transfer.run,
     "train": train.run,
     "transfer": transfer.run,
 }

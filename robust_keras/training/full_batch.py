@@ -4,6 +4,7 @@
 interval of N steps costs one Python call, not N. Losses (METHODS §C):
   logistic:       L = (1/n) sum_i log(1 + exp(-s_i f(x_i))),  s_i = 2 y_i - 1, f: (B, 1) margin
   cross_entropy:  L = (1/n) sum_i CE(y_i, f(x_i)),  f: (B, K) logits
+  mse:            L = (1/2) sum_i ||f(x_i) - y_i||^2,  y: (B, K) float targets (NTK paper Sec. 3.2)
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ import tensorflow as tf
 
 
 def full_batch_loss(kind: str, outputs: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
-    """Mean loss over the batch; ``labels`` int (n,) in {0,1} (logistic) or [0, K) (cross_entropy)."""
+    """Loss over the batch; ``labels`` int (n,) in {0,1} (logistic) or [0, K) (cross_entropy), both
+    means; or float targets (n, K) for ``mse`` = (1/2) sum_i ||f(x_i) - y_i||^2 (a sum, so that GD
+    with step eta follows df/dt = -eta Theta (f - Y), the dynamics of Eq. 7)."""
+    if kind == "mse":
+        return 0.5 * tf.reduce_sum(tf.square(outputs - labels))
     if kind == "logistic":
         signs = 2.0 * tf.cast(labels, tf.float32) - 1.0
         return tf.reduce_mean(tf.nn.softplus(-signs * outputs[:, 0]))
@@ -52,7 +57,7 @@ class FullBatchGD:
         self.lr = learning_rate
         self.perturb = perturb
         self.x = tf.constant(x, tf.float32)
-        self.labels = tf.constant(labels, tf.int64)
+        self.labels = tf.constant(labels, tf.float32 if loss == "mse" else tf.int64)
         self._steps = tf.function(self._run_steps, jit_compile=jit_compile)
         self._one = tf.function(self._step, jit_compile=jit_compile)
         self.step_count = 0
