@@ -33,3 +33,9 @@ for _name in ("fa_radii", "fa_real_radii"):
     flags.register_validator(
         _name, lambda v: all(s.replace(".", "", 1).isdigit() for s in v), f"--{_name} must be non-negative numbers."
     )
+flags.DEFINE_enum(
+    "fa_gd",
+    "auto",
+    ["auto", "plain", "dual"],
+    "GD engine: plain (weights) or dual (pre-activations via the n x n Gram, same steps); auto: dual if n < 2d.",
+)

@@ -143,3 +143,25 @@ def test_tiny_real_data_finer_labels_are_more_robust(tmp_path):
     band = (radii >= 1.5) & (radii <= 2.5)
     assert np.sum(fine[band] - binary[band]) > 0.05  # Fig. 2: the 10-label model holds up better
     assert (tmp_path / "models" / "fine" / "saved_model.pb").exists()
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_dual_full_batch_gd_takes_the_same_steps(kind):
+    from robust_keras.training.full_batch import DualFullBatchGD
+
+    train, _ = make_cluster_splits(4, 64, 40, 4, seed=2)
+    build = (
+        (lambda: cluster_nets.binary_net(64, 3, seed=1))
+        if kind == "binary"
+        else (lambda: cluster_nets.multiclass_net(64, 4, seed=1))
+    )
+    labels, loss = (train.y, "logistic") if kind == "binary" else (train.cluster, "cross_entropy")
+    plain, dual = build(), build()
+    a = FullBatchGD(plain, train.x, labels, loss=loss, learning_rate=0.2)
+    b = DualFullBatchGD(dual, train.x, labels, loss=loss, learning_rate=0.2)
+    for steps in (7, 13):
+        a.run(steps)
+        b.run(steps)
+        for va, vb in zip(plain.get_layer("hidden").weights, dual.get_layer("hidden").weights):
+            np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-4, atol=1e-5)
+    assert b.loss_value() == pytest.approx(a.loss_value(), rel=1e-4)

@@ -25,7 +25,7 @@ from robust_keras.errors import ConfigError
 from robust_keras.experiments.common import derive_seed
 from robust_keras.models import cluster_nets
 from robust_keras.tracking import Run
-from robust_keras.training.full_batch import FullBatchGD
+from robust_keras.training.full_batch import DualFullBatchGD, FullBatchGD
 
 
 def run(config: Config, run: Run) -> dict:
@@ -93,9 +93,12 @@ def _train(config: Config, run: Run, name: str, model, loss: str, train, test, p
     perturb, adv_eval = None, None
     if name.startswith("binary_adv"):
         perturb, adv_eval = _adversary(config, model, train, test)
-    gd = FullBatchGD(
-        model, train.x, labels, loss=loss, learning_rate=config.fa_lr_scale / np.sqrt(config.fa_d), perturb=perturb
-    )
+    lr = config.fa_lr_scale / np.sqrt(config.fa_d)
+    dual = perturb is None and (config.fa_gd == "dual" or (config.fa_gd == "auto" and config.fa_n < 2 * config.fa_d))
+    if dual:  # exactly the same GD steps, run on the pre-activations (see DualFullBatchGD)
+        gd = DualFullBatchGD(model, train.x, labels, loss=loss, learning_rate=lr)
+    else:
+        gd = FullBatchGD(model, train.x, labels, loss=loss, learning_rate=lr, perturb=perturb)
     monitor = fa.Monitor(
         model,
         train.centres,

@@ -25,3 +25,13 @@ def gd_step(x, y, kernel, bias, readout, lr) -> tuple[np.ndarray, np.ndarray]:
     dl_df = -s / (1.0 + np.exp(s * f)) / len(y)  # d/df of mean softplus(-s f)
     dl_dpre = np.outer(dl_df, readout) * (pre > 0)  # (n, 2m)
     return kernel - lr * (x.T @ dl_dpre), bias - lr * dl_dpre.sum(axis=0)
+
+
+def dual_gd_step(pre, y, gram, readout, lr) -> tuple[np.ndarray, np.ndarray]:
+    """The same step on pre-activations P = X W + b (see ``DualFullBatchGD``): P <- P - lr K G with
+    K = X X^T + 1 1^T; returns (new P, G) so a caller can accumulate S = sum G to rebuild W."""
+    lr = np.asarray(lr, pre.dtype)
+    s = 2.0 * y - 1.0
+    f = np.maximum(pre, 0.0) @ readout
+    dl_dpre = np.outer(-s / (1.0 + np.exp(s * f)) / len(y), readout) * (pre > 0)  # (n, 2m)
+    return pre - lr * (gram @ dl_dpre), dl_dpre
