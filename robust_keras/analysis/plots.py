@@ -11,6 +11,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def _save(fig, path: str) -> str:
+    """Lays out, writes and closes a figure; returns its path."""
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def curves(
     path: str,
     series: Mapping[str, Sequence[float]],
@@ -29,10 +37,7 @@ def curves(
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, 1.02))
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def heatmap(
@@ -68,10 +73,7 @@ def heatmap(
             )
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def image_grid(path: str, clean: np.ndarray, adversarial: np.ndarray, titles: Sequence[str]) -> str:
@@ -84,10 +86,7 @@ def image_grid(path: str, clean: np.ndarray, adversarial: np.ndarray, titles: Se
             ax.imshow(np.clip(img.squeeze(), 0, 1), cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=1)
             ax.axis("off")
         axes[0][j].set_title(titles[j], fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def curves_vs(
@@ -119,10 +118,7 @@ def curves_vs(
         ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def histograms(path: str, samples: Mapping[str, np.ndarray], *, title: str, bins: int = 60) -> str:
@@ -132,10 +128,7 @@ def histograms(path: str, samples: Mapping[str, np.ndarray], *, title: str, bins
         ax.hist(np.asarray(values, float), bins=bins, density=True, histtype="step", label=name)
     ax.set(title=title, xlabel="value", ylabel="density", yscale="log")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def scatter(path: str, x, y, colour, *, title: str, xlabel: str, ylabel: str, colour_label: str) -> str:
@@ -145,7 +138,4 @@ def scatter(path: str, x, y, colour, *, title: str, xlabel: str, ylabel: str, co
     fig.colorbar(points, ax=ax, label=colour_label)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
