@@ -62,7 +62,7 @@ def run(config: Config, run: Run) -> dict:
         np.savez(run.path(mode, "kernels.npz"), epochs=np.array(dyn.epochs), kernels=np.stack(dyn.kernels))
         child.log_artifact(run.path(mode, "kernels.npz"))
         child.finish()
-        last = dyn.summary(-1)
+        last = dyn.history[-1]
         final.update({f"{mode}/{k}": v for k, v in last.items()})
         print(
             f"[{mode}] kernel moved: distance to init {last['ntk/distance_to_init']:.4f}, "
@@ -90,9 +90,8 @@ def _plots(run: Run, tracked: dict[str, KernelDynamics], top: int) -> None:
         run.log_artifact(png, "plots")
     series = {}
     for mode, dyn in tracked.items():
-        rows = [dyn.summary(i) for i in range(len(dyn.epochs))]
         for key in ("ntk/distance_to_init", f"ntk/concentration_top{top}", "ntk/angle", f"ntk/angle_top{top}"):
-            series[f"{mode}: {key[4:]}"] = [r[key] for r in rows]
+            series[f"{mode}: {key[4:]}"] = [r[key] for r in dyn.history]
     epochs = next(iter(tracked.values())).epochs
     png = plots.curves_vs(
         run.path("plots", "kernel_dynamics.png"),

@@ -39,9 +39,7 @@ def run(config: Config, run: Run) -> dict:
     rows = []
     eps = config.attack_eps
     for i in range(count):
-        weight = reg.spectral_factors()[i] * reg.projections[i, 0]  # f^(i)(x) = Theta(x, X) v_i * weight
-        direction = tf.constant((reg.eigenvectors[:, i] * weight).astype(np.float32))[:, None]
-        clean, robust = _feature_accuracy(direction, xt, x_test, y_test, eps)
+        clean, robust = _feature_accuracy(_direction(reg, [i]), xt, x_test, y_test, eps)
         rows.append({"index": i, "eigenvalue": float(reg.eigenvalues[i]), "usefulness": clean, "robustness": robust})
     with open(run.path("features.json"), "w") as f:
         json.dump(rows, f, indent=1)
@@ -72,6 +70,12 @@ def run(config: Config, run: Run) -> dict:
     return final
 
 
+def _direction(reg: KernelRegression, indices) -> tf.Tensor:
+    """d (N, 1) with sum_{i in indices} f^(i)(x) = Theta(x, X) d, i.e. d = sum_i v_i v_i^T Y / lambda_i."""
+    weights = reg.spectral_factors()[indices] * reg.projections[indices, 0]
+    return tf.constant((reg.eigenvectors[:, indices] @ weights).astype(np.float32))[:, None]
+
+
 def _feature_accuracy(direction, xt, x_test, y_test, eps):
     """Clean and FGSM accuracy of the predictor x -> Theta(x, X) @ direction (binary, +-1 labels)."""
     x = tf.constant(x_test)
@@ -91,13 +95,10 @@ def _feature_accuracy(direction, xt, x_test, y_test, eps):
 def _aggregation_curve(run, reg, rows, xt, x_test, y_test, eps) -> dict:
     """App. D.3: rank features by robustness, sum the top r (with their eigenvalues' weights)."""
     order = [r["index"] for r in sorted(rows, key=lambda r: -r["robustness"])]
-    weights = reg.spectral_factors() * reg.projections[:, 0]
     sizes = sorted({1, 2, 5, 10, 20, 50, len(order)} & set(range(1, len(order) + 1)))
     clean, robust = [], []
     for r in sizes:
-        idx = order[:r]
-        direction = tf.constant((reg.eigenvectors[:, idx] @ weights[idx]).astype(np.float32))[:, None]
-        c, a = _feature_accuracy(direction, xt, x_test, y_test, eps)
+        c, a = _feature_accuracy(_direction(reg, order[:r]), xt, x_test, y_test, eps)
         clean.append(c)
         robust.append(a)
     png = plots.curves_vs(
@@ -116,11 +117,9 @@ def _gradient_images(run, reg, xt, x_test, shape, count: int = 6) -> None:
     x = tf.constant(x_test[:1])
     images = []
     for i in range(count):
-        weight = reg.spectral_factors()[i] * reg.projections[i, 0]
-        direction = tf.constant((reg.eigenvectors[:, i] * weight).astype(np.float32))[:, None]
         with tf.GradientTape() as tape:
             tape.watch(x)
-            f = tf.reduce_sum(tf.matmul(two_layer_relu_ntk_tf(x, xt), direction))
+            f = tf.reduce_sum(tf.matmul(two_layer_relu_ntk_tf(x, xt), _direction(reg, [i])))
         g = tape.gradient(f, x).numpy().reshape(shape)
         images.append(0.5 + 0.5 * g / (np.abs(g).max() + 1e-12))
     png = plots.image_grid(

@@ -68,16 +68,12 @@ class KernelDynamics:
         self.top, self.ks, self.method, self.chunk_size = top, tuple(sorted({*ks, top})), method, chunk_size
         self.epochs: list[int] = []
         self.kernels: list[np.ndarray] = []
-        self.history: list[dict] = []
+        self.history: list[dict] = []  # the metrics of each recorded kernel, in order
 
     def _kernel(self) -> np.ndarray:
         return empirical_ntk(
             self.model, self.x, trace="sum", method=self.method, chunk_size=self.chunk_size, dtype=np.float64
         )
-
-    def summary(self, i: int) -> dict:
-        """The metrics of the i-th recorded kernel (negative i counts from the end)."""
-        return self.history[i]
 
     def epoch_zero(self) -> dict:
         return self(0, {})

@@ -9,6 +9,8 @@ ReLU, Normalization, Rescaling, Reshape, Dropout at inference) are applied as th
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 import tensorflow as tf
 
@@ -49,7 +51,7 @@ def supports(model: keras.Model) -> bool:
     return any(isinstance(layer, keras.layers.Dense) and layer.trainable for layer in layers)
 
 
-_COMPILED: dict[int, object] = {}
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> compiled features
 
 
 def layer_features(model: keras.Model, x: tf.Tensor) -> list[tuple[tf.Tensor, tf.Tensor, bool]]:
@@ -57,12 +59,13 @@ def layer_features(model: keras.Model, x: tf.Tensor) -> list[tuple[tf.Tensor, tf
 
     Compiled once per model (free batch dimension); eager pfor Jacobians would rebuild their
     graph on every call."""
-    fn = _COMPILED.get(id(model))
-    if fn is None or fn[0] is not model:
+    fn = _COMPILED.get(model)
+    if fn is None:
         spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
-        fn = _COMPILED[id(model)] = (model, tf.function(lambda inp: _features(model, inp), input_signature=[spec]))
+        ref = weakref.ref(model)  # a strong reference in the value would keep the key alive forever
+        fn = _COMPILED[model] = tf.function(lambda inp: _features(ref(), inp), input_signature=[spec])
     biases = [layer.use_bias for layer in _chain(model) if isinstance(layer, keras.layers.Dense) and layer.trainable]
-    return [(a, g, b) for (a, g), b in zip(fn[1](tf.cast(x, tf.float32)), biases)]
+    return [(a, g, b) for (a, g), b in zip(fn(tf.cast(x, tf.float32)), biases)]
 
 
 def _features(model: keras.Model, x: tf.Tensor) -> list[tuple[tf.Tensor, tf.Tensor]]:

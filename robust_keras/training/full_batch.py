@@ -30,7 +30,20 @@ def full_batch_loss(kind: str, outputs: tf.Tensor, labels: tf.Tensor) -> tf.Tens
     raise ValueError(f"unknown loss {kind!r}")
 
 
-class FullBatchGD:
+class _FullBatchData:
+    """What both GD engines share: the model, the training set held on the device, the loss."""
+
+    def __init__(self, model: keras.Model, x: np.ndarray, labels: np.ndarray, loss: str, learning_rate: float):
+        self.model, self.loss, self.lr = model, loss, learning_rate
+        self.x = tf.constant(x, tf.float32)  # (n, d)
+        self.labels = tf.constant(labels, tf.float32 if loss == "mse" else tf.int64)
+        self.step_count = 0
+
+    def loss_value(self) -> float:
+        return float(full_batch_loss(self.loss, self.model(self.x, training=False), self.labels))
+
+
+class FullBatchGD(_FullBatchData):
     """Plain GD (no momentum) on ``model``'s trainable variables over fixed (x, labels).
 
     Args:
@@ -52,15 +65,10 @@ class FullBatchGD:
         perturb: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
         jit_compile: bool = False,
     ):
-        self.model = model
-        self.loss = loss
-        self.lr = learning_rate
+        super().__init__(model, x, labels, loss, learning_rate)
         self.perturb = perturb
-        self.x = tf.constant(x, tf.float32)
-        self.labels = tf.constant(labels, tf.float32 if loss == "mse" else tf.int64)
         self._steps = tf.function(self._run_steps, jit_compile=jit_compile)
         self._one = tf.function(self._step, jit_compile=jit_compile)
-        self.step_count = 0
 
     def _step(self, x, labels):
         with tf.GradientTape() as tape:
@@ -86,11 +94,8 @@ class FullBatchGD:
         self.step_count += steps
         return float(loss)
 
-    def loss_value(self) -> float:
-        return float(full_batch_loss(self.loss, self.model(self.x, training=False), self.labels))
 
-
-class DualFullBatchGD:
+class DualFullBatchGD(_FullBatchData):
     """The same GD steps as :class:`FullBatchGD` for a net whose only trainable layer is its first
     Dense layer ("hidden", y = x W + b), run on the pre-activations instead of the weights.
 
@@ -116,9 +121,8 @@ class DualFullBatchGD:
         hidden = model.get_layer("hidden")
         if [id(v) for v in model.trainable_variables] != [id(v) for v in hidden.trainable_variables]:
             raise ValueError("DualFullBatchGD needs the 'hidden' Dense layer to hold all trainable variables")
-        self.model, self.hidden, self.loss, self.lr = model, hidden, loss, learning_rate
-        self.x = tf.constant(x, tf.float32)  # (n, d)
-        self.labels = tf.constant(labels, tf.float32 if loss == "mse" else tf.int64)
+        super().__init__(model, x, labels, loss, learning_rate)
+        self.hidden = hidden
         n = int(self.x.shape[0])
         self.gram = tf.matmul(self.x, self.x, transpose_b=True) + (1.0 if hidden.use_bias else 0.0)  # (n, n)
         self.w0 = tf.identity(hidden.kernel)
@@ -129,7 +133,6 @@ class DualFullBatchGD:
         head = model.layers[model.layers.index(hidden) + 1 :]
         self._head = lambda p: _apply(head, hidden.activation(p))
         self._steps = tf.function(self._run_steps, jit_compile=jit_compile)
-        self.step_count = 0
         self.sync()
 
     def _run_steps(self, steps):
@@ -157,9 +160,6 @@ class DualFullBatchGD:
             self.hidden.bias.assign(self.b0 - self.lr * tf.reduce_sum(self.sum_grads, axis=0))
             pre += self.hidden.bias
         self.pre.assign(pre)
-
-    def loss_value(self) -> float:
-        return float(full_batch_loss(self.loss, self.model(self.x, training=False), self.labels))
 
 
 def _apply(layers, h):
