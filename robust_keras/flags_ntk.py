@@ -8,7 +8,12 @@ flags.DEFINE_integer(
 flags.DEFINE_integer("ntk_every", 1, "Compute the kernel every N epochs.", lower_bound=1)
 flags.DEFINE_integer("ntk_top", 20, "r of the top-r eigenspace for polar dynamics (paper: 20).", lower_bound=1)
 flags.DEFINE_enum("ntk_method", "auto", ["auto", "structured", "jacobian", "vp"], "Empirical-NTK implementation.")
-flags.DEFINE_integer("ntk_chunk", 32, "Inputs per chunk of the kernel computation (memory bound).", lower_bound=1)
+flags.DEFINE_integer(
+    "ntk_chunk",
+    None,
+    "Inputs per chunk of the kernel computation (default: largest within 256 MiB of work).",
+    lower_bound=1,
+)
 flags.DEFINE_integer("ntk_features", 100, "ntk_features: eigen-features analysed (the top N).", lower_bound=2)
 flags.DEFINE_list("ntk_widths", ["256", "2048"], "ntk_transfer: hidden widths m of the two-layer nets.")
 flags.DEFINE_integer("ntk_steps", 600, "ntk_transfer: full-batch GD steps.", lower_bound=1)

@@ -6,6 +6,7 @@ import pytest
 
 from robust_keras.models import build_model
 from robust_keras.ntk import empirical_ntk, structured, two_layer_relu_ntk, two_layer_relu_ntk_finite
+from robust_keras.ntk.empirical import BLOCK_BYTES, CHUNK_BYTES, auto_chunk_size
 
 RNG = np.random.default_rng(0)
 
@@ -77,13 +78,69 @@ def test_implementations_agree_on_an_mlp(n1, n2):
     )
 
 
-def test_cnn_with_jacobian_and_vp_agree_and_kernel_is_psd():
+def test_cnn_structured_jacobian_and_vp_agree_and_kernel_is_psd():
     model = build_model("cnn_mnist", (28, 28, 1), 4, mean=[0.1], std=[0.3], seed=0)
-    assert not structured.supports(model)
+    assert structured.supports(model)
     x = RNG.random((3, 28, 28, 1)).astype(np.float32)
-    a = empirical_ntk(model, x, method="auto", chunk_size=2, dtype=np.float64)
+    a = empirical_ntk(model, x, method="jacobian", chunk_size=2, dtype=np.float64)
     b = empirical_ntk(model, x, method="vp", chunk_size=3, dtype=np.float64)
+    c = empirical_ntk(model, x, method="auto", dtype=np.float64)
     np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3 * np.abs(a).max())
+    np.testing.assert_allclose(c, a, rtol=1e-3, atol=1e-4 * np.abs(a).max())
     flat = a.transpose(0, 2, 1, 3).reshape(12, 12)  # (N O) x (N O) Gram matrix
     np.testing.assert_allclose(flat, flat.T, rtol=1e-4, atol=1e-4 * np.abs(flat).max())
     assert np.linalg.eigvalsh(flat).min() > -1e-3 * np.abs(flat).max()
+
+
+@pytest.mark.parametrize("n1,n2", [(2, 3), (3, 2)])
+def test_structured_convolutions_match_jacobians(n1, n2):
+    """Strided/valid/biasless convs, max and global pooling, a frozen Dense: every rule of the
+    structured path against plain Jacobians, full and traced."""
+    inputs = keras.Input((9, 8, 2))
+    h = keras.layers.Conv2D(3, (3, 2), strides=2, padding="same", activation="relu")(inputs)
+    h = keras.layers.Conv2D(4, 2, padding="valid", use_bias=False, activation="tanh")(h)
+    h = keras.layers.MaxPooling2D(2)(h)
+    h = keras.layers.ZeroPadding2D(1)(h)
+    h = keras.layers.Conv2D(5, 3, padding="valid", activation="relu")(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    frozen = keras.layers.Dense(6, activation="relu")
+    h = frozen(h)
+    frozen.trainable = False
+    model = keras.Model(inputs, keras.layers.Dense(3)(h))
+    assert structured.supports(model)
+    x1, x2 = RNG.normal(size=(n1, 9, 8, 2)), RNG.normal(size=(n2, 9, 8, 2))
+    ref = empirical_ntk(model, x1, x2, method="jacobian", dtype=np.float64)
+    got = empirical_ntk(model, x1, x2, method="structured", chunk_size=2, dtype=np.float64)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+    traced = empirical_ntk(model, x1, x2, method="structured", trace="mean", dtype=np.float64)
+    np.testing.assert_allclose(traced, np.trace(ref, axis1=2, axis2=3) / 3, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+    # one input set, mirrored lower block triangle, terms recomputed per row chunk (no cache)
+    both = np.concatenate([x1, x2])
+    ref = empirical_ntk(model, both, method="jacobian", chunk_size=5, dtype=np.float64)
+    got = empirical_ntk(model, both, method="structured", chunk_size=2, cache_bytes=0, dtype=np.float64)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+
+
+def test_layers_without_a_structured_rule_fall_back_to_jacobians():
+    inputs = keras.Input((6, 6, 1))
+    h = keras.layers.Conv2D(2, 3, activation="relu")(inputs)
+    h = keras.layers.BatchNormalization()(h)  # trainable scale and offset: no structured rule
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(h)))
+    assert not structured.supports(model)
+    x = RNG.normal(size=(3, 6, 6, 1))
+    np.testing.assert_allclose(
+        empirical_ntk(model, x, dtype=np.float64), empirical_ntk(model, x, method="vp", dtype=np.float64), rtol=1e-3
+    )
+
+
+def test_auto_chunk_size_keeps_blocks_and_work_bounded():
+    model = build_model("cnn_mnist", (28, 28, 1), 10, mean=[0.1], std=[0.3], seed=0)
+    per_example = structured.bytes_per_example(model)
+    full = auto_chunk_size(model, 10_000, "structured", None)
+    traced = auto_chunk_size(model, 10_000, "structured", "sum")
+    assert full * per_example <= CHUNK_BYTES and full**2 * 400 <= BLOCK_BYTES
+    assert traced * per_example <= CHUNK_BYTES and traced >= full
+    mlp = _mlp()  # tiny per-example terms: only the (c, c, O, O) block limits the full kernel
+    assert auto_chunk_size(mlp, 10_000, "structured", "sum") > auto_chunk_size(mlp, 10_000, "structured", None)
+    assert auto_chunk_size(model, 7, "structured", "sum") == 7
+    assert 1 <= auto_chunk_size(model, 10_000, "jacobian", None) < full

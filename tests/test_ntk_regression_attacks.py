@@ -52,10 +52,10 @@ def _mlp(outputs=3):
 
 
 def _explicit_predictor(model, x_train, alpha):
-    train_feats = structured.layer_features(model, tf.constant(x_train, tf.float32))
+    train_feats = structured.layer_terms(model, tf.constant(x_train, tf.float32))
 
     def predict(x):
-        block = structured.kernel_block(structured.layer_features(model, x), train_feats, None)  # (M, N, O, O)
+        block = structured.kernel_block(structured.layer_terms(model, x), train_feats, None)  # (M, N, O, O)
         return tf.einsum("mnop,np->mo", block, tf.constant(alpha, tf.float32))
 
     return predict

@@ -62,7 +62,7 @@ class KernelDynamics:
         top: int = 20,
         ks: Sequence[int] = (10, 20),
         method: str = "auto",
-        chunk_size: int = 32,
+        chunk_size: int | None = None,
     ):
         self.model, self.x, self.every, self.log = model, np.asarray(x_batch, np.float32), every, log
         self.top, self.ks, self.method, self.chunk_size = top, tuple(sorted({*ks, top})), method, chunk_size

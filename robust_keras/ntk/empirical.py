@@ -6,10 +6,13 @@ variables, with BatchNorm and dropout in inference mode. Shapes: full (N1, N2, O
 averages them (neural-tangents' convention).
 
 Three implementations, chunked over inputs so memory stays at the kernel plus one chunk's work
-(plus, for ``structured``, the per-layer features of x2, smaller than the kernel for N > ~100):
-  structured  dense-layer structure (Novak et al. 2022): each Dense layer y = a W + b adds
-              (a1 . a2 + 1) (g1 . g2) with a its input and g = df_o/dy its cotangent -- J is never
-              formed. For models made of Dense and parameter-free layers (MLPs, two-layer nets).
+(``structured`` also keeps the layer terms of x2 within a budget, ``cache_bytes``); for one input
+set only the upper block triangle is computed (Theta is symmetric):
+  structured  layer structure (Novak et al. 2022; see ``structured``): each Dense layer adds
+              (a1 . a2 + 1) (g1 . g2) with a its input and g = df_o/dy its cotangent -- its J is
+              never formed; each Conv2D layer adds J_l J_l^T from per-example weight Jacobians
+              built from input patches. For chains of Dense, Conv2D and parameter-free layers
+              (MLPs, two-layer nets, the App. E CNNs).
   jacobian    per-chunk Jacobians from GradientTape.jacobian, contracted over parameters.
   vp          NTK-vector products: u = J(x')^T e_{n,o} by a VJP, then J(x) u by a JVP
               (ForwardAccumulator); never holds more than one parameter-sized vector per output.
@@ -25,6 +28,9 @@ import tensorflow as tf
 from robust_keras.ntk import structured
 
 METHODS = ("auto", "structured", "jacobian", "vp")
+CHUNK_BYTES = 256 * 2**20  # work per chunk when chunk_size is None
+BLOCK_BYTES = 64 * 2**20  # one (c1, c2[, O, O]) kernel block when chunk_size is None
+CACHE_BYTES = 2**30  # structured terms of x2 kept between row chunks
 
 
 def _chunks(n: int, size: int):
@@ -37,6 +43,21 @@ def _reduce(block: tf.Tensor, trace: str | None) -> tf.Tensor:
         return block
     diag = tf.linalg.trace(block)
     return diag / tf.cast(tf.shape(block)[-1], diag.dtype) if trace == "mean" else diag
+
+
+def auto_chunk_size(model: keras.Model, n: int, method: str, trace: str | None) -> int:
+    """Largest chunk whose per-chunk work fits CHUNK_BYTES and whose kernel block fits BLOCK_BYTES.
+
+    Per-example work: the structured terms (``structured.bytes_per_example``), or O x P floats of
+    Jacobian (times 3 for pfor's temporaries) for the Jacobian and vp paths."""
+    o = int(model.output_shape[-1])
+    if method == "structured":
+        per_example = structured.bytes_per_example(model)
+    else:
+        per_example = 3 * 4 * o * sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+    per_entry = 4 if trace else 4 * o * o
+    by_block = int(np.sqrt(BLOCK_BYTES / per_entry))
+    return max(1, min(n, CHUNK_BYTES // per_example, by_block))
 
 
 def _jacobian_chunk(model: keras.Model, x: tf.Tensor) -> list[tf.Tensor]:
@@ -79,7 +100,8 @@ def empirical_ntk(
     *,
     method: str = "auto",
     trace: str | None = None,
-    chunk_size: int = 64,
+    chunk_size: int | None = None,
+    cache_bytes: int = CACHE_BYTES,
     dtype=np.float32,
 ) -> np.ndarray:
     """The empirical NTK between input sets x1 (N1, ...) and x2 (N2, ...) (x2 = x1 if None).
@@ -88,6 +110,10 @@ def empirical_ntk(
       method: one of ``METHODS`` (see the module docstring).
       trace: None for the full (N1, N2, O, O) kernel, "sum" or "mean" over outputs for (N1, N2).
       chunk_size: inputs per chunk on each side; memory is the kernel plus one chunk's work.
+        None picks the largest chunk within CHUNK_BYTES of work and BLOCK_BYTES per block.
+      cache_bytes: ``structured`` keeps the layer terms of all of x2 (computing them once) when
+        they take at most max(kernel size, cache_bytes); else they are recomputed per row chunk,
+        and memory stays at the kernel plus one chunk's work.
       dtype: dtype of the returned kernel; blocks are computed in float32 and accumulated into
         it (np.float64 keeps the sums exact to float32 rounding of each block).
     """
@@ -103,18 +129,45 @@ def empirical_ntk(
     n1, n2, o = int(x1.shape[0]), int(x2.shape[0]), int(model.output_shape[-1])
     shape = (n1, n2) if trace else (n1, n2, o, o)
     kernel = np.zeros(shape, dtype)
-    if method == "structured":
-        # Per-chunk layer features of x2 are computed once: they take N2 (sum H_in + O sum H_out)
-        # floats, less than the (N1, N2, O, O) kernel itself once N is past a few hundred.
-        right = [structured.layer_features(model, x2[k:m]) for k, m in _chunks(n2, chunk_size)]
-    for i, j in _chunks(n1, chunk_size):
-        left = structured.layer_features(model, x1[i:j]) if method == "structured" else None
-        for c, (k, m) in enumerate(_chunks(n2, chunk_size)):
+    if chunk_size is None:
+        chunk_size = auto_chunk_size(model, max(n1, n2), method, trace)
+    rows, cols = _chunks(n1, chunk_size), _chunks(n2, chunk_size)
+    right = _TermCache(model, x2, cols, budget=max(kernel.nbytes, cache_bytes)) if method == "structured" else None
+    for r, (i, j) in enumerate(rows):
+        if method == "structured":
+            left = right.get(r) if same else structured.layer_terms(model, x1[i:j])
+        for c, (k, m) in enumerate(cols):
+            if same and c < r:  # Theta(x_b, x_a) = Theta(x_a, x_b)^T, outputs swapped too
+                mirror = kernel[k:m, i:j]
+                kernel[i:j, k:m] = mirror.T if trace else mirror.transpose(1, 0, 3, 2)
+                continue
             if method == "structured":
-                block = structured.kernel_block(left, right[c], trace)
+                block = structured.kernel_block(left, right.get(c), trace)
             elif method == "jacobian":
-                block = _reduce(_jacobian_block(model, x1[i:j], x2[k:m], same and (i, j) == (k, m)), trace)
+                block = _reduce(_jacobian_block(model, x1[i:j], x2[k:m], same and r == c), trace)
             else:
                 block = _reduce(_vp_block(model, x1[i:j], x2[k:m]), trace)
             kernel[i:j, k:m] = block.numpy()
     return kernel
+
+
+class _TermCache:
+    """Structured terms of the column chunks of x2: kept once computed if all of them would take
+    at most ``budget`` bytes (judged from the first chunk), else recomputed per row chunk."""
+
+    def __init__(self, model, x2, cols, budget: int):
+        self.model, self.x2, self.cols, self.budget = model, x2, cols, budget
+        self.store: dict[int, list] = {}
+        self.keep: bool | None = None
+
+    def get(self, c: int) -> list:
+        if c in self.store:
+            return self.store[c]
+        k, m = self.cols[c]
+        terms = structured.layer_terms(self.model, self.x2[k:m])
+        if self.keep is None:
+            per_example = sum(t.nbytes for t in terms) / (m - k)
+            self.keep = per_example * int(self.x2.shape[0]) <= self.budget
+        if self.keep:
+            self.store[c] = terms
+        return terms

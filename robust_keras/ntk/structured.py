@@ -1,17 +1,26 @@
-"""Structured NTK of dense networks: Theta without ever forming the Jacobian (METHODS §B).
+"""Structured NTK of dense and convolutional chains: Theta without the full Jacobian (METHODS §B).
 
-For a Dense layer y = a W + b, its parameters contribute to Theta(x1, x2)_{o,o'}
-    (a(x1) . a(x2) + [b trainable]) * (g_o(x1) . g_o'(x2)),   g_o(x) = df_o(x)/dy
-with a the layer's input (N, H_in) and g its output cotangents (N, O, H_out). Summing over the
-trainable Dense layers gives the exact empirical NTK. Parameter-free layers (Flatten, Activation,
-ReLU, Normalization, Rescaling, Reshape, Dropout at inference) are applied as they are.
+Theta(x1, x2) = sum over trainable layers l of J_l(x1) J_l(x2)^T, and each layer's term is built
+from what the layer sees (Novak et al. 2022, "structured derivatives"):
+
+  Dense  y = a W + b   (a(x1) . a(x2) + [bias]) * (g_o(x1) . g_o'(x2)),  g_o = df_o/dy,
+                       with a the layer input (N, H_in) and g (N, O, H_out): J_l is never formed.
+  Conv2D y = a * W + b per-example weight Jacobian J_l (N, O, kh kw C_in C_out + C_out) from the
+                       input patches and g: sum over output positions p of patch_p(a) (x) g_o,p.
+                       Convolutions hold few parameters, so J_l is small next to the Dense layers'.
+
+Parameter-free layers (Flatten, activations, pooling, Normalization, Rescaling, Reshape, padding,
+Dropout at inference) are applied as they are. Models outside this family (BatchNorm with
+trainable scale, residual graphs, subclassed models) use the Jacobian path in ``empirical``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 _PARAMETER_FREE = (
@@ -23,6 +32,11 @@ _PARAMETER_FREE = (
     keras.layers.Reshape,
     keras.layers.Dropout,
     keras.layers.InputLayer,
+    keras.layers.AveragePooling2D,
+    keras.layers.MaxPooling2D,
+    keras.layers.GlobalAveragePooling2D,
+    keras.layers.GlobalMaxPooling2D,
+    keras.layers.ZeroPadding2D,
 )
 
 
@@ -38,67 +52,179 @@ def _chain(model: keras.Model) -> list | None:
     return layers
 
 
+def _plain_conv(layer) -> bool:
+    return (
+        type(layer) is keras.layers.Conv2D
+        and layer.data_format == "channels_last"
+        and layer.groups == 1
+        and tuple(layer.dilation_rate) == (1, 1)
+        and layer.padding in ("same", "valid")
+    )
+
+
 def supports(model: keras.Model) -> bool:
-    """True for sequential chains of Dense and parameter-free layers (trainable Dense only)."""
+    """True for chains of Dense, plain Conv2D (channels_last, no groups/dilation) and parameter-free
+    layers, with at least one trainable Dense or Conv2D layer."""
     layers = _chain(model)
     if not layers:
         return False
     for layer in layers:
-        if isinstance(layer, keras.layers.Dense):
+        if isinstance(layer, keras.layers.Dense) or _plain_conv(layer):
             continue
         if not isinstance(layer, _PARAMETER_FREE) or layer.trainable_weights:
             return False
-    return any(isinstance(layer, keras.layers.Dense) and layer.trainable for layer in layers)
+    return any(layer.trainable_weights for layer in layers)
 
 
-_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> compiled features
+@dataclasses.dataclass
+class DenseTerm:
+    """One Dense layer's factors: inputs a (N, H_in), output cotangents g (N, O, H_out)."""
+
+    a: tf.Tensor
+    g: tf.Tensor
+    bias: bool
+
+    @property
+    def nbytes(self) -> int:
+        return 4 * (int(tf.size(self.a)) + int(tf.size(self.g)))
+
+    @property
+    def tensors(self) -> tuple[tf.Tensor, ...]:
+        return self.a, self.g
+
+    def block(self, other: DenseTerm, trace: str | None) -> tf.Tensor:
+        inputs = tf.matmul(self.a, other.a, transpose_b=True) + (1.0 if self.bias else 0.0)  # (c1, c2)
+        return _outer_gram(self.g, other.g, trace) * (inputs if trace else inputs[:, :, None, None])
 
 
-def layer_features(model: keras.Model, x: tf.Tensor) -> list[tuple[tf.Tensor, tf.Tensor, bool]]:
-    """For each trainable Dense layer: (input a (N, H_in), cotangents g (N, O, H_out), has bias).
+@dataclasses.dataclass
+class JacobianTerm:
+    """One layer's per-example Jacobian j (N, O, P_l) over its own parameters."""
 
-    Compiled once per model (free batch dimension); eager pfor Jacobians would rebuild their
+    j: tf.Tensor
+
+    @property
+    def nbytes(self) -> int:
+        return 4 * int(tf.size(self.j))
+
+    @property
+    def tensors(self) -> tuple[tf.Tensor, ...]:
+        return (self.j,)
+
+    def block(self, other: JacobianTerm, trace: str | None) -> tf.Tensor:
+        return _outer_gram(self.j, other.j, trace)
+
+
+def _outer_gram(u: tf.Tensor, v: tf.Tensor, trace: str | None) -> tf.Tensor:
+    """u (c1, O, H), v (c2, O, H) -> sum_h u[a,o,h] v[b,p,h] as (c1, c2, O, O), or its trace over o = p
+    as (c1, c2) -- one matmul either way."""
+    o, h = tf.shape(u)[1], tf.shape(u)[2]  # dynamic: the compiled block serves every model
+    if trace:
+        return tf.matmul(tf.reshape(u, [-1, o * h]), tf.reshape(v, [-1, o * h]), transpose_b=True)
+    grams = tf.matmul(tf.reshape(u, [-1, h]), tf.reshape(v, [-1, h]), transpose_b=True)  # (c1 O, c2 O)
+    return tf.transpose(tf.reshape(grams, [tf.shape(u)[0], o, tf.shape(v)[0], o]), [0, 2, 1, 3])
+
+
+def kernel_block(terms1: list, terms2: list, trace: str | None) -> tf.Tensor:
+    """Theta between two chunks from their layer terms: (c1, c2, O, O), or traced (c1, c2).
+
+    ``trace="sum"`` sums the output diagonal, ``"mean"`` averages it. One compiled graph per term
+    layout (chunk sizes are free), differentiable in the terms."""
+    kinds = tuple(getattr(t, "bias", None) for t in terms1)  # None marks a JacobianTerm
+    return _compiled_block(kinds, [t.tensors for t in terms1], [t.tensors for t in terms2], trace)
+
+
+@tf.function(reduce_retracing=True)
+def _compiled_block(kinds, tensors1, tensors2, trace):
+    blocks = []
+    for bias, t1, t2 in zip(kinds, tensors1, tensors2):
+        term1, term2 = (
+            (JacobianTerm(*t1), JacobianTerm(*t2)) if bias is None else (DenseTerm(*t1, bias), DenseTerm(*t2, bias))
+        )
+        blocks.append(term1.block(term2, trace))
+    total = tf.add_n(blocks)
+    outputs = tf.cast(tf.shape(tensors1[0][-1])[1], total.dtype)  # every term's last tensor is (N, O, H)
+    return total / outputs if trace == "mean" else total
+
+
+def bytes_per_example(model: keras.Model) -> int:
+    """float32 bytes of one example's terms plus its output cotangents, for choosing chunk sizes."""
+    o, total = int(model.output_shape[-1]), 0
+    for layer in _chain(model):
+        if not layer.trainable_weights:
+            continue
+        out = int(np.prod(layer.output.shape[1:]))
+        if isinstance(layer, keras.layers.Dense):
+            total += int(np.prod(layer.input.shape[1:])) + o * out
+        else:
+            total += o * out + o * int(sum(np.prod(w.shape) for w in layer.trainable_weights))
+    return 4 * total
+
+
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> compiled _terms
+
+
+def layer_terms(model: keras.Model, x: tf.Tensor) -> list[DenseTerm | JacobianTerm]:
+    """Per trainable layer of ``model`` (see ``supports``), its NTK factors at inputs x (N, ...).
+
+    Compiled once per model with a free batch dimension; eager pfor Jacobians would rebuild their
     graph on every call."""
     fn = _COMPILED.get(model)
     if fn is None:
         spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
         ref = weakref.ref(model)  # a strong reference in the value would keep the key alive forever
-        fn = _COMPILED[model] = tf.function(lambda inp: _features(ref(), inp), input_signature=[spec])
-    biases = [layer.use_bias for layer in _chain(model) if isinstance(layer, keras.layers.Dense) and layer.trainable]
-    return [(a, g, b) for (a, g), b in zip(fn(tf.cast(x, tf.float32)), biases)]
+        fn = _COMPILED[model] = tf.function(lambda inp: _terms(ref(), inp), input_signature=[spec])
+    layers = [layer for layer in _chain(model) if layer.trainable_weights]
+    terms = []
+    for layer, tensors in zip(layers, fn(tf.cast(x, tf.float32))):
+        if isinstance(layer, keras.layers.Dense):
+            terms.append(DenseTerm(*tensors, bias=layer.use_bias))
+        else:
+            terms.append(JacobianTerm(*tensors))
+    return terms
 
 
-def _features(model: keras.Model, x: tf.Tensor) -> list[tuple[tf.Tensor, tf.Tensor]]:
+def _pre_activation(layer, a: tf.Tensor) -> tf.Tensor:
+    if isinstance(layer, keras.layers.Dense):
+        z = tf.matmul(a, layer.kernel)  # (N, H_out)
+    else:
+        z = layer.convolution_op(a, layer.kernel)  # (N, H', W', C_out)
+    return z + layer.bias if layer.use_bias else z
+
+
+def _conv_jacobian(layer, a: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
+    """d f_o / d(kernel, bias) per example: (N, O, kh kw C_in C_out [+ C_out]) from a (N, H, W,
+    C_in) and g (N, O, H', W', C_out); patches use the layer's own strides and padding."""
+    kh, kw = layer.kernel_size
+    sh, sw = layer.strides
+    patches = tf.image.extract_patches(
+        a, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1], padding=layer.padding.upper()
+    )  # (N, H', W', kh kw C_in)
+    n, o = tf.shape(g)[0], g.shape[1]
+    kernel = tf.einsum("nhwk,nohwc->nokc", patches, g)
+    parts = [tf.reshape(kernel, [n, o, -1])]
+    if layer.use_bias:
+        parts.append(tf.reduce_sum(g, axis=[2, 3]))  # (N, O, C_out)
+    return tf.concat(parts, axis=-1)
+
+
+def _terms(model: keras.Model, x: tf.Tensor) -> list[tuple[tf.Tensor, ...]]:
     with tf.GradientTape(persistent=True) as tape:
         a = x
         records = []
         for layer in _chain(model):
-            if isinstance(layer, keras.layers.Dense):
-                z = tf.matmul(a, layer.kernel)  # (N, H_out) pre-activation
-                if layer.use_bias:
-                    z = z + layer.bias
-                if layer.trainable:
-                    tape.watch(z)
-                    records.append((a, z))
+            if layer.trainable_weights:
+                z = _pre_activation(layer, a)
+                tape.watch(z)
+                records.append((layer, a, z))
                 a = layer.activation(z)
-            else:
+            else:  # parameter-free or frozen: no term
                 a = layer(a, training=False)
         out = tf.cast(a, tf.float32)  # (N, O)
-    features = [(tf.cast(inp, tf.float32), tape.batch_jacobian(out, z)) for inp, z in records]
+    terms = []
+    for layer, inp, z in records:
+        g = tf.cast(tape.batch_jacobian(out, z), tf.float32)  # (N, O, *z.shape[1:])
+        inp = tf.cast(inp, tf.float32)
+        terms.append((inp, g) if isinstance(layer, keras.layers.Dense) else (_conv_jacobian(layer, inp, g),))
     del tape
-    return features
-
-
-def kernel_block(feats1, feats2, trace: str | None) -> tf.Tensor:
-    """Theta between two chunks from their layer features: (c1, c2, O, O), or traced (c1, c2)."""
-    total = None
-    for (a1, g1, bias), (a2, g2, _) in zip(feats1, feats2):
-        inputs = tf.matmul(a1, a2, transpose_b=True) + (1.0 if bias else 0.0)  # (c1, c2)
-        if trace:
-            block = inputs * tf.einsum("aoh,boh->ab", g1, g2)
-            if trace == "mean":
-                block /= tf.cast(tf.shape(g1)[1], tf.float32)
-        else:
-            block = inputs[:, :, None, None] * tf.einsum("aoh,bph->abop", g1, g2)
-        total = block if total is None else total + block
-    return total
+    return terms
