@@ -3,14 +3,14 @@
     .venv/bin/python bench/ntk.py [--sizes 128,256,512,1024] [--jacobian_max 256]
 
 Models: MLP 784-512-512-10 and the MNIST CNN of App. E, on random inputs, both kernel kinds
-(full (N, N, 10, 10) and traced (N, N)). For each: seconds (median of 3 for structured), kernel entries/s, achieved GFLOP/s of
-the method's dominant contractions over a 2048^2 float32 matmul timed in the same process (the
-FLOP-bound ratio), and the child's peak RSS. Baselines measured in the same run:
+(full (N, N, 10, 10) and traced (N, N)). For each: seconds (median of 3 for structured), kernel
+entries/s, achieved GFLOP/s of the method's dominant contractions over a 2048^2 float32 matmul
+timed in the same process (the FLOP-bound ratio), and the child's peak RSS. Baselines measured in the same run:
   jacobian       robust_keras chunked GradientTape.jacobian contraction (up to --jacobian_max)
   plain_jacobian one GradientTape.jacobian over all N inputs, then contraction (the naive TF way),
                  for the two-layer ReLU fast-path ratio (784-1024-10, N = 128)
-Peers (neural-tangents) run from their own environment: see bench/ntk_peers.py, which takes the
-same MLP weights from ``--export_weights``.
+Peers (neural-tangents, JAX and its TF wrapper) run from their own environment: see
+bench/ntk_peers.py, which takes the same weights (and check kernels) from ``--export_weights``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 
 def _models():
@@ -128,22 +129,32 @@ def _plain_jacobian(model, x, traced):
     return np.asarray(tf.linalg.trace(kernel) if traced else kernel)
 
 
+def _export(path: str) -> None:
+    """Weights of the MLP and the CNN plus robust_keras' full kernels on 6 check inputs, for the
+    peers (bench/ntk_peers.py) to build the same models and confirm they compute the same kernel."""
+    import numpy as np
+
+    from robust_keras.ntk import empirical_ntk
+
+    check_x = np.random.default_rng(1).random((6, 28, 28, 1), dtype=np.float32)
+    arrays = {"check_x": check_x}
+    for name in ("mlp", "cnn_mnist"):
+        model = _models()[name]()
+        weights = model.get_weights()
+        arrays.update({f"{name}:{i}": w for i, w in enumerate(weights)}, **{f"{name}:count": len(weights)})
+        arrays[f"{name}:check_full"] = empirical_ntk(model, check_x, method="jacobian", dtype=np.float64)
+    np.savez(path, **arrays)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="128,256,512,1024")
     parser.add_argument("--jacobian_max", type=int, default=256)
     parser.add_argument("--child", default="")
-    parser.add_argument("--export_weights", default="", help="write the MLP's weights (npz) for bench/ntk_peers.py")
+    parser.add_argument("--export_weights", default="", help="write weights + check kernels for bench/ntk_peers.py")
     args = parser.parse_args()
     if args.export_weights:
-        import keras
-        import numpy as np
-
-        dense = [layer for layer in _models()["mlp"]().layers if isinstance(layer, keras.layers.Dense)]
-        arrays = {
-            f"{k}{i}": v.numpy() for i, layer in enumerate(dense) for k, v in (("w", layer.kernel), ("b", layer.bias))
-        }
-        np.savez(args.export_weights, **arrays)
+        _export(args.export_weights)
         return
     if args.child:
         model_name, method, n, traced = args.child.split(":")

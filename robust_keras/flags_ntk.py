@@ -11,7 +11,7 @@ flags.DEFINE_enum("ntk_method", "auto", ["auto", "structured", "jacobian", "vp"]
 flags.DEFINE_integer(
     "ntk_chunk",
     None,
-    "Inputs per chunk of the kernel computation (default: largest within 256 MiB of work).",
+    "Inputs per chunk of the kernel computation (default: largest within 512 MiB of work).",
     lower_bound=1,
 )
 flags.DEFINE_integer("ntk_features", 100, "ntk_features: eigen-features analysed (the top N).", lower_bound=2)

@@ -28,7 +28,7 @@ import tensorflow as tf
 from robust_keras.ntk import structured
 
 METHODS = ("auto", "structured", "jacobian", "vp")
-CHUNK_BYTES = 256 * 2**20  # work per chunk when chunk_size is None
+CHUNK_BYTES = 512 * 2**20  # work per chunk when chunk_size is None
 BLOCK_BYTES = 64 * 2**20  # one (c1, c2[, O, O]) kernel block when chunk_size is None
 CACHE_BYTES = 2**30  # structured terms of x2 kept between row chunks
 

@@ -5,8 +5,8 @@ from what the layer sees (Novak et al. 2022, "structured derivatives"):
 
   Dense  y = a W + b   (a(x1) . a(x2) + [bias]) * (g_o(x1) . g_o'(x2)),  g_o = df_o/dy,
                        with a the layer input (N, H_in) and g (N, O, H_out): J_l is never formed.
-  Conv2D y = a * W + b per-example weight Jacobian J_l (N, O, kh kw C_in C_out + C_out) from the
-                       input patches and g: sum over output positions p of patch_p(a) (x) g_o,p.
+  Conv2D y = a * W + b per-example weight Jacobians J_l (N, O, kh kw C_in C_out) and (N, O, C_out)
+                       from the input patches and g: sum over output positions p of patch_p(a) g_o,p.
                        Convolutions hold few parameters, so J_l is small next to the Dense layers'.
 
 Parameter-free layers (Flatten, activations, pooling, Normalization, Rescaling, Reshape, padding,
@@ -165,7 +165,8 @@ _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> c
 
 
 def layer_terms(model: keras.Model, x: tf.Tensor) -> list[DenseTerm | JacobianTerm]:
-    """Per trainable layer of ``model`` (see ``supports``), its NTK factors at inputs x (N, ...).
+    """The NTK factors at inputs x (N, ...) of each trainable layer of ``model`` (see ``supports``):
+    one DenseTerm per Dense layer, a JacobianTerm per Conv2D kernel and bias.
 
     Compiled once per model with a free batch dimension; eager pfor Jacobians would rebuild their
     graph on every call."""
@@ -179,8 +180,8 @@ def layer_terms(model: keras.Model, x: tf.Tensor) -> list[DenseTerm | JacobianTe
     for layer, tensors in zip(layers, fn(tf.cast(x, tf.float32))):
         if isinstance(layer, keras.layers.Dense):
             terms.append(DenseTerm(*tensors, bias=layer.use_bias))
-        else:
-            terms.append(JacobianTerm(*tensors))
+        else:  # kernel and bias Jacobians as separate terms: no concatenated copy
+            terms.extend(JacobianTerm(j) for j in tensors)
     return terms
 
 
@@ -192,20 +193,21 @@ def _pre_activation(layer, a: tf.Tensor) -> tf.Tensor:
     return z + layer.bias if layer.use_bias else z
 
 
-def _conv_jacobian(layer, a: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
-    """d f_o / d(kernel, bias) per example: (N, O, kh kw C_in C_out [+ C_out]) from a (N, H, W,
-    C_in) and g (N, O, H', W', C_out); patches use the layer's own strides and padding."""
+def _conv_jacobians(layer, a: tf.Tensor, g: tf.Tensor) -> tuple[tf.Tensor, ...]:
+    """d f_o / d kernel (N, O, kh kw C_in C_out) and, with a bias, d f_o / d bias (N, O, C_out),
+    per example, from the layer input a (N, H, W, C_in) and cotangents g (N, O, H', W', C_out):
+    sum over output positions p of patch_p(a) (x) g_p, one broadcast batched matmul."""
     kh, kw = layer.kernel_size
     sh, sw = layer.strides
     patches = tf.image.extract_patches(
         a, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1], padding=layer.padding.upper()
-    )  # (N, H', W', kh kw C_in)
-    n, o = tf.shape(g)[0], g.shape[1]
-    kernel = tf.einsum("nhwk,nohwc->nokc", patches, g)
-    parts = [tf.reshape(kernel, [n, o, -1])]
-    if layer.use_bias:
-        parts.append(tf.reduce_sum(g, axis=[2, 3]))  # (N, O, C_out)
-    return tf.concat(parts, axis=-1)
+    )  # (N, H', W', kh kw C_in), the layer's own strides and padding
+    n, o, c = tf.shape(g)[0], g.shape[1], g.shape[-1]
+    positions = g.shape[2] * g.shape[3]
+    patches = tf.transpose(tf.reshape(patches, [n, 1, positions, -1]), [0, 1, 3, 2])  # (N, 1, K, P)
+    g = tf.reshape(g, [n, o, positions, c])
+    kernel = tf.reshape(tf.matmul(patches, g), [n, o, -1])  # (N, O, K C_out), broadcast over O
+    return (kernel, tf.reduce_sum(g, axis=2)) if layer.use_bias else (kernel,)
 
 
 def _terms(model: keras.Model, x: tf.Tensor) -> list[tuple[tf.Tensor, ...]]:
@@ -225,6 +227,6 @@ def _terms(model: keras.Model, x: tf.Tensor) -> list[tuple[tf.Tensor, ...]]:
     for layer, inp, z in records:
         g = tf.cast(tape.batch_jacobian(out, z), tf.float32)  # (N, O, *z.shape[1:])
         inp = tf.cast(inp, tf.float32)
-        terms.append((inp, g) if isinstance(layer, keras.layers.Dense) else (_conv_jacobian(layer, inp, g),))
+        terms.append((inp, g) if isinstance(layer, keras.layers.Dense) else _conv_jacobians(layer, inp, g))
     del tape
     return terms
