@@ -59,7 +59,7 @@ def _structured_flops(model, n: int, traced: bool) -> float:
 
     total, o = 0.0, model.output_shape[-1]
     pairs = o if traced else o * o
-    chunk = auto_chunk_size(model, n, "structured", "sum" if traced else None)
+    chunk = auto_chunk_size(model, n, "structured", "sum" if traced else None, 10)
     n2 = n * (n + chunk) / 2  # input pairs in the upper block triangle
     for layer in model.layers:
         if isinstance(layer, keras.layers.Dense):

@@ -33,6 +33,9 @@ flags.DEFINE_integer(
 flags.DEFINE_integer("max_train_examples", 0, "Use only the first N training examples (0 = all).", lower_bound=0)
 flags.DEFINE_integer("max_test_examples", 0, "Use only the first N test examples (0 = all).", lower_bound=0)
 flags.DEFINE_float("val_fraction", 0.1, "Fraction of the training set held out for validation.")
+flags.DEFINE_list(
+    "classes", [], "If set, keep only these classes, relabelled 0..n-1 in this order (CIFAR-10 car vs plane: 1,0)."
+)
 flags.DEFINE_list("binary_positive_classes", [], "If set, relabel to a binary task: these classes -> 1.")
 
 # -- model --------------------------------------------------------------------------------------
@@ -98,6 +101,11 @@ flags.register_validator(
     "binary_positive_classes",
     lambda v: all(s.isdigit() for s in v),
     "--binary_positive_classes must be class indices, e.g. 1,3,5,7,9.",
+)
+flags.register_validator(
+    "classes",
+    lambda v: all(s.isdigit() for s in v) and len(set(v)) == len(v) and len(v) != 1,
+    "--classes must be two or more distinct class indices, e.g. 1,0.",
 )
 
 

@@ -14,9 +14,20 @@ flags.DEFINE_integer(
     "Inputs per chunk of the kernel computation (default: largest within 512 MiB of work).",
     lower_bound=1,
 )
+flags.DEFINE_integer(
+    "ntk_linearize_epoch",
+    -1,
+    "Train the linearization f(theta_e) + J(theta_e)(theta - theta_e) after epoch e (0 = at init, -1 = never; "
+    "App. E.1); attacks are computed on it.",
+    lower_bound=-1,
+)
 flags.DEFINE_integer("ntk_features", 100, "ntk_features: eigen-features analysed (the top N).", lower_bound=2)
 flags.DEFINE_list("ntk_widths", ["256", "2048"], "ntk_transfer: hidden widths m of the two-layer nets.")
 flags.DEFINE_integer("ntk_steps", 600, "ntk_transfer: full-batch GD steps.", lower_bound=1)
 flags.DEFINE_integer("ntk_eval_every", 150, "ntk_transfer: evaluate every N steps.", lower_bound=1)
 flags.DEFINE_float("ntk_lr_scale", 0.5, "ntk_transfer: GD step eta = c / lambda_max(Theta_train).", lower_bound=0)
+flags.DEFINE_enum(
+    "ntk_attack", "ce", ["ce", "max_of_k", "sum_of_k"], "ntk_transfer: multiclass attack objective (Eq. 21, 33, 35)."
+)
+flags.DEFINE_integer("ntk_attack_steps", 1, "ntk_transfer: l-inf attack steps (1 = FGSM).", lower_bound=1)
 flags.register_validator("ntk_widths", lambda v: all(s.isdigit() for s in v), "--ntk_widths must be integers.")

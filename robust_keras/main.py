@@ -93,6 +93,15 @@ def main(argv: list[str]) -> None:
             f"{str(e).splitlines()[0] if str(e) else ''}) -- check --mlflow_tracking_uri",
             1,
         )
+    changed = run.changed_params(config.values)
+    if changed:  # MLflow params are immutable, and a resume must continue the same experiment
+        shown = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in list(changed.items())[:4])
+        more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
+        _fail(
+            f"--output_dir={config.output_dir} holds a run started with other flags ({shown}{more}) -- "
+            "rerun with its flags.flags to resume, or pick a new --output_dir",
+            2,
+        )
     flagfile = run.path("flags.flags")
     if os.path.exists(flagfile):
         os.remove(flagfile)

@@ -85,6 +85,12 @@ class Run:
         os.makedirs(os.path.dirname(full), exist_ok=True)
         return full
 
+    def changed_params(self, params: Mapping[str, object]) -> dict[str, tuple[str, str]]:
+        """{key: (logged, new)} for the params this run already holds with another value."""
+        logged = self.client.get_run(self.run_id).data.params
+        new = {k: str(v)[:_PARAM_MAX] for k, v in params.items()}
+        return {k: (logged[k], v) for k, v in sorted(new.items()) if k in logged and logged[k] != v}
+
     def log_params(self, params: Mapping[str, object]) -> None:
         items = [Param(k, str(v)[:_PARAM_MAX]) for k, v in sorted(params.items())]
         for i in range(0, len(items), _BATCH):
@@ -102,6 +108,17 @@ class Run:
         with open(self._metrics_path, "a") as f:
             for k, v in metrics.items():
                 f.write(json.dumps({"run": self.label, "step": step, "name": k, "value": float(v)}) + "\n")
+
+    def metric_history(self, name: str) -> dict[int, float]:
+        """{step: last logged value} of metric ``name`` of this run, from ``metrics.jsonl`` (so it
+        includes steps logged before a resume)."""
+        history = {}
+        if os.path.exists(self._metrics_path):
+            with open(self._metrics_path) as f:
+                for row in map(json.loads, f):
+                    if row["run"] == self.label and row["name"] == name:
+                        history[row["step"]] = row["value"]
+        return dict(sorted(history.items()))
 
     def log_artifact(self, path: str, artifact_path: str | None = None) -> None:
         """A file or a whole directory (e.g. a SavedModel) as MLflow artifact(s)."""

@@ -136,11 +136,11 @@ def test_layers_without_a_structured_rule_fall_back_to_jacobians():
 def test_auto_chunk_size_keeps_blocks_and_work_bounded():
     model = build_model("cnn_mnist", (28, 28, 1), 10, mean=[0.1], std=[0.3], seed=0)
     per_example = structured.bytes_per_example(model)
-    full = auto_chunk_size(model, 10_000, "structured", None)
-    traced = auto_chunk_size(model, 10_000, "structured", "sum")
+    full = auto_chunk_size(model, 10_000, "structured", None, 10)
+    traced = auto_chunk_size(model, 10_000, "structured", "sum", 10)
     assert full * per_example <= CHUNK_BYTES and full**2 * 400 <= BLOCK_BYTES
     assert traced * per_example <= CHUNK_BYTES and traced >= full
     mlp = _mlp()  # tiny per-example terms: only the (c, c, O, O) block limits the full kernel
-    assert auto_chunk_size(mlp, 10_000, "structured", "sum") > auto_chunk_size(mlp, 10_000, "structured", None)
-    assert auto_chunk_size(model, 7, "structured", "sum") == 7
-    assert 1 <= auto_chunk_size(model, 10_000, "jacobian", None) < full
+    assert auto_chunk_size(mlp, 10_000, "structured", "sum", 3) > auto_chunk_size(mlp, 10_000, "structured", None, 3)
+    assert auto_chunk_size(model, 7, "structured", "sum", 10) == 7
+    assert 1 <= auto_chunk_size(model, 10_000, "jacobian", None, 10) < full

@@ -40,18 +40,41 @@ def test_callback_records_kernels_during_training():
     assert d.shape == (3, 3) and np.allclose(np.diag(d), 0, atol=1e-9) and np.allclose(d, d.T)
 
 
+def test_resumed_callback_keeps_the_kernels_of_earlier_epochs(tmp_path):
+    """A fresh callback on the same state_dir (a resumed run) continues the history."""
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Dense(8, activation="relu")(inputs)))
+    x = np.random.default_rng(1).random((6, 3)).astype(np.float32)
+    first = dynamics.KernelDynamics(model, x, top=2, ks=(1,), state_dir=str(tmp_path / "k"))
+    first.epoch_zero()
+    first(1, {})
+    model.layers[-1].kernel.assign(2 * model.layers[-1].kernel)  # "training" moves the kernel
+    second = dynamics.KernelDynamics(model, x, top=2, ks=(1,), state_dir=str(tmp_path / "k"))
+    assert second.epochs == [0, 1] and second.history == first.history
+    assert second.epoch_zero() == {}  # K_0 is not recomputed from the moved model
+    second(2, {})
+    assert second.epochs == [0, 1, 2] and second.distance_matrix().shape == (3, 3)
+    np.testing.assert_array_equal(second.kernels[0], first.kernels[0])
+    assert not list((tmp_path / "k").glob("*.tmp"))
+
+
 def test_tiny_kernel_dynamics_experiment(tmp_path):
     from conftest import read_jsonl, run_experiment
 
-    run_experiment("kernel_dynamics_mnist_tiny.flags", tmp_path, "--epochs=3")
+    run_experiment("kernel_dynamics_mnist_tiny.flags", tmp_path, "--epochs=4", "--ntk_linearize_epoch=2")
     rows = read_jsonl(tmp_path / "metrics.jsonl")
     for mode in ("standard", "adversarial"):
-        dist = {r["step"]: r["value"] for r in rows if r["run"] == mode and r["name"] == "ntk/distance_to_init"}
-        assert sorted(dist) == [0, 1, 2, 3] and dist[0] == pytest.approx(0.0, abs=1e-9)
-        assert dist[3] > 1e-3  # at finite width the kernel moves during training
+        metric = lambda name, mode=mode: {r["step"]: r["value"] for r in rows if (r["run"], r["name"]) == (mode, name)}  # noqa: E731
+        dist = metric("ntk/distance_to_init")
+        assert sorted(dist) == [0, 1, 2, 3, 4] and dist[0] == pytest.approx(0.0, abs=1e-9)
+        assert dist[2] > 1e-3  # at finite width the kernel moves during training
         saved = np.load(tmp_path / mode / "kernels.npz")
-        assert saved["kernels"].shape == (4, 16, 16) and list(saved["epochs"]) == [0, 1, 2, 3]
+        assert saved["kernels"].shape == (5, 16, 16) and list(saved["epochs"]) == [0, 1, 2, 3, 4]
+        # linearized after epoch 2 (App. E.1): the kernel is frozen at K_2 while training goes on
+        np.testing.assert_array_equal(saved["kernels"][4], saved["kernels"][2])
+        clean, robust = metric("test/accuracy"), metric("test/robust_accuracy")
+        assert sorted(robust) == [1, 2, 3, 4] and all(robust[e] <= clean[e] for e in robust)
+        assert metric("train/accuracy")[4] > metric("train/accuracy")[2]  # the linearized model still learns
         assert (tmp_path / "plots" / f"{mode}_kernel_distance.png").exists()
-    assert (tmp_path / "plots" / "kernel_dynamics.png").exists() and (
-        tmp_path / "plots" / "kernel_entries.png"
-    ).exists()
+    for png in ("kernel_dynamics.png", "kernel_entries.png", "accuracy.png"):
+        assert (tmp_path / "plots" / png).exists()

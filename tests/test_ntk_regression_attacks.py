@@ -8,7 +8,7 @@ import scipy.linalg
 import tensorflow as tf
 
 from robust_keras.ntk import empirical_ntk, structured
-from robust_keras.ntk.attacks import EmpiricalKernelPredictor, fgsm_on_predictor
+from robust_keras.ntk.attacks import EmpiricalKernelPredictor, ascent_direction, attack_predictor
 from robust_keras.ntk.regression import KernelRegression
 
 RNG = np.random.default_rng(0)
@@ -92,14 +92,45 @@ def test_ntk_fgsm_increases_the_kernel_predictor_loss(binary):
     alpha = np.linalg.solve(full + 1e-6 * np.eye(8 * outputs), targets.reshape(-1)).reshape(8, outputs)
     predict = EmpiricalKernelPredictor(model, x_train, alpha)
     np.testing.assert_allclose(predict(tf.constant(x_train)), targets, atol=1e-2)  # interpolates
-    x_adv = fgsm_on_predictor(predict, x_train, y, 0.05, binary=binary)
-    assert np.abs(x_adv - x_train).max() <= 0.05 + 1e-6
-    if binary:
-        before, after = (np.asarray(predict(tf.constant(z)))[:, 0] * y for z in (x_train, x_adv))
-        assert np.all(after < before)
-    else:
-        loss = lambda z: keras.losses.sparse_categorical_crossentropy(y, predict(tf.constant(z)), from_logits=True)  # noqa: E731
-        assert float(tf.reduce_mean(loss(x_adv))) > float(tf.reduce_mean(loss(x_train)))
+    for steps in (1, 5):  # FGSM and the multi-step attack
+        x_adv = attack_predictor(predict, x_train, y, 0.05, objective="binary" if binary else "ce", steps=steps)
+        assert np.abs(x_adv - x_train).max() <= 0.05 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
+        if binary:
+            before, after = (np.asarray(predict(tf.constant(z)))[:, 0] * y for z in (x_train, x_adv))
+            assert np.all(after < before)
+        else:
+            loss = lambda z: keras.losses.sparse_categorical_crossentropy(y, predict(tf.constant(z)), from_logits=True)  # noqa: E731
+            assert float(tf.reduce_mean(loss(x_adv))) > float(tf.reduce_mean(loss(x_train)))
+
+
+def test_multiclass_attack_variants_on_a_linear_predictor_match_closed_forms():
+    """f(x) = x W: max-of-k reaches the best worst-class margin max_k m_k + eps ||W_k - W_y||_1
+    (no other l-inf step does better), and sum-of-k steps along sign(sum_k (W_k - W_y))."""
+    w = tf.constant(RNG.normal(size=(6, 4)), tf.float32)
+    predict = lambda z: tf.matmul(z, w)  # noqa: E731
+    x, y, eps = RNG.normal(size=(5, 6)).astype(np.float32), RNG.integers(0, 4, 5), 0.3
+    diffs = w.numpy().T[None, :, :] - w.numpy().T[y][:, None, :]  # (B, K, D): W_k - W_y
+    margins = x @ w.numpy() - (x @ w.numpy())[np.arange(5), y][:, None]
+    best = np.where(np.eye(4)[y] > 0, -np.inf, margins + eps * np.abs(diffs).sum(2)).max(1)
+
+    def worst_margin(z):
+        m = z @ w.numpy() - (z @ w.numpy())[np.arange(5), y][:, None]
+        return np.where(np.eye(4)[y] > 0, -np.inf, m).max(1)
+
+    adv = {o: attack_predictor(predict, x, y, eps, objective=o, clip=None) for o in ("max_of_k", "sum_of_k", "ce")}
+    np.testing.assert_allclose(worst_margin(adv["max_of_k"]), best, rtol=1e-5, atol=1e-5)
+    assert np.all(worst_margin(adv["sum_of_k"]) <= best + 1e-5) and np.all(worst_margin(adv["ce"]) <= best + 1e-5)
+    np.testing.assert_array_equal(np.sign(adv["sum_of_k"] - x), np.sign(diffs.sum(1)))
+
+
+def test_max_of_k_through_the_jvp_predictor_equals_the_explicit_kernel_predictor():
+    model = _mlp()
+    x_train = RNG.normal(size=(6, 5)).astype(np.float32)
+    alpha = RNG.normal(size=(6, 3)).astype(np.float32)
+    x, y = tf.constant(RNG.normal(size=(4, 5)), tf.float32), tf.constant(RNG.integers(0, 3, 4))
+    fast = ascent_direction(EmpiricalKernelPredictor(model, x_train, alpha), x, y, "max_of_k", 0.1)
+    slow = ascent_direction(_explicit_predictor(model, x_train, alpha), x, y, "max_of_k", 0.1)
+    assert np.mean(fast.numpy() == slow.numpy()) > 0.95  # signs of near-zero entries may differ
 
 
 def test_tiny_ntk_features_experiment_top_features_are_more_robust(tmp_path):
@@ -130,3 +161,23 @@ def test_tiny_ntk_transfer_attack_fools_the_wide_net():
     assert wide["nn/ntk_attack_accuracy"] < wide["nn/clean_accuracy"] - 0.25
     assert abs(wide["nn/ntk_attack_accuracy"] - wide["nn/own_attack_accuracy"]) < 0.2
     assert wide["grad_cosine"] > 0.3 and wide["grad_cosine"] >= narrow["grad_cosine"]
+
+
+def test_tiny_binary_ntk_transfer_with_multistep_max_of_k(tmp_path):
+    """A two-class task picked with --classes (the offline stand-in for CIFAR car vs airplane)."""
+    from conftest import read_json, run_experiment
+
+    run_experiment(
+        "ntk_transfer_mnist_tiny.flags",
+        tmp_path,
+        "--classes=3,5",
+        "--ntk_widths=2048",
+        "--ntk_attack=max_of_k",
+        "--ntk_attack_steps=3",
+        "--max_train_examples=400",
+        "--max_test_examples=200",
+    )
+    last = read_json(tmp_path / "ntk_transfer.json")["history"]["width_2048"][-1]
+    assert last["nn/clean_accuracy"] > 0.9  # 3 vs 5
+    assert last["nn/ntk_attack_accuracy"] < last["nn/clean_accuracy"] - 0.25
+    assert abs(last["nn/ntk_attack_accuracy"] - last["nn/own_attack_accuracy"]) < 0.25

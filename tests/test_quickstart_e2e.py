@@ -111,6 +111,14 @@ def test_bad_flags_fail_with_one_line(tmp_path):
     _one_line_failure(run_main(QUICKSTART, "--no_such_flag=1"), 2, "no_such_flag")
     _one_line_failure(run_main("--experiment=nope"), 2, "nope", "d_det")
     _one_line_failure(run_main("--flagfile=flags/missing.flags"), 2, "missing.flags")
+    _one_line_failure(run_main(QUICKSTART, "--classes=3"), 2, "--classes")
+
+
+def test_rerun_with_other_flags_fails_with_one_line(quickstart):
+    out, uri, _ = quickstart
+    proc = run_main(QUICKSTART, f"--output_dir={out}", f"--mlflow_tracking_uri={uri}", "--epochs=3", "--seed=5")
+    _one_line_failure(proc, 2, str(out), "epochs 8 -> 3", "seed 0 -> 5", "new --output_dir")
+    assert (out / "flags.flags").exists() and "--epochs=8" in (out / "flags.flags").read_text()  # untouched
 
 
 def test_missing_dataset_fails_with_one_line(tmp_path):

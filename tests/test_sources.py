@@ -63,3 +63,14 @@ def test_cinic10_folder_layout(tmp_path):
 def test_cinic10_missing_folder(tmp_path):
     with pytest.raises(DataError, match="cinic10_dir"):
         sources.load_dataset("cinic10", cinic10_dir=str(tmp_path / "nope"))
+
+
+def test_select_classes_keeps_and_relabels_in_the_given_order():
+    images = np.arange(5, dtype=np.uint8).reshape(5, 1, 1, 1)
+    split = sources.Split(images, np.array([0, 1, 2, 1, 0]), ("plane", "car", "bird"), "toy/train")
+    pair = split.select_classes([1, 0])  # car vs airplane, as CIFAR-10 --classes=1,0
+    assert pair.class_names == ("car", "plane") and pair.num_classes == 2
+    np.testing.assert_array_equal(pair.labels, [1, 0, 0, 1])
+    np.testing.assert_array_equal(pair.images[:, 0, 0, 0], [0, 1, 3, 4])
+    with pytest.raises(DataError, match="labels 0..2"):
+        split.select_classes([1, 5])

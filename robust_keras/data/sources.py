@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -63,6 +64,21 @@ class Split:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def select_classes(self, classes: Sequence[int]) -> Split:
+        """Only the examples of ``classes``, relabelled 0..len(classes)-1 in the given order
+        (e.g. CIFAR-10 [1, 0]: automobile -> 0, airplane -> 1)."""
+        classes = [int(c) for c in classes]
+        if len(set(classes)) != len(classes) or not all(0 <= c < self.num_classes for c in classes):
+            raise DataError(
+                f"--classes {classes} are not distinct labels of {self.name}",
+                f"pick among its labels 0..{self.num_classes - 1}",
+            )
+        keep = np.isin(self.labels, classes)
+        relabel = np.zeros(self.num_classes, np.int64)
+        relabel[classes] = np.arange(len(classes))
+        names = tuple(self.class_names[c] for c in classes)
+        return dataclasses.replace(self, images=self.images[keep], labels=relabel[self.labels[keep]], class_names=names)
 
     def take(self, n: int) -> Split:
         """The first ``n`` examples (all if ``n`` is 0 or larger than the split)."""

@@ -14,6 +14,7 @@ from robust_keras.config import Config
 from robust_keras.data import pipeline, sources, transforms
 from robust_keras.export import export_model
 from robust_keras.models import build_model
+from robust_keras.ntk.linearized import LinearizedModel
 from robust_keras.tracking import Run, git_sha
 from robust_keras.training import loop, optim
 
@@ -24,8 +25,8 @@ def derive_seed(root: int, purpose: str) -> int:
 
 
 def load_clean(config: Config, relabel_binary: bool = True) -> tuple[sources.Split, sources.Split]:
-    """(train, test) clean splits as the flags ask: dataset, size limits, binary relabelling
-    (``--binary_positive_classes``, unless ``relabel_binary`` is False)."""
+    """(train, test) clean splits as the flags ask: dataset, class subset (``--classes``), size
+    limits, binary relabelling (``--binary_positive_classes``, unless ``relabel_binary`` is False)."""
     train, test = sources.load_dataset(
         config.dataset,
         data_dir=config.data_dir,
@@ -33,6 +34,8 @@ def load_clean(config: Config, relabel_binary: bool = True) -> tuple[sources.Spl
         cinic10_dir=config.cinic10_dir,
         test_per_class=config.test_per_class,
     )
+    if config.classes:
+        train, test = train.select_classes(config.classes), test.select_classes(config.classes)
     train, test = train.take(config.max_train_examples), test.take(config.max_test_examples)
     if config.binary_positive_classes and relabel_binary:
         positive = [int(c) for c in config.binary_positive_classes]
@@ -109,6 +112,9 @@ def train_model(
     Checkpoints go to ``<run_dir>/checkpoints/<name>``, so a re-run of the same command resumes.
     ``adversarial``: train on untargeted attacks built from the --attack* flags (Madry et al.).
     ``make_callbacks``: model -> list of (epoch, metrics) callables, made before training starts.
+    ``--ntk_linearize_epoch=e`` (App. E.1): after e epochs the model is replaced by its
+    linearization at theta_e, trained for the remaining epochs (attacks computed on it; its own
+    checkpoints in ``<name>_linearized``); the returned trainer then holds the LinearizedModel.
     """
     strategy = make_strategy(config)
     mean, std = channel_stats(images if stats_images is None else stats_images)
@@ -126,6 +132,51 @@ def train_model(
             use_bias=config.use_bias,
             seed=derive_seed(seed, "init"),
         )
+    trainer = _make_trainer(config, model, recipe, steps_per_epoch, strategy, seed, adversarial)
+    data_seed = derive_seed(seed, "data")
+    flip = config.augment_flip and config.dataset not in ("mnist", "mnist_sample")
+
+    def train_data(epoch: int) -> tf.data.Dataset:
+        return pipeline.train_dataset(
+            images, labels, batch_size=recipe.batch_size, seed=data_seed, epoch=epoch, augment=recipe.augment, flip=flip
+        )
+
+    on_epoch_end = _epoch_end(run, make_callbacks(model) if make_callbacks else [])
+    linearize = config.ntk_linearize_epoch if 0 <= config.ntk_linearize_epoch < recipe.epochs else None
+    print(f"[{name}] training {config.model} on {len(labels)} examples for {recipe.epochs} epochs")
+    loop.fit(
+        trainer,
+        epochs=recipe.epochs if linearize is None else linearize,
+        train_data=train_data,
+        evaluators=evaluators,
+        name=name,
+        checkpoint_dir=loop.checkpoint_path(run.run_dir, name),
+        on_epoch_end=on_epoch_end,
+    )
+    if linearize is None:
+        return trainer
+    print(f"[{name}] linearized at epoch {linearize}: training f(x; theta_e) + J(x; theta_e) delta from here")
+    with strategy.scope():
+        linear = LinearizedModel(model)
+    trainer = _make_trainer(config, linear, recipe, steps_per_epoch, strategy, seed, adversarial)
+    trainer.optimizer.iterations.assign(linearize * steps_per_epoch)  # the schedule continues (a resume restores it)
+    loop.fit(
+        trainer,
+        epochs=recipe.epochs,
+        start_epoch=linearize,
+        train_data=train_data,
+        evaluators=evaluators,
+        name=f"{name}_linearized",
+        checkpoint_dir=loop.checkpoint_path(run.run_dir, f"{name}_linearized"),
+        on_epoch_end=on_epoch_end,
+    )
+    return trainer
+
+
+def _make_trainer(config, model, recipe: Recipe, steps_per_epoch: int, strategy, seed: int, adversarial: bool):
+    """Trainer of ``model`` with the recipe's optimizer and schedule, and, if ``adversarial``, an
+    untargeted attack on ``model`` itself seeded per (epoch, batch)."""
+    with strategy.scope():
         schedule = optim.make_schedule(
             recipe.lr_schedule,
             recipe.learning_rate,
@@ -142,7 +193,7 @@ def train_model(
             attack = make_attack(config, model, targeted=False)
             attack_seed = derive_seed(seed, "adversarial_training")
             adversary = lambda x, y, s: attack(x, y, (attack_seed, s[0] * 1_000_003 + s[1]))[0]  # noqa: E731
-        trainer = loop.Trainer(
+        return loop.Trainer(
             model,
             optimizer,
             weight_decay=recipe.weight_decay,
@@ -150,25 +201,6 @@ def train_model(
             strategy=strategy,
             adversary=adversary,
         )
-    data_seed = derive_seed(seed, "data")
-    flip = config.augment_flip and config.dataset not in ("mnist", "mnist_sample")
-
-    def train_data(epoch: int) -> tf.data.Dataset:
-        return pipeline.train_dataset(
-            images, labels, batch_size=recipe.batch_size, seed=data_seed, epoch=epoch, augment=recipe.augment, flip=flip
-        )
-
-    print(f"[{name}] training {config.model} on {len(labels)} examples for {recipe.epochs} epochs")
-    loop.fit(
-        trainer,
-        epochs=recipe.epochs,
-        train_data=train_data,
-        evaluators=evaluators,
-        name=name,
-        checkpoint_dir=loop.checkpoint_path(run.run_dir, name),
-        on_epoch_end=_epoch_end(run, make_callbacks(model) if make_callbacks else []),
-    )
-    return trainer
 
 
 def _epoch_end(run: Run, callbacks):

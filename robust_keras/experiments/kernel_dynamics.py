@@ -5,8 +5,10 @@ the --attack* flags, untargeted) -- as child runs. On a fixed batch (the first `
 inputs) the traced empirical NTK K_t is computed before training and every ``--ntk_every`` epochs;
 logged per epoch: ``ntk/distance_to_init`` (Eq. 12), ``ntk/radius`` and ``ntk/angle`` (Eq. 13) on
 the whole kernel and on its top-r eigenspace, ``ntk/concentration_top{10,20}``. Plots: distance
-heatmaps over epochs, polar trajectories, concentration curves, entry histograms before/after;
-``<mode>/kernels.npz`` holds every K_t.
+heatmaps over epochs, polar trajectories, concentration curves, entry histograms before/after,
+clean and robust test accuracy; ``<mode>/kernels.npz`` holds every K_t. With
+``--ntk_linearize_epoch=e`` both modes train the linearization at theta_e after epoch e (App. E.1,
+attacks computed on it), whose kernel then stays K_e.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from robust_keras.config import Config
 from robust_keras.experiments import common
 from robust_keras.ntk.dynamics import KernelDynamics
 from robust_keras.tracking import Run
-from robust_keras.training.evaluators import ClassificationEvaluator
+from robust_keras.training.evaluators import ClassificationEvaluator, RobustEvaluator
 
 
 def run(config: Config, run: Run) -> dict:
@@ -26,6 +28,7 @@ def run(config: Config, run: Run) -> dict:
     x_fixed = common.to_float(test.images[: config.ntk_batch])
     recipe = common.Recipe.from_config(config)
     tracked: dict[str, KernelDynamics] = {}
+    accuracies: dict[str, dict[str, list[float]]] = {}
     final = {}
     for mode in ("standard", "adversarial"):
         child = run.child(mode)
@@ -39,12 +42,22 @@ def run(config: Config, run: Run) -> dict:
                 top=config.ntk_top,
                 method=config.ntk_method,
                 chunk_size=config.ntk_chunk,
+                state_dir=run.path(mode, "kernels"),  # a resumed run keeps earlier kernels
             )
             dyn.epoch_zero()
             tracked[mode] = dyn
             return [dyn]
 
-        evaluator = ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size)
+        evaluators = [
+            ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size),
+            RobustEvaluator(  # the --attack* attack on the first eval batch of test images
+                "test",
+                test.images[: config.eval_batch_size],
+                test.labels[: config.eval_batch_size],
+                lambda predict: common.make_attack(config, predict, targeted=False),
+                config.eval_batch_size,
+            ),
+        ]
         common.train_model(
             config,
             child,
@@ -53,12 +66,16 @@ def run(config: Config, run: Run) -> dict:
             labels=train.labels,
             num_classes=train.num_classes,
             recipe=recipe,
-            evaluators=[evaluator],
+            evaluators=evaluators,
             seed=common.derive_seed(config.seed, "model"),
             adversarial=mode == "adversarial",
             make_callbacks=make_callbacks,
         )
         dyn = tracked[mode]
+        accuracies[mode] = {
+            kind: list(child.metric_history(f"test/{key}").values())
+            for kind, key in (("clean", "accuracy"), ("robust", "robust_accuracy"))
+        }
         np.savez(run.path(mode, "kernels.npz"), epochs=np.array(dyn.epochs), kernels=np.stack(dyn.kernels))
         child.log_artifact(run.path(mode, "kernels.npz"))
         child.finish()
@@ -69,12 +86,13 @@ def run(config: Config, run: Run) -> dict:
             f"angle {last['ntk/angle']:.4f} rad, top-{config.ntk_top} concentration "
             f"{last[f'ntk/concentration_top{config.ntk_top}']:.3f}"
         )
-    _plots(run, tracked, config.ntk_top)
+    _plots(run, tracked, accuracies, config.ntk_top)
     run.log_metrics(final)
     return final
 
 
-def _plots(run: Run, tracked: dict[str, KernelDynamics], top: int) -> None:
+def _plots(run: Run, tracked: dict[str, KernelDynamics], accuracies: dict[str, dict], top: int) -> None:
+    """``accuracies``: mode -> {"clean" | "robust": per-epoch test accuracy from epoch 1}."""
     for mode, dyn in tracked.items():
         labels = [str(e) for e in dyn.epochs]
         png = plots.heatmap(
@@ -101,6 +119,15 @@ def _plots(run: Run, tracked: dict[str, KernelDynamics], top: int) -> None:
         xlabel="epoch",
         ylabel="value",
         ylim=None,
+    )
+    run.log_artifact(png, "plots")
+    png = plots.curves_vs(
+        run.path("plots", "accuracy.png"),
+        epochs[1:],
+        {f"{mode}: {key}": values for mode, acc in accuracies.items() for key, values in acc.items()},
+        title="test accuracy, clean and under the training attack",
+        xlabel="epoch",
+        ylabel="accuracy",
     )
     run.log_artifact(png, "plots")
     png = plots.histograms(

@@ -42,19 +42,91 @@ class EmpiricalKernelPredictor:
         return acc.jvp(out)  # (B, O)
 
 
-def fgsm_on_predictor(predict, x, y, eps: float, *, binary: bool, clip=(0.0, 1.0)) -> np.ndarray:
-    """One l-inf FGSM step against a kernel predictor.
+class ClosedFormKernelPredictor:
+    """x -> Theta(x, X) alpha (B, O) for a kernel with identity output structure, differentiable in x.
 
-    binary: y in {-1, +1}, predict -> (B, 1): x_adv = x - eps * y * sign(grad_x f(x)) (Eq. 8).
-    multiclass: y int labels, predict -> (B, K): x_adv = x + eps * sign(grad_x CE(softmax f(x), y)).
+    Args:
+      kernel_fn: (B, D), (N, D) -> (B, N) differentiable kernel on flattened inputs, e.g.
+        ``closed_form.two_layer_relu_ntk_tf``.
+      x_train: (N, ...) training inputs X; alpha: (N, O) dual coefficients.
     """
-    x = tf.convert_to_tensor(np.asarray(x, np.float32))
+
+    def __init__(self, kernel_fn, x_train, alpha):
+        self.kernel_fn = kernel_fn
+        self.x_train = tf.constant(np.asarray(x_train, np.float32).reshape(len(x_train), -1))
+        self.alpha = tf.constant(np.asarray(alpha, np.float32))
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        flat = tf.reshape(x, [tf.shape(x)[0], -1])
+        return tf.matmul(tf.cast(self.kernel_fn(flat, self.x_train), tf.float32), self.alpha)
+
+
+OBJECTIVES = ("binary", "ce", "max_of_k", "sum_of_k")
+
+
+def ascent_direction(predict, x: tf.Tensor, y, objective: str, eps: float) -> tf.Tensor:
+    """sign of the input gradient of the attack objective, the l-inf steepest ascent direction.
+
+    Objectives (NTK paper Eq. 8, 18-21, 33, 35; METHODS §B):
+      binary    y in {-1, +1}, predict (B, 1): maximise -y f(x).
+      ce        y int labels, predict (B, K): maximise CE(softmax f(x), y); its gradient is
+                (df/dx)^T (softmax f - onehot y).
+      sum_of_k  maximise sum_{k != y} (f_k - f_y): the first-order cross-entropy with equal
+                weights on the wrong classes, which is what it is when the outputs regress
+                one-hot targets (Eq. 35).
+      max_of_k  maximise f_k* - f_y for the wrong class k* whose margin would be largest after the
+                step: k* = argmax_{k != y} f_k - f_y + eps ||grad_x (f_k - f_y)||_1 (Eq. 33).
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown NTK attack objective {objective!r}; use one of {OBJECTIVES}")
+    if objective == "max_of_k":
+        return _max_of_k_direction(predict, x, y, eps)
     with tf.GradientTape() as tape:
         tape.watch(x)
-        f = predict(x)
-        if binary:
-            objective = -tf.reduce_sum(tf.constant(np.asarray(y, np.float32))[:, None] * f)
+        f = predict(x)  # (B, O)
+        if objective == "binary":
+            value = -tf.reduce_sum(tf.cast(tf.reshape(y, [-1, 1]), f.dtype) * f)
+        elif objective == "ce":
+            value = tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(y, f, from_logits=True))
         else:
-            objective = tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(y, f, from_logits=True))
-    x_adv = x + eps * tf.sign(tape.gradient(objective, x))
-    return np.asarray(x_adv if clip is None else tf.clip_by_value(x_adv, *clip))
+            value = tf.reduce_sum(_margins(f, y))
+    return tf.sign(tape.gradient(value, x))
+
+
+def _margins(f: tf.Tensor, y) -> tf.Tensor:
+    """f_k - f_y for every class k (B, K); 0 at k = y."""
+    return f - tf.gather(f, y, axis=1, batch_dims=1)[:, None]
+
+
+def _max_of_k_direction(predict, x: tf.Tensor, y, eps: float) -> tf.Tensor:
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        margins = _margins(predict(x), y)
+    grads = tape.batch_jacobian(margins, x)  # (B, K, ...): the gradient of every f_k - f_y
+    l1 = tf.reduce_sum(tf.abs(tf.reshape(grads, [tf.shape(grads)[0], tf.shape(grads)[1], -1])), axis=2)
+    is_label = tf.one_hot(y, tf.shape(margins)[1]) > 0
+    score = tf.where(is_label, tf.constant(-np.inf, margins.dtype), margins + eps * l1)  # (B, K)
+    return tf.sign(tf.gather(grads, tf.argmax(score, axis=1), axis=1, batch_dims=1))
+
+
+def attack_predictor(
+    predict, x, y, eps: float, *, objective: str, steps: int = 1, step_size: float | None = None, clip=(0.0, 1.0)
+) -> np.ndarray:
+    """l-inf attack on a (kernel) predictor: FGSM for steps = 1 (step = eps), else ``steps`` sign
+    steps of ``step_size`` (default 2.5 eps / steps) projected onto the eps-ball around x.
+
+    Args:
+      predict: differentiable x (B, ...) -> (B, O), e.g. EmpiricalKernelPredictor.
+      y: {-1, +1} for ``objective="binary"``, else int labels (B,).
+      clip: value range of valid inputs, or None.
+    """
+    x0 = tf.convert_to_tensor(np.asarray(x, np.float32))
+    y = tf.constant(np.asarray(y))
+    step = eps if steps == 1 else (step_size or 2.5 * eps / steps)
+    x_adv = x0
+    for _ in range(steps):
+        x_adv = x_adv + step * ascent_direction(predict, x_adv, y, objective, eps)
+        x_adv = tf.clip_by_value(x_adv, x0 - eps, x0 + eps)
+        if clip is not None:
+            x_adv = tf.clip_by_value(x_adv, *clip)
+    return x_adv.numpy()

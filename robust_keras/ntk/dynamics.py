@@ -9,6 +9,8 @@ All kernels are traced (N, N) empirical NTKs of one fixed batch, float64.
 
 from __future__ import annotations
 
+import glob
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -45,6 +47,8 @@ class KernelDynamics:
 
     Call it with (epoch, metrics) from ``training.loop.fit``'s ``on_epoch_end``; ``epoch_zero()``
     records K_0 before training. ``kernels`` keeps every K_t for the distance heatmap.
+    With ``state_dir``, each K_t is also written there (``kernel_<epoch>.npy``) and read back by
+    a new callback on the same directory, so a resumed run keeps the kernels of earlier epochs.
 
     Args:
       log: (metrics dict, step) -> None, e.g. ``run.log_metrics``.
@@ -63,12 +67,18 @@ class KernelDynamics:
         ks: Sequence[int] = (10, 20),
         method: str = "auto",
         chunk_size: int | None = None,
+        state_dir: str | None = None,
     ):
         self.model, self.x, self.every, self.log = model, np.asarray(x_batch, np.float32), every, log
         self.top, self.ks, self.method, self.chunk_size = top, tuple(sorted({*ks, top})), method, chunk_size
         self.epochs: list[int] = []
         self.kernels: list[np.ndarray] = []
         self.history: list[dict] = []  # the metrics of each recorded kernel, in order
+        self.state_dir = state_dir
+        if state_dir:
+            os.makedirs(state_dir, exist_ok=True)
+            for name in sorted(glob.glob(os.path.join(state_dir, "kernel_*.npy"))):
+                self._record(int(os.path.basename(name)[len("kernel_") : -len(".npy")]), np.load(name))
 
     def _kernel(self) -> np.ndarray:
         return empirical_ntk(
@@ -80,9 +90,20 @@ class KernelDynamics:
 
     def __call__(self, epoch: int, metrics: dict) -> dict:
         del metrics
-        if epoch % self.every:
+        if epoch % self.every or epoch in self.epochs:
             return {}
         kt = self._kernel()
+        if self.state_dir:  # write-then-rename: a killed run never leaves a partial kernel file
+            path = os.path.join(self.state_dir, f"kernel_{epoch:06d}.npy")
+            with open(path + ".tmp", "wb") as f:
+                np.save(f, kt)
+            os.replace(path + ".tmp", path)
+        out = self._record(epoch, kt)
+        if self.log:
+            self.log(out, epoch)
+        return out
+
+    def _record(self, epoch: int, kt: np.ndarray) -> dict:
         self.epochs.append(epoch)
         self.kernels.append(kt)
         k0 = self.kernels[0]
@@ -97,8 +118,6 @@ class KernelDynamics:
         }
         out.update({f"ntk/concentration_top{k}": concentration(kt, k) for k in self.ks})
         self.history.append(out)
-        if self.log:
-            self.log(out, epoch)
         return out
 
     def distance_matrix(self) -> np.ndarray:

@@ -45,12 +45,12 @@ def _reduce(block: tf.Tensor, trace: str | None) -> tf.Tensor:
     return diag / tf.cast(tf.shape(block)[-1], diag.dtype) if trace == "mean" else diag
 
 
-def auto_chunk_size(model: keras.Model, n: int, method: str, trace: str | None) -> int:
+def auto_chunk_size(model: keras.Model, n: int, method: str, trace: str | None, outputs: int) -> int:
     """Largest chunk whose per-chunk work fits CHUNK_BYTES and whose kernel block fits BLOCK_BYTES.
 
     Per-example work: the structured terms (``structured.bytes_per_example``), or O x P floats of
     Jacobian (times 3 for pfor's temporaries) for the Jacobian and vp paths."""
-    o = int(model.output_shape[-1])
+    o = outputs
     if method == "structured":
         per_example = structured.bytes_per_example(model)
     else:
@@ -126,11 +126,12 @@ def empirical_ntk(
     x2 = x1 if same else tf.convert_to_tensor(x2, tf.float32)
     if method == "auto":
         method = "structured" if structured.supports(model) else "jacobian"
-    n1, n2, o = int(x1.shape[0]), int(x2.shape[0]), int(model.output_shape[-1])
+    # from a forward pass: subclassed models have no output_shape
+    n1, n2, o = int(x1.shape[0]), int(x2.shape[0]), int(model(x1[:1], training=False).shape[-1])
     shape = (n1, n2) if trace else (n1, n2, o, o)
     kernel = np.zeros(shape, dtype)
     if chunk_size is None:
-        chunk_size = auto_chunk_size(model, max(n1, n2), method, trace)
+        chunk_size = auto_chunk_size(model, max(n1, n2), method, trace, o)
     rows, cols = _chunks(n1, chunk_size), _chunks(n2, chunk_size)
     right = _TermCache(model, x2, cols, budget=max(kernel.nbytes, cache_bytes)) if method == "structured" else None
     for r, (i, j) in enumerate(rows):

@@ -97,6 +97,7 @@ def fit(
     trainer: Trainer,
     *,
     epochs: int,
+    start_epoch: int = 0,
     train_data: Callable[[int], tf.data.Dataset],
     evaluators: Iterable = (),
     checkpoint_dir: str | None = None,
@@ -107,6 +108,8 @@ def fit(
     """Trains for ``epochs`` epochs, evaluating and checkpointing after each.
 
     Args:
+      start_epoch: epochs already done elsewhere (e.g. before a linearization); the first epoch
+        run here is start_epoch + 1 unless a checkpoint says otherwise.
       train_data: epoch number -> that epoch's dataset (deterministic, so resumes replay it).
       evaluators: objects with ``evaluate(predict)`` yielding ``(name, value)``.
       checkpoint_dir: if set, the model, optimizer and epoch counter are saved after every
@@ -115,7 +118,7 @@ def fit(
     Returns:
       Metrics of the epochs run by this call.
     """
-    epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+    epoch_var = tf.Variable(start_epoch, dtype=tf.int64, trainable=False)
     manager = None
     if checkpoint_dir:
         ckpt = tf.train.Checkpoint(model=trainer.model, optimizer=trainer.optimizer, epoch=epoch_var)
