@@ -60,6 +60,14 @@ def auto_chunk_size(model: keras.Model, n: int, method: str, trace: str | None, 
     return max(1, min(n, CHUNK_BYTES // per_example, by_block))
 
 
+def _num_outputs(model: keras.Model, x: tf.Tensor) -> int:
+    """O, from the model's output shape, or from a forward pass (subclassed models have none)."""
+    try:
+        return int(model.output_shape[-1])
+    except (AttributeError, ValueError):
+        return int(model(x[:1], training=False).shape[-1])
+
+
 def _jacobian_chunk(model: keras.Model, x: tf.Tensor) -> list[tf.Tensor]:
     """Per-variable Jacobians, each (c, O, P_v) with P_v the variable's size."""
     with tf.GradientTape() as tape:
@@ -126,8 +134,7 @@ def empirical_ntk(
     x2 = x1 if same else tf.convert_to_tensor(x2, tf.float32)
     if method == "auto":
         method = "structured" if structured.supports(model) else "jacobian"
-    # from a forward pass: subclassed models have no output_shape
-    n1, n2, o = int(x1.shape[0]), int(x2.shape[0]), int(model(x1[:1], training=False).shape[-1])
+    n1, n2, o = int(x1.shape[0]), int(x2.shape[0]), _num_outputs(model, x1)
     shape = (n1, n2) if trace else (n1, n2, o, o)
     kernel = np.zeros(shape, dtype)
     if chunk_size is None:

@@ -86,7 +86,7 @@ class DenseTerm:
 
     @property
     def nbytes(self) -> int:
-        return 4 * (int(tf.size(self.a)) + int(tf.size(self.g)))
+        return 4 * (self.a.shape.num_elements() + self.g.shape.num_elements())
 
     @property
     def tensors(self) -> tuple[tf.Tensor, ...]:
@@ -105,7 +105,7 @@ class JacobianTerm:
 
     @property
     def nbytes(self) -> int:
-        return 4 * int(tf.size(self.j))
+        return 4 * self.j.shape.num_elements()
 
     @property
     def tensors(self) -> tuple[tf.Tensor, ...]:
