@@ -133,6 +133,35 @@ def test_layers_without_a_structured_rule_fall_back_to_jacobians():
     )
 
 
+class _Subclassed(keras.Model):
+    """A subclassed model (no symbolic graph) with BatchNorm, which must run in inference mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = keras.layers.Dense(6, activation="relu")
+        self.norm = keras.layers.BatchNormalization()
+        self.out = keras.layers.Dense(2)
+
+    def call(self, x, training=False):
+        return self.out(self.norm(self.hidden(x), training=training))
+
+
+def test_subclassed_model_with_batchnorm_in_inference_mode():
+    model = _Subclassed()
+    x = RNG.normal(size=(4, 5)).astype(np.float32)
+    model(x)
+    model.norm.moving_mean.assign(RNG.normal(size=6))  # inference statistics differ from the batch's
+    model.norm.moving_variance.assign(RNG.random(6) + 0.5)
+    assert not structured.supports(model)
+    auto = empirical_ntk(model, x, dtype=np.float64)  # -> jacobian
+    np.testing.assert_allclose(auto, empirical_ntk(model, x, method="vp", dtype=np.float64), rtol=1e-4, atol=1e-6)
+    # with only the readout trainable, Theta = (h . h' + 1) I, h the features after inference-mode BN
+    model.hidden.trainable = model.norm.trainable = False
+    h = model.norm(model.hidden(x), training=False).numpy().astype(np.float64)
+    expected = (h @ h.T + 1)[:, :, None, None] * np.eye(2)
+    np.testing.assert_allclose(empirical_ntk(model, x, dtype=np.float64), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_auto_chunk_size_keeps_blocks_and_work_bounded():
     model = build_model("cnn_mnist", (28, 28, 1), 10, mean=[0.1], std=[0.3], seed=0)
     per_example = structured.bytes_per_example(model)

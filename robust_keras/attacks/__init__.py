@@ -1,4 +1,5 @@
-"""Gradient attacks on logits functions: FGSM and PGD for l-inf and l2, targeted or not."""
+"""Gradient attacks on logits functions: FGSM and PGD for l-inf and l2, targeted or not; NTK
+attacks on kernel predictors live in ``attacks.ntk``."""
 
 from robust_keras.attacks.pgd import PGD, fgsm
 from robust_keras.attacks.steps import L2Step, LinfStep, make_step

@@ -21,10 +21,10 @@ import numpy as np
 import tensorflow as tf
 
 from robust_keras.analysis import plots
+from robust_keras.attacks.ntk import ClosedFormKernelPredictor, attack_predictor
 from robust_keras.config import Config
 from robust_keras.experiments import common
 from robust_keras.models import build_model
-from robust_keras.ntk.attacks import ClosedFormKernelPredictor, attack_predictor
 from robust_keras.ntk.closed_form import two_layer_relu_ntk_tf
 from robust_keras.ntk.regression import KernelRegression
 from robust_keras.tracking import Run
