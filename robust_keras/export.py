@@ -30,7 +30,10 @@ def export_model(model: keras.Model, directory: str, metadata: dict) -> str:
     tmp = directory.rstrip("/") + ".partial"
     if os.path.exists(tmp):
         tf.io.gfile.rmtree(tmp)
-    model.export(tmp, format="tf_saved_model", verbose=False)
+    # functional models carry their input spec; others (e.g. a LinearizedModel) get one from input_shape
+    functional = bool(getattr(model, "inputs", None))
+    signature = None if functional else [tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)]
+    model.export(tmp, format="tf_saved_model", verbose=False, input_signature=signature)
     meta = {
         "input_shape": list(model.input_shape[1:]),
         "num_classes": int(model.output_shape[-1]),

@@ -64,3 +64,16 @@ def test_taylor_remainder_is_second_order():
             v.assign(w + t * u)
         errors.append(float(tf.reduce_max(tf.abs(moved(x) - lin(x)))))
     assert 3.0 < errors[0] / errors[1] < 5.0  # halving t quarters the error: O(t^2)
+
+
+def test_linearized_model_exports_to_the_savedmodel_contract(tmp_path):
+    from robust_keras.export import export_model, load_model
+
+    base = _net()
+    lin = LinearizedModel(base)
+    lin.delta[-1].assign(np.ones(3, np.float32))  # the readout bias moves by 1
+    x = RNG.normal(size=(4, 6)).astype(np.float32)
+    loaded = load_model(export_model(lin, str(tmp_path / "lin"), {"linearized_at": 2}))
+    np.testing.assert_allclose(np.asarray(loaded(x)), lin(x).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(loaded(x)), base(x).numpy() + 1.0, rtol=1e-5, atol=1e-5)
+    assert loaded.metadata["linearized_at"] == 2 and loaded.metadata["num_classes"] == 3

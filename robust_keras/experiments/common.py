@@ -143,6 +143,8 @@ def train_model(
 
     on_epoch_end = _epoch_end(run, make_callbacks(model) if make_callbacks else [])
     linearize = config.ntk_linearize_epoch if 0 <= config.ntk_linearize_epoch < recipe.epochs else None
+    if linearize is None and config.ntk_linearize_epoch >= recipe.epochs:
+        print(f"[{name}] --ntk_linearize_epoch={config.ntk_linearize_epoch} >= {recipe.epochs} epochs: not linearized")
     print(f"[{name}] training {config.model} on {len(labels)} examples for {recipe.epochs} epochs")
     loop.fit(
         trainer,

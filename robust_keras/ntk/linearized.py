@@ -28,6 +28,7 @@ class LinearizedModel(keras.Model):
             self.add_weight(shape=v.shape, initializer="zeros", dtype=v.dtype, name=f"delta_{i}")
             for i, v in enumerate(base.trainable_variables)
         ]
+        self.built = True  # every variable exists now (needed for SavedModel export)
 
     @property
     def trainable_variables(self) -> list:
@@ -40,6 +41,10 @@ class LinearizedModel(keras.Model):
     @property
     def input_shape(self):
         return self.base.input_shape
+
+    @property
+    def output_shape(self):
+        return self.base.output_shape
 
     def call(self, x, training=False):
         tangents = [tf.convert_to_tensor(d) for d in self.delta]
