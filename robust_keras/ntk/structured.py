@@ -136,14 +136,16 @@ def kernel_block(terms1: list, terms2: list, trace: str | None) -> tf.Tensor:
 
 @tf.function(reduce_retracing=True)
 def _compiled_block(kinds, tensors1, tensors2, trace):
-    blocks = []
-    for bias, t1, t2 in zip(kinds, tensors1, tensors2):
-        term1, term2 = (
-            (JacobianTerm(*t1), JacobianTerm(*t2)) if bias is None else (DenseTerm(*t1, bias), DenseTerm(*t2, bias))
-        )
-        blocks.append(term1.block(term2, trace))
-    total = tf.add_n(blocks)
-    outputs = tf.cast(tf.shape(tensors1[0][-1])[1], total.dtype)  # every term's last tensor is (N, O, H)
+    return _sum_blocks(_rebuild(kinds, tensors1), _rebuild(kinds, tensors2), trace)
+
+
+def _rebuild(kinds, tensors) -> list[DenseTerm | JacobianTerm]:
+    return [JacobianTerm(*t) if bias is None else DenseTerm(*t, bias) for bias, t in zip(kinds, tensors)]
+
+
+def _sum_blocks(terms1: list, terms2: list, trace: str | None) -> tf.Tensor:
+    total = tf.add_n([t1.block(t2, trace) for t1, t2 in zip(terms1, terms2)])
+    outputs = tf.cast(tf.shape(terms1[0].tensors[-1])[1], total.dtype)  # every term's last tensor is (N, O, H)
     return total / outputs if trace == "mean" else total
 
 
@@ -162,6 +164,7 @@ def bytes_per_example(model: keras.Model) -> int:
 
 
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> compiled _terms
+_SELF_KERNEL: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {trace: x -> Theta(x, x)}
 
 
 def layer_terms(model: keras.Model, x: tf.Tensor) -> list[DenseTerm | JacobianTerm]:
@@ -172,16 +175,39 @@ def layer_terms(model: keras.Model, x: tf.Tensor) -> list[DenseTerm | JacobianTe
     graph on every call."""
     fn = _COMPILED.get(model)
     if fn is None:
-        spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
         ref = weakref.ref(model)  # a strong reference in the value would keep the key alive forever
-        fn = _COMPILED[model] = tf.function(lambda inp: _terms(ref(), inp), input_signature=[spec])
+        fn = _COMPILED[model] = tf.function(lambda inp: _terms(ref(), inp), input_signature=[_input_spec(model)])
+    return _wrap(model, fn(tf.cast(x, tf.float32)))
+
+
+def self_kernel(model: keras.Model, x: tf.Tensor, trace: str | None) -> tf.Tensor:
+    """Theta(x, x) in one compiled graph, terms and contraction fused: (N, N[, O, O]). For inputs
+    that fit one chunk, where separate graph calls would cost more than the work at small N."""
+    fns = _SELF_KERNEL.setdefault(model, {})
+    if trace not in fns:
+        ref = weakref.ref(model)
+
+        def fn(inp):
+            terms = _wrap(ref(), _terms(ref(), inp))
+            return _sum_blocks(terms, terms, trace)
+
+        fns[trace] = tf.function(fn, input_signature=[_input_spec(model)])
+    return fns[trace](tf.cast(x, tf.float32))
+
+
+def _input_spec(model: keras.Model) -> tf.TensorSpec:
+    return tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
+
+
+def _wrap(model: keras.Model, tensors: list[tuple[tf.Tensor, ...]]) -> list[DenseTerm | JacobianTerm]:
+    """The compiled _terms output as term objects, in layer order."""
     layers = [layer for layer in _chain(model) if layer.trainable_weights]
     terms = []
-    for layer, tensors in zip(layers, fn(tf.cast(x, tf.float32))):
+    for layer, parts in zip(layers, tensors):
         if isinstance(layer, keras.layers.Dense):
-            terms.append(DenseTerm(*tensors, bias=layer.use_bias))
+            terms.append(DenseTerm(*parts, bias=layer.use_bias))
         else:  # kernel and bias Jacobians as separate terms: no concatenated copy
-            terms.extend(JacobianTerm(j) for j in tensors)
+            terms.extend(JacobianTerm(j) for j in parts)
     return terms
 
 
