@@ -28,7 +28,7 @@ def run(config: Config, run: Run) -> dict:
     x_fixed = common.to_float(test.images[: config.ntk_batch])
     recipe = common.Recipe.from_config(config)
     tracked: dict[str, KernelDynamics] = {}
-    accuracies: dict[str, dict[str, list[float]]] = {}
+    accuracies: dict[str, dict[str, dict[int, float]]] = {}
     final = {}
     for mode in ("standard", "adversarial"):
         child = run.child(mode)
@@ -73,7 +73,7 @@ def run(config: Config, run: Run) -> dict:
         )
         dyn = tracked[mode]
         accuracies[mode] = {
-            kind: list(child.metric_history(f"test/{key}").values())
+            kind: child.metric_history(f"test/{key}")
             for kind, key in (("clean", "accuracy"), ("robust", "robust_accuracy"))
         }
         np.savez(run.path(mode, "kernels.npz"), epochs=np.array(dyn.epochs), kernels=np.stack(dyn.kernels))
@@ -92,7 +92,7 @@ def run(config: Config, run: Run) -> dict:
 
 
 def _plots(run: Run, tracked: dict[str, KernelDynamics], accuracies: dict[str, dict], top: int) -> None:
-    """``accuracies``: mode -> {"clean" | "robust": per-epoch test accuracy from epoch 1}."""
+    """``accuracies``: mode -> {"clean" | "robust": {epoch: test accuracy}}, every epoch from 1."""
     for mode, dyn in tracked.items():
         labels = [str(e) for e in dyn.epochs]
         png = plots.heatmap(
@@ -123,8 +123,8 @@ def _plots(run: Run, tracked: dict[str, KernelDynamics], accuracies: dict[str, d
     run.log_artifact(png, "plots")
     png = plots.curves_vs(
         run.path("plots", "accuracy.png"),
-        epochs[1:],
-        {f"{mode}: {key}": values for mode, acc in accuracies.items() for key, values in acc.items()},
+        list(accuracies["standard"]["clean"]),
+        {f"{mode}: {key}": list(values.values()) for mode, acc in accuracies.items() for key, values in acc.items()},
         title="test accuracy, clean and under the training attack",
         xlabel="epoch",
         ylabel="accuracy",
