@@ -23,6 +23,9 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_integer("ntk_features", 100, "ntk_features: eigen-features analysed (the top N).", lower_bound=2)
 flags.DEFINE_list("ntk_widths", ["256", "2048"], "ntk_transfer: hidden widths m of the two-layer nets.")
+flags.DEFINE_integer(
+    "ntk_seeds", 1, "ntk_transfer: nets per width, each from its own initialisation (paper: 3).", lower_bound=1
+)
 flags.DEFINE_integer("ntk_steps", 600, "ntk_transfer: full-batch GD steps.", lower_bound=1)
 flags.DEFINE_integer("ntk_eval_every", 150, "ntk_transfer: evaluate every N steps.", lower_bound=1)
 flags.DEFINE_float("ntk_lr_scale", 0.5, "ntk_transfer: GD step eta = c / lambda_max(Theta_train).", lower_bound=0)

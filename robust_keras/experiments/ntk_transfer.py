@@ -1,7 +1,8 @@
 """NTK attacks transfer to wide nets (NTK paper Sec. 3.2, Fig. 3, App. C; METHODS §B).
 
 Two-layer ReLU nets in NTK parameterisation (w ~ N(0, I), frozen +-1 readout, 1/sqrt(m)) of each
-width in ``--ntk_widths`` are trained by full-batch GD on (1/2) sum ||f(x) - y||^2 to one-hot
+width in ``--ntk_widths`` (``--ntk_seeds`` initialisations each, child runs ``width_<m>[_seed_<s>]``)
+are trained by full-batch GD on (1/2) sum ||f(x) - y||^2 to one-hot
 targets with eta = c / lambda_max, on images scaled to unit l2 norm (keeps Theta and f_0 at O(1),
 as in the theory's inputs on the sphere). Their infinite-width NTK (closed form, App. C) gives the
 kernel predictor g_t(x) = Theta(x, X) alpha_t, alpha_t = Theta^{-1}(I - exp(-eta Theta t)) Y, which
@@ -40,8 +41,9 @@ def run(config: Config, run: Run) -> dict:
     theta = two_layer_relu_ntk_tf(flat_train, flat_train).numpy().astype(np.float64)  # (N, N), per output
     eta = config.ntk_lr_scale / np.linalg.eigvalsh(theta)[-1]
     history: dict[str, list[dict]] = {}
-    for width in (int(w) for w in config.ntk_widths):
-        name = f"width_{width}"
+    runs = [(int(w), s) for w in config.ntk_widths for s in range(config.ntk_seeds)]
+    for width, replica in runs:  # App. C: several nets per width, each from its own initialisation
+        name = f"width_{width}" if config.ntk_seeds == 1 else f"width_{width}_seed_{replica}"
         child = run.child(name)
         model = build_model(
             "two_layer",
