@@ -21,6 +21,12 @@ flags.DEFINE_integer(
     "App. E.1); attacks are computed on it.",
     lower_bound=-1,
 )
+flags.DEFINE_enum(
+    "ntk_kernel",
+    "closed_form",
+    ["closed_form", "empirical"],
+    "ntk_features: infinite-width two-layer ReLU NTK, or the empirical NTK of --model at init.",
+)
 flags.DEFINE_integer("ntk_features", 100, "ntk_features: eigen-features analysed (the top N).", lower_bound=2)
 flags.DEFINE_list("ntk_widths", ["256", "2048"], "ntk_transfer: hidden widths m of the two-layer nets.")
 flags.DEFINE_integer(
