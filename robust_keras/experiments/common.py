@@ -117,20 +117,10 @@ def train_model(
     checkpoints in ``<name>_linearized``); the returned trainer then holds the LinearizedModel.
     """
     strategy = make_strategy(config)
-    mean, std = channel_stats(images if stats_images is None else stats_images)
     steps_per_epoch = -(-len(labels) // recipe.batch_size)
     with strategy.scope():
-        model = build_model(
-            config.model,
-            images.shape[1:],
-            num_classes,
-            mean=mean,
-            std=std,
-            width=config.width,
-            parameterization=config.parameterization,
-            train_second_layer=config.train_second_layer,
-            use_bias=config.use_bias,
-            seed=derive_seed(seed, "init"),
+        model = build_flags_model(
+            config, images, num_classes, seed=derive_seed(seed, "init"), stats_images=stats_images
         )
     trainer = _make_trainer(config, model, recipe, steps_per_epoch, strategy, seed, adversarial)
     data_seed = derive_seed(seed, "data")
@@ -173,6 +163,24 @@ def train_model(
         on_epoch_end=on_epoch_end,
     )
     return trainer
+
+
+def build_flags_model(config: Config, images: np.ndarray, num_classes: int, *, seed: int, stats_images=None):
+    """``--model`` with the flags' architecture options (width, parameterisation, readout, bias),
+    normalised by the channel statistics of ``stats_images`` (default: ``images``, (N, H, W, C))."""
+    mean, std = channel_stats(images if stats_images is None else stats_images)
+    return build_model(
+        config.model,
+        images.shape[1:],
+        num_classes,
+        mean=mean,
+        std=std,
+        width=config.width,
+        parameterization=config.parameterization,
+        train_second_layer=config.train_second_layer,
+        use_bias=config.use_bias,
+        seed=seed,
+    )
 
 
 def _make_trainer(config, model, recipe: Recipe, steps_per_epoch: int, strategy, seed: int, adversarial: bool):

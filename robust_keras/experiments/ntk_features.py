@@ -25,7 +25,6 @@ from robust_keras.attacks.ntk import ClosedFormKernelPredictor, EmpiricalKernelP
 from robust_keras.config import Config
 from robust_keras.errors import ConfigError
 from robust_keras.experiments import common
-from robust_keras.models import build_model
 from robust_keras.ntk import empirical_ntk
 from robust_keras.ntk.closed_form import two_layer_relu_ntk_tf
 from robust_keras.ntk.regression import KernelRegression
@@ -81,19 +80,8 @@ def _kernel(config: Config, train, x_train: np.ndarray):
         flat = tf.constant(x_train.reshape(len(x_train), -1))
         theta = two_layer_relu_ntk_tf(flat, flat).numpy().astype(np.float64)
         return theta, lambda d: ClosedFormKernelPredictor(two_layer_relu_ntk_tf, x_train, d)
-    mean, std = common.channel_stats(train.images)
-    model = build_model(
-        config.model,
-        train.image_shape,
-        1,  # one output: the +-1 regression of Eq. 9
-        mean=mean,
-        std=std,
-        width=config.width,
-        parameterization=config.parameterization,
-        train_second_layer=config.train_second_layer,
-        use_bias=config.use_bias,
-        seed=common.derive_seed(config.seed, "ntk_features_init"),
-    )
+    # one output: the +-1 regression of Eq. 9
+    model = common.build_flags_model(config, train.images, 1, seed=common.derive_seed(config.seed, "ntk_features_init"))
     theta = empirical_ntk(model, x_train, method=config.ntk_method, chunk_size=config.ntk_chunk, dtype=np.float64)
     return theta[:, :, 0, 0], lambda d: EmpiricalKernelPredictor(model, x_train, d)
 
