@@ -20,6 +20,7 @@ from robust_keras import config as config_lib  # noqa: E402
 from robust_keras import (
     flags_feature_averaging,  # noqa: E402, F401  (defines the fa_* flags)
     flags_ntk,  # noqa: E402, F401  (defines the ntk_* flags)
+    flags_toy_linear,  # noqa: E402, F401  (defines the toy_* flags)
 )
 from robust_keras.errors import RobustKerasError  # noqa: E402
 

@@ -139,3 +139,46 @@ def scatter(path: str, x, y, colour, *, title: str, xlabel: str, ylabel: str, co
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def toy_accuracy_vs_k(
+    path: str, *, ks, accuracy, per_seed, fine_k, robust_level, nonrobust_level, k_t: float, title: str
+) -> str:
+    """Population accuracy of the GD solution vs k (mean line, one dot per training set) against
+    the two levels 1 - p (robust coordinate) and 1 - p/k (non-robust), with the derived k_t marked."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2), dpi=120)
+    for i, k in enumerate(ks):
+        ax.scatter(
+            [k] * len(per_seed[k]),
+            per_seed[k],
+            s=12,
+            color="C0",
+            alpha=0.4,
+            label="one training set" if i == 0 else None,
+        )
+    ax.plot(ks, accuracy, marker="o", color="C0", label="GD, mean over training sets")
+    ax.axhline(robust_level, color="C2", linestyle="--", label="1 - p (robust coordinate)")
+    ax.plot(fine_k, nonrobust_level, color="C3", linestyle="--", label="1 - p/k (non-robust coordinate)")
+    if np.isfinite(k_t):
+        ax.axvline(k_t, color="grey", linestyle=":")
+        ax.text(k_t * 1.03, 0.03, f"derived k_t = {k_t:.2f}", fontsize=8, transform=ax.get_xaxis_transform())
+    ax.set(title=title, xlabel="k (non-robust coordinate wrong w.p. p/k)", ylabel="population accuracy", xscale="log")
+    ax.set_xticks(list(ks), [f"{k:g}" for k in ks], minor=False)
+    ax.minorticks_off()
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
+def toy_weights(path: str, trajectories: Mapping[str, Mapping[int, tuple[float, float]]], *, eps: float, title: str):
+    """One panel per k: w1 (robust) and eps * w2 (non-robust contribution to the score) over GD steps."""
+    fig, axes = plt.subplots(1, len(trajectories), figsize=(5.5 * len(trajectories), 4), dpi=120, squeeze=False)
+    for ax, (name, traj) in zip(axes[0], trajectories.items(), strict=True):
+        steps = sorted(s for s in traj if s > 0)
+        ax.plot(steps, [traj[s][0] for s in steps], color="C2", label="w1 (robust)")
+        ax.plot(steps, [eps * traj[s][1] for s in steps], color="C3", label="eps * w2 (non-robust)")
+        ax.set(title=name, xlabel="GD step", ylabel="weight on the score x . w", xscale="log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)

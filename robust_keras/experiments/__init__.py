@@ -7,6 +7,7 @@ from robust_keras.experiments import (
     kernel_dynamics,
     ntk_features,
     ntk_transfer,
+    toy_linear,
     train,
     transfer,
 )
@@ -18,6 +19,7 @@ EXPERIMENTS = {
     "kernel_dynamics": kernel_dynamics.run,
     "ntk_features": ntk_features.run,
     "ntk_transfer": ntk_transfer.run,
+    "toy_linear": toy_linear.run,
     "train": train.run,
     "transfer": transfer.run,
 }

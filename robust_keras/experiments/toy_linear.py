@@ -1,0 +1,146 @@
+"""Toy linear model of robust-before-non-robust (Sec. 5, Theorems 1-2, App. A; docs/methods.md §A.7).
+
+For every k of ``--toy_k`` and ``--toy_seeds`` training sets: gradient descent from w_0 = 0 on
+the squared loss, population accuracy on ``--toy_test_samples`` fresh points, training
+accuracy, the first step (Theorem 1) and agreement with the closed-form min-norm interpolant.
+Beside it, the derived threshold k_t and step-size bound (analysis/toy_linear_theory.py).
+
+Outputs: one child run per k (params ``k``; metrics ``population_accuracy``...), the sweep table
+``toy_linear.csv`` / ``.md``, ``plots/toy_accuracy_vs_k.png`` and
+``plots/toy_weights_over_steps.png`` (w1 and eps * w2 over GD steps, one k below and one above k_t).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+
+from robust_keras.analysis import plots
+from robust_keras.analysis import toy_linear_theory as theory
+from robust_keras.config import Config
+from robust_keras.data import toy_linear
+from robust_keras.errors import ConfigError
+from robust_keras.experiments import common
+from robust_keras.tracking import Run
+from robust_keras.training.toy_linear_gd import gradient_descent, min_norm_interpolant
+
+_CLOSED_FORM_MAX_N = 4000  # dense lstsq of (n, n + 2): fine up to a few thousand points
+
+
+def run(config: Config, run: Run) -> dict:
+    n, p, eps, eta = config.toy_n, config.toy_p, config.toy_eps, config.toy_lr
+    ks = sorted(float(k) for k in config.toy_k)
+    bound = min(theory.eta_bound(n, p, k, eps) for k in ks)
+    if eta >= bound:
+        raise ConfigError(
+            f"--toy_lr={eta} is at or above the GD stability bound {bound:.4f}", "pass a smaller --toy_lr"
+        )
+    k_t = theory.k_threshold(n, p, eps)
+    print(f"[toy] n={n} d={config.toy_d} p={p} eps={eps}: n*eps^2 = {n * eps**2:.3f}")
+    print(f"[toy] derived k_t = {k_t:.3f} (population accuracy 1-p below it, 1-p/k above); GD needs eta < {bound:.4f}")
+    run.log_metrics({"theory/k_t": k_t if np.isfinite(k_t) else -1.0, "theory/eta_bound": bound})
+    record = np.unique(np.geomspace(1, config.toy_steps, 60).astype(int))
+    rows, trajectories, per_seed = [], {}, {}
+    for i, k in enumerate(ks):
+        row, trajectories[k], per_seed[k] = _one_k(config, k, record, seed=common.derive_seed(config.seed, f"toy-{k}"))
+        rows.append(row)
+        child = run.child(f"k={k:g}")
+        child.log_params({"k": k, "p": p, "eps": eps, "n": n})
+        child.log_metrics({name: value for name, value in row.items() if name != "k"})
+        child.set_tags({"regime": "non-robust" if row["theory_nonrobust"] else "robust"})
+        child.finish()
+        run.log_metrics({f"sweep/{name}": row[name] for name in ("population_accuracy", "theory_accuracy")}, step=i)
+        print(
+            f"[toy] k={k:g}: population accuracy {row['population_accuracy']:.4f}"
+            f" +- {row['population_accuracy_std']:.4f} (theory {row['theory_accuracy']:.4f};"
+            f" 1-p = {1 - p:.4f}, 1-p/k = {1 - p / k:.4f}),"
+            f" after step 1 {row['step1_accuracy']:.4f}; solutions on the non-robust coordinate"
+            f" {row['nonrobust_fraction']:.0%}"
+        )
+    _write_table(run, rows)
+    _plot(run, config, ks, rows, per_seed, trajectories, k_t)
+    summary = {"k_t": k_t, "eta_bound": bound, "sweep": rows}
+    with open(run.path("summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    run.log_artifact(run.path("summary.json"))
+    return summary
+
+
+def _one_k(config: Config, k: float, record: np.ndarray, seed: int) -> tuple[dict, dict, list[float]]:
+    """Sweep entry for one k (means over seeds), the first seed's (w1, w2) trajectory and the
+    population accuracy of every seed."""
+    n, p, eps = config.toy_n, config.toy_p, config.toy_eps
+    rng = np.random.default_rng(seed)
+    stats: dict[str, list[float]] = {}
+    trajectory = {}
+    for _ in range(config.toy_seeds):
+        train = toy_linear.sample(n, d=config.toy_d, p=p, k=k, eps=eps, rng=rng)
+        test = toy_linear.sample(config.toy_test_samples, d=config.toy_d, p=p, k=k, eps=eps, rng=rng)
+        first, _ = gradient_descent(train, eta=config.toy_lr, steps=1)
+        final, traj = gradient_descent(train, eta=config.toy_lr, steps=config.toy_steps, record_at=record)
+        trajectory = trajectory or traj
+        values = {
+            "population_accuracy": final.accuracy(test),
+            "train_accuracy": final.accuracy(train),
+            "step1_accuracy": first.accuracy(test),
+            "step1_robust_dominates": float(first.w1 >= eps * first.w2),
+            "nonrobust_fraction": float(eps * final.w2 > final.w1),  # this seed's solution follows x_2
+            "w1": final.w1,
+            "eps_w2": eps * final.w2,
+        }
+        if n <= _CLOSED_FORM_MAX_N:
+            limit = min_norm_interpolant(train)
+            values["gd_vs_interpolant"] = abs(final.w1 - limit.w1) + abs(final.w2 - limit.w2)
+        for name, value in values.items():
+            stats.setdefault(name, []).append(value)
+    wins = theory.nonrobust_wins(n, p, k, eps)
+    row = {"k": k, **{name: float(np.mean(v)) for name, v in stats.items()}}
+    row["population_accuracy_std"] = float(np.std(stats["population_accuracy"]))
+    row["theory_accuracy"] = theory.population_accuracy(p, k, wins)
+    row["theory_nonrobust"] = float(wins)
+    row["theorem1_exact"] = float(theory.first_step_robust(p, k, eps))
+    row["theorem1_paper_bound"] = theory.first_step_paper_bound(p, k)
+    return row, trajectory, stats["population_accuracy"]
+
+
+def _write_table(run: Run, rows: list[dict]) -> None:
+    columns = list(rows[0])
+    with open(run.path("toy_linear.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(f"{r[c]:.4g}" for c in columns) + " |" for r in rows]
+    with open(run.path("toy_linear.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    run.log_artifact(run.path("toy_linear.csv"))
+    run.log_artifact(run.path("toy_linear.md"))
+
+
+def _plot(run: Run, config: Config, ks, rows, per_seed, trajectories, k_t: float) -> None:
+    p = config.toy_p
+    fine = np.geomspace(min(ks), max(ks), 100)
+    png = plots.toy_accuracy_vs_k(
+        run.path("plots", "toy_accuracy_vs_k.png"),
+        ks=ks,
+        accuracy=[r["population_accuracy"] for r in rows],
+        per_seed=per_seed,
+        fine_k=fine,
+        robust_level=1 - p,
+        nonrobust_level=1 - p / fine,
+        k_t=k_t,
+        title=f"Toy linear model: n={config.toy_n}, p={p}, eps={config.toy_eps}, {config.toy_seeds} seeds",
+    )
+    run.log_artifact(png, "plots")
+    below = [k for k in ks if k < k_t]
+    above = [k for k in ks if k > k_t]
+    shown = {f"k={k:g}": trajectories[k] for k in (below[:1] + above[-1:])}
+    png = plots.toy_weights(
+        run.path("plots", "toy_weights_over_steps.png"),
+        shown,
+        eps=config.toy_eps,
+        title=f"GD on the toy model (eta={config.toy_lr}): robust w1 vs non-robust eps*w2",
+    )
+    run.log_artifact(png, "plots")
