@@ -14,6 +14,11 @@ from absl import flags
 DATASETS = ("mnist_sample", "mnist", "cifar10", "cinic10")
 MODELS = ("cnn_mnist", "cnn_cifar", "resnet18", "resnet34", "resnet50", "two_layer")
 
+# Flags that say which part of the work a process does or where results go, not what the
+# experiment is: not logged as params of the parent run, not compared on resume, not written
+# into flags.flags (every part of a split run shares one parent run and one flagfile).
+PLACEMENT_FLAGS = frozenset({"grid_cell", "grid_stage"})
+
 # -- run / bookkeeping -------------------------------------------------------------------------
 flags.DEFINE_string("experiment", "d_det", "Experiment to run (see robust_keras/experiments).")
 flags.DEFINE_string("output_dir", "", "Run directory; default artifacts/runs/<experiment>-<time>.")
@@ -64,6 +69,12 @@ flags.DEFINE_enum("strategy", "default", ["default", "mirrored"], "tf.distribute
 
 # -- d_det: the source model C ------------------------------------------------------------------
 flags.DEFINE_string("source_savedmodel", "", "Use this SavedModel as source C instead of training one.")
+flags.DEFINE_enum(
+    "source_model",
+    "",
+    ("", *MODELS),
+    "Architecture of the source model(s) C, N1, N' trained on clean D (default: --model, the one trained on D_det).",
+)
 flags.DEFINE_integer("source_epochs", 5, "Epochs of the source model C.", lower_bound=0)
 flags.DEFINE_float("source_learning_rate", 0.05, "Learning rate of the source model C.", lower_bound=0.0)
 flags.DEFINE_float("source_weight_decay", 5e-4, "L2 of the source model C.", lower_bound=0.0)

@@ -20,6 +20,7 @@ from robust_keras import config as config_lib  # noqa: E402
 from robust_keras import (
     flags_feature_averaging,  # noqa: E402, F401  (defines the fa_* flags)
     flags_ntk,  # noqa: E402, F401  (defines the ntk_* flags)
+    flags_robust_before,  # noqa: E402, F401  (defines the grid_*, pathway_* ... flags)
     flags_toy_linear,  # noqa: E402, F401  (defines the toy_* flags)
 )
 from robust_keras.errors import RobustKerasError  # noqa: E402
@@ -71,6 +72,17 @@ def _configure_tensorflow(config: config_lib.Config) -> None:
         keras.mixed_precision.set_global_policy("mixed_float16")
 
 
+def _write_flagfile(path: str) -> None:
+    """The flags that reproduce the run, without the placement flags (see config.PLACEMENT_FLAGS)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    FLAGS.append_flags_into_file(tmp)
+    with open(tmp) as f:
+        lines = [ln for ln in f if ln.strip().lstrip("-").split("=")[0] not in config_lib.PLACEMENT_FLAGS]
+    with open(tmp, "w") as f:
+        f.writelines(lines)
+    os.replace(tmp, path)
+
+
 def main(argv: list[str]) -> None:
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
@@ -94,7 +106,8 @@ def main(argv: list[str]) -> None:
             f"{str(e).splitlines()[0] if str(e) else ''}) -- check --mlflow_tracking_uri",
             1,
         )
-    changed = run.changed_params(config.values)
+    params = {k: v for k, v in config.values.items() if k not in config_lib.PLACEMENT_FLAGS}
+    changed = run.changed_params(params)
     if changed:  # MLflow params are immutable, and a resume must continue the same experiment
         shown = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in list(changed.items())[:4])
         more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
@@ -104,10 +117,8 @@ def main(argv: list[str]) -> None:
             2,
         )
     flagfile = run.path("flags.flags")
-    if os.path.exists(flagfile):
-        os.remove(flagfile)
-    FLAGS.append_flags_into_file(flagfile)
-    run.log_params(config.values)
+    _write_flagfile(flagfile)
+    run.log_params(params)
     run.log_artifact(flagfile)
     print(f"[run] {config.experiment}: run directory {config.output_dir}", flush=True)
     try:

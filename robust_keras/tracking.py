@@ -48,6 +48,30 @@ def git_sha() -> str:
     return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
+def metric_rows(run_dir: str, label: str) -> list[dict]:
+    """Rows of ``<run_dir>/metrics.jsonl`` logged by the run labelled ``label`` ("main" or a
+    child's name), in order; a torn last line (a kill mid-write) is skipped."""
+    path = os.path.join(run_dir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    rows = []
+    with open(path) as f:
+        for line in f:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if row.get("run") == label:
+                rows.append(row)
+    return rows
+
+
+def metric_history(run_dir: str, label: str, name: str) -> dict[int, float]:
+    """{step: last logged value} of metric ``name`` of run ``label`` in ``run_dir``."""
+    history = {row["step"]: row["value"] for row in metric_rows(run_dir, label) if row["name"] == name}
+    return dict(sorted(history.items()))
+
+
 def _experiment_id(client: MlflowClient, name: str, tracking_uri: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
@@ -109,16 +133,21 @@ class Run:
             for k, v in metrics.items():
                 f.write(json.dumps({"run": self.label, "step": step, "name": k, "value": float(v)}) + "\n")
 
+    def _rows(self) -> list[dict]:
+        return metric_rows(self.run_dir, self.label)
+
     def metric_history(self, name: str) -> dict[int, float]:
         """{step: last logged value} of metric ``name`` of this run, from ``metrics.jsonl`` (so it
         includes steps logged before a resume)."""
-        history = {}
-        if os.path.exists(self._metrics_path):
-            with open(self._metrics_path) as f:
-                for row in map(json.loads, f):
-                    if row["run"] == self.label and row["name"] == name:
-                        history[row["step"]] = row["value"]
-        return dict(sorted(history.items()))
+        return metric_history(self.run_dir, self.label, name)
+
+    def latest_metrics(self) -> dict[str, float]:
+        """{name: value at the highest step (last logged on ties)} of every metric of this run."""
+        latest: dict[str, tuple[int, float]] = {}
+        for row in self._rows():
+            if row["name"] not in latest or row["step"] >= latest[row["name"]][0]:
+                latest[row["name"]] = (row["step"], row["value"])
+        return {name: value for name, (_, value) in latest.items()}
 
     def log_artifact(self, path: str, artifact_path: str | None = None) -> None:
         """A file or a whole directory (e.g. a SavedModel) as MLflow artifact(s)."""
@@ -128,14 +157,25 @@ class Run:
         else:
             self.client.log_artifact(self.run_id, path, artifact_path)
 
-    def child(self, name: str) -> Run:
-        """A nested MLflow run sharing this run directory (its metrics carry ``run=name``)."""
-        experiment_id = self.experiment_id
-        tags = {"mlflow.parentRunId": self.run_id, "mlflow.runName": name}
-        parent_tags = self.client.get_run(self.run_id).data.tags
-        tags.update({k: v for k, v in parent_tags.items() if k in ("git_sha", "experiment")})
-        run = self.client.create_run(experiment_id, tags=tags, run_name=name)
-        return Run(self.client, run.info.run_id, self.run_dir, label=name)
+    def child(self, name: str, run_dir: str | None = None) -> Run:
+        """A nested MLflow run named ``name``; a resumed parent continues the same child.
+
+        By default it shares this run directory (its ``metrics.jsonl`` rows carry ``run=name``
+        and its MLflow id is kept in ``mlflow_run_id.<name>``); with ``run_dir`` it gets a
+        directory of its own (e.g. one grid cell that another process may train), whose
+        ``mlflow_run_id`` holds the id.
+        """
+        child_dir = run_dir or self.run_dir
+        os.makedirs(child_dir, exist_ok=True)
+        id_file = os.path.join(child_dir, "mlflow_run_id" if run_dir else f"mlflow_run_id.{name.replace('/', '_')}")
+
+        def create() -> str:
+            tags = {"mlflow.parentRunId": self.run_id, "mlflow.runName": name}
+            parent_tags = self.client.get_run(self.run_id).data.tags
+            tags.update({k: v for k, v in parent_tags.items() if k in ("git_sha", "experiment")})
+            return self.client.create_run(self.experiment_id, tags=tags, run_name=name).info.run_id
+
+        return Run(self.client, _claim_run_id(self.client, id_file, create), child_dir, label=name)
 
     def finish(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status)
@@ -156,14 +196,31 @@ def open_run(run_dir: str, tracking_uri: str, experiment_name: str, run_name: st
     if tracking_uri.startswith("sqlite:///"):
         os.makedirs(os.path.dirname(tracking_uri[len("sqlite:///") :]) or ".", exist_ok=True)
     client = MlflowClient(tracking_uri=tracking_uri)
-    id_file = os.path.join(run_dir, "mlflow_run_id")
-    if os.path.exists(id_file):
-        with open(id_file) as f:
-            run_id = f.read().strip()
-        client.update_run(run_id, status="RUNNING")
-    else:
+
+    def create() -> str:
         experiment_id = _experiment_id(client, experiment_name, tracking_uri)
-        run_id = client.create_run(experiment_id, tags=dict(tags), run_name=run_name).info.run_id
-        with open(id_file, "w") as f:
+        return client.create_run(experiment_id, tags=dict(tags), run_name=run_name).info.run_id
+
+    return Run(client, _claim_run_id(client, os.path.join(run_dir, "mlflow_run_id"), create), run_dir)
+
+
+def _claim_run_id(client: MlflowClient, id_file: str, create) -> str:
+    """The MLflow run id recorded in ``id_file`` (that run is marked RUNNING again), or a new
+    run from ``create()`` recorded there. Two processes racing to create it end up sharing
+    one run: the id file is published with an atomic link, and the loser deletes its run."""
+    if not os.path.exists(id_file):
+        run_id = create()
+        tmp = f"{id_file}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
             f.write(run_id)
-    return Run(client, run_id, run_dir)
+        try:
+            os.link(tmp, id_file)  # fails if another process published first
+            return run_id
+        except FileExistsError:
+            client.delete_run(run_id)
+        finally:
+            os.remove(tmp)
+    with open(id_file) as f:
+        run_id = f.read().strip()
+    client.update_run(run_id, status="RUNNING")
+    return run_id

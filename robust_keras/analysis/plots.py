@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def _save(fig, path: str) -> str:
@@ -180,5 +182,148 @@ def toy_weights(path: str, trajectories: Mapping[str, Mapping[int, tuple[float, 
         ax.set(title=name, xlabel="GD step", ylabel="weight on the score x . w", xscale="log")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+_FOUR_CURVE_STYLE = {
+    "train/accuracy": ("C0", "train (D_det)"),
+    "val/accuracy": ("C1", "val (D_det)"),
+    "clean/accuracy": ("C3", "D: non-robust features"),
+    "shift/accuracy": ("C2", "D_shift: robust features"),
+}
+PATHWAY_COLOURS = {"1": "#dbe9f6", "2": "#fde3cc", "between": "#ececec"}
+
+
+def smooth(values: Sequence[float], window: int = 5) -> np.ndarray:
+    """Centred moving average (window shrinks at the ends); the Fig. 1 correlation is smoothed."""
+    values = np.asarray(values, float)
+    half = window // 2
+    return np.array([values[max(0, i - half) : i + half + 1].mean() for i in range(len(values))])
+
+
+def curves_with_correlation(path: str, series, correlation, *, chance: float, title: str) -> str:
+    """The four D_det curves (accuracy, left axis) and the performance correlation x 100,
+    smoothed (bits, right axis), over epochs, as in the paper's Fig. 1."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2), dpi=120)
+    for name, values in series.items():
+        colour, label = _FOUR_CURVE_STYLE.get(name, (None, name))
+        ax.plot(np.arange(1, len(values) + 1), values, color=colour, marker="o", markersize=3, label=label)
+    ax.axhline(chance, color="grey", linestyle=":", label="chance")
+    ax.set(title=title, xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    if len(correlation):
+        right = ax.twinx()
+        line = right.plot(
+            np.arange(1, len(correlation) + 1),
+            100 * smooth(correlation),
+            color="k",
+            linestyle="--",
+            label="perf. corr.",
+        )
+        right.set_ylabel("performance correlation x 100 (bits, smoothed)")
+        handles, labels = handles + line, labels + ["performance correlation x 100"]
+    ax.legend(handles, labels, loc="best", fontsize=7)
+    return _save(fig, path)
+
+
+def pathway_grid(path: str, recipes: Sequence[Mapping], *, chance: float, title: str) -> str:
+    """App. C: one small four-curve panel per recipe (rows: learning rate x augmentation,
+    columns: L2), seeds as a min-max band around their mean, panel coloured by pathway label.
+
+    ``recipes``: dicts with ``cell`` (learning_rate, weight_decay, augment), ``curves``
+    {name: (epochs, seeds) array} and ``verdict`` (label, score).
+    """
+    row_keys = sorted({(r["cell"].augment, r["cell"].learning_rate) for r in recipes})
+    col_keys = sorted({r["cell"].weight_decay for r in recipes})
+    fig, axes = plt.subplots(
+        len(row_keys),
+        len(col_keys),
+        figsize=(3.2 * len(col_keys) + 0.6, 2.6 * len(row_keys) + 1.0),
+        dpi=120,
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+    )
+    for ax in axes.flat:
+        ax.axis("off")
+    for r in recipes:
+        c, verdict = r["cell"], r["verdict"]
+        ax = axes[row_keys.index((c.augment, c.learning_rate))][col_keys.index(c.weight_decay)]
+        ax.axis("on")
+        ax.set_facecolor(PATHWAY_COLOURS[verdict.label])
+        for name, (colour, label) in _FOUR_CURVE_STYLE.items():
+            values = r["curves"].get(name)
+            if values is None:
+                continue
+            epochs = np.arange(1, values.shape[0] + 1)
+            ax.plot(epochs, values.mean(axis=1), color=colour, label=label)
+            if values.shape[1] > 1:
+                ax.fill_between(epochs, values.min(axis=1), values.max(axis=1), color=colour, alpha=0.25, lw=0)
+        ax.axhline(chance, color="grey", linestyle=":", lw=0.8)
+        ax.set_title(
+            f"lr {c.learning_rate:g}, L2 {c.weight_decay:g}, aug {'yes' if c.augment else 'no'}\n"
+            f"pathway {verdict.label} (score {verdict.score:.2f})",
+            fontsize=8,
+        )
+        ax.set_ylim(0, 1.02)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch", fontsize=8)
+    for row in axes:
+        row[0].set_ylabel("accuracy", fontsize=8)
+    handles = [plt.Line2D([], [], color=colour, label=label) for colour, label in _FOUR_CURVE_STYLE.values()]
+    handles += [Patch(color=c, label=f"pathway {k}") for k, c in PATHWAY_COLOURS.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def side_by_side_curves(path: str, panels: Mapping[str, Mapping[str, Sequence[float]]], *, chance, title) -> str:
+    """One four-curve panel per model (same accuracy axis), e.g. Fig. 2's models trained on the
+    examples that transfer and on those that do not."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), dpi=120, sharey=True, squeeze=False)
+    for ax, (name, series) in zip(axes[0], panels.items(), strict=True):
+        for curve, values in series.items():
+            colour, label = _FOUR_CURVE_STYLE.get(curve, (None, curve))
+            ax.plot(np.arange(1, len(values) + 1), values, color=colour, marker="o", markersize=3, label=label)
+        ax.axhline(chance, color="grey", linestyle=":", label="chance")
+        ax.set(title=name, xlabel="epoch", ylim=(0, 1.02))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.title.set_fontsize(9)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("accuracy")
+    axes[0][-1].legend(loc="best", fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def clean_pathways(path: str, panels: Mapping[str, Mapping[str, Sequence[float]]], *, title: str) -> str:
+    """Fig. 4: per followed model M1, train / val accuracy, targeted attack success on M1 and the
+    transfer rate of those examples to each reference model M2, over epochs."""
+    style = {
+        "train/accuracy": ("C0", "-", "train accuracy"),
+        "val/accuracy": ("C1", "-", "val accuracy"),
+        "adv/attack_success": ("k", "--", "targeted attack success on M1"),
+        "adv/transfer_m2_1": ("C2", "--", "transfer to M2(1)"),
+        "adv/transfer_m2_2": ("C3", "--", "transfer to M2(2)"),
+    }
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), dpi=120, sharey=True, squeeze=False)
+    for ax, (name, series) in zip(axes[0], panels.items(), strict=True):
+        for curve, values in series.items():
+            colour, line, label = style[curve]
+            ax.plot(np.arange(1, len(values) + 1), values, color=colour, linestyle=line, marker="o", ms=3, label=label)
+        ax.set(title=name, xlabel="epoch", ylim=(0, 1.02))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("accuracy / fraction of attacked examples")
+    axes[0][-1].legend(loc="best", fontsize=7)
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)

@@ -113,8 +113,47 @@ def generate(
     Raises:
       DataError: ``directory`` holds a dataset generated with a different spec.
     """
+
+    def produce(start: int, stop: int, shard: int, b: int):
+        return attack_fn(images[start:stop], targets[start:stop], (seed, shard * _SEED_STRIDE + b))
+
+    columns = (targets, orig_labels, np.arange(len(targets)))
+    return _write(directory, images.shape[1:], spec, seed, columns, produce, shard_size, batch_size, log)
+
+
+def write_arrays(
+    directory: str,
+    *,
+    images: np.ndarray,
+    labels: np.ndarray,
+    orig_labels: np.ndarray,
+    indices: np.ndarray,
+    target_hit: np.ndarray,
+    spec: dict,
+    shard_size: int,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Writes examples already in memory (e.g. a subset of another adversarial dataset) under the
+    same contract and with the same resume and verification rules as :func:`generate`.
+
+    Args:
+      images: float32 (N, H, W, C) in [0, 1]; labels, orig_labels, indices: int (N,);
+      target_hit: bool (N,).
+    """
+
+    def produce(start: int, stop: int, shard: int, b: int):
+        return images[start:stop], target_hit[start:stop]
+
+    columns = (labels, orig_labels, indices)
+    return _write(directory, images.shape[1:], spec, 0, columns, produce, shard_size, max(1, shard_size), log)
+
+
+def _write(directory, image_shape, spec, seed, columns, produce, shard_size, batch_size, log) -> dict:
+    """Writes every missing shard (``produce(start, stop, shard, batch)`` -> (images, hits)),
+    records it in the manifest, and sets ``complete`` last; ``columns`` = (labels, orig_labels,
+    indices), int (N,) each."""
     os.makedirs(directory, exist_ok=True)
-    n = len(targets)
+    n = len(columns[0])
     num_shards = max(1, -(-n // shard_size))
     header = {
         "format": FORMAT,
@@ -122,7 +161,7 @@ def generate(
         "seed": seed,
         "num_examples": n,
         "shard_size": shard_size,
-        "image_shape": list(images.shape[1:]),
+        "image_shape": list(image_shape),
         "image_dtype": "float32",
     }
     manifest_path = os.path.join(directory, MANIFEST)
@@ -150,9 +189,7 @@ def generate(
         if name in done:
             continue
         lo, hi = i * shard_size, min(n, (i + 1) * shard_size)
-        manifest["shards"].append(
-            _write_shard(directory, name, images, orig_labels, targets, lo, hi, attack_fn, batch_size, seed, i)
-        )
+        manifest["shards"].append(_write_shard(directory, name, columns, lo, hi, produce, batch_size, i))
         manifest["shards"].sort(key=lambda s: s["name"])
         _write_json_atomic(manifest_path, manifest)
         made += hi - lo
@@ -168,18 +205,19 @@ def generate(
     return manifest
 
 
-def _write_shard(directory, name, images, orig_labels, targets, lo, hi, attack_fn, batch_size, seed, shard):
+def _write_shard(directory, name, columns, lo, hi, produce, batch_size, shard):
+    labels, orig_labels, indices = columns
     path = os.path.join(directory, name)
     tmp = f"{path}.tmp"
     hits = 0
     with tf.io.TFRecordWriter(tmp) as writer:
         for b, start in enumerate(range(lo, hi, batch_size)):
             stop = min(hi, start + batch_size)
-            x_adv, hit = attack_fn(images[start:stop], targets[start:stop], (seed, shard * _SEED_STRIDE + b))
+            x_adv, hit = produce(start, stop, shard, b)
             x_adv, hit = np.asarray(x_adv, np.float32), np.asarray(hit, bool)
             hits += int(hit.sum())
             for j in range(stop - start):
-                writer.write(_example(x_adv[j], targets[start + j], orig_labels[start + j], start + j, hit[j]))
+                writer.write(_example(x_adv[j], labels[start + j], orig_labels[start + j], indices[start + j], hit[j]))
     os.replace(tmp, path)
     return {"name": name, "num_records": hi - lo, "first_index": lo, "target_hits": hits, "sha256": sha256_file(path)}
 

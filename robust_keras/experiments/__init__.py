@@ -1,25 +1,31 @@
 """Experiment registry: ``--experiment=<name>`` runs ``EXPERIMENTS[name](config, run)``."""
 
 from robust_keras.experiments import (
+    clean_pathways,
     d_det,
     feature_averaging,
     feature_averaging_real,
     kernel_dynamics,
     ntk_features,
     ntk_transfer,
+    pathways,
     toy_linear,
     train,
     transfer,
+    transfer_split,
 )
 
 EXPERIMENTS = {
+    "clean_pathways": clean_pathways.run,
     "d_det": d_det.run,
     "feature_averaging": feature_averaging.run,
     "feature_averaging_real": feature_averaging_real.run,
     "kernel_dynamics": kernel_dynamics.run,
     "ntk_features": ntk_features.run,
     "ntk_transfer": ntk_transfer.run,
+    "pathways": pathways.run,
     "toy_linear": toy_linear.run,
     "train": train.run,
     "transfer": transfer.run,
+    "transfer_split": transfer_split.run,
 }

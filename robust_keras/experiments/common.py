@@ -106,8 +106,10 @@ def train_model(
     stats_images: np.ndarray | None = None,
     adversarial: bool = False,
     make_callbacks=None,
+    architecture: str | None = None,
 ) -> loop.Trainer:
-    """Builds ``config.model`` and trains it with ``recipe``; logs each epoch's metrics to ``run``.
+    """Builds ``architecture`` (default ``config.model``) and trains it with ``recipe``; logs each
+    epoch's metrics to ``run``.
 
     Checkpoints go to ``<run_dir>/checkpoints/<name>``, so a re-run of the same command resumes.
     ``adversarial``: train on untargeted attacks built from the --attack* flags (Madry et al.).
@@ -120,7 +122,12 @@ def train_model(
     steps_per_epoch = -(-len(labels) // recipe.batch_size)
     with strategy.scope():
         model = build_flags_model(
-            config, images, num_classes, seed=derive_seed(seed, "init"), stats_images=stats_images
+            config,
+            images,
+            num_classes,
+            seed=derive_seed(seed, "init"),
+            stats_images=stats_images,
+            architecture=architecture,
         )
     trainer = _make_trainer(config, model, recipe, steps_per_epoch, strategy, seed, adversarial)
     data_seed = derive_seed(seed, "data")
@@ -135,7 +142,7 @@ def train_model(
     linearize = config.ntk_linearize_epoch if 0 <= config.ntk_linearize_epoch < recipe.epochs else None
     if linearize is None and config.ntk_linearize_epoch >= recipe.epochs:
         print(f"[{name}] --ntk_linearize_epoch={config.ntk_linearize_epoch} >= {recipe.epochs} epochs: not linearized")
-    print(f"[{name}] training {config.model} on {len(labels)} examples for {recipe.epochs} epochs")
+    print(f"[{name}] training {architecture or config.model} on {len(labels)} examples for {recipe.epochs} epochs")
     loop.fit(
         trainer,
         epochs=recipe.epochs if linearize is None else linearize,
@@ -165,12 +172,15 @@ def train_model(
     return trainer
 
 
-def build_flags_model(config: Config, images: np.ndarray, num_classes: int, *, seed: int, stats_images=None):
-    """``--model`` with the flags' architecture options (width, parameterisation, readout, bias),
-    normalised by the channel statistics of ``stats_images`` (default: ``images``, (N, H, W, C))."""
+def build_flags_model(
+    config: Config, images: np.ndarray, num_classes: int, *, seed: int, stats_images=None, architecture=None
+):
+    """``architecture`` (default ``--model``) with the flags' architecture options (width,
+    parameterisation, readout, bias), normalised by the channel statistics of ``stats_images``
+    (default: ``images``, (N, H, W, C))."""
     mean, std = channel_stats(images if stats_images is None else stats_images)
     return build_model(
-        config.model,
+        architecture or config.model,
         images.shape[1:],
         num_classes,
         mean=mean,

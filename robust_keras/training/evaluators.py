@@ -66,3 +66,56 @@ def accuracy(
 ) -> float:
     """Top-1 accuracy of ``predict`` on (images, labels)."""
     return dict(ClassificationEvaluator("x", images, labels, batch_size).evaluate(predict))["x/accuracy"]
+
+
+class PerformanceCorrelationEvaluator:
+    """Performance correlation mu_Y(F; L) in bits (analysis/performance_correlation.py) between
+    the model's predictions F and fixed predictions L of a simple classifier on (images, labels Y).
+
+    Yields ``<split>/performance_correlation``.
+    """
+
+    def __init__(self, split: str, images: np.ndarray, labels: np.ndarray, simple_predictions, batch_size: int = 500):
+        self.split = split
+        self.dataset = eval_dataset(images, labels, batch_size)
+        self.labels = np.asarray(labels, np.int64)
+        self.simple = np.asarray(simple_predictions, np.int64)
+
+    def evaluate(self, predict: Callable[[tf.Tensor], tf.Tensor]) -> Iterator[tuple[str, float]]:
+        from robust_keras.analysis.performance_correlation import performance_correlation
+
+        f = np.concatenate([np.argmax(np.asarray(predict(x)), -1) for x, _ in self.dataset])
+        yield f"{self.split}/performance_correlation", performance_correlation(f, self.simple, self.labels)
+
+
+class TargetedTransferEvaluator:
+    """Targeted attack success on the model being trained and transfer of those examples to fixed
+    reference models (robust-before-non-robust Fig. 4).
+
+    Each epoch the fixed (images, targets) are attacked on the current model with
+    ``make_attack(predict)`` (``attack(x, t, seed)[0]`` the adversarial batch, fixed seeds);
+    yields ``<split>/attack_success`` (fraction with argmax model(x_adv) = t) and
+    ``<split>/transfer_<name>`` (fraction of *all* attacked examples with argmax ref(x_adv) = t)
+    for every ``references[name]`` (a logits function).
+    """
+
+    def __init__(self, split: str, images, targets, make_attack, references: dict, batch_size: int = 500):
+        self.split = split
+        self.dataset = eval_dataset(images, targets, batch_size)
+        self.make_attack = make_attack
+        self.references = references
+        self._predict = self._attack = None
+
+    def evaluate(self, predict: Callable[[tf.Tensor], tf.Tensor]) -> Iterator[tuple[str, float]]:
+        if predict is not self._predict:
+            self._predict, self._attack = predict, self.make_attack(predict)
+        hits = {name: 0 for name in ("attack_success", *(f"transfer_{n}" for n in self.references))}
+        count = 0
+        for i, (x, t) in enumerate(self.dataset):
+            x_adv = self._attack(x, t, (0, i))[0]
+            hits["attack_success"] += int(tf.reduce_sum(tf.cast(tf.argmax(predict(x_adv), -1) == t, tf.int32)))
+            for name, ref in self.references.items():
+                hits[f"transfer_{name}"] += int(tf.reduce_sum(tf.cast(tf.argmax(ref(x_adv), -1) == t, tf.int32)))
+            count += int(t.shape[0])
+        for name, value in hits.items():
+            yield f"{self.split}/{name}", value / max(count, 1)

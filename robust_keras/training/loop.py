@@ -17,6 +17,7 @@ import keras
 import tensorflow as tf
 
 Metrics = dict[str, float]
+_SHOWN = ("accuracy", "attack_success", "performance_correlation")  # metrics printed after each epoch
 
 
 class Trainer:
@@ -136,7 +137,7 @@ def fit(
         epoch_var.assign(epoch + 1)
         if manager:
             manager.save(checkpoint_number=epoch + 1)
-        shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.endswith("accuracy"))
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.endswith(_SHOWN) or "/transfer_" in k)
         log(f"[{name}] epoch {epoch + 1}/{epochs} ({metrics['time/epoch_seconds']:.1f}s): {shown}")
         if on_epoch_end:
             on_epoch_end(epoch + 1, metrics)

@@ -1,0 +1,97 @@
+"""Pathways on clean data (robust-before-non-robust Sec. 4.2, Fig. 4; docs/methods.md §A.6).
+
+Four ``--model`` networks are trained on clean D: recipe (1) with augmentation and L2
+``--clean_weight_decay``, recipe (2) with neither (both at ``--learning_rate`` for ``--epochs``):
+
+- M2(1), M2(2): reference models of each recipe (seeds ``m2_1``, ``m2_2``), trained first;
+- M1(1), M1(2): the models followed over training (seeds ``m1_1``, ``m1_2``). After every epoch,
+  ``--clean_attack_examples`` fixed test images are attacked on M1 toward t = (y+1) mod K with the
+  ``--attack*`` flags, giving ``adv/attack_success`` on M1 and ``adv/transfer_m2_1``,
+  ``adv/transfer_m2_2``: the fraction of those examples that hit t on each reference. By Claim 2,
+  a transfer rate that stays low means M1 has not learned non-robust features (pathway 2).
+
+``plots/clean_pathways.png``: one panel per M1 with train / val accuracy, attack success and the
+two transfer rates per epoch (Fig. 4).
+"""
+
+from __future__ import annotations
+
+import json
+
+from robust_keras import tracking
+from robust_keras.analysis import plots
+from robust_keras.config import Config
+from robust_keras.data import transforms
+from robust_keras.experiments import common
+from robust_keras.export import load_model
+from robust_keras.tracking import Run
+from robust_keras.training.evaluators import ClassificationEvaluator, TargetedTransferEvaluator
+
+CURVES = ("train/accuracy", "val/accuracy", "adv/attack_success", "adv/transfer_m2_1", "adv/transfer_m2_2")
+
+
+def run(config: Config, run: Run) -> dict:
+    train, test = common.load_clean(config)
+    tr, va = transforms.train_val_indices(len(train), config.val_fraction, common.derive_seed(config.seed, "val"))
+    attacked = test.take(config.clean_attack_examples)
+    targets = transforms.shifted_labels(attacked.labels, train.num_classes)
+    recipes = {
+        "1": common.Recipe.from_config(config).replace(weight_decay=config.clean_weight_decay, augment=True),
+        "2": common.Recipe.from_config(config).replace(weight_decay=0.0, augment=False),
+    }
+    val = ClassificationEvaluator("val", train.images[va], train.labels[va], config.eval_batch_size)
+    references = {}
+    for r, recipe in recipes.items():
+        path = _train(config, run, f"m2_{r}", recipe, train, tr, [val])
+        references[f"m2_{r}"] = load_model(path, train.image_shape)
+    curves = {}
+    for r, recipe in recipes.items():
+        adv = TargetedTransferEvaluator(
+            "adv",
+            attacked.images,
+            targets,
+            lambda predict: common.make_attack(config, predict, targeted=True),
+            references,
+            config.eval_batch_size,
+        )
+        name = f"m1_{r}"
+        _train(config, run, name, recipe, train, tr, [val, adv])
+        curves[name] = {c: list(tracking.metric_history(run.run_dir, name, c).values()) for c in CURVES}
+    png = plots.clean_pathways(
+        run.path("plots", "clean_pathways.png"),
+        {
+            "M1(1): augmentation + L2": curves["m1_1"],
+            "M1(2): no augmentation, no L2": curves["m1_2"],
+        },
+        title=f"Pathways on clean {config.dataset} ({config.model}): targeted attacks on M1, transfer to M2",
+    )
+    run.log_artifact(png, "plots")
+    final = {f"{m}/{c}": v[-1] for m, cs in curves.items() for c, v in cs.items() if v}
+    with open(run.path("summary.json"), "w") as f:
+        json.dump(final, f, indent=2, sort_keys=True)
+    run.log_artifact(run.path("summary.json"))
+    return final
+
+
+def _train(config: Config, run: Run, name: str, recipe: common.Recipe, train, tr, evaluators) -> str:
+    """Trains one model in child run ``name`` (resumable); returns its exported SavedModel."""
+    earlier = common.exported(run, name)
+    if earlier:
+        print(f"[{name}] reusing {earlier}")
+        return earlier
+    child = run.child(name)
+    child.log_params({"model": config.model, **recipe.__dict__})
+    trainer = common.train_model(
+        config,
+        child,
+        name=name,
+        images=train.images[tr],
+        labels=train.labels[tr],
+        num_classes=train.num_classes,
+        recipe=recipe,
+        evaluators=evaluators,
+        seed=common.derive_seed(config.seed, name),
+    )
+    path = common.export(run, trainer, name, config, role=f"clean_pathways {name}", recipe=recipe.__dict__)
+    child.finish()
+    return path

@@ -1,0 +1,221 @@
+"""Pathway grid (robust-before-non-robust Sec. 4, Fig. 1, App. C; docs/methods.md §A.3-A.5).
+
+One D_det (generated from the flags, or ``--dataset_dir``) and N2 trained on it for every cell
+of learning rate x L2 x augmentation x seed (workflows/grid.py), each cell a child run with the
+four curves and the performance correlation with a logistic regression per epoch. Each cell
+gets a pathway label and score (analysis/pathways.py), as the MLflow tag ``pathway`` (filter
+``tags.pathway = "2"``) and the metric ``pathway/score``.
+
+``--grid_stage``: ``all`` (default) prepares D_det, trains every unfinished cell and writes the
+summary; ``prepare`` makes source + D_det + logistic regression only; ``cell`` trains only
+``--grid_cell`` (one cluster array task per cell, all attached to the same parent run);
+``summary`` collects the cells finished so far: ``grid.csv`` (one row per cell), ``grid.md``
+(one row per recipe, seeds averaged) and ``plots/pathway_grid.png`` (App. C).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+
+from robust_keras.analysis import plots, simple_classifier
+from robust_keras.analysis.pathways import PathwayRule, classify
+from robust_keras.config import Config
+from robust_keras.data import adversarial
+from robust_keras.errors import ConfigError, DataError
+from robust_keras.experiments import common
+from robust_keras.tracking import Run
+from robust_keras.training.evaluators import PerformanceCorrelationEvaluator
+from robust_keras.workflows import d_det as workflow
+from robust_keras.workflows import grid
+
+CORRELATION = "val/performance_correlation"
+
+
+def run(config: Config, run: Run) -> dict:
+    cells = grid.cells(config)
+    rule = _rule(config)
+    stage = config.grid_stage
+    if stage == "cell" and not 0 <= config.grid_cell < len(cells):
+        raise ConfigError(f"--grid_cell={config.grid_cell} is not a cell of this grid", f"pick 0..{len(cells) - 1}")
+    if stage != "cell" and config.grid_cell != -1:
+        raise ConfigError("--grid_cell selects a cell only with --grid_stage=cell", "add --grid_stage=cell")
+    print(
+        f"[grid] {len(cells)} cells: lr {config.grid_learning_rates} x L2 {config.grid_weight_decays} x augment "
+        f"{config.grid_augment} x {config.grid_seeds} seed(s); stage {stage}"
+    )
+    if stage != "summary":
+        todo = cells if stage == "all" else [cells[config.grid_cell]] if stage == "cell" else []
+        _prepare_and_train(config, run, todo, rule)
+    if stage in ("all", "summary"):
+        return _summarize(config, run, cells, rule)
+    return {}
+
+
+def _rule(config: Config) -> PathwayRule:
+    try:
+        return PathwayRule(low=config.pathway_low, high=config.pathway_high, tail=config.pathway_tail)
+    except ValueError as e:
+        raise ConfigError(str(e), "pass --pathway_low <= --pathway_high") from None
+
+
+def _prepare_and_train(config: Config, run: Run, todo: list[grid.Cell], rule: PathwayRule) -> None:
+    dataset_dir = config.dataset_dir or run.path("d_det")
+    train, test = common.load_clean(config)
+    if config.grid_stage == "cell" and not adversarial.is_complete(dataset_dir, adversarial.peek_manifest(dataset_dir)):
+        raise DataError(
+            f"D_det in {dataset_dir} is not prepared", "run the same command with --grid_stage=prepare first"
+        )
+    data = workflow.ensure_dataset(config, run, train, test, dataset_dir)
+    tr, va = workflow.split_indices(config, len(data.labels))
+    simple = _simple_predictions(config, run, data, tr, va) if config.performance_correlation else None
+    for cell in todo:
+        if grid.read_result(run.run_dir, cell):
+            print(f"[grid] cell {cell.name} already finished")
+            continue
+        _train_cell(config, run, cell, data, tr, va, test, simple, rule)
+
+
+def _simple_predictions(config: Config, run: Run, data, tr, va) -> np.ndarray:
+    """Predictions L of the logistic regression on the D_det validation split (cached: every
+    cell, in any process, compares with the same L)."""
+    path = run.path("simple_classifier", "val_predictions.npy")
+    if os.path.exists(path):
+        return np.load(path)
+    print(f"[simple] multinomial logistic regression on {len(tr)} D_det training images")
+    pred = simple_classifier.fit_predict(
+        data.images[tr], data.labels[tr], data.images[va], max_iter=config.simple_classifier_iters, seed=config.seed
+    )
+    tmp = f"{path}.{os.getpid()}.tmp.npy"
+    np.save(tmp, pred)
+    os.replace(tmp, path)
+    acc = float(np.mean(pred == data.labels[va]))
+    run.log_metrics({"simple/val_accuracy": acc})
+    print(f"[simple] validation accuracy {acc:.4f}")
+    return pred
+
+
+def _train_cell(config: Config, run: Run, cell: grid.Cell, data, tr, va, test, simple, rule: PathwayRule) -> None:
+    num_classes = data.manifest["spec"]["num_classes"]
+    recipe = common.Recipe.from_config(config).replace(
+        learning_rate=cell.learning_rate, weight_decay=cell.weight_decay, augment=cell.augment
+    )
+    child = run.child(cell.name, run_dir=grid.cell_dir(run.run_dir, cell))
+    child.log_params({**cell.params(), "model": config.model, "epochs": recipe.epochs, "batch_size": recipe.batch_size})
+    evaluators = workflow.four_curve_evaluators(config, data.images[va], data.labels[va], test, num_classes)
+    if simple is not None:
+        evaluators.append(
+            PerformanceCorrelationEvaluator("val", data.images[va], data.labels[va], simple, config.eval_batch_size)
+        )
+    trainer = common.train_model(
+        config,
+        child,
+        name="n2",
+        images=data.images[tr],
+        labels=data.labels[tr],
+        num_classes=num_classes,
+        recipe=recipe,
+        evaluators=evaluators,
+        seed=common.derive_seed(config.seed, f"n2-seed{cell.seed}"),
+    )
+    curves = workflow.curves(child, (*workflow.FOUR_CURVES, CORRELATION))
+    verdict = classify(curves["clean/accuracy"], curves["shift/accuracy"], num_classes, rule)
+    child.set_tags({"pathway": verdict.label})
+    child.log_metrics({"pathway/score": verdict.score}, step=recipe.epochs)
+    png = plots.curves_with_correlation(
+        child.path("plots", "curves.png"),
+        {k: v for k, v in curves.items() if k != CORRELATION},
+        curves[CORRELATION],
+        chance=1.0 / num_classes,
+        title=f"{cell.name}: pathway {verdict.label} (score {verdict.score:.2f})",
+    )
+    child.log_artifact(png, "plots")
+    if not common.exported(child, "n2"):
+        common.export(child, trainer, "n2", config, role="N2 of a pathway-grid cell", recipe=recipe.__dict__)
+    result = {"cell": cell.params(), "name": cell.name, "num_classes": num_classes, "curves": curves}
+    result["verdict"] = {"label": verdict.label, "score": verdict.score}
+    grid.write_result(run.run_dir, cell, result)
+    child.log_artifact(os.path.join(child.run_dir, grid.RESULT))
+    child.finish()
+    print(f"[grid] cell {cell.name}: pathway {verdict.label} (non-robust share {verdict.score:.2f})")
+
+
+def _summarize(config: Config, run: Run, cells: list[grid.Cell], rule: PathwayRule) -> dict:
+    finished = [(c, r) for c in cells if (r := grid.read_result(run.run_dir, c))]
+    print(f"[grid] summary of {len(finished)}/{len(cells)} finished cells")
+    if not finished:
+        return {"cells_finished": 0}
+    rows = [_cell_row(cell, result) for cell, result in finished]
+    _write_csv(run.path("grid.csv"), rows)
+    recipes = _by_recipe(finished, rule)
+    _write_markdown(run.path("grid.md"), recipes, len(finished), len(cells))
+    png = plots.pathway_grid(
+        run.path("plots", "pathway_grid.png"),
+        recipes,
+        chance=1.0 / finished[0][1]["num_classes"],
+        title=f"Pathways of {config.model} on D_det ({config.dataset}): {len(finished)}/{len(cells)} cells",
+    )
+    for path in (run.path("grid.csv"), run.path("grid.md")):
+        run.log_artifact(path)
+    run.log_artifact(png, "plots")
+    counts = {label: sum(r["pathway"] == label for r in rows) for label in ("1", "2", "between")}
+    run.log_metrics({"grid/cells_finished": len(finished), **{f"grid/pathway_{k}": v for k, v in counts.items()}})
+    with open(run.path("grid.md")) as f:
+        print(f.read(), end="")
+    return {"cells_finished": len(finished), "pathway_counts": counts, "cells": rows}
+
+
+def _cell_row(cell: grid.Cell, result: dict) -> dict:
+    curves = result["curves"]
+    row = {"cell": cell.index, "name": cell.name, "learning_rate": cell.learning_rate}
+    row.update({"weight_decay": cell.weight_decay, "augment": cell.augment, "seed": cell.seed})
+    row["epochs"] = len(curves["train/accuracy"])
+    row.update({name.split("/")[0]: round(values[-1], 4) for name, values in curves.items() if values})
+    row.update({"score": round(result["verdict"]["score"], 4), "pathway": result["verdict"]["label"]})
+    return row
+
+
+def _by_recipe(finished, rule: PathwayRule) -> list[dict]:
+    """One entry per recipe: the seeds' curves stacked (epochs x seeds) and the label of their mean."""
+    recipes: dict[tuple, dict] = {}
+    for cell, result in finished:
+        entry = recipes.setdefault(cell.recipe_key, {"cell": cell, "curves": {}, "num_classes": result["num_classes"]})
+        for name, values in result["curves"].items():
+            if values:  # (no performance correlation when it is switched off)
+                entry["curves"].setdefault(name, []).append(values)
+    for entry in recipes.values():
+        epochs = min(len(v) for runs in entry["curves"].values() for v in runs)
+        entry["curves"] = {k: np.array([v[:epochs] for v in runs]).T for k, runs in entry["curves"].items()}
+        mean = {k: v.mean(axis=1) for k, v in entry["curves"].items()}
+        entry["verdict"] = classify(mean["clean/accuracy"], mean["shift/accuracy"], entry["num_classes"], rule)
+    return [recipes[k] for k in sorted(recipes)]
+
+
+def _write_csv(path: str, rows: list[dict]) -> None:
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _write_markdown(path: str, recipes: list[dict], finished: int, total: int) -> None:
+    lines = [
+        f"Pathway grid: {finished}/{total} cells finished; final-epoch accuracies, mean over seeds.",
+        "",
+        "| learning rate | L2 | augment | seeds | train | val | clean (D) | shift (D_shift) | score | pathway |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in recipes:
+        c, v = r["cell"], r["verdict"]
+        final = {k: float(a[-1].mean()) for k, a in r["curves"].items()}
+        seeds = r["curves"]["train/accuracy"].shape[1]
+        lines.append(
+            f"| {c.learning_rate:g} | {c.weight_decay:g} | {'yes' if c.augment else 'no'} | {seeds} | "
+            f"{final['train/accuracy']:.3f} | {final['val/accuracy']:.3f} | {final['clean/accuracy']:.3f} | "
+            f"{final['shift/accuracy']:.3f} | {v.score:.2f} | {v.label} |"
+        )
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")

@@ -1,0 +1,172 @@
+"""D_det as a shared step (robust-before-non-robust Sec. 3; docs/methods.md §A.1-A.2).
+
+- :func:`source_model`: the source model C (``--source_savedmodel``, an earlier export of this
+  run directory, or trained now with the ``--source_*`` recipe and ``--source_model``
+  architecture) as a SavedModel path.
+- :func:`ensure_dataset`: the adversarial dataset (generated, finished, or reused from
+  ``--dataset_dir``) loaded and verified, with the source's clean accuracy and attack metrics.
+- :func:`four_curve_evaluators` and :data:`FOUR_CURVES`: what a model trained on D_det reports
+  each epoch: train / val accuracy on D_det, ``clean`` (D, non-robust features) and ``shift``
+  (D_shift, robust features).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from robust_keras.analysis import plots
+from robust_keras.config import Config
+from robust_keras.data import adversarial, transforms
+from robust_keras.errors import DataError
+from robust_keras.experiments import common
+from robust_keras.export import load_model, savedmodel_hash
+from robust_keras.tracking import Run
+from robust_keras.training.evaluators import ClassificationEvaluator, accuracy
+
+FOUR_CURVES = ("train/accuracy", "val/accuracy", "clean/accuracy", "shift/accuracy")
+
+
+def source_model(config: Config, run: Run, train, test, *, name: str = "source", seed_purpose: str = "source") -> str:
+    """The source SavedModel: given by flag, exported earlier in this run dir, or trained now
+    (``--source_model`` architecture, ``--source_*`` recipe) in child run ``name``."""
+    if config.source_savedmodel and name == "source":
+        return config.source_savedmodel
+    earlier = common.exported(run, name)
+    if earlier:
+        print(f"[{name}] reusing {earlier} from an earlier attempt of this run")
+        return earlier
+    child = run.child(name)
+    recipe = source_recipe(config)
+    child.log_params({"architecture": source_architecture(config), **recipe.__dict__})
+    trainer = common.train_model(
+        config,
+        child,
+        name=name,
+        images=train.images,
+        labels=train.labels,
+        num_classes=train.num_classes,
+        recipe=recipe,
+        evaluators=[ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size)],
+        seed=common.derive_seed(config.seed, seed_purpose),
+        architecture=source_architecture(config),
+    )
+    child.finish()
+    return common.export(
+        run, trainer, name, config, role="source model", recipe=recipe.__dict__, model=source_architecture(config)
+    )
+
+
+def source_architecture(config: Config) -> str:
+    return config.source_model or config.model
+
+
+def source_recipe(config: Config) -> common.Recipe:
+    return common.Recipe.from_config(config).replace(
+        epochs=config.source_epochs,
+        learning_rate=config.source_learning_rate,
+        weight_decay=config.source_weight_decay,
+        augment=config.source_augment,
+    )
+
+
+def ensure_dataset(config: Config, run: Run, train, test, dataset_dir: str) -> adversarial.AdversarialData:
+    """The D_det (or D_rand) of ``train`` in ``dataset_dir``: reused if complete, finished if
+    interrupted, generated (after training the source) if absent. Logs the source's clean
+    accuracy, target success and mean l2 distortion, and the example grid."""
+    previous = adversarial.peek_manifest(dataset_dir)
+    if previous:  # finish, repair or reuse (one D_det, many recipes) that dataset, with its source
+        if previous["spec"].get("dataset") != config.dataset:
+            raise DataError(
+                f"{dataset_dir} was generated from {previous['spec'].get('dataset')}, not {config.dataset}",
+                "pass the matching --dataset or another --dataset_dir",
+            )
+        source_path = previous["spec"]["source_model"]["path"]
+        print(f"[dataset] found a dataset in {dataset_dir} made with source {source_path}")
+    else:
+        source_path = source_model(config, run, train, test)
+    source = load_model(source_path, train.image_shape)
+    source_acc = accuracy(source, common.to_float(test.images), test.labels, config.eval_batch_size)
+    print(f"[source] clean test accuracy {source_acc:.4f}")
+    if not adversarial.is_complete(dataset_dir, previous):
+        generate(config, dataset_dir, source, source_path, train)
+    data = adversarial.load(dataset_dir)
+    run.log_artifact(os.path.join(dataset_dir, adversarial.MANIFEST), "d_det")
+    hit_rate = float(data.target_hit.mean())
+    run.log_metrics(
+        {
+            "source/clean_accuracy": source_acc,
+            "attack/target_success": hit_rate,
+            "attack/mean_l2": _mean_l2(data, train),
+        }
+    )
+    print(f"[dataset] target hit on the source model for {hit_rate:.1%} of examples")
+    _plot_examples(run, data, train)
+    return data
+
+
+def generate(config: Config, dataset_dir: str, source, source_path: str, train, **spec_extra) -> None:
+    """Attacks every example of ``train`` toward its target (``--attack_target``) and writes the
+    sharded dataset (resumable; see data/adversarial.py)."""
+    attack = common.make_attack(config, source, targeted=True)
+    spec = {
+        "source_model": {"path": os.path.abspath(source_path), "sha256": savedmodel_hash(source_path)},
+        "attack": common.attack_params(config),
+        "source_split": train.name,
+        "dataset": config.dataset,
+        "num_classes": train.num_classes,
+        **spec_extra,
+    }
+    print(f"[dataset] attacking {len(train)} examples -> {dataset_dir}")
+    adversarial.generate(
+        dataset_dir,
+        images=common.to_float(train.images),
+        orig_labels=train.labels,
+        targets=transforms.attack_targets(
+            config.attack_target, train.labels, train.num_classes, common.derive_seed(config.seed, "targets")
+        ),
+        spec=spec,
+        shard_size=config.shard_size,
+        batch_size=config.eval_batch_size,
+        seed=common.derive_seed(config.seed, "attack"),
+        attack_fn=lambda x, t, s: attack(x, t, s)[:2],
+    )
+
+
+def split_indices(config: Config, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed (train, val) split of a D_det of n examples (same for every model trained on it)."""
+    return transforms.train_val_indices(n, config.val_fraction, common.derive_seed(config.seed, "val"))
+
+
+def four_curve_evaluators(config: Config, val_images, val_labels, test, num_classes: int) -> list:
+    """Evaluators of ``val/``, ``clean/`` (D_test, true labels) and ``shift/`` (labels (y+1) mod K)."""
+    batch = config.eval_batch_size
+    return [
+        ClassificationEvaluator("val", val_images, val_labels, batch),
+        ClassificationEvaluator("clean", test.images, test.labels, batch),
+        ClassificationEvaluator("shift", test.images, transforms.shifted_labels(test.labels, num_classes), batch),
+    ]
+
+
+def curves(run: Run, names=FOUR_CURVES) -> dict[str, list[float]]:
+    """Per-epoch values of ``names`` logged by ``run`` (read back from metrics.jsonl, so epochs
+    logged before a resume are included)."""
+    return {name: list(run.metric_history(name).values()) for name in names}
+
+
+def _mean_l2(data: adversarial.AdversarialData, train) -> float:
+    clean = common.to_float(train.images[data.indices])
+    return float(np.sqrt(((data.images - clean) ** 2).reshape(len(clean), -1).sum(1)).mean())
+
+
+def _plot_examples(run: Run, data: adversarial.AdversarialData, train, n: int = 8) -> None:
+    idx = np.arange(min(n, len(data.labels)))
+    titles = [f"y={data.orig_labels[i]} t={data.labels[i]}{' hit' if data.target_hit[i] else ''}" for i in idx]
+    png = plots.image_grid(
+        run.path("plots", "d_det_examples.png"),
+        common.to_float(train.images[data.indices[idx]]),
+        data.images[idx],
+        titles,
+    )
+    run.log_artifact(png, "plots")

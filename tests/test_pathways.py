@@ -1,0 +1,84 @@
+"""Pathway grid end to end: one process vs one process per cell give the same summary; labels
+reach MLflow as filterable tags; placement flags stay out of the parent's params and flagfile."""
+
+import pytest
+from conftest import last_line, read_json, run_main
+from mlflow.tracking import MlflowClient
+
+FLAGS = ("--flagfile=flags/pathways_mnist_tiny.flags", "--grid_weight_decays=0")  # 2 cells: lr 0.01, 0.1
+
+
+def _run(out, *extra):
+    proc = run_main(*FLAGS, *extra, f"--output_dir={out}", f"--mlflow_tracking_uri=sqlite:///{out}/m.db")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pathways_one")
+    return out, _run(out)
+
+
+def test_one_process_grid_labels_every_cell_in_mlflow(one_process):
+    out, proc = one_process
+    assert "summary of 2/2 finished cells" in proc.stdout
+    client = MlflowClient(tracking_uri=f"sqlite:///{out}/m.db")
+    parent = client.get_run((out / "mlflow_run_id").read_text().strip())
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    cells = [c for c in children if c.data.tags["mlflow.runName"] != "source"]
+    assert len(cells) == 2
+    for cell in cells:
+        label = cell.data.tags["pathway"]
+        assert label in ("1", "2", "between") and 0.0 <= cell.data.metrics["pathway/score"] <= 1.0
+        found = client.search_runs([parent.info.experiment_id], f"tags.pathway = '{label}'")
+        assert cell.info.run_id in {r.info.run_id for r in found}
+        history = client.get_metric_history(cell.info.run_id, "val/performance_correlation")
+        assert [h.step for h in history] == list(range(1, 9)) and all(h.value > 0 for h in history)
+        assert cell.data.params["learning_rate"] in ("0.01", "0.1")
+    assert parent.data.metrics["grid/cells_finished"] == 2
+    table = (out / "grid.md").read_text()
+    assert table.count("| no |") == 2 and (out / "plots" / "pathway_grid.png").stat().st_size > 20_000
+    for cell_dir in (out / "cells").iterdir():
+        result = read_json(cell_dir / "result.json")
+        assert len(result["curves"]["shift/accuracy"]) == 8
+        assert result["curves"]["shift/accuracy"][-1] > 0.2  # robust features learned from D_det (chance 0.1)
+
+
+def test_cells_as_separate_processes_give_the_same_summary(one_process, tmp_path):
+    out, _ = one_process
+    split = tmp_path / "split"
+    shared = (f"--dataset_dir={out}/d_det",)
+    _run(split, *shared, "--grid_stage=prepare")
+    for i in (1, 0):  # any order, one process each (e.g. cluster array tasks)
+        proc = _run(split, *shared, "--grid_stage=cell", f"--grid_cell={i}")
+        assert "summary" not in proc.stdout
+    proc = _run(split, *shared, "--grid_stage=summary")
+    assert "summary of 2/2 finished cells" in proc.stdout
+    assert (split / "grid.csv").read_text() == (out / "grid.csv").read_text()
+    flagfile = (split / "flags.flags").read_text()
+    assert "--grid_cell" not in flagfile and "--grid_stage" not in flagfile
+    client = MlflowClient(tracking_uri=f"sqlite:///{split}/m.db")
+    runs = client.search_runs([client.get_experiment_by_name("robust_keras/pathways").experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1 and "grid_cell" not in parents[0].data.params
+    assert len(runs) == 3  # the parent and one child per cell, none duplicated
+
+
+def test_cell_before_prepare_and_out_of_range_cells_are_refused(tmp_path):
+    proc = run_main(
+        *FLAGS,
+        "--grid_stage=cell",
+        "--grid_cell=0",
+        f"--output_dir={tmp_path}/a",
+        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
+    )
+    assert proc.returncode == 1 and "--grid_stage=prepare first" in last_line(proc.stderr)
+    proc = run_main(
+        *FLAGS,
+        "--grid_stage=cell",
+        "--grid_cell=5",
+        f"--output_dir={tmp_path}/b",
+        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
+    )
+    assert proc.returncode == 1 and "pick 0..1" in last_line(proc.stderr)
