@@ -42,6 +42,18 @@ flags.DEFINE_list(
     "classes", [], "If set, keep only these classes, relabelled 0..n-1 in this order (CIFAR-10 car vs plane: 1,0)."
 )
 flags.DEFINE_list("binary_positive_classes", [], "If set, relabel to a binary task: these classes -> 1.")
+flags.DEFINE_string(
+    "exclude_index_file",
+    "",
+    "cifar10: drop the examples whose tfds ids (train_00042, test_00017: position in the original CIFAR-10 files) "
+    "this file lists, one per line, e.g. CIFAR-minus-Flickr (docs/methods.md §A.8).",
+)
+flags.DEFINE_bool(
+    "cinic10_drop_cifar", False, "cinic10: drop the images CINIC-10 took from CIFAR-10 (cifar10-* files)."
+)
+flags.DEFINE_list(
+    "eval_datasets", ["cifar10", "cinic10"], "cross_dataset: test sets every model is evaluated on (Table 2 columns)."
+)
 
 # -- model --------------------------------------------------------------------------------------
 flags.DEFINE_enum("model", "cnn_mnist", MODELS, "Architecture (METHODS §B CNNs, ResNets, two-layer net).")

@@ -57,3 +57,19 @@ def run_experiment(flagfile: str, out_dir, *extra: str) -> subprocess.CompletedP
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
+
+
+def run_main_with_mock_tfds(num_examples: int, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """``run_main`` with tfds replaced by ``tfds.testing.mock_data(num_examples)`` (random images,
+    the real feature specs) inside the subprocess: the CIFAR-10 / MNIST path without a download."""
+    code = (
+        "import sys, tensorflow_datasets as tfds\n"
+        "from robust_keras.main import run_main\n"
+        f"sys.argv = ['robust_keras.main', *{list(args)!r}]\n"
+        f"with tfds.testing.mock_data(num_examples={num_examples}):\n"
+        "    run_main()\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )

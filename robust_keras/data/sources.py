@@ -47,12 +47,16 @@ class Split:
       labels: int64 (N,), values in [0, num_classes).
       class_names: names of the classes, index = label.
       name: e.g. ``"mnist_sample/train"``.
+      ids: str (N,) stable example ids where the source has them (tfds CIFAR-10 ``id`` such as
+        ``train_00042``, the position in the original binary files; CINIC-10
+        ``<split>/<class>/<file name>``), else None.
     """
 
     images: np.ndarray
     labels: np.ndarray
     class_names: tuple[str, ...]
     name: str
+    ids: np.ndarray | None = None
 
     @property
     def num_classes(self) -> int:
@@ -78,13 +82,19 @@ class Split:
         relabel = np.zeros(self.num_classes, np.int64)
         relabel[classes] = np.arange(len(classes))
         names = tuple(self.class_names[c] for c in classes)
-        return dataclasses.replace(self, images=self.images[keep], labels=relabel[self.labels[keep]], class_names=names)
+        kept = self.subset(keep)
+        return dataclasses.replace(kept, labels=relabel[kept.labels], class_names=names)
+
+    def subset(self, index: np.ndarray) -> Split:
+        """The examples selected by a boolean mask or an index array, ids included."""
+        ids = None if self.ids is None else self.ids[index]
+        return dataclasses.replace(self, images=self.images[index], labels=self.labels[index], ids=ids)
 
     def take(self, n: int) -> Split:
         """The first ``n`` examples (all if ``n`` is 0 or larger than the split)."""
         if n <= 0 or n >= len(self):
             return self
-        return dataclasses.replace(self, images=self.images[:n], labels=self.labels[:n])
+        return self.subset(np.arange(n))
 
 
 def mnist_sample_path() -> str:
@@ -138,7 +148,7 @@ def load_tfds(name: str, data_dir: str | None, download: bool) -> tuple[Split, S
 
     class_names = {"mnist": MNIST_CLASSES, "cifar10": CIFAR10_CLASSES}[name]
     try:
-        data = tfds.load(name, split=["train", "test"], data_dir=data_dir, as_supervised=True, download=download)
+        data = tfds.load(name, split=["train", "test"], data_dir=data_dir, download=download)
     except Exception as e:  # tfds raises many types (AssertionError, DownloadError, OSError...)
         where = data_dir or os.path.join(os.path.expanduser("~"), "tensorflow_datasets")
         raise DataError(
@@ -151,9 +161,10 @@ def load_tfds(name: str, data_dir: str | None, download: bool) -> tuple[Split, S
     for split_name, ds in zip(["train", "test"], data):
         # Batched iteration, not batch_size=-1 (that aborts the process under tfds mock data).
         batches = list(tfds.as_numpy(ds.batch(4096)))
-        images = np.concatenate([b[0] for b in batches]).astype(np.uint8)
-        labels = np.concatenate([b[1] for b in batches]).astype(np.int64)
-        splits.append(Split(images, labels, class_names, f"{name}/{split_name}"))
+        images = np.concatenate([b["image"] for b in batches]).astype(np.uint8)
+        labels = np.concatenate([b["label"] for b in batches]).astype(np.int64)
+        ids = np.concatenate([b["id"] for b in batches]).astype(str) if "id" in batches[0] else None
+        splits.append(Split(images, labels, class_names, f"{name}/{split_name}", ids))
     return splits[0], splits[1]
 
 
@@ -174,7 +185,7 @@ def load_cinic10(root: str, split: str) -> Split:
     class_names = tuple(sorted(d for d in os.listdir(split_dir) if os.path.isdir(os.path.join(split_dir, d))))
     if not class_names:
         raise DataError(f"no class folders in {split_dir}", "expected <split>/<class>/*.png")
-    images, labels = [], []
+    images, labels, ids = [], [], []
     for label, cls in enumerate(class_names):
         for fname in sorted(os.listdir(os.path.join(split_dir, cls))):
             if not fname.lower().endswith(".png"):
@@ -182,12 +193,13 @@ def load_cinic10(root: str, split: str) -> Split:
             with Image.open(os.path.join(split_dir, cls, fname)) as im:
                 images.append(np.asarray(im.convert("RGB"), np.uint8))
             labels.append(label)
+            ids.append(f"{split}/{cls}/{fname}")
     if not images:
         raise DataError(f"no PNG files under {split_dir}", "expected <split>/<class>/*.png")
     shapes = {im.shape for im in images}
     if len(shapes) != 1:
         raise DataError(f"CINIC-10 images under {split_dir} differ in size: {sorted(shapes)}", "use 32x32 PNGs")
-    return Split(np.stack(images), np.asarray(labels, np.int64), class_names, f"cinic10/{split}")
+    return Split(np.stack(images), np.asarray(labels, np.int64), class_names, f"cinic10/{split}", np.asarray(ids))
 
 
 def load_dataset(
@@ -201,3 +213,41 @@ def load_dataset(
     if name == "cinic10":
         return load_cinic10(cinic10_dir, "train"), load_cinic10(cinic10_dir, "test")
     raise DataError(f"unknown dataset {name!r}", "use one of mnist_sample, mnist, cifar10, cinic10")
+
+
+def read_exclusion_file(path: str) -> set[str]:
+    """Example ids listed in ``path``: one per line, blank lines and ``#`` comments ignored."""
+    if not os.path.isfile(path):
+        raise DataError(f"--exclude_index_file={path} does not exist", "pass a text file with one example id per line")
+    with open(path) as f:
+        entries = {line.split("#", 1)[0].strip() for line in f}
+    return entries - {""}
+
+
+def exclude(splits: Sequence[Split], drop: set[str], source: str) -> list[Split]:
+    """``splits`` without the examples whose id is in ``drop``.
+
+    Raises:
+      DataError: the splits have no ids, or some listed ids match no example (a list made for
+        another dataset or id format must not silently exclude nothing).
+    """
+    if any(s.ids is None for s in splits):
+        raise DataError(
+            f"{splits[0].name} has no example ids to exclude by", "exclusion lists work for cifar10 and cinic10"
+        )
+    known = set().union(*(set(s.ids.tolist()) for s in splits))
+    unknown = drop - known
+    if unknown:
+        raise DataError(
+            f"{len(unknown)} of {len(drop)} ids in {source} match no example (e.g. {sorted(unknown)[0]!r})",
+            "CIFAR-10 ids look like train_00042 or test_00017 (tfds id: split and position in the original files)",
+        )
+    return [s.subset(~np.isin(s.ids, list(drop))) for s in splits]
+
+
+def cinic10_without_cifar(split: Split) -> Split:
+    """CINIC-10 examples that come from ImageNet: drops files named ``cifar10-*`` / ``cifar-10-*``
+    (CINIC-10 names its CIFAR-10-derived images after their origin)."""
+    names = np.char.lower(np.array([i.rsplit("/", 1)[-1] for i in split.ids]))
+    from_cifar = np.char.startswith(names, "cifar10-") | np.char.startswith(names, "cifar-10-")
+    return split.subset(~from_cifar)

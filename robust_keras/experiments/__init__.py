@@ -2,6 +2,7 @@
 
 from robust_keras.experiments import (
     clean_pathways,
+    cross_dataset,
     d_det,
     feature_averaging,
     feature_averaging_real,
@@ -17,6 +18,7 @@ from robust_keras.experiments import (
 
 EXPERIMENTS = {
     "clean_pathways": clean_pathways.run,
+    "cross_dataset": cross_dataset.run,
     "d_det": d_det.run,
     "feature_averaging": feature_averaging.run,
     "feature_averaging_real": feature_averaging_real.run,

@@ -24,16 +24,31 @@ def derive_seed(root: int, purpose: str) -> int:
     return (root * 1_000_003 + zlib.crc32(purpose.encode())) % (2**31 - 1)
 
 
-def load_clean(config: Config, relabel_binary: bool = True) -> tuple[sources.Split, sources.Split]:
-    """(train, test) clean splits as the flags ask: dataset, class subset (``--classes``), size
-    limits, binary relabelling (``--binary_positive_classes``, unless ``relabel_binary`` is False)."""
+def load_clean(
+    config: Config, relabel_binary: bool = True, dataset: str | None = None
+) -> tuple[sources.Split, sources.Split]:
+    """(train, test) clean splits as the flags ask: ``dataset`` (default ``--dataset``),
+    ``--exclude_index_file`` (CIFAR-10) / ``--cinic10_drop_cifar`` removals, class subset (``--classes``),
+    size limits, binary relabelling (``--binary_positive_classes``, unless ``relabel_binary`` is
+    False)."""
+    dataset = dataset or config.dataset
     train, test = sources.load_dataset(
-        config.dataset,
+        dataset,
         data_dir=config.data_dir,
         download=config.tfds_download,
         cinic10_dir=config.cinic10_dir,
         test_per_class=config.test_per_class,
     )
+    before = len(train) + len(test)
+    if config.exclude_index_file and dataset == "cifar10":
+        train, test = sources.exclude(
+            [train, test], sources.read_exclusion_file(config.exclude_index_file), config.exclude_index_file
+        )
+    if config.cinic10_drop_cifar and dataset == "cinic10":
+        train, test = sources.cinic10_without_cifar(train), sources.cinic10_without_cifar(test)
+    if len(train) + len(test) < before:
+        removed = before - len(train) - len(test)
+        print(f"[data] {dataset}: {removed} of {before} examples excluded; {len(train)} train, {len(test)} test remain")
     if config.classes:
         train, test = train.select_classes(config.classes), test.select_classes(config.classes)
     train, test = train.take(config.max_train_examples), test.take(config.max_test_examples)

@@ -1,0 +1,76 @@
+"""Cross-dataset transfer (Table 2) on a CINIC-10 fixture folder and CIFAR-10 from tfds mock
+data: exclusions (CIFAR-minus-Flickr list, CINIC-10's CIFAR images), the table and its metrics."""
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from conftest import last_line, read_json, run_main_with_mock_tfds
+from PIL import Image
+
+from robust_keras.data import sources
+
+MOCK_EXAMPLES = 40
+CLASSES = sources.CIFAR10_CLASSES
+
+
+def _write_cinic(root, per_class=6, from_cifar=2):
+    rng = np.random.default_rng(0)
+    for split in ("train", "valid", "test"):
+        for c, cls in enumerate(CLASSES):
+            d = root / split / cls
+            d.mkdir(parents=True)
+            for i in range(per_class):
+                name = f"cifar10-{split}-{c * 100 + i}.png" if i < from_cifar else f"n0{c}_{i}.png"
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(d / name)
+
+
+@pytest.fixture(scope="module")
+def mock_cifar_test_ids():
+    with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
+        _, test = sources.load_dataset("cifar10", download=False)
+    return test.ids
+
+
+def test_cross_dataset_table_with_exclusions(tmp_path, mock_cifar_test_ids):
+    _write_cinic(tmp_path / "cinic")
+    drop = sorted({i for i in mock_cifar_test_ids if i == i.strip()})[:3]  # (mock ids may end in spaces)
+    (tmp_path / "flickr.txt").write_text("# CIFAR-10 images to exclude\n" + "\n".join(drop) + "\n")
+    out = tmp_path / "run"
+    args = (
+        "--flagfile=flags/cross_dataset_tiny.flags",
+        f"--cinic10_dir={tmp_path / 'cinic'}",
+        f"--exclude_index_file={tmp_path / 'flickr.txt'}",
+        "--tfds_download=false",
+        "--attack_steps=2",
+        f"--output_dir={out}",
+        f"--mlflow_tracking_uri=sqlite:///{out}/m.db",
+    )
+    proc = run_main_with_mock_tfds(MOCK_EXAMPLES, *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = read_json(out / "summary.json")
+    # CINIC-10: 6 per class, 2 of them CIFAR-10 images dropped -> 40 test images remain.
+    expected_cifar = int(np.sum(~np.isin(mock_cifar_test_ids, drop)))
+    assert summary["test_sizes"] == {"cinic10": 40, "cifar10": expected_cifar} and expected_cifar < MOCK_EXAMPLES
+    models = [r["model"] for r in summary["rows"]]
+    assert models == ["clean cinic10", "D_det cinic10"]
+    for row in summary["rows"]:
+        assert 0.0 <= row["cifar10"] <= 1.0 and 0.0 <= row["cinic10"] <= 1.0
+    assert "cifar10_shifted" in summary["rows"][1]
+    table = (out / "table2.md").read_text()
+    assert f"cifar10 test (n={expected_cifar})" in table and "| D_det cinic10 |" in table
+    assert "examples excluded" in proc.stdout
+
+
+def test_exclusion_ids_that_match_nothing_are_refused(tmp_path):
+    (tmp_path / "bad.txt").write_text("not_an_id\n")
+    proc = run_main_with_mock_tfds(
+        MOCK_EXAMPLES,
+        "--flagfile=flags/cross_dataset_tiny.flags",
+        "--dataset=cifar10",
+        "--eval_datasets=cifar10",
+        f"--exclude_index_file={tmp_path / 'bad.txt'}",
+        "--tfds_download=false",
+        f"--output_dir={tmp_path}/run",
+        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
+    )
+    assert proc.returncode == 1 and "match no example" in last_line(proc.stderr)
