@@ -56,9 +56,9 @@ flags.DEFINE_list(
 )
 
 # -- model --------------------------------------------------------------------------------------
-flags.DEFINE_enum("model", "cnn_mnist", MODELS, "Architecture (METHODS §B CNNs, ResNets, two-layer net).")
+flags.DEFINE_enum("model", "cnn_mnist", MODELS, "Architecture (docs/methods.md §B CNNs, ResNets, two-layer net).")
 flags.DEFINE_integer("width", 512, "two_layer: hidden units m.", lower_bound=1)
-flags.DEFINE_enum("parameterization", "standard", ["standard", "ntk"], "two_layer: init/scaling (METHODS §B).")
+flags.DEFINE_enum("parameterization", "standard", ["standard", "ntk"], "two_layer: init/scaling (docs/methods.md §B).")
 flags.DEFINE_bool("train_second_layer", True, "two_layer: train the output layer (else fixed ±1).")
 flags.DEFINE_bool("use_bias", True, "two_layer: biases in the hidden layer.")
 
@@ -95,7 +95,9 @@ flags.DEFINE_bool("source_augment", False, "Augmentation for the source model C.
 # -- attacks ------------------------------------------------------------------------------------
 flags.DEFINE_enum("attack", "pgd", ["pgd", "fgsm"], "Attack; fgsm is one step of size eps.")
 flags.DEFINE_enum("attack_norm", "l2", ["l2", "linf"], "Threat model ||x' - x|| <= eps.")
-flags.DEFINE_float("attack_eps", 0.5, "Budget eps in [0,1] pixel units (METHODS §A default 0.5 l2).", lower_bound=0.0)
+flags.DEFINE_float(
+    "attack_eps", 0.5, "Budget eps in [0,1] pixel units (docs/methods.md §A default 0.5 l2).", lower_bound=0.0
+)
 flags.DEFINE_float("attack_step_size", 0.1, "PGD step size (pixel units).", lower_bound=0.0)
 flags.DEFINE_integer("attack_steps", 100, "PGD iterations.", lower_bound=1)
 flags.DEFINE_integer("attack_restarts", 1, "Random restarts; the best iterate over all is kept.", lower_bound=1)

@@ -1,4 +1,4 @@
-"""Flags of the feature-averaging experiments (METHODS §C; *default* values from replications)."""
+"""Flags of the feature-averaging experiments (docs/methods.md §C; *default* values from replications)."""
 
 from absl import flags
 

@@ -1,4 +1,4 @@
-"""Flags of the NTK experiments (METHODS §B)."""
+"""Flags of the NTK experiments (docs/methods.md §B)."""
 
 from absl import flags
 

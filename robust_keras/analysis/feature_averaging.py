@@ -1,4 +1,4 @@
-"""Feature-averaging diagnostics (METHODS §C): lambda coefficients and neuron x cluster cosines.
+"""Feature-averaging diagnostics (docs/methods.md §C): lambda coefficients and neuron x cluster cosines.
 
 Weights are the hidden layer's kernel, float (d, N) with one column per neuron; centres are
 float (k, d). Every neuron has a class sign s (+1 or -1): J_s is "its" set of clusters.

@@ -1,4 +1,4 @@
-"""Robust accuracy of binary classifiers versus l2 radius (feature averaging, METHODS §C).
+"""Robust accuracy of binary classifiers versus l2 radius (feature averaging, docs/methods.md §C).
 
 A binary classifier is a margin function x -> f(x) (B,), predicting class 1 iff f(x) > 0.
 Two attacks per radius r:

@@ -1,4 +1,4 @@
-"""NTK attacks (NTK paper Eq. 8, 18-21; METHODS §B) on the kernel predictor f(x) = Theta(x, X) alpha.
+"""NTK attacks (NTK paper Eq. 8, 18-21; docs/methods.md §B) on the kernel predictor f(x) = Theta(x, X) alpha.
 
 For an empirical kernel, Theta(x, X) alpha = J(x) u with u = J(X)^T alpha, a fixed direction in
 parameter space: u is one VJP over the training set, and f(x) is one JVP at x -- Theta(x, X) is
@@ -67,7 +67,7 @@ OBJECTIVES = ("binary", "ce", "max_of_k", "sum_of_k")
 def ascent_direction(predict, x: tf.Tensor, y, objective: str, eps: float) -> tf.Tensor:
     """sign of the input gradient of the attack objective, the l-inf steepest ascent direction.
 
-    Objectives (NTK paper Eq. 8, 18-21, 33, 35; METHODS §B):
+    Objectives (NTK paper Eq. 8, 18-21, 33, 35; docs/methods.md §B):
       binary    y in {-1, +1}, predict (B, 1): maximise -y f(x).
       ce        y int labels, predict (B, K): maximise CE(softmax f(x), y); its gradient is
                 (df/dx)^T (softmax f - onehot y).

@@ -1,4 +1,4 @@
-"""Synthetic data: the k-cluster distribution D_binary of the feature-averaging paper (METHODS §C).
+"""Synthetic data: the k-cluster distribution D_binary of the feature-averaging paper (docs/methods.md §C).
 
 k cluster centres mu_j are orthogonal with ||mu_j|| = sqrt(d) (scaled rows of a random orthogonal
 matrix); clusters 0..k/2-1 form J+ by default. A point of cluster j is x = mu_j + xi with

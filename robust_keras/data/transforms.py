@@ -14,7 +14,7 @@ def binary_labels(labels: np.ndarray, positive_classes: Sequence[int]) -> np.nda
 
 
 def shifted_labels(labels: np.ndarray, num_classes: int, shift: int = 1) -> np.ndarray:
-    """t = (y + shift) mod K: the D_det targets and the D_shift labels (METHODS §A)."""
+    """t = (y + shift) mod K: the D_det targets and the D_shift labels (docs/methods.md §A)."""
     return (np.asarray(labels, np.int64) + shift) % num_classes
 
 

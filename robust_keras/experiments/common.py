@@ -69,7 +69,7 @@ def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """How one model is trained (METHODS §A: the pathway knobs are lr, weight_decay, augment)."""
+    """How one model is trained (docs/methods.md §A: the pathway knobs are lr, weight_decay, augment)."""
 
     epochs: int
     learning_rate: float

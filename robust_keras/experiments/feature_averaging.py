@@ -1,4 +1,4 @@
-"""Feature averaging on the k-cluster distribution (Li et al., ICLR 2025; METHODS §C).
+"""Feature averaging on the k-cluster distribution (Li et al., ICLR 2025; docs/methods.md §C).
 
 Trains, by full-batch GD on the same points: the binary two-layer net (logistic loss, binary
 labels), the k-class net (cross-entropy, cluster labels) read out as binary, and optionally the

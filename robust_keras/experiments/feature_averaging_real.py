@@ -1,4 +1,4 @@
-"""Feature averaging on real data (Li et al. ICLR 2025, Fig. 2; METHODS §C "Curves").
+"""Feature averaging on real data (Li et al. ICLR 2025, Fig. 2; docs/methods.md §C "Curves").
 
 A K-class image dataset becomes a binary task (``--binary_positive_classes``: MNIST odd vs even,
 CIFAR-10 classes 5-9 vs 0-4). The same architecture is trained twice with the same recipe:

@@ -1,4 +1,4 @@
-"""NTK eigen-features: usefulness vs robustness (NTK paper Sec. 4, Fig. 2, App. D.3; METHODS §B).
+"""NTK eigen-features: usefulness vs robustness (NTK paper Sec. 4, Fig. 2, App. D.3; docs/methods.md §B).
 
 On a binary task (``--binary_positive_classes``) with +-1 targets and an NTK -- ``--ntk_kernel``
 ``closed_form``: the infinite-width two-layer ReLU NTK of the flattened images (App. C), or

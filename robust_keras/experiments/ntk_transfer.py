@@ -1,4 +1,4 @@
-"""NTK attacks transfer to wide nets (NTK paper Sec. 3.2, Fig. 3, App. C; METHODS §B).
+"""NTK attacks transfer to wide nets (NTK paper Sec. 3.2, Fig. 3, App. C; docs/methods.md §B).
 
 Two-layer ReLU nets in NTK parameterisation (w ~ N(0, I), frozen +-1 readout, 1/sqrt(m)) of each
 width in ``--ntk_widths`` (``--ntk_seeds`` initialisations each, child runs ``width_<m>[_seed_<s>]``)

@@ -1,4 +1,4 @@
-"""Two-layer ReLU nets on vectors for the feature-averaging setting (METHODS §C).
+"""Two-layer ReLU nets on vectors for the feature-averaging setting (docs/methods.md §C).
 
 ``binary_net``: f(x) = (1/m) sum_r relu(<w_{+1,r}, x> + b_{+1,r}) - (1/m) sum_r relu(<w_{-1,r}, x> + b_{-1,r})
 with the second layer fixed; hidden units 0..m-1 carry sign +1, m..2m-1 sign -1. Output (B, 1).

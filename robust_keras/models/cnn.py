@@ -1,4 +1,4 @@
-"""The small CNNs of the NTK paper, App. E (METHODS §B, kernel dynamics), all 3x3 ReLU convs."""
+"""The small CNNs of the NTK paper, App. E (docs/methods.md §B, kernel dynamics), all 3x3 ReLU convs."""
 
 from __future__ import annotations
 

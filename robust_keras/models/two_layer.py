@@ -1,4 +1,4 @@
-"""Two-layer ReLU networks f(x) = a^T relu(W^T x + b) / scale (METHODS §B Eq. 41, §C).
+"""Two-layer ReLU networks f(x) = a^T relu(W^T x + b) / scale (docs/methods.md §B Eq. 41, §C).
 
 ``standard``: Keras default init (Glorot), trainable or fixed output layer, scale 1.
 ``ntk``: w_r ~ N(0, I), f(x) = (1/sqrt(m)) sum_r a_r relu(w_r^T x + b_r) with a_r = ±1 drawn

@@ -1,5 +1,5 @@
 """Closed-form NTK of the two-layer ReLU net f(x) = (1/sqrt(m)) sum_r a_r relu(w_r^T x), w_r ~ N(0, I)
-(NTK paper App. C, Eq. 41-42; METHODS §B). Inputs are rows of float arrays (N, d); results float64.
+(NTK paper App. C, Eq. 41-42; docs/methods.md §B). Inputs are rows of float arrays (N, d); results float64.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Kernel dynamics during (adversarial) training (NTK paper Sec. 5, App. E; METHODS §B).
+"""Kernel dynamics during (adversarial) training (NTK paper Sec. 5, App. E; docs/methods.md §B).
 
 All kernels are traced (N, N) empirical NTKs of one fixed batch, float64.
   distance       d(K_s, K_t) = 1 - <K_s, K_t>_F / (||K_s||_F ||K_t||_F)           (Eq. 12)

@@ -1,4 +1,4 @@
-"""Empirical NTK of Keras models (NTK paper Eq. 6; METHODS §B).
+"""Empirical NTK of Keras models (NTK paper Eq. 6; docs/methods.md §B).
 
 Theta(x, x')_{o,o'} = sum_p df_o(x)/dtheta_p df_o'(x')/dtheta_p over the model's trainable
 variables, with BatchNorm and dropout in inference mode. Shapes: full (N1, N2, O, O); traced

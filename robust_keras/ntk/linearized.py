@@ -1,4 +1,4 @@
-"""Linearized networks (NTK paper App. E.1; METHODS §B, linearized adversarial training).
+"""Linearized networks (NTK paper App. E.1; docs/methods.md §B, linearized adversarial training).
 
 At epoch e the network f is replaced by its first-order Taylor expansion in the parameters,
     f_lin(x; theta_e + delta) = f(x; theta_e) + J(x; theta_e) delta,

@@ -1,4 +1,4 @@
-"""Structured NTK of dense and convolutional chains: Theta without the full Jacobian (METHODS §B).
+"""Structured NTK of dense and convolutional chains: Theta without the full Jacobian (docs/methods.md §B).
 
 Theta(x1, x2) = sum over trainable layers l of J_l(x1) J_l(x2)^T, and each layer's term is built
 from what the layer sees (Novak et al. 2022, "structured derivatives"):

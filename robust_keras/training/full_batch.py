@@ -1,7 +1,7 @@
 """Full-batch gradient descent theta <- theta - eta * grad L(theta) over the whole training set.
 
 ``steps`` GD steps run inside one compiled graph (a ``tf.while_loop``), so a diagnostics
-interval of N steps costs one Python call, not N. Losses (METHODS §C):
+interval of N steps costs one Python call, not N. Losses (docs/methods.md §C):
   logistic:       L = (1/n) sum_i log(1 + exp(-s_i f(x_i))),  s_i = 2 y_i - 1, f: (B, 1) margin
   cross_entropy:  L = (1/n) sum_i CE(y_i, f(x_i)),  f: (B, K) logits
   mse:            L = (1/2) sum_i ||f(x_i) - y_i||^2,  y: (B, K) float targets (NTK paper Sec. 3.2)

@@ -1,4 +1,4 @@
-"""NumPy reference of one full-batch GD step of the binary two-layer net (METHODS §C).
+"""NumPy reference of one full-batch GD step of the binary two-layer net (docs/methods.md §C).
 
 A second, independent implementation of :class:`~robust_keras.training.full_batch.FullBatchGD`
 for the logistic loss: the tests check the compiled TF step against it, and ``bench/`` measures
