@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -31,22 +30,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from bounds import gradient_passes, median_seconds  # noqa: E402
 
 from robust_keras.attacks import PGD  # noqa: E402
 from robust_keras.data import adversarial, transforms  # noqa: E402
 from robust_keras.models import build_model  # noqa: E402
 from robust_keras.training import loop, optim  # noqa: E402
 from robust_keras.training.evaluators import ClassificationEvaluator, PerformanceCorrelationEvaluator  # noqa: E402
-
-
-def _median(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -64,23 +54,10 @@ def main() -> None:
     images = rng.random((args.images, *shape), dtype=np.float32)
     labels = rng.integers(0, 10, args.images).astype(np.int64)
     targets = transforms.shifted_labels(labels, 10)
-    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    @tf.function
-    def grad_input(x, y):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = loss_fn(y, model(x, training=False))
-        return tape.gradient(loss, x)
-
-    @tf.function
-    def grad_params(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        return tape.gradient(loss, model.trainable_variables)
+    grad_input, grad_params = gradient_passes(model)
 
     xb, yb = tf.constant(images[: args.batch]), tf.constant(targets[: args.batch])
-    t_bound = _median(lambda: grad_input(xb, yb).numpy(), args.repeats)
+    t_bound = median_seconds(lambda: grad_input(xb, yb).numpy(), args.repeats)
     bound = len(xb) / t_bound
     attack = PGD(model, norm="l2", eps=0.5, step_size=0.1, steps=args.steps, targeted=True)
     attack(xb, yb, (0, 0))  # trace once, as a real run does before its first shard
@@ -112,9 +89,9 @@ def main() -> None:
     evaluators = [ClassificationEvaluator(n, images, labels, 500) for n in ("val", "clean", "shift")]
     evaluators.append(PerformanceCorrelationEvaluator("val", images, labels, labels, 500))
     ds = tf.data.Dataset.from_tensor_slices((images, targets)).batch(args.batch)
-    t_train = _median(lambda: trainer.train_epoch(ds), args.repeats)
-    t_eval = _median(lambda: [dict(e.evaluate(trainer.predict)) for e in evaluators], args.repeats)
-    t_par = _median(lambda: [[g.numpy() for g in grad_params(x, y)] for x, y in ds], args.repeats)
+    t_train = median_seconds(lambda: trainer.train_epoch(ds), args.repeats)
+    t_eval = median_seconds(lambda: [dict(e.evaluate(trainer.predict)) for e in evaluators], args.repeats)
+    t_par = median_seconds(lambda: [[g.numpy() for g in grad_params(x, y)] for x, y in ds], args.repeats)
     n = args.images
     cell_rate, par_rate = n / (t_train + t_eval), n / t_par
     _row(f"{args.model} bound/params over the epoch (img/s)", par_rate, 1.0)

@@ -15,15 +15,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from bounds import gradient_passes, median_seconds  # noqa: E402
 
 from robust_keras.attacks import PGD  # noqa: E402
 from robust_keras.models import build_model  # noqa: E402
@@ -32,44 +31,21 @@ from robust_keras.training import loop, optim  # noqa: E402
 SHAPES = {"cnn_mnist": (28, 28, 1), "cnn_cifar": (32, 32, 3), "resnet18": (32, 32, 3)}
 
 
-def _median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up / trace
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def bench_model(name: str, batch: int, steps: int, repeats: int) -> list[tuple[str, float, float]]:
     shape = SHAPES[name]
     c = shape[-1]
     model = build_model(name, shape, 10, mean=[0.5] * c, std=[0.25] * c, seed=0)
     x = tf.random.uniform([batch, *shape], seed=1)
     y = tf.random.uniform([batch], 0, 10, dtype=tf.int64, seed=2)
-    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    @tf.function
-    def grad_input(x, y):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = loss_fn(y, model(x, training=False))
-        return tape.gradient(loss, x)
-
-    @tf.function
-    def grad_params(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        return tape.gradient(loss, model.trainable_variables)
+    grad_input, grad_params = gradient_passes(model)
 
     attack = PGD(model, norm="l2", eps=0.5, step_size=0.1, steps=steps)
     trainer = loop.Trainer(model, optim.make_optimizer("sgd", 0.01))
 
-    t_in = _median_seconds(lambda: grad_input(x, y).numpy(), repeats)
-    t_pgd = _median_seconds(lambda: attack(x, y, (0, 0))[0].numpy(), repeats)
-    t_par = _median_seconds(lambda: [g.numpy() for g in grad_params(x, y)], repeats)
-    t_train = _median_seconds(lambda: [float(v) for v in trainer._train_step(x, y)], repeats)
+    t_in = median_seconds(lambda: grad_input(x, y).numpy(), repeats)
+    t_pgd = median_seconds(lambda: attack(x, y, (0, 0))[0].numpy(), repeats)
+    t_par = median_seconds(lambda: [g.numpy() for g in grad_params(x, y)], repeats)
+    t_train = median_seconds(lambda: [float(v) for v in trainer._train_step(x, y)], repeats)
     bound_in, bound_par = batch / t_in, batch / t_par
     pgd_rate, train_rate = batch * steps / t_pgd, batch / t_train
     return [

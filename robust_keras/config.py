@@ -91,6 +91,9 @@ flags.DEFINE_integer("source_epochs", 5, "Epochs of the source model C.", lower_
 flags.DEFINE_float("source_learning_rate", 0.05, "Learning rate of the source model C.", lower_bound=0.0)
 flags.DEFINE_float("source_weight_decay", 5e-4, "L2 of the source model C.", lower_bound=0.0)
 flags.DEFINE_bool("source_augment", False, "Augmentation for the source model C.")
+flags.DEFINE_enum(
+    "source_optimizer", "", ["", "sgd", "adam"], "Optimizer of the source model C (default: --optimizer)."
+)
 
 # -- attacks ------------------------------------------------------------------------------------
 flags.DEFINE_enum("attack", "pgd", ["pgd", "fgsm"], "Attack; fgsm is one step of size eps.")

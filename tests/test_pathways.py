@@ -65,20 +65,15 @@ def test_cells_as_separate_processes_give_the_same_summary(one_process, tmp_path
     assert len(runs) == 3  # the parent and one child per cell, none duplicated
 
 
-def test_cell_before_prepare_and_out_of_range_cells_are_refused(tmp_path):
+@pytest.mark.parametrize(
+    "cell,message", [("0", "--grid_stage=prepare first"), ("5", "pick 0..1")], ids=["unprepared", "out_of_range"]
+)
+def test_bad_cells_are_refused_in_one_line(tmp_path, cell, message):
     proc = run_main(
         *FLAGS,
         "--grid_stage=cell",
-        "--grid_cell=0",
+        f"--grid_cell={cell}",
         f"--output_dir={tmp_path}/a",
         f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
     )
-    assert proc.returncode == 1 and "--grid_stage=prepare first" in last_line(proc.stderr)
-    proc = run_main(
-        *FLAGS,
-        "--grid_stage=cell",
-        "--grid_cell=5",
-        f"--output_dir={tmp_path}/b",
-        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
-    )
-    assert proc.returncode == 1 and "pick 0..1" in last_line(proc.stderr)
+    assert proc.returncode == 1 and message in last_line(proc.stderr)

@@ -43,20 +43,9 @@ def run(config: Config, run: Run) -> dict:
                 )
             tests[name] = other
     data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"))
-    tr, va = workflow.split_indices(config, len(data.labels))
     num_classes = data.manifest["spec"]["num_classes"]
     name = "d_det_model"
-    trainer = common.train_model(
-        config,
-        run,
-        name=name,
-        images=data.images[tr],
-        labels=data.labels[tr],
-        num_classes=num_classes,
-        recipe=common.Recipe.from_config(config),
-        evaluators=workflow.four_curve_evaluators(config, data.images[va], data.labels[va], test, num_classes),
-        seed=common.derive_seed(config.seed, name),
-    )
+    trainer = workflow.train_on_d_det(config, run, data, test, name=name)
     if not common.exported(run, name):
         common.export(run, trainer, name, config, role="model trained on D_det", dataset_manifest=data.manifest["spec"])
     clean = load_model(data.manifest["spec"]["source_model"]["path"], train.image_shape)

@@ -27,21 +27,10 @@ def run(config: Config, run: Run) -> dict:
         raise ConfigError("d_det needs a targeted attack", "use --attack_target=next (D_det) or random (D_rand)")
     train, test = common.load_clean(config)
     data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"))
-    tr, va = workflow.split_indices(config, len(data.labels))
     num_classes = data.manifest["spec"]["num_classes"]
     recipe = common.Recipe.from_config(config)
     name = "d_det_model"
-    trainer = common.train_model(
-        config,
-        run,
-        name=name,
-        images=data.images[tr],
-        labels=data.labels[tr],
-        num_classes=num_classes,
-        recipe=recipe,
-        evaluators=workflow.four_curve_evaluators(config, data.images[va], data.labels[va], test, num_classes),
-        seed=common.derive_seed(config.seed, name),
-    )
+    trainer = workflow.train_on_d_det(config, run, data, test, name=name, recipe=recipe)
     curves = workflow.curves(run)
     png = plots.curves(
         run.path("plots", "d_det_curves.png"),

@@ -75,7 +75,7 @@ def _prepare_and_train(config: Config, run: Run, todo: list[grid.Cell], rule: Pa
         if grid.read_result(run.run_dir, cell):
             print(f"[grid] cell {cell.name} already finished")
             continue
-        _train_cell(config, run, cell, data, tr, va, test, simple, rule)
+        _train_cell(config, run, cell, data, va, test, simple, rule)
 
 
 def _simple_predictions(config: Config, run: Run, data, tr, va) -> np.ndarray:
@@ -97,28 +97,20 @@ def _simple_predictions(config: Config, run: Run, data, tr, va) -> np.ndarray:
     return pred
 
 
-def _train_cell(config: Config, run: Run, cell: grid.Cell, data, tr, va, test, simple, rule: PathwayRule) -> None:
+def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simple, rule: PathwayRule) -> None:
     num_classes = data.manifest["spec"]["num_classes"]
     recipe = common.Recipe.from_config(config).replace(
         learning_rate=cell.learning_rate, weight_decay=cell.weight_decay, augment=cell.augment
     )
     child = run.child(cell.name, run_dir=grid.cell_dir(run.run_dir, cell))
     child.log_params({**cell.params(), "model": config.model, "epochs": recipe.epochs, "batch_size": recipe.batch_size})
-    evaluators = workflow.four_curve_evaluators(config, data.images[va], data.labels[va], test, num_classes)
+    evaluators = []
     if simple is not None:
         evaluators.append(
             PerformanceCorrelationEvaluator("val", data.images[va], data.labels[va], simple, config.eval_batch_size)
         )
-    trainer = common.train_model(
-        config,
-        child,
-        name="n2",
-        images=data.images[tr],
-        labels=data.labels[tr],
-        num_classes=num_classes,
-        recipe=recipe,
-        evaluators=evaluators,
-        seed=common.derive_seed(config.seed, f"n2-seed{cell.seed}"),
+    trainer = workflow.train_on_d_det(
+        config, child, data, test, name="n2", recipe=recipe, evaluators=evaluators, seed_purpose=f"n2-seed{cell.seed}"
     )
     curves = workflow.curves(child, (*workflow.FOUR_CURVES, CORRELATION))
     verdict = classify(curves["clean/accuracy"], curves["shift/accuracy"], num_classes, rule)

@@ -48,7 +48,7 @@ def run(config: Config, run: Run) -> dict:
     for subset in SUBSETS:
         directory = _write_subset(config, run, data, masks[subset], subset, reference_path)
         part = adversarial.load(directory)
-        curves[subset] = _train_on(config, run, part, test, num_classes, f"on_{subset}")
+        curves[subset] = _train_on(config, run, part, test, f"on_{subset}")
         final.update({f"{subset}/{k.split('/')[0]}": v[-1] for k, v in curves[subset].items() if v})
     titles = {"transfers": "examples that transfer", "no_transfer": "examples that do not transfer"}
     png = plots.side_by_side_curves(
@@ -109,24 +109,14 @@ def _write_subset(config: Config, run: Run, data, mask: np.ndarray, subset: str,
     return directory
 
 
-def _train_on(config: Config, run: Run, data, test, num_classes: int, name: str) -> dict[str, list[float]]:
+def _train_on(config: Config, run: Run, data, test, name: str) -> dict[str, list[float]]:
     """Trains ``--model`` on one subset (its own train/val split) in child run ``name``; returns
     its per-epoch four curves."""
     child = run.child(name)
-    tr, va = workflow.split_indices(config, len(data.labels))
     recipe = common.Recipe.from_config(config)
-    child.log_params({"model": config.model, "examples": len(tr), **recipe.__dict__})
-    trainer = common.train_model(
-        config,
-        child,
-        name=name,
-        images=data.images[tr],
-        labels=data.labels[tr],
-        num_classes=num_classes,
-        recipe=recipe,
-        evaluators=workflow.four_curve_evaluators(config, data.images[va], data.labels[va], test, num_classes),
-        seed=common.derive_seed(config.seed, "n2"),
-    )
+    examples = len(workflow.split_indices(config, len(data.labels))[0])
+    child.log_params({"model": config.model, "examples": examples, **recipe.__dict__})
+    trainer = workflow.train_on_d_det(config, child, data, test, name=name, recipe=recipe, seed_purpose="n2")
     if not common.exported(run, name):
         common.export(run, trainer, name, config, role=f"model trained on {name}", recipe=recipe.__dict__)
     child.finish()

@@ -68,6 +68,7 @@ def source_recipe(config: Config) -> common.Recipe:
         learning_rate=config.source_learning_rate,
         weight_decay=config.source_weight_decay,
         augment=config.source_augment,
+        optimizer=config.source_optimizer or config.optimizer,
     )
 
 
@@ -147,6 +148,27 @@ def four_curve_evaluators(config: Config, val_images, val_labels, test, num_clas
         ClassificationEvaluator("clean", test.images, test.labels, batch),
         ClassificationEvaluator("shift", test.images, transforms.shifted_labels(test.labels, num_classes), batch),
     ]
+
+
+def train_on_d_det(
+    config: Config, run: Run, data, test, *, name: str, recipe=None, evaluators=(), seed_purpose: str | None = None
+):
+    """Trains ``--model`` on the fixed train split of ``data`` (an AdversarialData) with the four
+    curves (plus ``evaluators``) logged to ``run`` each epoch; checkpoints under ``name``.
+    ``recipe`` defaults to the flags' recipe. Returns the trainer."""
+    tr, va = split_indices(config, len(data.labels))
+    num_classes = data.manifest["spec"]["num_classes"]
+    return common.train_model(
+        config,
+        run,
+        name=name,
+        images=data.images[tr],
+        labels=data.labels[tr],
+        num_classes=num_classes,
+        recipe=recipe or common.Recipe.from_config(config),
+        evaluators=[*four_curve_evaluators(config, data.images[va], data.labels[va], test, num_classes), *evaluators],
+        seed=common.derive_seed(config.seed, seed_purpose or name),
+    )
 
 
 def curves(run: Run, names=FOUR_CURVES) -> dict[str, list[float]]:
