@@ -15,9 +15,11 @@ DATASETS = ("mnist_sample", "mnist", "cifar10", "cinic10")
 MODELS = ("cnn_mnist", "cnn_cifar", "resnet18", "resnet34", "resnet50", "two_layer")
 
 # Flags that say which part of the work a process does or where results go, not what the
-# experiment is: not logged as params of the parent run, not compared on resume, not written
-# into flags.flags (every part of a split run shares one parent run and one flagfile).
-PLACEMENT_FLAGS = frozenset({"grid_cell", "grid_stage"})
+# experiment is: not logged as params of the (parent) run and not compared on resume, so every
+# part of a split grid shares one parent run, and a run directory can resume against another
+# tracking URI. The work-splitting ones are not written into flags.flags either.
+PLACEMENT_FLAGS = frozenset({"grid_cell", "grid_stage", "mlflow_tracking_uri"})
+NOT_IN_FLAGFILE = frozenset({"grid_cell", "grid_stage"})
 
 # -- run / bookkeeping -------------------------------------------------------------------------
 flags.DEFINE_string("experiment", "d_det", "Experiment to run (see robust_keras/experiments).")

@@ -13,11 +13,19 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ start-up chatter out of progress output
+# An unreachable tracking server must cost seconds, not MLflow's default ~4 minutes of retries:
+# the run directory keeps everything and replays it when the server is back (tracking.py).
+for _name, _value in (
+    ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"),
+    ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1"),
+    ("MLFLOW_HTTP_REQUEST_TIMEOUT", "15"),
+):
+    os.environ.setdefault(_name, _value)
 
 from absl import app, flags, logging  # noqa: E402
 
 from robust_keras import config as config_lib  # noqa: E402
-from robust_keras import (
+from robust_keras import (  # noqa: E402
     flags_feature_averaging,  # noqa: E402, F401  (defines the fa_* flags)
     flags_ntk,  # noqa: E402, F401  (defines the ntk_* flags)
     flags_robust_before,  # noqa: E402, F401  (defines the grid_*, pathway_* ... flags)
@@ -77,7 +85,7 @@ def _write_flagfile(path: str) -> None:
     tmp = f"{path}.{os.getpid()}.tmp"
     FLAGS.append_flags_into_file(tmp)
     with open(tmp) as f:
-        lines = [ln for ln in f if ln.strip().lstrip("-").split("=")[0] not in config_lib.PLACEMENT_FLAGS]
+        lines = [ln for ln in f if ln.strip().lstrip("-").split("=")[0] not in config_lib.NOT_IN_FLAGFILE]
     with open(tmp, "w") as f:
         f.writelines(lines)
     os.replace(tmp, path)
@@ -87,14 +95,30 @@ def main(argv: list[str]) -> None:
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         _fail(f"unexpected arguments {argv[1:]} -- pass options as --name=value", 2)
+    if FLAGS.experiment == "sync_mlflow":
+        _sync_mlflow()
+        return
     from robust_keras.experiments import EXPERIMENTS
 
     if FLAGS.experiment not in EXPERIMENTS:
-        _fail(f"--experiment={FLAGS.experiment} is not one of {sorted(EXPERIMENTS)} -- pick one of those", 2)
+        known = sorted([*EXPERIMENTS, "sync_mlflow"])
+        _fail(f"--experiment={FLAGS.experiment} is not one of {known} -- pick one of those", 2)
     config = build_config()
     _configure_tensorflow(config)
     from robust_keras import tracking
 
+    params = {k: v for k, v in config.values.items() if k not in config_lib.PLACEMENT_FLAGS}
+    recorded = tracking.recorded_params(config.output_dir)
+    changed = {k: (recorded[k], str(v)[:6000]) for k, v in sorted(params.items()) if k in recorded}
+    changed = {k: pair for k, pair in changed.items() if pair[0] != pair[1]}
+    if changed:  # MLflow params are immutable, and a resume must continue the same experiment
+        shown = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in list(changed.items())[:4])
+        more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
+        _fail(
+            f"--output_dir={config.output_dir} holds a run started with other flags ({shown}{more}) -- "
+            "rerun with its flags.flags to resume, or pick a new --output_dir",
+            2,
+        )
     tags = {"experiment": config.experiment, "git_sha": tracking.git_sha(), "mlflow.source.name": "robust_keras.main"}
     try:
         run = tracking.open_run(
@@ -105,16 +129,6 @@ def main(argv: list[str]) -> None:
             f"cannot open MLflow run at {config.mlflow_tracking_uri} ({type(e).__name__}: "
             f"{str(e).splitlines()[0] if str(e) else ''}) -- check --mlflow_tracking_uri",
             1,
-        )
-    params = {k: v for k, v in config.values.items() if k not in config_lib.PLACEMENT_FLAGS}
-    changed = run.changed_params(params)
-    if changed:  # MLflow params are immutable, and a resume must continue the same experiment
-        shown = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in list(changed.items())[:4])
-        more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
-        _fail(
-            f"--output_dir={config.output_dir} holds a run started with other flags ({shown}{more}) -- "
-            "rerun with its flags.flags to resume, or pick a new --output_dir",
-            2,
         )
     flagfile = run.path("flags.flags")
     _write_flagfile(flagfile)
@@ -133,6 +147,21 @@ def main(argv: list[str]) -> None:
     run.finish()
     print(f"[run] done. Results in {config.output_dir}")
     print(f"[run] see it in the MLflow UI: {run.ui_hint(config.mlflow_tracking_uri)}", flush=True)
+
+
+def _sync_mlflow() -> None:
+    """``--experiment=sync_mlflow --output_dir=RUN [--mlflow_tracking_uri=URI]``: replays a run
+    directory (main run, children, grid cells) to MLflow, idempotently."""
+    from robust_keras import tracking
+
+    run_dir = os.path.abspath(FLAGS.output_dir) if FLAGS.output_dir else ""
+    if not run_dir or not os.path.exists(os.path.join(run_dir, tracking.INFO)):
+        _fail(f"--output_dir={FLAGS.output_dir!r} is not a run directory -- pass the directory of the run to replay", 2)
+    uri = FLAGS.mlflow_tracking_uri or tracking.default_tracking_uri("artifacts")
+    in_step, total = tracking.sync_run_dir(run_dir, uri)
+    if in_step < total:
+        _fail(f"{total - in_step} of {total} runs of {run_dir} could not reach {uri} -- retry when it is reachable", 1)
+    print(f"[sync] {total} runs of {run_dir} are in step with {uri}", flush=True)
 
 
 def run_main() -> None:

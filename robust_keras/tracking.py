@@ -1,18 +1,27 @@
-"""Run bookkeeping: a run directory plus the same content in MLflow.
+"""Run bookkeeping: the run directory is the source of truth, MLflow a mirror of it.
 
 Layout of a run directory (DESIGN.md "Runs")::
 
-    flags.flags         the flagfile that reproduces the run (written by main)
-    metrics.jsonl       one {"run", "step", "name", "value"} object per line
-    mlflow_run_id       lets a resumed run keep logging into the same MLflow run
+    flags.flags            the flagfile that reproduces the run (written by main)
+    metrics.jsonl          one {"run", "step", "name", "value"} object per line, fsynced
+    mlflow_run_id          the MLflow run this directory mirrors into (children: mlflow_run_id.<name>)
+    mlflow.json            experiment name, run name and tags, to recreate the run on another server
+    mlflow_ledger.jsonl    every params / tags / artifact / child call, for a full replay
+    mlflow_pending.jsonl   the calls MLflow missed while it was away
     plots/, models/, checkpoints/, datasets...
 
-MLflow receives params (all flags), metrics with ``step``, artifacts and tags (git sha,
-experiment). Multi-model experiments open nested child runs with :meth:`Run.child`.
+Every metric is appended to ``metrics.jsonl`` (flush + fsync) *before* it is sent to MLflow, so a
+kill or a tracking-server outage loses nothing. When MLflow fails, the run prints one warning and
+goes on; what MLflow missed is replayed idempotently (metrics by step, compared with the server's
+history; other calls from the pending list) on the next call, at the end, on a resume, or by
+``python -m robust_keras.main --experiment=sync_mlflow --output_dir=RUN`` (see :func:`sync_run_dir`).
+A resume against another tracking URI, whose store does not know the recorded run, creates the run
+there and replays everything from the run directory.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import subprocess
@@ -22,8 +31,18 @@ from collections.abc import Mapping
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from robust_keras.faults import die, fail_point
+
 _PARAM_MAX = 6000  # MLflow 3 limit on one param value
 _BATCH = 100
+METRICS = "metrics.jsonl"
+LEDGER = "mlflow_ledger.jsonl"
+PENDING = "mlflow_pending.jsonl"
+ID_FILE = "mlflow_run_id"
+INFO = "mlflow.json"
+_RETRY_SECONDS = 15.0  # while MLflow is away, try to catch up at most this often (finish always tries)
+_warned: set[str] = set()  # tracking URIs whose outage was already reported (one line per process)
+_mended: set[str] = set()  # metrics files whose torn last line was already mended by this process
 
 
 def default_tracking_uri(root: str = "artifacts") -> str:
@@ -48,22 +67,55 @@ def git_sha() -> str:
     return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def metric_rows(run_dir: str, label: str) -> list[dict]:
-    """Rows of ``<run_dir>/metrics.jsonl`` logged by the run labelled ``label`` ("main" or a
-    child's name), in order; a torn last line (a kill mid-write) is skipped."""
-    path = os.path.join(run_dir, "metrics.jsonl")
+# -- the run directory: append-only JSON-lines files ---------------------------------------------
+
+
+def _read_jsonl(path: str) -> list[dict]:
+    """Rows of a JSON-lines file; a torn last line (a kill or a full disk mid-write) is skipped."""
     if not os.path.exists(path):
         return []
     rows = []
     with open(path) as f:
         for line in f:
             try:
-                row = json.loads(line)
+                rows.append(json.loads(line))
             except json.JSONDecodeError:
                 continue
-            if row.get("run") == label:
-                rows.append(row)
     return rows
+
+
+def _append_jsonl(path: str, rows: list[dict]) -> None:
+    """Appends rows durably (flush + fsync); first mends a torn last line left by a killed writer."""
+    if path not in _mended:
+        _mend(path)
+        _mended.add(path)
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    with open(path, "a") as f:
+        if fail_point("mid_metrics_write"):  # fault injection: half a line on disk, then a kill
+            f.write(text[: len(text) // 2])
+            f.flush()
+            die()
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _mend(path: str) -> None:
+    """Cuts a JSON-lines file back to its last complete line."""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return
+    with open(path, "rb+") as f:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) == b"\n":
+            return
+        data = f.seek(0) or f.read()
+        f.truncate(data.rfind(b"\n") + 1)
+
+
+def metric_rows(run_dir: str, label: str) -> list[dict]:
+    """Rows of ``<run_dir>/metrics.jsonl`` logged by the run labelled ``label`` ("main" or a
+    child's name), in order."""
+    return [r for r in _read_jsonl(os.path.join(run_dir, METRICS)) if r.get("run") == label]
 
 
 def metric_history(run_dir: str, label: str, name: str) -> dict[int, float]:
@@ -72,32 +124,39 @@ def metric_history(run_dir: str, label: str, name: str) -> dict[int, float]:
     return dict(sorted(history.items()))
 
 
-def _experiment_id(client: MlflowClient, name: str, tracking_uri: str) -> str:
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    location = None
-    if tracking_uri.startswith("sqlite:///"):  # keep artifacts next to the database, not in cwd
-        location = "file://" + os.path.join(os.path.dirname(tracking_uri[len("sqlite:///") :]), "mlartifacts")
-    return client.create_experiment(name, artifact_location=location)
+# -- runs ------------------------------------------------------------------------------------------
 
 
 class Run:
-    """One MLflow run mirrored into a run directory.
+    """One MLflow run mirrored from a run directory.
 
     Args:
+      client: MLflow client of the tracking URI.
+      run_id: the MLflow run, or None while it could not be created (server away; created and
+        filled by :meth:`sync`).
       run_dir: the run directory (created).
-      run_id: the MLflow run to log into (see :func:`open_run`).
       label: name of this run in ``metrics.jsonl`` ("main" or a child's name).
+      id_file: where this run's MLflow id is recorded.
+      create: makes the MLflow run when it does not exist yet (returns its id).
     """
 
-    def __init__(self, client: MlflowClient, run_id: str, run_dir: str, label: str = "main"):
+    def __init__(self, client, run_id, run_dir, label="main", *, id_file=None, create=None, parent=None):
         self.client = client
         self.run_id = run_id
         self.run_dir = run_dir
         self.label = label
+        self.parent = parent
+        self._id_file = id_file or os.path.join(run_dir, ID_FILE)
+        self._create = create
+        self._online = run_id is not None
         os.makedirs(run_dir, exist_ok=True)
-        self._metrics_path = os.path.join(run_dir, "metrics.jsonl")
+        self._metrics_path = os.path.join(run_dir, METRICS)
+        self._logged = {(r["step"], r["name"]): r["value"] for r in metric_rows(run_dir, label)}
+        self._next_retry = 0.0
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.client.tracking_uri
 
     @property
     def experiment_id(self) -> str:
@@ -109,32 +168,133 @@ class Run:
         os.makedirs(os.path.dirname(full), exist_ok=True)
         return full
 
-    def changed_params(self, params: Mapping[str, object]) -> dict[str, tuple[str, str]]:
-        """{key: (logged, new)} for the params this run already holds with another value."""
-        logged = self.client.get_run(self.run_id).data.params
-        new = {k: str(v)[:_PARAM_MAX] for k, v in params.items()}
-        return {k: (logged[k], v) for k, v in sorted(new.items()) if k in logged and logged[k] != v}
-
-    def log_params(self, params: Mapping[str, object]) -> None:
-        items = [Param(k, str(v)[:_PARAM_MAX]) for k, v in sorted(params.items())]
-        for i in range(0, len(items), _BATCH):
-            self.client.log_batch(self.run_id, params=items[i : i + _BATCH])
-
-    def set_tags(self, tags: Mapping[str, object]) -> None:
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+    # -- writes: run directory first, then MLflow ------------------------------------------------
 
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
-        """Logs to MLflow and appends to ``metrics.jsonl``."""
-        now = int(time.time() * 1000)
-        items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
-        for i in range(0, len(items), _BATCH):
-            self.client.log_batch(self.run_id, metrics=items[i : i + _BATCH])
-        with open(self._metrics_path, "a") as f:
-            for k, v in metrics.items():
-                f.write(json.dumps({"run": self.label, "step": step, "name": k, "value": float(v)}) + "\n")
+        """Appends to ``metrics.jsonl`` (durably), then logs to MLflow. Idempotent: a value this run
+        already logged at that step (e.g. an epoch replayed after a kill) is not logged again."""
+        new = {k: float(v) for k, v in metrics.items() if self._logged.get((step, k)) != float(v)}
+        if not new:
+            return
+        rows = [{"run": self.label, "step": step, "name": k, "value": v} for k, v in new.items()]
+        _append_jsonl(self._metrics_path, rows)
+        self._logged.update({(step, k): v for k, v in new.items()})
+        if self._catch_up():
+            now = int(time.time() * 1000)
+            items = [Metric(k, v, now, step) for k, v in new.items()]
+            self._call(lambda: _log_batches(self.client, self.run_id, metrics=items))
 
-    def _rows(self) -> list[dict]:
-        return metric_rows(self.run_dir, self.label)
+    def log_params(self, params: Mapping[str, object]) -> None:
+        self._record("params", {k: str(v)[:_PARAM_MAX] for k, v in sorted(params.items())})
+
+    def set_tags(self, tags: Mapping[str, object]) -> None:
+        self._record("tags", {k: str(v) for k, v in tags.items()})
+
+    def log_artifact(self, path: str, artifact_path: str | None = None) -> None:
+        """A file or a whole directory (e.g. a SavedModel) as MLflow artifact(s)."""
+        self._record("artifact", {"path": os.path.abspath(path), "artifact_path": artifact_path})
+
+    def finish(self, status: str = "FINISHED") -> None:
+        """Ends the run in MLflow; if MLflow is still away, says how to replay it later."""
+        self._record("status", {"status": status}, force=True)
+        if not self._online and self.parent is None:
+            print(
+                f"[mlflow] warning: {self.tracking_uri} was not reachable; everything is in {self.run_dir} -- "
+                f"replay it with: {sync_command(_top(self))}",
+                flush=True,
+            )
+
+    def _record(self, kind: str, payload: dict, force: bool = False) -> None:
+        entry = {"run": self.label, "kind": kind, **payload}
+        _append_jsonl(os.path.join(self.run_dir, LEDGER), [entry])
+        if not (self._catch_up(force) and self._call(lambda: self._apply(entry))):
+            _append_jsonl(os.path.join(self.run_dir, PENDING), [entry])
+
+    def _apply(self, entry: dict) -> None:
+        kind = entry["kind"]
+        if kind == "params":
+            _log_batches(self.client, self.run_id, params=[Param(k, v) for k, v in entry_items(entry)])
+        elif kind == "tags":
+            self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in entry_items(entry)])
+        elif kind == "artifact":
+            path, artifact_path = entry["path"], entry["artifact_path"]
+            if os.path.isdir(path):
+                dest = os.path.join(artifact_path, os.path.basename(path)) if artifact_path else os.path.basename(path)
+                self.client.log_artifacts(self.run_id, path, dest)
+            elif os.path.exists(path):
+                self.client.log_artifact(self.run_id, path, artifact_path)
+        elif kind == "status":
+            self.client.set_terminated(self.run_id, entry["status"])
+
+    def _call(self, fn) -> bool:
+        """Runs an MLflow call; on failure reports the outage once and returns False."""
+        try:
+            fn()
+            return True
+        except Exception as e:  # connection refused, timeouts, 5xx, a locked database...
+            self._went_away(e)
+            return False
+
+    def _went_away(self, error: Exception) -> None:
+        self._online = False
+        self._next_retry = time.time() + _RETRY_SECONDS
+        if self.tracking_uri not in _warned:
+            _warned.add(self.tracking_uri)
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:100] if str(error) else ''}"
+            print(
+                f"[mlflow] warning: {self.tracking_uri} is not reachable ({reason}); training goes on, "
+                f"results are kept in {self.run_dir} and replayed to MLflow when it is back",
+                flush=True,
+            )
+
+    def _catch_up(self, force: bool = False) -> bool:
+        """True if MLflow is in step with the run directory, replaying what it missed if needed
+        (while it is away, at most every few seconds unless ``force``)."""
+        if self._online:
+            return True
+        if not force and time.time() < self._next_retry:
+            return False
+        return self.sync()
+
+    # -- replay -------------------------------------------------------------------------------
+
+    def sync(self, full: bool = False) -> bool:
+        """Replays to MLflow what it missed, idempotently: metrics by (name, step) against the
+        server's history, then the pending calls of this run (``full``: every recorded call, for
+        a run recreated on another server). Creates the MLflow run first if it has none yet.
+        Returns True if MLflow is now in step."""
+        try:
+            if self.run_id is None:
+                self.run_id = self._create()
+                _write_id(self._id_file, self.run_id)
+                full = True
+            sent = self._replay_metrics()
+            entries = _read_jsonl(os.path.join(self.run_dir, LEDGER if full else PENDING))
+            mine = [e for e in entries if e.get("run") == self.label]
+            for entry in mine:
+                self._apply(entry)
+        except Exception as e:
+            self._went_away(e)
+            return False
+        _drop_pending(self.run_dir, self.label)
+        if not self._online and (sent or mine):
+            print(f"[mlflow] {self.label}: replayed {sent} metric values and {len(mine)} calls to {self.tracking_uri}")
+        self._online = True
+        return True
+
+    def _replay_metrics(self) -> int:
+        latest: dict[str, dict[int, float]] = {}
+        for row in metric_rows(self.run_dir, self.label):
+            latest.setdefault(row["name"], {})[row["step"]] = row["value"]
+        now = int(time.time() * 1000)
+        missing = []
+        for name, steps in latest.items():
+            have = {m.step for m in self.client.get_metric_history(self.run_id, name)}
+            missing += [Metric(name, v, now, s) for s, v in sorted(steps.items()) if s not in have]
+        _log_batches(self.client, self.run_id, metrics=missing)
+        return len(missing)
+
+    # -- reads --------------------------------------------------------------------------------------
 
     def metric_history(self, name: str) -> dict[int, float]:
         """{step: last logged value} of metric ``name`` of this run, from ``metrics.jsonl`` (so it
@@ -144,44 +304,41 @@ class Run:
     def latest_metrics(self) -> dict[str, float]:
         """{name: value at the highest step (last logged on ties)} of every metric of this run."""
         latest: dict[str, tuple[int, float]] = {}
-        for row in self._rows():
+        for row in metric_rows(self.run_dir, self.label):
             if row["name"] not in latest or row["step"] >= latest[row["name"]][0]:
                 latest[row["name"]] = (row["step"], row["value"])
         return {name: value for name, (_, value) in latest.items()}
 
-    def log_artifact(self, path: str, artifact_path: str | None = None) -> None:
-        """A file or a whole directory (e.g. a SavedModel) as MLflow artifact(s)."""
-        if os.path.isdir(path):
-            dest = os.path.join(artifact_path, os.path.basename(path)) if artifact_path else os.path.basename(path)
-            self.client.log_artifacts(self.run_id, path, dest)
-        else:
-            self.client.log_artifact(self.run_id, path, artifact_path)
+    # -- children -------------------------------------------------------------------------------
 
-    def child(self, name: str, run_dir: str | None = None) -> Run:
+    def child(self, name: str, run_dir: str | None = None, resume: bool = True) -> Run:
         """A nested MLflow run named ``name``; a resumed parent continues the same child.
 
         By default it shares this run directory (its ``metrics.jsonl`` rows carry ``run=name``
         and its MLflow id is kept in ``mlflow_run_id.<name>``); with ``run_dir`` it gets a
         directory of its own (e.g. one grid cell that another process may train), whose
-        ``mlflow_run_id`` holds the id.
+        ``mlflow_run_id`` holds the id. While MLflow is away the child is created later.
         """
         child_dir = run_dir or self.run_dir
         os.makedirs(child_dir, exist_ok=True)
-        id_file = os.path.join(child_dir, "mlflow_run_id" if run_dir else f"mlflow_run_id.{name.replace('/', '_')}")
+        id_file = os.path.join(child_dir, ID_FILE if run_dir else f"{ID_FILE}.{name.replace('/', '_')}")
+        if run_dir is None:
+            self._record("child", {"name": name})  # lets sync_mlflow find children sharing this directory
 
         def create() -> str:
+            if not self._catch_up():
+                raise ConnectionError(f"parent run {self.label} is not in MLflow yet")
             tags = {"mlflow.parentRunId": self.run_id, "mlflow.runName": name}
             parent_tags = self.client.get_run(self.run_id).data.tags
             tags.update({k: v for k, v in parent_tags.items() if k in ("git_sha", "experiment")})
             return self.client.create_run(self.experiment_id, tags=tags, run_name=name).info.run_id
 
-        return Run(self.client, _claim_run_id(self.client, id_file, create), child_dir, label=name)
-
-    def finish(self, status: str = "FINISHED") -> None:
-        self.client.set_terminated(self.run_id, status)
+        return _open(self.client, id_file, create, child_dir, name, parent=self, resume=resume)
 
     def ui_hint(self, tracking_uri: str) -> str:
         """The command and address that show this run in the MLflow UI."""
+        if self.run_id is None or not self._online:
+            return f"MLflow was away: replay with {sync_command(_top(self))}"
         if tracking_uri.startswith(("http://", "https://")):
             return f"open {tracking_uri}/#/experiments/{self.experiment_id}/runs/{self.run_id}"
         return (
@@ -190,37 +347,157 @@ class Run:
         )
 
 
-def open_run(run_dir: str, tracking_uri: str, experiment_name: str, run_name: str, tags: Mapping[str, str]) -> Run:
-    """Opens the MLflow run of ``run_dir``: the one recorded there (a resume) or a new one."""
+def _log_batches(client: MlflowClient, run_id: str, metrics=(), params=()) -> None:
+    """``log_batch`` in chunks MLflow accepts."""
+    for items, key in ((list(metrics), "metrics"), (list(params), "params")):
+        for i in range(0, len(items), _BATCH):
+            client.log_batch(run_id, **{key: items[i : i + _BATCH]})
+
+
+def recorded_params(run_dir: str) -> dict[str, str]:
+    """The params the main run of ``run_dir`` was started with (from its ledger; {} if none)."""
+    params = {}
+    for entry in _read_jsonl(os.path.join(run_dir, LEDGER)):
+        if entry.get("run") == "main" and entry["kind"] == "params":
+            params.update(entry_items(entry))
+    return params
+
+
+def entry_items(entry: dict) -> list[tuple[str, str]]:
+    """The key/value pairs of a ``params`` or ``tags`` ledger entry."""
+    return [(k, v) for k, v in entry.items() if k not in ("run", "kind")]
+
+
+def sync_command(run_dir: str) -> str:
+    """The command that replays ``run_dir`` to MLflow (add --mlflow_tracking_uri for a new store)."""
+    return f"python -m robust_keras.main --experiment=sync_mlflow --output_dir={run_dir}"
+
+
+def _top(run: Run) -> str:
+    while run.parent is not None:
+        run = run.parent
+    return run.run_dir
+
+
+def _write_id(id_file: str, run_id: str) -> None:
+    tmp = f"{id_file}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(run_id)
+    os.replace(tmp, id_file)
+
+
+def _drop_pending(run_dir: str, label: str) -> None:
+    path = os.path.join(run_dir, PENDING)
+    rest = [e for e in _read_jsonl(path) if e.get("run") != label]
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write("".join(json.dumps(e) + "\n" for e in rest))
+    os.replace(tmp, path)
+
+
+def _open(client: MlflowClient, id_file: str, create, run_dir: str, label: str, parent=None, resume=True) -> Run:
+    """The run recorded in ``id_file`` (marked RUNNING again; recreated with a full replay if this
+    tracking store does not know it), or a new one from ``create()``. Two processes racing to
+    create it end up sharing one run: the id is published with an atomic link and the loser
+    deletes its own. If MLflow is away the run starts offline and is created by its first sync.
+    ``resume=False`` (a replay, not a continuation) leaves the run's status alone."""
+    run = Run(client, None, run_dir, label, id_file=id_file, create=create, parent=parent)
+    try:
+        if not os.path.exists(id_file):
+            run_id = create()
+            tmp = f"{id_file}.{os.getpid()}.tmp"
+            with open(tmp, "w") as f:
+                f.write(run_id)
+            try:
+                os.link(tmp, id_file)  # fails if another process published first
+                run.run_id, run._online = run_id, True
+                return run
+            except FileExistsError:
+                client.delete_run(run_id)
+            finally:
+                os.remove(tmp)
+        with open(id_file) as f:
+            run_id = f.read().strip()
+        if _exists(client, run_id):
+            if resume:
+                client.update_run(run_id, status="RUNNING")
+            run.run_id, run._online = run_id, True
+            run.sync()  # a resume replays what an earlier attempt could not send
+        else:  # the run directory moved to another tracking store: recreate the run there
+            print(f"[mlflow] {label}: run {run_id} is not in {client.tracking_uri}; recreating it from {run_dir}")
+            os.remove(id_file)
+            run.sync(full=True)
+    except Exception as e:
+        run._went_away(e)
+    return run
+
+
+def _exists(client: MlflowClient, run_id: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_run(run_id)
+        return True
+    except MlflowException as e:
+        if e.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return False
+        raise
+
+
+def open_run(
+    run_dir: str, tracking_uri: str, experiment_name: str, run_name: str, tags: Mapping[str, str], resume=True
+) -> Run:
+    """Opens the MLflow run of ``run_dir``: the one recorded there (a resume), or a new one.
+
+    Raises:
+      Exception: MLflow cannot be reached for a run that has never been created (a new run must
+        start with a working tracking URI; an outage later only degrades to a warning).
+    """
     os.makedirs(run_dir, exist_ok=True)
     if tracking_uri.startswith("sqlite:///"):
         os.makedirs(os.path.dirname(tracking_uri[len("sqlite:///") :]) or ".", exist_ok=True)
+    info_path = os.path.join(run_dir, INFO)
+    if not os.path.exists(info_path):
+        with open(info_path, "w") as f:
+            json.dump({"experiment": experiment_name, "run_name": run_name, "tags": dict(tags)}, f, indent=2)
+    with open(info_path) as f:
+        info = json.load(f)
     client = MlflowClient(tracking_uri=tracking_uri)
 
     def create() -> str:
-        experiment_id = _experiment_id(client, experiment_name, tracking_uri)
-        return client.create_run(experiment_id, tags=dict(tags), run_name=run_name).info.run_id
+        experiment_id = _experiment_id(client, info["experiment"], tracking_uri)
+        return client.create_run(experiment_id, tags=info["tags"], run_name=info["run_name"]).info.run_id
 
-    return Run(client, _claim_run_id(client, os.path.join(run_dir, "mlflow_run_id"), create), run_dir)
+    fresh = not os.path.exists(os.path.join(run_dir, ID_FILE))
+    run = _open(client, os.path.join(run_dir, ID_FILE), create, run_dir, "main", resume=resume)
+    if fresh and run.run_id is None:
+        client.search_experiments(max_results=1)  # raises the reason it cannot be reached
+    return run
 
 
-def _claim_run_id(client: MlflowClient, id_file: str, create) -> str:
-    """The MLflow run id recorded in ``id_file`` (that run is marked RUNNING again), or a new
-    run from ``create()`` recorded there. Two processes racing to create it end up sharing
-    one run: the id file is published with an atomic link, and the loser deletes its run."""
-    if not os.path.exists(id_file):
-        run_id = create()
-        tmp = f"{id_file}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            f.write(run_id)
-        try:
-            os.link(tmp, id_file)  # fails if another process published first
-            return run_id
-        except FileExistsError:
-            client.delete_run(run_id)
-        finally:
-            os.remove(tmp)
-    with open(id_file) as f:
-        run_id = f.read().strip()
-    client.update_run(run_id, status="RUNNING")
-    return run_id
+def sync_run_dir(run_dir: str, tracking_uri: str) -> tuple[int, int]:
+    """Replays a whole run directory (main run, its children, grid cells) to ``tracking_uri``,
+    each run ending in the last status it recorded; returns (runs in step, runs found)."""
+    main = open_run(run_dir, tracking_uri, "", "", {}, resume=False)
+    runs = [main]
+    names = {e["name"] for e in _read_jsonl(os.path.join(run_dir, LEDGER)) if e.get("kind") == "child"}
+    runs += [main.child(name, resume=False) for name in sorted(names)]
+    for cell_dir in sorted(glob.glob(os.path.join(run_dir, "cells", "*", ""))):
+        runs.append(main.child(os.path.basename(os.path.dirname(cell_dir)), run_dir=cell_dir, resume=False))
+    in_step = 0
+    for run in runs:
+        statuses = [e for e in _read_jsonl(os.path.join(run.run_dir, LEDGER)) if e.get("run") == run.label]
+        statuses = [e for e in statuses if e["kind"] == "status"]
+        if run.sync() and (not statuses or run._call(lambda r=run, e=statuses[-1]: r._apply(e))):
+            in_step += 1
+    return in_step, len(runs)
+
+
+def _experiment_id(client: MlflowClient, name: str, tracking_uri: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if tracking_uri.startswith("sqlite:///"):  # keep artifacts next to the database, not in cwd
+        location = "file://" + os.path.join(os.path.dirname(tracking_uri[len("sqlite:///") :]), "mlartifacts")
+    return client.create_experiment(name, artifact_location=location)

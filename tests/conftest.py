@@ -2,8 +2,12 @@
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -73,3 +77,69 @@ def run_main_with_mock_tfds(num_examples: int, *args: str, timeout: int = 600) -
     return subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MlflowServer:
+    """A real ``mlflow server`` on 127.0.0.1 (SQLite store, served artifacts under ``root``) that
+    can be killed and started again on the same port and store."""
+
+    def __init__(self, root):
+        self.port, self.root = free_port(), root
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self) -> None:
+        mlflow = os.path.join(os.path.dirname(sys.executable), "mlflow")
+        cmd = [mlflow, "server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
+        cmd += [
+            "--backend-store-uri",
+            f"sqlite:///{self.root}/server.db",
+            "--artifacts-destination",
+            f"{self.root}/art",
+        ]
+        self.proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError("mlflow server did not start within 90 s")
+
+    def kill(self) -> None:
+        """SIGKILL the server and its workers (what a crash or a lost host looks like)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    server = MlflowServer(tmp_path)
+    server.start()
+    yield server
+    server.kill()
+
+
+def parse_project_flags(*args: str) -> dict:
+    """The project's flag values after parsing ``args`` (e.g. a ``--flagfile=``) on a private
+    FlagValues, as ``main`` would see them; the global FLAGS are left alone."""
+    from absl import flags
+
+    from robust_keras.main import project_flags
+
+    parsed = flags.FlagValues()
+    for flag in project_flags():
+        parsed[flag.name] = flag
+    try:
+        parsed(["prog", *args])
+        return {name: parsed[name].value for name in parsed}
+    finally:
+        parsed.unparse_flags()

@@ -1,13 +1,7 @@
 """MLflow layout against a real SQLite store and a real `mlflow server` on 127.0.0.1."""
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
-import pytest
 from conftest import read_jsonl
 from mlflow.tracking import MlflowClient
 
@@ -56,51 +50,7 @@ def test_sqlite_store(tmp_path):
     assert "mlflow ui --backend-store-uri" in again.ui_hint(uri)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def mlflow_server(tmp_path):
-    port = _free_port()
-    mlflow = os.path.join(os.path.dirname(sys.executable), "mlflow")
-    proc = subprocess.Popen(
-        [
-            mlflow,
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path}/server.db",
-            "--artifacts-destination",
-            str(tmp_path / "server-artifacts"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("mlflow server did not start within 60 s")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 def test_real_mlflow_server(mlflow_server, tmp_path):
-    run, child = _exercise(mlflow_server, tmp_path / "run")
-    _check(mlflow_server, run, child, tmp_path / "run")
-    assert run.ui_hint(mlflow_server).startswith(f"open {mlflow_server}/#/experiments/")
+    run, child = _exercise(mlflow_server.uri, tmp_path / "run")
+    _check(mlflow_server.uri, run, child, tmp_path / "run")
+    assert run.ui_hint(mlflow_server.uri).startswith(f"open {mlflow_server.uri}/#/experiments/")

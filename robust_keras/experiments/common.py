@@ -166,6 +166,7 @@ def train_model(
         name=name,
         checkpoint_dir=loop.checkpoint_path(run.run_dir, name),
         on_epoch_end=on_epoch_end,
+        on_resume=lambda epoch, metrics: run.log_metrics(metrics, epoch),
     )
     if linearize is None:
         return trainer
@@ -183,6 +184,7 @@ def train_model(
         name=f"{name}_linearized",
         checkpoint_dir=loop.checkpoint_path(run.run_dir, f"{name}_linearized"),
         on_epoch_end=on_epoch_end,
+        on_resume=lambda epoch, metrics: run.log_metrics(metrics, epoch),
     )
     return trainer
 

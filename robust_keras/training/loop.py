@@ -9,6 +9,7 @@ is the mean cross-entropy over the global batch plus the coupled L2 penalty
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -16,7 +17,10 @@ from collections.abc import Callable, Iterable
 import keras
 import tensorflow as tf
 
+from robust_keras.faults import die, fail_point
+
 Metrics = dict[str, float]
+_EPOCH_METRICS = "last_epoch_metrics.json"  # beside the checkpoint: the metrics of its epoch
 _SHOWN = ("accuracy", "attack_success", "performance_correlation")  # metrics printed after each epoch
 
 
@@ -103,6 +107,7 @@ def fit(
     evaluators: Iterable = (),
     checkpoint_dir: str | None = None,
     on_epoch_end: Callable[[int, Metrics], None] | None = None,
+    on_resume: Callable[[int, Metrics], None] | None = None,
     log: Callable[[str], None] = print,
     name: str = "model",
 ) -> list[Metrics]:
@@ -116,6 +121,9 @@ def fit(
       checkpoint_dir: if set, the model, optimizer and epoch counter are saved after every
         epoch and restored on start, so a killed run continues where it stopped.
       on_epoch_end: called with (epoch index from 1, metrics) -- e.g. to log to MLflow.
+      on_resume: called on a resume with (restored epoch, its metrics as saved with its
+        checkpoint): a kill between the checkpoint and ``on_epoch_end`` loses no metrics if this
+        logs them (idempotently: they may have been logged already).
     Returns:
       Metrics of the epochs run by this call.
     """
@@ -126,7 +134,11 @@ def fit(
         manager = tf.train.CheckpointManager(ckpt, checkpoint_dir, max_to_keep=1)
         if manager.latest_checkpoint:
             ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-            log(f"[{name}] resumed from {manager.latest_checkpoint} after epoch {int(epoch_var.numpy())}")
+            restored = int(epoch_var.numpy())
+            log(f"[{name}] resumed from {manager.latest_checkpoint} after epoch {restored}")
+            saved = _read_epoch_metrics(checkpoint_dir)
+            if on_resume and saved and saved["epoch"] == restored:
+                on_resume(restored, saved["metrics"])
     history = []
     for epoch in range(int(epoch_var.numpy()), epochs):
         start = time.time()
@@ -135,14 +147,33 @@ def fit(
             metrics.update(evaluator.evaluate(trainer.predict))
         metrics["time/epoch_seconds"] = time.time() - start
         epoch_var.assign(epoch + 1)
-        if manager:
+        if manager:  # the epoch's metrics first, so that its checkpoint never exists without them
+            _write_epoch_metrics(checkpoint_dir, epoch + 1, metrics)
             manager.save(checkpoint_number=epoch + 1)
+            if fail_point("after_checkpoint"):
+                die()
         shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.endswith(_SHOWN) or "/transfer_" in k)
         log(f"[{name}] epoch {epoch + 1}/{epochs} ({metrics['time/epoch_seconds']:.1f}s): {shown}")
         if on_epoch_end:
             on_epoch_end(epoch + 1, metrics)
         history.append(metrics)
     return history
+
+
+def _write_epoch_metrics(checkpoint_dir: str, epoch: int, metrics: Metrics) -> None:
+    os.makedirs(checkpoint_dir, exist_ok=True)
+    path = os.path.join(checkpoint_dir, _EPOCH_METRICS)
+    with open(f"{path}.tmp", "w") as f:
+        json.dump({"epoch": epoch, "metrics": {k: float(v) for k, v in metrics.items()}}, f)
+    os.replace(f"{path}.tmp", path)
+
+
+def _read_epoch_metrics(checkpoint_dir: str) -> dict | None:
+    path = os.path.join(checkpoint_dir, _EPOCH_METRICS)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
 
 
 def checkpoint_path(run_dir: str, name: str) -> str:

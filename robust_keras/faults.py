@@ -1,0 +1,32 @@
+"""Fail points for fault-injection tests: ``ROBUST_KERAS_FAILPOINT=<name>[:<n>]`` makes the
+process SIGKILL itself the n-th time (default 1st) it reaches ``fail_point(<name>)``.
+
+Points: ``after_checkpoint`` (an epoch's checkpoint is on disk, its metrics are not logged yet),
+``mid_metrics_write`` (half of a metrics.jsonl line is on disk). Unset, a fail point is one
+dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+_hits: dict[str, int] = {}
+
+
+def fail_point(name: str) -> bool:
+    """True when the process should die here now (callers that need to act first -- e.g. write
+    half a line -- do so and then call :func:`die`); otherwise False."""
+    spec = os.environ.get("ROBUST_KERAS_FAILPOINT")
+    if not spec:
+        return False
+    point, _, count = spec.partition(":")
+    if point != name:
+        return False
+    _hits[name] = _hits.get(name, 0) + 1
+    return _hits[name] == int(count or 1)
+
+
+def die() -> None:
+    """SIGKILL this process (no cleanup, no flush: what a crash or an OOM kill leaves)."""
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,97 @@
+"""Tracking under real faults: a real ``mlflow server`` killed mid-run and restarted, a SIGKILL
+between an epoch's checkpoint and its metrics, a torn metrics line, a run directory resumed
+against another tracking store. Nothing may be lost or logged twice."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import ROOT, read_jsonl, run_main
+from mlflow.tracking import MlflowClient
+
+TRAIN = ("--flagfile=flags/train_mnist_sample.flags", "--max_train_examples=1200", "--epochs=4")
+
+
+def _steps(client, run_id, name):
+    return [m.step for m in client.get_metric_history(run_id, name)]
+
+
+def _popen_main(*args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
+    cmd = [sys.executable, "-m", "robust_keras.main", *args]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_server_killed_mid_run_then_synced_loses_and_duplicates_nothing(mlflow_server, tmp_path):
+    out = tmp_path / "run"
+    proc = _popen_main(*TRAIN, f"--output_dir={out}", f"--mlflow_tracking_uri={mlflow_server.uri}")
+    deadline = time.time() + 300
+    while not (out / "metrics.jsonl").exists() or "train/accuracy" not in (out / "metrics.jsonl").read_text():
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-2000:]
+        time.sleep(0.2)
+    mlflow_server.kill()  # after epoch 1 reached MLflow; epochs 2.. and the export happen without it
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "is not reachable" in stdout and "--experiment=sync_mlflow" in stdout
+    rows = [r for r in read_jsonl(out / "metrics.jsonl") if r["name"] == "train/accuracy"]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]  # the run directory has everything
+
+    mlflow_server.start()
+    sync = run_main("--experiment=sync_mlflow", f"--output_dir={out}", f"--mlflow_tracking_uri={mlflow_server.uri}")
+    assert sync.returncode == 0, sync.stderr[-3000:]
+    again = run_main("--experiment=sync_mlflow", f"--output_dir={out}", f"--mlflow_tracking_uri={mlflow_server.uri}")
+    assert again.returncode == 0, again.stderr[-3000:]  # idempotent: a second sync adds nothing
+    client = MlflowClient(tracking_uri=mlflow_server.uri)
+    run = client.get_run((out / "mlflow_run_id").read_text().strip())
+    for name in ("train/accuracy", "val/accuracy"):
+        assert _steps(client, run.info.run_id, name) == [1, 2, 3, 4], name
+    assert run.info.status == "FINISHED" and run.data.params["epochs"] == "4"
+    assert {"flags.flags", "metrics.jsonl", "models"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+def test_kill_between_checkpoint_and_metrics_loses_no_epoch(tmp_path):
+    out, uri = tmp_path / "run", f"sqlite:///{tmp_path}/m.db"
+    env = {
+        **os.environ,
+        "ROBUST_KERAS_FAILPOINT": "after_checkpoint:2",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": ROOT,
+    }
+    killed = subprocess.run(
+        [sys.executable, "-m", "robust_keras.main", *TRAIN, f"--output_dir={out}", f"--mlflow_tracking_uri={uri}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert [r["step"] for r in read_jsonl(out / "metrics.jsonl") if r["name"] == "train/accuracy"] == [1]
+    resumed = run_main(*TRAIN, f"--output_dir={out}", f"--mlflow_tracking_uri={uri}")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed from" in resumed.stdout and "epoch 2/4" not in resumed.stdout  # epoch 2 was not redone
+    rows = [r for r in read_jsonl(out / "metrics.jsonl") if r["name"] == "train/accuracy"]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    client = MlflowClient(tracking_uri=uri)
+    assert _steps(client, (out / "mlflow_run_id").read_text().strip(), "train/accuracy") == [1, 2, 3, 4]
+
+
+def test_torn_metrics_line_is_mended_and_a_moved_store_gets_the_whole_run(tmp_path):
+    out = tmp_path / "run"
+    first = run_main(*TRAIN, f"--output_dir={out}", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/a.db")
+    assert first.returncode == 0, first.stderr[-3000:]
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write('{"run": "main", "step": 9, "na')  # what a kill or a full disk mid-write leaves
+    moved = run_main(*TRAIN, f"--output_dir={out}", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/b.db")
+    assert moved.returncode == 0, moved.stderr[-3000:]
+    assert "recreating it" in moved.stdout
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert all(json.loads(line) for line in lines)  # the torn line is gone, nothing after it broke
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/b.db")
+    run = client.get_run((out / "mlflow_run_id").read_text().strip())
+    assert _steps(client, run.info.run_id, "train/accuracy") == [1, 2, 3, 4]
+    assert run.data.params["epochs"] == "4" and run.info.status == "FINISHED"
+    assert "models" in {a.path for a in client.list_artifacts(run.info.run_id)}
