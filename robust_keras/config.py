@@ -120,6 +120,11 @@ flags.DEFINE_integer("shard_size", 1000, "Examples per TFRecord shard (the unit 
 flags.DEFINE_list("source_models", [], "transfer: SavedModel directories used to craft attacks.")
 flags.DEFINE_list("target_models", [], "transfer: SavedModel directories the attacks are evaluated on.")
 flags.DEFINE_integer("transfer_examples", 1000, "transfer: test examples attacked.", lower_bound=1)
+flags.DEFINE_bool(
+    "trust_savedmodels",
+    False,
+    "Call SavedModels whose serve graph has side-effecting ops (file I/O, PyFunc, summaries); see README.",
+)
 
 flags.register_validator("val_fraction", lambda v: 0.0 <= v < 1.0, "--val_fraction must be in [0, 1).")
 flags.register_validator(

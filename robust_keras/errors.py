@@ -24,3 +24,7 @@ class ModelError(RobustKerasError):
 
 class ConfigError(RobustKerasError):
     """Flag values that are valid one by one but do not fit together."""
+
+
+class TrainingError(RobustKerasError):
+    """Training cannot go on meaningfully (e.g. the loss became NaN or infinite)."""

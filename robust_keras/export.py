@@ -9,7 +9,6 @@ one float32 tensor, including ones robust_keras did not write.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
@@ -17,6 +16,7 @@ import keras
 import tensorflow as tf
 
 from robust_keras.errors import ModelError
+from robust_keras.savedmodel_checks import check_safe, savedmodel_hash  # noqa: F401  (re-exported)
 
 METADATA = "metadata.json"
 
@@ -57,14 +57,22 @@ class LoadedModel:
       metadata: contents of ``metadata.json`` if present, else {}.
     """
 
-    def __init__(self, directory: str):
+    def __init__(self, directory: str, trusted: bool = False):
         if not os.path.exists(os.path.join(directory, "saved_model.pb")):
             raise ModelError(
                 f"{directory} is not a SavedModel (no saved_model.pb)",
                 "pass the directory written by model.export / tf.saved_model.save",
             )
         self.path = directory
-        self._module = tf.saved_model.load(directory)
+        check_safe(directory, trusted)  # before any of its graph can run
+        try:
+            self._module = tf.saved_model.load(directory)
+        except Exception as e:  # missing / corrupt variables, truncated graph, foreign ops...
+            first = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
+            raise ModelError(
+                f"SavedModel {directory} cannot be loaded ({type(e).__name__}: {first})",
+                "re-export or copy the model again: its files are incomplete or corrupt",
+            ) from None
         self._fn = self._endpoint()
         args, kwargs = self._fn.structured_input_signature
         specs = list(args) + list(kwargs.values())
@@ -116,23 +124,10 @@ class LoadedModel:
         return tf.cast(out, tf.float32)
 
 
-def load_model(directory: str, image_shape=None) -> LoadedModel:
-    """Loads a SavedModel; with ``image_shape`` also checks the data fits it."""
-    model = LoadedModel(directory)
+def load_model(directory: str, image_shape=None, trusted: bool = False) -> LoadedModel:
+    """Loads a SavedModel (refusing side-effecting serve graphs unless ``trusted``, see
+    savedmodel_checks.py); with ``image_shape`` also checks the data fits it."""
+    model = LoadedModel(directory, trusted)
     if image_shape is not None:
         model.check_input_shape(image_shape)
     return model
-
-
-def savedmodel_hash(directory: str) -> str:
-    """sha256 over the SavedModel's files (graph + variables, not metadata.json), in path order."""
-    digest = hashlib.sha256()
-    for root, _, files in sorted(os.walk(directory)):
-        for name in sorted(files):
-            if name in (METADATA, "fingerprint.pb"):
-                continue
-            path = os.path.join(root, name)
-            digest.update(os.path.relpath(path, directory).encode())
-            with open(path, "rb") as f:
-                digest.update(f.read())
-    return digest.hexdigest()

@@ -39,4 +39,8 @@ flags.DEFINE_enum(
     "ntk_attack", "ce", ["ce", "max_of_k", "sum_of_k"], "ntk_transfer: multiclass attack objective (Eq. 21, 33, 35)."
 )
 flags.DEFINE_integer("ntk_attack_steps", 1, "ntk_transfer: l-inf attack steps (1 = FGSM).", lower_bound=1)
-flags.register_validator("ntk_widths", lambda v: all(s.isdigit() for s in v), "--ntk_widths must be integers.")
+flags.register_validator(
+    "ntk_widths",
+    lambda v: len(v) > 0 and all(s.isdigit() and int(s) > 0 for s in v),
+    "--ntk_widths must be integers >= 1.",
+)

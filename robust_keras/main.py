@@ -8,6 +8,8 @@ line on stderr and exit 1; the MLflow run is then marked FAILED.
 
 from __future__ import annotations
 
+import errno
+import math
 import os
 import sys
 import time
@@ -30,10 +32,12 @@ from robust_keras import (  # noqa: E402
     flags_ntk,  # noqa: E402, F401  (defines the ntk_* flags)
     flags_robust_before,  # noqa: E402, F401  (defines the grid_*, pathway_* ... flags)
     flags_toy_linear,  # noqa: E402, F401  (defines the toy_* flags)
+    paths,  # noqa: E402
 )
 from robust_keras.errors import RobustKerasError  # noqa: E402
 
 FLAGS = flags.FLAGS
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO}
 
 
 def _fail(message: str, code: int) -> None:
@@ -42,11 +46,29 @@ def _fail(message: str, code: int) -> None:
 
 
 def parse_flags(argv: list[str]) -> list[str]:
-    """absl parsing with one-line errors (absl's own adds usage lines)."""
+    """absl parsing with one-line errors (absl's own adds usage lines); also refuses recursive
+    flagfiles and non-finite numbers."""
+    _check_flagfiles([a.split("=", 1)[1] for a in argv[1:] if a.startswith("--flagfile=")], [])
     try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        _fail(f"{e} -- see --helpfull for all flags", 2)
+        rest = FLAGS(argv)
+    except (flags.Error, ValueError) as e:  # absl raises ValueError for e.g. --noaugment=1
+        _fail(f"{str(e).splitlines()[0]} -- see --helpfull for all flags", 2)
+    for flag in project_flags():
+        if isinstance(flag.value, float) and not math.isfinite(flag.value):
+            _fail(f"--{flag.name}={flag.value} is not a finite number -- pass a finite value", 2)
+    return rest
+
+
+def _check_flagfiles(paths: list[str], chain: list[str]) -> None:
+    """Fails (exit 2) on a flagfile that includes itself, directly or through others."""
+    for path in paths:
+        real = os.path.realpath(path)
+        if real in chain:
+            _fail(f"flagfile {path} includes itself ({' -> '.join([*chain, real])}) -- remove the loop", 2)
+        if os.path.isfile(real):
+            with open(real) as f:
+                nested = [ln.strip().split("=", 1)[1] for ln in f if ln.strip().startswith("--flagfile=")]
+            _check_flagfiles(nested, [*chain, real])
 
 
 def project_flags() -> list[flags.Flag]:
@@ -91,22 +113,17 @@ def _write_flagfile(path: str) -> None:
     os.replace(tmp, path)
 
 
-def main(argv: list[str]) -> None:
-    logging.set_verbosity(logging.WARNING)
-    if len(argv) > 1:
-        _fail(f"unexpected arguments {argv[1:]} -- pass options as --name=value", 2)
-    if FLAGS.experiment == "sync_mlflow":
-        _sync_mlflow()
-        return
+def checked_config() -> config_lib.Config:
+    """The run's Config after every check that needs neither data nor MLflow: a known experiment,
+    flags that match an earlier run in the same --output_dir, output paths that can be created.
+    Exits with one line (code 2) otherwise."""
+    from robust_keras import tracking
     from robust_keras.experiments import EXPERIMENTS
 
     if FLAGS.experiment not in EXPERIMENTS:
         known = sorted([*EXPERIMENTS, "sync_mlflow"])
         _fail(f"--experiment={FLAGS.experiment} is not one of {known} -- pick one of those", 2)
     config = build_config()
-    _configure_tensorflow(config)
-    from robust_keras import tracking
-
     params = {k: v for k, v in config.values.items() if k not in config_lib.PLACEMENT_FLAGS}
     recorded = tracking.recorded_params(config.output_dir)
     changed = {k: (recorded[k], str(v)[:6000]) for k, v in sorted(params.items()) if k in recorded}
@@ -119,6 +136,30 @@ def main(argv: list[str]) -> None:
             "rerun with its flags.flags to resume, or pick a new --output_dir",
             2,
         )
+    try:  # paths first: a typo must not cost a trained source model
+        paths.ensure_dir("output_dir", config.output_dir)
+        if config.dataset_dir:
+            paths.ensure_dir("dataset_dir", config.dataset_dir)
+        if config.mlflow_tracking_uri.startswith("sqlite:///"):
+            paths.ensure_dir("mlflow_tracking_uri", os.path.dirname(config.mlflow_tracking_uri[len("sqlite:///") :]))
+    except RobustKerasError as e:
+        _fail(str(e), 2)
+    return config
+
+
+def main(argv: list[str]) -> None:
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        _fail(f"unexpected arguments {argv[1:]} -- pass options as --name=value", 2)
+    if FLAGS.experiment == "sync_mlflow":
+        _sync_mlflow()
+        return
+    config = checked_config()
+    _configure_tensorflow(config)
+    from robust_keras import tracking
+    from robust_keras.experiments import EXPERIMENTS
+
+    params = {k: v for k, v in config.values.items() if k not in config_lib.PLACEMENT_FLAGS}
     tags = {"experiment": config.experiment, "git_sha": tracking.git_sha(), "mlflow.source.name": "robust_keras.main"}
     try:
         run = tracking.open_run(
@@ -140,6 +181,16 @@ def main(argv: list[str]) -> None:
     except RobustKerasError as e:
         run.finish("FAILED")
         _fail(str(e), 1)
+    except OSError as e:
+        if e.errno not in _DISK_ERRORS:
+            run.finish("FAILED")
+            raise
+        run.finish("FAILED")
+        _fail(
+            f"{e.strerror} while writing {e.filename or 'the run directory'} -- free space or fix permissions, then "
+            "rerun the same command: finished shards, checkpoints and metrics are kept",
+            1,
+        )
     except BaseException:
         run.finish("FAILED")
         raise

@@ -86,9 +86,7 @@ def _read_jsonl(path: str) -> list[dict]:
 
 def _append_jsonl(path: str, rows: list[dict]) -> None:
     """Appends rows durably (flush + fsync); first mends a torn last line left by a killed writer."""
-    if path not in _mended:
-        _mend(path)
-        _mended.add(path)
+    _mend_once(path)
     text = "".join(json.dumps(r) + "\n" for r in rows)
     with open(path, "a") as f:
         if fail_point("mid_metrics_write"):  # fault injection: half a line on disk, then a kill
@@ -98,6 +96,12 @@ def _append_jsonl(path: str, rows: list[dict]) -> None:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
+
+
+def _mend_once(path: str) -> None:
+    if path not in _mended:
+        _mend(path)
+        _mended.add(path)
 
 
 def _mend(path: str) -> None:
@@ -151,6 +155,8 @@ class Run:
         self._online = run_id is not None
         os.makedirs(run_dir, exist_ok=True)
         self._metrics_path = os.path.join(run_dir, METRICS)
+        for name in (METRICS, LEDGER, PENDING):  # a killed writer may have left half a line
+            _mend_once(os.path.join(run_dir, name))
         self._logged = {(r["step"], r["name"]): r["value"] for r in metric_rows(run_dir, label)}
         self._next_retry = 0.0
 

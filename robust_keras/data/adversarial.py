@@ -227,8 +227,21 @@ def peek_manifest(directory: str) -> dict | None:
     path = os.path.join(directory, MANIFEST)
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        return json.load(f)
+    return _read_json(path)
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(
+            f"{path} is not valid JSON ({e.__class__.__name__} at {getattr(e, 'pos', '?')})",
+            _REGENERATE.format(os.path.dirname(path)),
+        ) from None
+    if not isinstance(manifest, dict):
+        raise DataError(f"{path} is not a manifest object", _REGENERATE.format(os.path.dirname(path)))
+    return manifest
 
 
 def is_complete(directory: str, manifest: dict | None) -> bool:
@@ -243,12 +256,12 @@ def read_manifest(directory: str) -> dict:
     path = os.path.join(directory, MANIFEST)
     if not os.path.exists(path):
         raise DataError(f"no {MANIFEST} in {directory}", "point at a directory written by robust_keras generation")
-    with open(path) as f:
-        manifest = json.load(f)
+    manifest = _read_json(path)
     if manifest.get("format") != FORMAT:
         raise DataError(f"{path} is not a {FORMAT} manifest", "regenerate the dataset with this version")
     if not manifest.get("complete"):
         raise DataError(f"adversarial dataset {directory} is incomplete", "re-run the generating command to finish it")
+    _check_complete(directory, manifest)
     for shard in manifest["shards"]:
         shard_path = os.path.join(directory, shard["name"])
         if not os.path.exists(shard_path):
@@ -256,6 +269,26 @@ def read_manifest(directory: str) -> dict:
         if sha256_file(shard_path) != shard["sha256"]:
             raise DataError(f"shard {shard_path} is corrupt (sha256 mismatch)", _REGENERATE.format(shard_path))
     return manifest
+
+
+def _check_complete(directory: str, manifest: dict) -> None:
+    """The manifest proves its own completeness: every shard the example count implies is listed
+    once, under its name, and the record counts add up to ``num_examples``."""
+    try:
+        n, size = int(manifest["num_examples"]), int(manifest["shard_size"])
+        listed = [s["name"] for s in manifest["shards"]]
+        records = sum(int(s["num_records"]) for s in manifest["shards"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise DataError(f"{directory}/{MANIFEST} lacks {e}", _REGENERATE.format(directory)) from None
+    num_shards = max(1, -(-n // size))
+    expected = [shard_name(i, num_shards) for i in range(num_shards)]
+    if sorted(listed) != expected or records != n:
+        missing = sorted(set(expected) - set(listed))
+        raise DataError(
+            f"{directory}/{MANIFEST} lists {len(listed)} shards with {records} records, but {num_shards} shards "
+            f"with {n} examples were written" + (f" ({missing[0]} missing)" if missing else ""),
+            _REGENERATE.format(directory),
+        )
 
 
 def load(directory: str) -> AdversarialData:
@@ -278,7 +311,13 @@ def load(directory: str) -> AdversarialData:
                 f"shard {path} holds {count} records, manifest says {shard['num_records']}", _REGENERATE.format(path)
             )
     raw_images = np.concatenate(columns["image"]) if columns["image"] else np.zeros([0], object)
-    images = np.frombuffer(b"".join(raw_images), dtype="<f4").reshape([-1, *shape])
+    flat = np.frombuffer(b"".join(raw_images), dtype="<f4")
+    per_image = int(np.prod(shape))
+    if any(len(r) != 4 * per_image for r in raw_images):
+        raise DataError(
+            f"images in {directory} do not have the manifest's image_shape {shape}", _REGENERATE.format(directory)
+        )
+    images = flat.reshape([-1, *shape])
     cat = lambda k: np.concatenate(columns[k]).astype(np.int64)  # noqa: E731
     return AdversarialData(
         images, cat("label"), cat("orig_label"), cat("index"), cat("target_hit").astype(bool), manifest

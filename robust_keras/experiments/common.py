@@ -12,6 +12,7 @@ import tensorflow as tf
 from robust_keras.attacks import PGD, fgsm
 from robust_keras.config import Config
 from robust_keras.data import pipeline, sources, transforms
+from robust_keras.errors import DataError
 from robust_keras.export import export_model
 from robust_keras.models import build_model
 from robust_keras.ntk.linearized import LinearizedModel
@@ -57,6 +58,11 @@ def load_clean(
         names = ("negative", "positive")
         train = dataclasses.replace(train, labels=transforms.binary_labels(train.labels, positive), class_names=names)
         test = dataclasses.replace(test, labels=transforms.binary_labels(test.labels, positive), class_names=names)
+    if len(np.unique(train.labels)) < 2:
+        raise DataError(
+            f"the task built from {dataset} has one class only ({len(train)} training examples)",
+            "check --classes / --binary_positive_classes: the positive classes are indices after --classes relabels",
+        )
     return train, test
 
 

@@ -45,8 +45,8 @@ def run(config: Config, run: Run) -> dict:
         t = transforms.attack_targets(
             config.attack_target, y, test.num_classes, common.derive_seed(config.seed, "targets")
         )
-    sources = [load_model(p, test.image_shape) for p in config.source_models]
-    targets = [load_model(p, test.image_shape) for p in config.target_models]
+    sources = [load_model(p, test.image_shape, config.trust_savedmodels) for p in config.source_models]
+    targets = [load_model(p, test.image_shape, config.trust_savedmodels) for p in config.target_models]
     src_names, tgt_names = _names(config.source_models), _names(config.target_models)
     error = np.zeros([len(sources), len(targets)])
     success = np.zeros_like(error)

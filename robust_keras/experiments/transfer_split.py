@@ -37,7 +37,7 @@ def run(config: Config, run: Run) -> dict:
     reference_path = config.reference_savedmodel or workflow.source_model(
         config, run, train, test, name="n_prime", seed_purpose="n_prime"
     )
-    reference = load_model(reference_path, train.image_shape)
+    reference = load_model(reference_path, train.image_shape, config.trust_savedmodels)
     transfers = common.predictions(reference, data.images, config.eval_batch_size) == data.labels
     rate = float(transfers.mean())
     print(f"[split] {transfers.sum()} of {len(transfers)} examples transfer to N' ({rate:.1%})")

@@ -10,6 +10,7 @@ is the mean cross-entropy over the global batch plus the coupled L2 penalty
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterable
 import keras
 import tensorflow as tf
 
+from robust_keras.errors import TrainingError
 from robust_keras.faults import die, fail_point
 
 Metrics = dict[str, float]
@@ -143,6 +145,11 @@ def fit(
     for epoch in range(int(epoch_var.numpy()), epochs):
         start = time.time()
         metrics = trainer.train_epoch(train_data(epoch), log=log, epoch=epoch)
+        if not math.isfinite(metrics["train/loss"]):  # before the checkpoint: the last good epoch stays
+            raise TrainingError(
+                f"[{name}] the training loss became {metrics['train/loss']} in epoch {epoch + 1}",
+                "lower --learning_rate (or the L2 / momentum), then rerun: training resumes from the last good epoch",
+            )
         for evaluator in evaluators:
             metrics.update(evaluator.evaluate(trainer.predict))
         metrics["time/epoch_seconds"] = time.time() - start

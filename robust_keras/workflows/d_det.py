@@ -83,11 +83,20 @@ def ensure_dataset(config: Config, run: Run, train, test, dataset_dir: str) -> a
                 f"{dataset_dir} was generated from {previous['spec'].get('dataset')}, not {config.dataset}",
                 "pass the matching --dataset or another --dataset_dir",
             )
+        made_with, asked = previous["spec"].get("attack") or {}, common.attack_params(config)
+        if made_with != asked:
+            diff = ", ".join(
+                f"--{k}={made_with.get(k)} (flags: {v})" for k, v in asked.items() if made_with.get(k) != v
+            )
+            raise DataError(
+                f"{dataset_dir} was generated with {diff}",
+                "pass the dataset's attack flags (see its manifest.json) or another --dataset_dir",
+            )
         source_path = previous["spec"]["source_model"]["path"]
         print(f"[dataset] found a dataset in {dataset_dir} made with source {source_path}")
     else:
         source_path = source_model(config, run, train, test)
-    source = load_model(source_path, train.image_shape)
+    source = load_model(source_path, train.image_shape, config.trust_savedmodels)
     source_acc = accuracy(source, common.to_float(test.images), test.labels, config.eval_batch_size)
     print(f"[source] clean test accuracy {source_acc:.4f}")
     if not adversarial.is_complete(dataset_dir, previous):

@@ -1,0 +1,104 @@
+"""Corrupt datasets, conflicting flags, impossible tasks, diverging training and bad output paths:
+each is refused with one line naming the cause and the fix, before work is wasted."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import parse_project_flags
+
+from robust_keras.config import Config
+from robust_keras.data import adversarial
+from robust_keras.errors import ConfigError, DataError, TrainingError
+from robust_keras.experiments import common
+from robust_keras.paths import ensure_dir
+from robust_keras.training import loop, optim
+from robust_keras.workflows import d_det as workflow
+
+QUICKSTART = "--flagfile=flags/quickstart.flags"
+
+
+def _dataset(directory, spec, n=10, shape=(4, 4, 1)):
+    rng = np.random.default_rng(0)
+    adversarial.write_arrays(
+        str(directory),
+        images=rng.random((n, *shape), dtype=np.float32),
+        labels=np.arange(n) % 3,
+        orig_labels=(np.arange(n) + 2) % 3,
+        indices=np.arange(n),
+        target_hit=np.ones(n, bool),
+        spec=spec,
+        shard_size=3,
+        log=lambda _: None,
+    )
+    return directory
+
+
+def _one_line(error) -> str:
+    text = str(error.value)
+    assert "\n" not in text and " -- " in text
+    return text
+
+
+def test_manifest_proves_its_completeness(tmp_path):
+    d = _dataset(tmp_path / "d", {"dataset": "toy"})
+    manifest = json.loads((d / "manifest.json").read_text())
+    manifest["shards"].pop(1)  # a shard entry removed: 75% of the data would look complete
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="lists 3 shards with 7 records, but 4 shards with 10 examples") as err:
+        adversarial.load(str(d))
+    assert "shard-00001-of-00004.tfrecord missing" in _one_line(err)
+
+
+def test_invalid_manifest_json_and_wrong_image_shape_are_one_line(tmp_path):
+    d = _dataset(tmp_path / "json", {"dataset": "toy"})
+    (d / "manifest.json").write_text('{"format": "robust_keras.adversarial/v1", "shards": [')
+    with pytest.raises(DataError, match="not valid JSON") as err:
+        adversarial.load(str(d))
+    _one_line(err)
+    d = _dataset(tmp_path / "shape", {"dataset": "toy"})
+    manifest = json.loads((d / "manifest.json").read_text())
+    manifest["image_shape"] = [5, 5, 1]
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match=r"image_shape \[5, 5, 1\]") as err:
+        adversarial.load(str(d))
+    _one_line(err)
+
+
+def test_dataset_made_with_other_attack_flags_is_refused(tmp_path):
+    made = Config(parse_project_flags(QUICKSTART))
+    spec = {"dataset": "mnist_sample", "attack": common.attack_params(made), "source_model": {"path": "x"}}
+    d = _dataset(tmp_path / "d_det", spec)
+    asked = Config(parse_project_flags(QUICKSTART, "--attack_eps=1.0", f"--dataset_dir={d}"))
+    with pytest.raises(DataError, match=r"--attack_eps=3.0 \(flags: 1.0\)") as err:
+        workflow.ensure_dataset(asked, None, None, None, str(d))  # refused before any model is touched
+    _one_line(err)
+
+
+def test_one_class_task_is_refused():
+    config = Config(parse_project_flags(QUICKSTART, "--classes=1,0", "--binary_positive_classes=5"))
+    with pytest.raises(DataError, match="one class only") as err:
+        common.load_clean(config)
+    _one_line(err)
+
+
+def test_diverging_training_stops_before_its_checkpoint(tmp_path):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    trainer = loop.Trainer(model, optim.make_optimizer("sgd", 1e38))
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32) * 1e3
+    data = lambda epoch: tf.data.Dataset.from_tensor_slices((x, np.arange(32) % 3)).batch(8)  # noqa: E731
+    with pytest.raises(TrainingError, match="training loss became") as err:
+        loop.fit(trainer, epochs=3, train_data=data, checkpoint_dir=str(tmp_path / "ckpt"), log=lambda _: None)
+    _one_line(err)
+    assert tf.train.latest_checkpoint(str(tmp_path / "ckpt")) is None  # nothing non-finite was saved
+
+
+def test_output_paths_are_checked_first(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="which is a file"):
+        ensure_dir("output_dir", str(tmp_path / "file" / "run"))
+    with pytest.raises(ConfigError, match="filesystem root"):
+        ensure_dir("dataset_dir", "/robust_keras_nonexistent_top/x")
+    assert ensure_dir("output_dir", str(tmp_path / "a" / "b")) == str(tmp_path / "a" / "b")
