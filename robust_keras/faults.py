@@ -2,8 +2,9 @@
 process SIGKILL itself the n-th time (default 1st) it reaches ``fail_point(<name>)``.
 
 Points: ``after_checkpoint`` (an epoch's checkpoint is on disk, its metrics are not logged yet),
-``mid_metrics_write`` (half of a metrics.jsonl line is on disk). Unset, a fail point is one
-dictionary lookup.
+``mid_metrics_write`` (half of a metrics.jsonl line is on disk), ``disk_full_on_shard`` (writing
+an adversarial shard raises ENOSPC instead of dying). Unset, a fail point is one environment
+lookup.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ _hits: dict[str, int] = {}
 
 
 def fail_point(name: str) -> bool:
-    """True when the process should die here now (callers that need to act first -- e.g. write
-    half a line -- do so and then call :func:`die`); otherwise False."""
+    """True when the fault should happen here now (callers act: :func:`die`, write half a line
+    first, or raise the error a real fault would); otherwise False."""
     spec = os.environ.get("ROBUST_KERAS_FAILPOINT")
     if not spec:
         return False

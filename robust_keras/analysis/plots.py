@@ -280,7 +280,7 @@ def pathway_grid(path: str, recipes: Sequence[Mapping], *, chance: float, title:
     handles += [Patch(color=c, label=f"pathway {k}") for k, c in PATHWAY_COLOURS.items()]
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.tight_layout(rect=(0, 0.55 / fig.get_figheight(), 1, 1))  # ~0.55 inch for the legend rows
     fig.savefig(path)
     plt.close(fig)
     return path

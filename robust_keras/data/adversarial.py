@@ -18,6 +18,7 @@ missing shard and yields byte-identical files. Readers refuse incomplete or mism
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from robust_keras.errors import DataError
+from robust_keras.faults import fail_point
 
 FORMAT = "robust_keras.adversarial/v1"
 MANIFEST = "manifest.json"
@@ -210,6 +212,8 @@ def _write_shard(directory, name, columns, lo, hi, produce, batch_size, shard):
     path = os.path.join(directory, name)
     tmp = f"{path}.tmp"
     hits = 0
+    if fail_point("disk_full_on_shard"):  # fault injection: what a full disk raises mid-generation
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), tmp)
     with tf.io.TFRecordWriter(tmp) as writer:
         for b, start in enumerate(range(lo, hi, batch_size)):
             stop = min(hi, start + batch_size)

@@ -1,6 +1,7 @@
 """Corrupt datasets, conflicting flags, impossible tasks, diverging training and bad output paths:
 each is refused with one line naming the cause and the fix, before work is wasted."""
 
+import errno
 import json
 
 import keras
@@ -102,3 +103,46 @@ def test_output_paths_are_checked_first(tmp_path):
     with pytest.raises(ConfigError, match="filesystem root"):
         ensure_dir("dataset_dir", "/robust_keras_nonexistent_top/x")
     assert ensure_dir("output_dir", str(tmp_path / "a" / "b")) == str(tmp_path / "a" / "b")
+
+
+def test_full_disk_during_generation_keeps_finished_shards(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    images = rng.random((9, 4, 4, 1), dtype=np.float32)
+    kwargs = dict(
+        images=images,
+        orig_labels=np.arange(9) % 3,
+        targets=(np.arange(9) + 1) % 3,
+        attack_fn=lambda x, t, s: (x, np.ones(len(x), bool)),
+        spec={"dataset": "toy"},
+        shard_size=3,
+        batch_size=3,
+        seed=0,
+        log=lambda _: None,
+    )
+    monkeypatch.setenv("ROBUST_KERAS_FAILPOINT", "disk_full_on_shard:2")
+    with pytest.raises(OSError) as err:
+        adversarial.generate(str(tmp_path / "d"), **kwargs)
+    assert err.value.errno == errno.ENOSPC
+    first = (tmp_path / "d" / "shard-00000-of-00003.tfrecord").read_bytes()
+    assert not json.loads((tmp_path / "d" / "manifest.json").read_text())["complete"]
+    monkeypatch.delenv("ROBUST_KERAS_FAILPOINT")
+    adversarial.generate(str(tmp_path / "d"), **kwargs)  # the same command after freeing space
+    assert (tmp_path / "d" / "shard-00000-of-00003.tfrecord").read_bytes() == first
+    assert len(adversarial.load(str(tmp_path / "d")).labels) == 9
+
+
+def test_unreachable_tracking_uri_fails_fast_with_one_line(tmp_path):
+    import time
+
+    from conftest import free_port, last_line, run_main
+
+    start = time.time()
+    proc = run_main(
+        "--flagfile=flags/train_mnist_sample.flags",
+        f"--output_dir={tmp_path}/run",
+        f"--mlflow_tracking_uri=http://127.0.0.1:{free_port()}",
+    )
+    assert proc.returncode == 1 and "cannot open MLflow run" in last_line(proc.stderr)
+    assert time.time() - start < 60  # MLflow's own retries would take ~4 minutes
+    with pytest.raises(ConfigError, match="cannot be created"):
+        ensure_dir("dataset_dir", "/proc/self/robust_keras_nonexistent")

@@ -95,3 +95,40 @@ def test_torn_metrics_line_is_mended_and_a_moved_store_gets_the_whole_run(tmp_pa
     assert _steps(client, run.info.run_id, "train/accuracy") == [1, 2, 3, 4]
     assert run.data.params["epochs"] == "4" and run.info.status == "FINISHED"
     assert "models" in {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+def test_killed_source_training_resumes_into_the_same_child_run(tmp_path):
+    out, uri = tmp_path / "run", f"sqlite:///{tmp_path}/m.db"
+    args = (
+        "--flagfile=flags/pathways_mnist_tiny.flags",
+        "--grid_stage=prepare",
+        "--max_train_examples=500",
+        "--source_epochs=2",
+        "--attack_steps=5",
+        "--shard_size=250",
+        f"--output_dir={out}",
+        f"--mlflow_tracking_uri={uri}",
+    )
+    env = {
+        **os.environ,
+        "ROBUST_KERAS_FAILPOINT": "after_checkpoint:1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": ROOT,
+    }
+    killed = subprocess.run(
+        [sys.executable, "-m", "robust_keras.main", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL  # during the source model's training
+    resumed = run_main(*args)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    client = MlflowClient(tracking_uri=uri)
+    parent = client.get_run((out / "mlflow_run_id").read_text().strip())
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert [c.data.tags["mlflow.runName"] for c in children] == ["source"]  # no orphan, no second child
+    assert _steps(client, children[0].info.run_id, "test/accuracy") == [1, 2]
+    assert children[0].info.status == "FINISHED" and children[0].data.params["epochs"] == "2"
