@@ -33,6 +33,11 @@ flags.DEFINE_integer("seed", 0, "Root of all randomness (data order, init, attac
 flags.DEFINE_enum("dataset", "mnist_sample", DATASETS, "Clean dataset D.")
 flags.DEFINE_string("data_dir", None, "tfds data_dir (prepared datasets and downloads/manual).")
 flags.DEFINE_bool("tfds_download", True, "Let tfds download data that is not prepared yet.")
+flags.DEFINE_string(
+    "prepare_from",
+    "",
+    "prepare_data: the copied download (cifar-10-binary.tar.gz, MNIST's *-ubyte.gz files, or a folder with them).",
+)
 flags.DEFINE_string("cinic10_dir", "", "Root of CINIC-10 in its folder layout train|valid|test/<class>/*.png.")
 flags.DEFINE_integer(
     "test_per_class", 100, "mnist_sample: digits per class held out as the fixed test split.", lower_bound=1

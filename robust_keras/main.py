@@ -103,11 +103,13 @@ def _configure_tensorflow(config: config_lib.Config) -> None:
 
 
 def _write_flagfile(path: str) -> None:
-    """The flags that reproduce the run, without the placement flags (see config.PLACEMENT_FLAGS)."""
+    """The project's flags that reproduce the run (not absl's own, not the work-splitting ones of
+    config.NOT_IN_FLAGFILE), one per line, so the file reads as the experiment."""
+    keep = {f.name for f in project_flags()} - config_lib.NOT_IN_FLAGFILE
     tmp = f"{path}.{os.getpid()}.tmp"
     FLAGS.append_flags_into_file(tmp)
     with open(tmp) as f:
-        lines = [ln for ln in f if ln.strip().lstrip("-").split("=")[0] not in config_lib.NOT_IN_FLAGFILE]
+        lines = [ln for ln in f if _flag_name(ln) in keep]
     with open(tmp, "w") as f:
         f.writelines(lines)
     os.replace(tmp, path)
@@ -121,7 +123,7 @@ def checked_config() -> config_lib.Config:
     from robust_keras.experiments import EXPERIMENTS
 
     if FLAGS.experiment not in EXPERIMENTS:
-        known = sorted([*EXPERIMENTS, "sync_mlflow"])
+        known = sorted([*EXPERIMENTS, "prepare_data", "sync_mlflow"])
         _fail(f"--experiment={FLAGS.experiment} is not one of {known} -- pick one of those", 2)
     config = build_config()
     params = {k: v for k, v in config.values.items() if k not in config_lib.PLACEMENT_FLAGS}
@@ -147,12 +149,20 @@ def checked_config() -> config_lib.Config:
     return config
 
 
+def _flag_name(line: str) -> str:
+    name = line.strip().lstrip("-").split("=")[0]
+    return name[2:] if name.startswith("no") and name[2:] in FLAGS and FLAGS[name[2:]].boolean else name
+
+
 def main(argv: list[str]) -> None:
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         _fail(f"unexpected arguments {argv[1:]} -- pass options as --name=value", 2)
     if FLAGS.experiment == "sync_mlflow":
         _sync_mlflow()
+        return
+    if FLAGS.experiment == "prepare_data":
+        _prepare_data()
         return
     config = checked_config()
     _configure_tensorflow(config)
@@ -213,6 +223,27 @@ def _sync_mlflow() -> None:
     if in_step < total:
         _fail(f"{total - in_step} of {total} runs of {run_dir} could not reach {uri} -- retry when it is reachable", 1)
     print(f"[sync] {total} runs of {run_dir} are in step with {uri}", flush=True)
+
+
+def _prepare_data() -> None:
+    """``--experiment=prepare_data --dataset=cifar10|mnist --data_dir=D --prepare_from=PATH``:
+    prepares a tfds dataset offline from copied downloads (data/prepare.py)."""
+    from robust_keras.data.prepare import prepare
+
+    if FLAGS.dataset not in ("mnist", "cifar10") or not FLAGS.data_dir or not FLAGS.prepare_from:
+        _fail(
+            "prepare_data needs --dataset=mnist|cifar10, --data_dir and --prepare_from -- e.g. --dataset=cifar10 "
+            "--data_dir=~/tensorflow_datasets --prepare_from=cifar-10-binary.tar.gz",
+            2,
+        )
+    try:
+        path = prepare(FLAGS.dataset, os.path.expanduser(FLAGS.data_dir), os.path.expanduser(FLAGS.prepare_from))
+    except RobustKerasError as e:
+        _fail(str(e), 1)
+    print(
+        f"[prepare] {FLAGS.dataset} is ready in {path}; use it with "
+        f"--dataset={FLAGS.dataset} --data_dir={FLAGS.data_dir}"
+    )
 
 
 def run_main() -> None:

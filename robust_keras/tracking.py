@@ -25,6 +25,7 @@ import glob
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 
@@ -348,7 +349,7 @@ class Run:
         if tracking_uri.startswith(("http://", "https://")):
             return f"open {tracking_uri}/#/experiments/{self.experiment_id}/runs/{self.run_id}"
         return (
-            f"mlflow ui --backend-store-uri {tracking_uri} --port 5000   then open "
+            f"{_mlflow_command()} ui --backend-store-uri {tracking_uri} --port 5000   then open "
             f"http://127.0.0.1:5000/#/experiments/{self.experiment_id}/runs/{self.run_id}"
         )
 
@@ -374,9 +375,22 @@ def entry_items(entry: dict) -> list[tuple[str, str]]:
     return [(k, v) for k, v in entry.items() if k not in ("run", "kind")]
 
 
+def _pasteable(path: str) -> str:
+    """``path`` relative to the current directory when it lies below it (what a user pastes)."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def _mlflow_command() -> str:
+    """The ``mlflow`` executable of this Python's environment (the virtualenv's); plain ``mlflow``
+    if there is none."""
+    path = os.path.join(os.path.dirname(sys.executable), "mlflow")
+    return _pasteable(path) if os.path.exists(path) else "mlflow"
+
+
 def sync_command(run_dir: str) -> str:
     """The command that replays ``run_dir`` to MLflow (add --mlflow_tracking_uri for a new store)."""
-    return f"python -m robust_keras.main --experiment=sync_mlflow --output_dir={run_dir}"
+    return f"{_pasteable(sys.executable)} -m robust_keras.main --experiment=sync_mlflow --output_dir={run_dir}"
 
 
 def _top(run: Run) -> str:
@@ -499,11 +513,18 @@ def sync_run_dir(run_dir: str, tracking_uri: str) -> tuple[int, int]:
     return in_step, len(runs)
 
 
+# MLflow 3's UI opens an experiment in its GenAI view (traces, evaluations) unless the experiment
+# says it holds model training: the UI reads this experiment tag to pick the runs-list view.
+_EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+
+
 def _experiment_id(client: MlflowClient, name: str, tracking_uri: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
+        if experiment.tags.get(_EXPERIMENT_KIND[0]) is None:
+            client.set_experiment_tag(experiment.experiment_id, *_EXPERIMENT_KIND)
         return experiment.experiment_id
     location = None
     if tracking_uri.startswith("sqlite:///"):  # keep artifacts next to the database, not in cwd
         location = "file://" + os.path.join(os.path.dirname(tracking_uri[len("sqlite:///") :]), "mlartifacts")
-    return client.create_experiment(name, artifact_location=location)
+    return client.create_experiment(name, artifact_location=location, tags=dict([_EXPERIMENT_KIND]))

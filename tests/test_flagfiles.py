@@ -15,5 +15,5 @@ FLAGFILES = sorted(glob.glob(os.path.join(ROOT, "flags", "*.flags")))
 @pytest.mark.parametrize("path", FLAGFILES, ids=os.path.basename)
 def test_flagfile_parses(path):
     with open(path) as f:
-        assert f.readline().startswith("# python -m robust_keras.main --flagfile=flags/")
+        assert f.readline().startswith("# .venv/bin/python -m robust_keras.main --flagfile=flags/")
     assert parse_project_flags(f"--flagfile={path}")["experiment"] in EXPERIMENTS

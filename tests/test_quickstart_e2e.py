@@ -33,6 +33,7 @@ def test_quickstart_leaves_everything_a_user_needs(quickstart):
     assert "mlflow ui --backend-store-uri" in proc.stdout and "shard 4/4" in proc.stdout
     flagfile = (out / "flags.flags").read_text()
     assert "--experiment=d_det" in flagfile and "--attack_eps=3.0" in flagfile
+    assert "--test_tmpdir" not in flagfile and "pdb" not in flagfile  # the project's flags only
     rows = read_jsonl(out / "metrics.jsonl")
     assert {r["name"] for r in rows} >= {"train/accuracy", "val/accuracy", "clean/accuracy", "shift/accuracy"}
     for name in ("source", "d_det_model"):

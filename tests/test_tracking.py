@@ -28,6 +28,8 @@ def _check(uri, run, child, run_dir):
     data = client.get_run(run.run_id).data
     assert data.params["learning_rate"] == "0.1" and len(data.params["long"]) == 6000
     assert data.tags["git_sha"] == "abc" and data.tags["experiment"] == "test"
+    experiment = client.get_experiment(client.get_run(run.run_id).info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # UI opens the runs list
     history = client.get_metric_history(run.run_id, "train/accuracy")
     assert [(m.step, round(m.value, 6)) for m in history] == [(1, 0.1), (2, 0.2), (3, 0.3)]
     assert [a.path for a in client.list_artifacts(run.run_id, "plots")] == ["plots/a.txt"]

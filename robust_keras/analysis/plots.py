@@ -21,27 +21,6 @@ def _save(fig, path: str) -> str:
     return path
 
 
-def curves(
-    path: str,
-    series: Mapping[str, Sequence[float]],
-    *,
-    title: str,
-    xlabel: str = "epoch",
-    ylabel: str = "accuracy",
-    chance: float | None = None,
-) -> str:
-    """Line plot of named series over epochs 1..n (e.g. the four D_det curves); returns path."""
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    for name, values in series.items():
-        ax.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=3, label=name)
-    if chance is not None:
-        ax.axhline(chance, color="grey", linestyle=":", label="chance")
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, 1.02))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
-    return _save(fig, path)
-
-
 def heatmap(
     path: str,
     matrix: np.ndarray,
@@ -78,16 +57,30 @@ def heatmap(
     return _save(fig, path)
 
 
-def image_grid(path: str, clean: np.ndarray, adversarial: np.ndarray, titles: Sequence[str]) -> str:
-    """Two rows of images in [0, 1] (clean above, adversarial below) with per-column titles."""
+def image_grid(
+    path: str,
+    clean: np.ndarray,
+    adversarial: np.ndarray,
+    titles: Sequence[str],
+    *,
+    row_labels: tuple[str, str] = ("clean", "perturbed"),
+    title: str | None = None,
+) -> str:
+    """Two rows of images in [0, 1] (clean above, perturbed below), labelled rows, per-column
+    titles and an optional figure title."""
     n = len(clean)
-    fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 3), dpi=120, squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(1.3 * n + 0.8, 3.2 if title else 3), dpi=120, squeeze=False)
     for j in range(n):
         for i, img in enumerate((clean[j], adversarial[j])):
             ax = axes[i][j]
             ax.imshow(np.clip(img.squeeze(), 0, 1), cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=1)
-            ax.axis("off")
+            ax.set_xticks([])
+            ax.set_yticks([])
         axes[0][j].set_title(titles[j], fontsize=7)
+    for i, label in enumerate(row_labels):
+        axes[i][0].set_ylabel(label, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=8)
     return _save(fig, path)
 
 
@@ -202,15 +195,16 @@ def smooth(values: Sequence[float], window: int = 5) -> np.ndarray:
     return np.array([values[max(0, i - half) : i + half + 1].mean() for i in range(len(values))])
 
 
-def curves_with_correlation(path: str, series, correlation, *, chance: float, title: str) -> str:
-    """The four D_det curves (accuracy, left axis) and the performance correlation x 100,
-    smoothed (bits, right axis), over epochs, as in the paper's Fig. 1."""
-    fig, ax = plt.subplots(figsize=(6.5, 4.2), dpi=120)
+def curves_with_correlation(path: str, series, correlation=(), *, chance: float, title: str) -> str:
+    """The four D_det curves (accuracy, left axis) and, if given, the performance correlation
+    x 100, smoothed (bits, right axis), over epochs, as in the paper's Fig. 1; legend below."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.8), dpi=120)
     for name, values in series.items():
         colour, label = _FOUR_CURVE_STYLE.get(name, (None, name))
         ax.plot(np.arange(1, len(values) + 1), values, color=colour, marker="o", markersize=3, label=label)
     ax.axhline(chance, color="grey", linestyle=":", label="chance")
-    ax.set(title=title, xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02))
+    ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02))
+    ax.set_title(title, fontsize=9)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
@@ -225,8 +219,11 @@ def curves_with_correlation(path: str, series, correlation, *, chance: float, ti
         )
         right.set_ylabel("performance correlation x 100 (bits, smoothed)")
         handles, labels = handles + line, labels + ["performance correlation x 100"]
-    ax.legend(handles, labels, loc="best", fontsize=7)
-    return _save(fig, path)
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def pathway_grid(path: str, recipes: Sequence[Mapping], *, chance: float, title: str) -> str:

@@ -176,8 +176,13 @@ def load_cinic10(root: str, split: str) -> Split:
     """
     from PIL import Image
 
+    if not root:
+        raise DataError(
+            "--dataset=cinic10 needs --cinic10_dir, which is unset",
+            "pass --cinic10_dir=<root> of CINIC-10 in its folder layout train|valid|test/<class>/*.png",
+        )
     split_dir = os.path.join(root, split)
-    if not root or not os.path.isdir(split_dir):
+    if not os.path.isdir(split_dir):
         raise DataError(
             f"CINIC-10 split folder {split_dir!r} does not exist",
             "pass --cinic10_dir=<root> holding train|valid|test/<class>/*.png",

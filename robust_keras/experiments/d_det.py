@@ -32,11 +32,12 @@ def run(config: Config, run: Run) -> dict:
     name = "d_det_model"
     trainer = workflow.train_on_d_det(config, run, data, test, name=name, recipe=recipe)
     curves = workflow.curves(run)
-    png = plots.curves(
+    png = plots.curves_with_correlation(
         run.path("plots", "d_det_curves.png"),
         curves,
         chance=1.0 / num_classes,
-        title=f"Training on D_det ({config.dataset}, {config.model})",
+        title=f"{config.model} trained on D_det of {config.dataset} "
+        f"({config.attack_norm} PGD, eps {config.attack_eps:g}, t = (y+1) mod {num_classes})",
     )
     run.log_artifact(png, "plots")
     common.export(

@@ -135,5 +135,7 @@ def _gradient_images(run, reg, predictor, x_test, count: int = 6) -> None:
         np.repeat(x_test[:1], count, 0),
         np.stack(images),
         [f"grad f^({i})" for i in range(count)],
+        row_labels=("input x", "grad_x f^(i)"),
+        title="Input gradients of the top eigen-features (grey = 0, scaled per image)",
     )
     run.log_artifact(png, "plots")

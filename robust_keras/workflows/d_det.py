@@ -194,10 +194,14 @@ def _mean_l2(data: adversarial.AdversarialData, train) -> float:
 def _plot_examples(run: Run, data: adversarial.AdversarialData, train, n: int = 8) -> None:
     idx = np.arange(min(n, len(data.labels)))
     titles = [f"y={data.orig_labels[i]} t={data.labels[i]}{' hit' if data.target_hit[i] else ''}" for i in idx]
+    attack = data.manifest["spec"].get("attack", {})
     png = plots.image_grid(
         run.path("plots", "d_det_examples.png"),
         common.to_float(train.images[data.indices[idx]]),
         data.images[idx],
         titles,
+        row_labels=("clean x", "x_adv"),
+        title=f"D_det examples: targeted {attack.get('attack_norm', '')} PGD, eps {attack.get('attack_eps', '?')}; "
+        "y = true label, t = target, hit = the source model predicts t on x_adv",
     )
     run.log_artifact(png, "plots")
