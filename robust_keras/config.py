@@ -79,7 +79,12 @@ flags.DEFINE_float("momentum", 0.9, "SGD momentum.", lower_bound=0.0, upper_boun
 flags.DEFINE_enum("lr_schedule", "constant", ["constant", "piecewise", "cosine"], "Learning-rate schedule.")
 flags.DEFINE_list("lr_boundaries", ["0.5", "0.75"], "piecewise: boundaries as fractions of training.")
 flags.DEFINE_float("lr_decay", 0.1, "piecewise: factor applied at each boundary.", lower_bound=0.0)
-flags.DEFINE_float("weight_decay", 0.0, "Coupled L2 coefficient on kernels (paper's 'L2', e.g. 5e-4).", lower_bound=0.0)
+flags.DEFINE_float(
+    "weight_decay",
+    0.0,
+    "Coupled L2 coefficient on all trainable variables (kernels, biases, BN scales; the paper's 'L2', e.g. 5e-4).",
+    lower_bound=0.0,
+)
 flags.DEFINE_bool("augment", False, "Random crop (pad 4) + horizontal flip.")
 flags.DEFINE_bool("augment_flip", True, "With --augment: also flip horizontally (off for digits).")
 flags.DEFINE_bool("mixed_precision", False, "mixed_float16 compute (GPU); logits and losses stay float32.")
@@ -103,7 +108,12 @@ flags.DEFINE_enum(
 )
 
 # -- attacks ------------------------------------------------------------------------------------
-flags.DEFINE_enum("attack", "pgd", ["pgd", "fgsm"], "Attack; fgsm is one step of size eps.")
+flags.DEFINE_enum(
+    "attack",
+    "pgd",
+    ["pgd", "fgsm", "fgsm_best"],
+    "pgd (best iterate kept); fgsm: one step of size eps; fgsm_best: that step or x, whichever is worse for the model.",
+)
 flags.DEFINE_enum("attack_norm", "l2", ["l2", "linf"], "Threat model ||x' - x|| <= eps.")
 flags.DEFINE_float(
     "attack_eps", 0.5, "Budget eps in [0,1] pixel units (docs/methods.md §A default 0.5 l2).", lower_bound=0.0

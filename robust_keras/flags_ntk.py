@@ -2,8 +2,13 @@
 
 from absl import flags
 
-flags.DEFINE_integer(
-    "ntk_batch", 64, "Fixed batch (first N test inputs) whose empirical NTK is tracked.", lower_bound=2
+flags.DEFINE_integer("ntk_batch", 64, "Size N of the fixed batch whose empirical NTK is tracked.", lower_bound=2)
+flags.DEFINE_enum(
+    "ntk_batch_source",
+    "train",
+    ["train", "test"],
+    "kernel_dynamics: track the first N training inputs (the paper's fixed training mini-batch, Sec. 5 / "
+    "App. E) or the first N test inputs.",
 )
 flags.DEFINE_integer("ntk_every", 1, "Compute the kernel every N epochs.", lower_bound=1)
 flags.DEFINE_integer("ntk_top", 20, "r of the top-r eigenspace for polar dynamics (paper: 20).", lower_bound=1)

@@ -90,3 +90,29 @@ def test_restarts_keep_the_best_iterate(cnn):
     _, _, loss1 = PGD(cnn, restarts=1, **kwargs)(x, t, (5, 5))
     _, _, loss4 = PGD(cnn, restarts=4, **kwargs)(x, t, (5, 5))  # restart 0 is the same run
     assert np.all(loss4.numpy() <= loss1.numpy() + 1e-6)
+
+
+def test_plain_fgsm_takes_the_step_and_fgsm_best_may_keep_x():
+    """Plain FGSM always moves by eps (even where the step does not help); the best-of variant
+    returns x where x is the worse point for the model."""
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, kernel_initializer="ones")])
+    x = np.full([8, 4], 0.5, np.float32)
+    y = np.zeros(8, np.int64)  # all logits tie: the step does not change the loss
+    plain = fgsm(model, norm="linf", eps=0.1)(x, y)[0].numpy()
+    np.testing.assert_allclose(np.abs(plain - x).max(axis=1), 0.1, atol=1e-6)
+    best = fgsm(model, norm="linf", eps=0.1, keep_best=True)(x, y)[0].numpy()
+    np.testing.assert_array_equal(best, x)
+
+
+def test_attacking_a_one_output_model_is_refused_in_one_line():
+    import keras
+
+    from robust_keras.errors import ModelError
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    for label in (0, 1):
+        with pytest.raises(ModelError, match="one output") as err:
+            PGD(model, norm="l2", eps=0.5, step_size=0.1, steps=3)(np.zeros([2, 4], np.float32), np.full(2, label))
+        assert "\n" not in str(err.value)

@@ -116,6 +116,9 @@ def test_tiny_synthetic_experiment_shows_feature_averaging(tmp_path):
     assert set(by_name) == {"binary", "multiclass"}
     steps = [h.step for h in client.get_metric_history(by_name["binary"].info.run_id, "fa/averaging_score")]
     assert steps == [200, 400, 600]
+    # the k-class net logs its decoupling diagnostics (README promise), equal to the saved matrix's
+    diagonal = client.get_metric_history(by_name["multiclass"].info.run_id, "fa/diagonal_cos")
+    assert [h.step for h in diagonal] == [200, 400, 600] and abs(diagonal[-1].value - np.diag(multi).mean()) < 1e-6
 
 
 def test_tiny_adversarial_training_changes_features_and_tracks_the_robust_gap(tmp_path):

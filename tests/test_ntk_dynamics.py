@@ -58,6 +58,13 @@ def test_resumed_callback_keeps_the_kernels_of_earlier_epochs(tmp_path):
     assert not list((tmp_path / "k").glob("*.tmp"))
 
 
+def _first_inputs(split, n):
+    from robust_keras.data import sources
+
+    train, test = sources.load_dataset("mnist_sample", test_per_class=100)
+    return ({"train": train, "test": test}[split].images[:n] / 255.0).astype(np.float32)
+
+
 def test_tiny_kernel_dynamics_experiment(tmp_path):
     from conftest import read_jsonl, run_experiment
 
@@ -72,6 +79,8 @@ def test_tiny_kernel_dynamics_experiment(tmp_path):
         assert saved["kernels"].shape == (5, 16, 16) and list(saved["epochs"]) == [0, 1, 2, 3, 4]
         # linearized after epoch 2 (App. E.1): the kernel is frozen at K_2 while training goes on
         np.testing.assert_array_equal(saved["kernels"][4], saved["kernels"][2])
+        if mode == "standard":  # the tracked batch is the paper's: training inputs, not test ones
+            np.testing.assert_array_equal(saved["inputs"], _first_inputs("train", 16))
         clean, robust = metric("test/accuracy"), metric("test/robust_accuracy")
         assert sorted(robust) == [1, 2, 3, 4] and all(robust[e] <= clean[e] for e in robust)
         assert metric("train/accuracy")[4] > metric("train/accuracy")[2]  # the linearized model still learns

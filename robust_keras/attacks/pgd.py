@@ -12,6 +12,7 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from robust_keras.attacks.steps import make_step
+from robust_keras.errors import ModelError
 
 LogitsFn = Callable[[tf.Tensor], tf.Tensor]
 
@@ -35,6 +36,8 @@ class PGD:
       random_start: whether restart 0 starts at a random point too (else at x).
       targeted: labels passed to ``__call__`` are targets to reach rather than labels to leave.
       clip: (low, high) box the inputs live in, or None for unbounded inputs (synthetic data).
+      keep_best: return each example's best point over all iterates (including x itself when
+        no step helps); False returns the last iterate of the last restart (plain PGD / FGSM).
     """
 
     def __init__(
@@ -50,8 +53,10 @@ class PGD:
         targeted: bool = False,
         jit_compile: bool = False,
         clip: tuple[float, float] | None = (0.0, 1.0),
+        keep_best: bool = True,
     ):
         self.logits_fn = logits_fn
+        self.keep_best = keep_best
         # Budget as variables: set_budget() changes it without retracing the compiled attack.
         self._eps = tf.Variable(float(eps), trainable=False, dtype=tf.float32)
         self._step_size = tf.Variable(float(step_size), trainable=False, dtype=tf.float32)
@@ -82,6 +87,11 @@ class PGD:
         x = tf.convert_to_tensor(x, tf.float32)
         key = tuple(x.shape[1:])
         if key not in self._compiled:
+            if x.shape[0] and self.logits_fn(x[:1]).shape[-1] == 1:  # one probe per input shape
+                raise ModelError(
+                    "the attacked model has one output; cross-entropy attacks need one logit per class",
+                    "give the model K >= 2 logits (a binary task: two), or attack its margin with your own loss",
+                )
             spec = [
                 tf.TensorSpec([None, *key], tf.float32),
                 tf.TensorSpec([None], tf.int64),
@@ -116,15 +126,15 @@ class PGD:
                     tape.watch(x_adv)
                     loss, success = self._loss_and_success(x_adv, labels)
                 grad = tape.gradient(loss, x_adv)
-                # The iterate whose loss was just computed competes for best before moving on.
-                better = self._better(loss, success, best_loss, best_success)
-                best_x, best_loss, best_success = self._select(
-                    better, x_adv, loss, success, best_x, best_loss, best_success
-                )
+                if self.keep_best:  # the iterate whose loss was just computed competes for best
+                    better = self._better(loss, success, best_loss, best_success)
+                    best_x, best_loss, best_success = self._select(
+                        better, x_adv, loss, success, best_x, best_loss, best_success
+                    )
                 x_adv = x_adv + sign * self._step_size * self.step.direction(grad)
                 x_adv = self._box(x + self.step.project(x_adv - x))
             loss, success = self._loss_and_success(x_adv, labels)  # the last iterate
-            better = self._better(loss, success, best_loss, best_success)
+            better = self._better(loss, success, best_loss, best_success) if self.keep_best else tf.fill([batch], True)
             best_x, best_loss, best_success = self._select(
                 better, x_adv, loss, success, best_x, best_loss, best_success
             )
@@ -143,6 +153,7 @@ class PGD:
         )
 
 
-def fgsm(logits_fn: LogitsFn, *, norm: str, eps: float, targeted: bool = False) -> PGD:
-    """FGSM (l-inf) / FGM (l2): one step of size eps from x, i.e. PGD with ``steps=1``."""
-    return PGD(logits_fn, norm=norm, eps=eps, step_size=eps, steps=1, targeted=targeted)
+def fgsm(logits_fn: LogitsFn, *, norm: str, eps: float, targeted: bool = False, keep_best: bool = False) -> PGD:
+    """FGSM (l-inf) / FGM (l2): one step of size eps from x (PGD with ``steps=1``). ``keep_best``
+    returns x itself where the step does not help (``--attack=fgsm_best``); plain FGSM does not."""
+    return PGD(logits_fn, norm=norm, eps=eps, step_size=eps, steps=1, targeted=targeted, keep_best=keep_best)

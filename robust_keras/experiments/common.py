@@ -273,8 +273,9 @@ def exported(run: Run, name: str) -> str | None:
 
 def make_attack(config: Config, logits_fn, *, targeted: bool) -> PGD:
     """The attack the flags describe (``--attack``, ``--attack_norm``, ``--attack_eps``...)."""
-    if config.attack == "fgsm":
-        return fgsm(logits_fn, norm=config.attack_norm, eps=config.attack_eps, targeted=targeted)
+    if config.attack in ("fgsm", "fgsm_best"):
+        keep_best = config.attack == "fgsm_best"
+        return fgsm(logits_fn, norm=config.attack_norm, eps=config.attack_eps, targeted=targeted, keep_best=keep_best)
     return PGD(
         logits_fn,
         norm=config.attack_norm,

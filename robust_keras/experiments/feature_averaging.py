@@ -107,6 +107,7 @@ def _train(config: Config, run: Run, name: str, model, loss: str, train, test, p
         log=child.log_metrics,
         plot_path=run.path("plots", f"{name}_cosines_step{{step}}.png"),
         heatmap_steps=[int(s) for s in config.fa_heatmap_steps],
+        one_neuron_per_cluster=loss != "logistic",  # the k-class net: neuron i belongs to cluster i
     )
     margin = cluster_nets.binary_margin(model, positive)
     monitor(0)

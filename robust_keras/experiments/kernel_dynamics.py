@@ -1,12 +1,13 @@
 """Kernel dynamics under standard vs adversarial training (NTK paper Sec. 5, App. E; Fig. 5, 6, 14, 15).
 
 Trains ``--model`` twice with the same recipe and seed -- ``standard`` and ``adversarial`` (PGD on
-the --attack* flags, untargeted) -- as child runs. On a fixed batch (the first ``--ntk_batch`` test
+the --attack* flags, untargeted) -- as child runs. On a fixed batch (the first ``--ntk_batch``
+training inputs, as the paper tracks a training mini-batch; ``--ntk_batch_source=test`` for test
 inputs) the traced empirical NTK K_t is computed before training and every ``--ntk_every`` epochs;
 logged per epoch: ``ntk/distance_to_init`` (Eq. 12), ``ntk/radius`` and ``ntk/angle`` (Eq. 13) on
 the whole kernel and on its top-r eigenspace, ``ntk/concentration_top{10,20}``. Plots: distance
 heatmaps over epochs, polar trajectories, concentration curves, entry histograms before/after,
-clean and robust test accuracy; ``<mode>/kernels.npz`` holds every K_t. With
+clean and robust test accuracy; ``<mode>/kernels.npz`` holds every K_t and the tracked inputs. With
 ``--ntk_linearize_epoch=e`` both modes train the linearization at theta_e after epoch e (App. E.1,
 attacks computed on it), whose kernel then stays K_e.
 """
@@ -25,7 +26,8 @@ from robust_keras.training.evaluators import ClassificationEvaluator, RobustEval
 
 def run(config: Config, run: Run) -> dict:
     train, test = common.load_clean(config)
-    x_fixed = common.to_float(test.images[: config.ntk_batch])
+    source = train if config.ntk_batch_source == "train" else test
+    x_fixed = common.to_float(source.images[: config.ntk_batch])
     recipe = common.Recipe.from_config(config)
     tracked: dict[str, KernelDynamics] = {}
     accuracies: dict[str, dict[str, dict[int, float]]] = {}
@@ -76,7 +78,9 @@ def run(config: Config, run: Run) -> dict:
             kind: child.metric_history(f"test/{key}")
             for kind, key in (("clean", "accuracy"), ("robust", "robust_accuracy"))
         }
-        np.savez(run.path(mode, "kernels.npz"), epochs=np.array(dyn.epochs), kernels=np.stack(dyn.kernels))
+        np.savez(
+            run.path(mode, "kernels.npz"), epochs=np.array(dyn.epochs), kernels=np.stack(dyn.kernels), inputs=x_fixed
+        )
         child.log_artifact(run.path(mode, "kernels.npz"))
         child.finish()
         last = dyn.history[-1]
