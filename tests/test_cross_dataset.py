@@ -4,10 +4,13 @@ data: exclusions (CIFAR-minus-Flickr list, CINIC-10's CIFAR images), the table a
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-from conftest import last_line, read_json, run_main_with_mock_tfds
+from conftest import parse_project_flags, read_json, run_main_with_mock_tfds
 from PIL import Image
 
+from robust_keras.config import Config
 from robust_keras.data import sources
+from robust_keras.errors import DataError
+from robust_keras.experiments import common
 
 MOCK_EXAMPLES = 40
 CLASSES = sources.CIFAR10_CLASSES
@@ -62,15 +65,10 @@ def test_cross_dataset_table_with_exclusions(tmp_path, mock_cifar_test_ids):
 
 
 def test_exclusion_ids_that_match_nothing_are_refused(tmp_path):
-    (tmp_path / "bad.txt").write_text("not_an_id\n")
-    proc = run_main_with_mock_tfds(
-        MOCK_EXAMPLES,
-        "--flagfile=flags/cross_dataset_tiny.flags",
-        "--dataset=cifar10",
-        "--eval_datasets=cifar10",
-        f"--exclude_index_file={tmp_path / 'bad.txt'}",
-        "--tfds_download=false",
-        f"--output_dir={tmp_path}/run",
-        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
+    (tmp_path / "bad.txt").write_text("# CIFAR-10 ids\nnot_an_id\n")
+    values = parse_project_flags(
+        "--flagfile=flags/cross_dataset_tiny.flags", "--dataset=cifar10", f"--exclude_index_file={tmp_path / 'bad.txt'}"
     )
-    assert proc.returncode == 1 and "match no example" in last_line(proc.stderr)
+    with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES), pytest.raises(DataError, match="match no example") as err:
+        common.load_clean(Config({**values, "tfds_download": False}))
+    assert "\n" not in str(err.value) and "train_00042" in str(err.value)

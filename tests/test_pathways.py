@@ -2,11 +2,11 @@
 reach MLflow as filterable tags; placement flags stay out of the parent's params and flagfile."""
 
 import pytest
-from conftest import last_line, parse_project_flags, read_json, run_main
+from conftest import parse_project_flags, read_json, run_main
 from mlflow.tracking import MlflowClient
 
 from robust_keras.config import Config
-from robust_keras.errors import ConfigError
+from robust_keras.errors import ConfigError, DataError
 from robust_keras.experiments import pathways
 
 # 2 cells (lr 0.01, 0.1), smaller than the flagfile to keep the suite fast
@@ -75,15 +75,10 @@ def test_cells_as_separate_processes_give_the_same_summary(one_process, tmp_path
     assert len(runs) == 3  # the parent and one child per cell, none duplicated
 
 
-def test_cell_before_prepare_is_refused_in_one_line(tmp_path):
-    proc = run_main(
-        *FLAGS,
-        "--grid_stage=cell",
-        "--grid_cell=0",
-        f"--output_dir={tmp_path}/a",
-        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
-    )
-    assert proc.returncode == 1 and "--grid_stage=prepare first" in last_line(proc.stderr)
+def test_cell_before_prepare_is_refused(tmp_path):
+    values = parse_project_flags(*FLAGS, "--grid_stage=cell", "--grid_cell=0", f"--dataset_dir={tmp_path}/none")
+    with pytest.raises(DataError, match="--grid_stage=prepare first"):
+        pathways.run(Config(values), run=None)  # before any model is trained
 
 
 def test_cells_outside_the_grid_and_misplaced_cells_are_refused():

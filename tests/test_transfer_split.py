@@ -8,7 +8,7 @@ from robust_keras.data import adversarial
 
 
 def test_transfer_split_reproduces_claim_1(tmp_path):
-    run_experiment("transfer_split_mnist_tiny.flags", tmp_path, "--epochs=5")
+    run_experiment("transfer_split_mnist_tiny.flags", tmp_path, "--epochs=5", "--max_train_examples=1500")
     summary = read_json(tmp_path / "summary.json")
     # Claim 1: examples that transfer carry the non-robust features (the model trained on them
     # generalises to D); the others carry only robust ones (generalises to D_shift).

@@ -12,6 +12,8 @@ import time
 from conftest import ROOT, read_jsonl, run_main
 from mlflow.tracking import MlflowClient
 
+from robust_keras import tracking
+
 TRAIN = ("--flagfile=flags/train_mnist_sample.flags", "--max_train_examples=800", "--epochs=3")
 
 
@@ -42,8 +44,7 @@ def test_server_killed_mid_run_then_synced_loses_and_duplicates_nothing(mlflow_s
     mlflow_server.start()
     sync = run_main("--experiment=sync_mlflow", f"--output_dir={out}", f"--mlflow_tracking_uri={mlflow_server.uri}")
     assert sync.returncode == 0, sync.stderr[-3000:]
-    again = run_main("--experiment=sync_mlflow", f"--output_dir={out}", f"--mlflow_tracking_uri={mlflow_server.uri}")
-    assert again.returncode == 0, again.stderr[-3000:]  # idempotent: a second sync adds nothing
+    assert tracking.sync_run_dir(str(out), mlflow_server.uri) == (1, 1)  # idempotent: a second sync adds nothing
     client = MlflowClient(tracking_uri=mlflow_server.uri)
     run = client.get_run((out / "mlflow_run_id").read_text().strip())
     for name in ("train/accuracy", "val/accuracy"):
@@ -52,8 +53,10 @@ def test_server_killed_mid_run_then_synced_loses_and_duplicates_nothing(mlflow_s
     assert {"flags.flags", "metrics.jsonl", "models"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
 
 
-def test_kill_between_checkpoint_and_metrics_loses_no_epoch(tmp_path):
-    out, uri = tmp_path / "run", f"sqlite:///{tmp_path}/m.db"
+def test_kill_between_checkpoint_and_metrics_then_torn_line_then_moved_store_lose_nothing(tmp_path):
+    """Three faults in a row on one run directory: SIGKILL after epoch 2's checkpoint but before
+    its metrics, a torn last line in metrics.jsonl, and a resume against another tracking store."""
+    out = tmp_path / "run"
     env = {
         **os.environ,
         "ROBUST_KERAS_FAILPOINT": "after_checkpoint:2",
@@ -61,7 +64,14 @@ def test_kill_between_checkpoint_and_metrics_loses_no_epoch(tmp_path):
         "PYTHONPATH": ROOT,
     }
     killed = subprocess.run(
-        [sys.executable, "-m", "robust_keras.main", *TRAIN, f"--output_dir={out}", f"--mlflow_tracking_uri={uri}"],
+        [
+            sys.executable,
+            "-m",
+            "robust_keras.main",
+            *TRAIN,
+            f"--output_dir={out}",
+            f"--mlflow_tracking_uri=sqlite:///{tmp_path}/a.db",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -70,26 +80,15 @@ def test_kill_between_checkpoint_and_metrics_loses_no_epoch(tmp_path):
     )
     assert killed.returncode == -signal.SIGKILL
     assert [r["step"] for r in read_jsonl(out / "metrics.jsonl") if r["name"] == "train/accuracy"] == [1]
-    resumed = run_main(*TRAIN, f"--output_dir={out}", f"--mlflow_tracking_uri={uri}")
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resumed from" in resumed.stdout and "epoch 2/3" not in resumed.stdout  # epoch 2 was not redone
-    rows = [r for r in read_jsonl(out / "metrics.jsonl") if r["name"] == "train/accuracy"]
-    assert [r["step"] for r in rows] == [1, 2, 3]
-    client = MlflowClient(tracking_uri=uri)
-    assert _steps(client, (out / "mlflow_run_id").read_text().strip(), "train/accuracy") == [1, 2, 3]
-
-
-def test_torn_metrics_line_is_mended_and_a_moved_store_gets_the_whole_run(tmp_path):
-    out = tmp_path / "run"
-    first = run_main(*TRAIN, f"--output_dir={out}", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/a.db")
-    assert first.returncode == 0, first.stderr[-3000:]
     with open(out / "metrics.jsonl", "a") as f:
         f.write('{"run": "main", "step": 9, "na')  # what a kill or a full disk mid-write leaves
-    moved = run_main(*TRAIN, f"--output_dir={out}", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/b.db")
-    assert moved.returncode == 0, moved.stderr[-3000:]
-    assert "recreating it" in moved.stdout
+    resumed = run_main(*TRAIN, f"--output_dir={out}", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/b.db")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "recreating it" in resumed.stdout and "resumed from" in resumed.stdout
+    assert "epoch 2/3" not in resumed.stdout  # epoch 2 was not redone: its metrics came from the checkpoint
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert all(json.loads(line) for line in lines)  # the torn line is gone, nothing after it broke
+    assert [json.loads(ln)["step"] for ln in lines if '"train/accuracy"' in ln] == [1, 2, 3]
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/b.db")
     run = client.get_run((out / "mlflow_run_id").read_text().strip())
     assert _steps(client, run.info.run_id, "train/accuracy") == [1, 2, 3]
