@@ -13,10 +13,10 @@ dataset as usual; its checksum registry still verifies every file.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 
+from robust_keras.data.adversarial import sha256_file
 from robust_keras.errors import DataError
 
 
@@ -65,14 +65,6 @@ def _find(source: str, expected: dict) -> dict[str, str]:
             found.setdefault(base, path)
         elif os.path.getsize(path) in by_size:  # a renamed download: trust its registered checksum
             name = by_size[os.path.getsize(path)]
-            if _sha256(path) == expected[name].checksum:
+            if sha256_file(path) == expected[name].checksum:
                 found.setdefault(name, path)
     return found
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
