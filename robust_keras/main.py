@@ -167,10 +167,11 @@ def main(argv: list[str]) -> None:
     config = checked_config()
     _configure_tensorflow(config)
     from robust_keras import tracking
+    from robust_keras.environment import git_sha
     from robust_keras.experiments import EXPERIMENTS
 
     params = {k: v for k, v in config.values.items() if k not in config_lib.PLACEMENT_FLAGS}
-    tags = {"experiment": config.experiment, "git_sha": tracking.git_sha(), "mlflow.source.name": "robust_keras.main"}
+    tags = {"experiment": config.experiment, "git_sha": git_sha(), "mlflow.source.name": "robust_keras.main"}
     try:
         run = tracking.open_run(
             config.output_dir, config.mlflow_tracking_uri, config.mlflow_experiment, config.run_name, tags
@@ -192,10 +193,9 @@ def main(argv: list[str]) -> None:
         run.finish("FAILED")
         _fail(str(e), 1)
     except OSError as e:
-        if e.errno not in _DISK_ERRORS:
-            run.finish("FAILED")
-            raise
         run.finish("FAILED")
+        if e.errno not in _DISK_ERRORS:
+            raise
         _fail(
             f"{e.strerror} while writing {e.filename or 'the run directory'} -- free space or fix permissions, then "
             "rerun the same command: finished shards, checkpoints and metrics are kept",

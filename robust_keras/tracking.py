@@ -7,7 +7,7 @@ Layout of a run directory (DESIGN.md "Runs")::
     mlflow_run_id          the MLflow run this directory mirrors into (children: mlflow_run_id.<name>)
     mlflow.json            experiment name, run name and tags, to recreate the run on another server
     mlflow_ledger.jsonl    every params / tags / artifact / child call, for a full replay
-    mlflow_pending.jsonl   the calls MLflow missed while it was away
+    mlflow_pending.jsonl   the calls MLflow missed while it was away  (these files: run_files.py)
     plots/, models/, checkpoints/, datasets...
 
 Every metric is appended to ``metrics.jsonl`` (flush + fsync) *before* it is sent to MLflow, so a
@@ -24,112 +24,41 @@ from __future__ import annotations
 import glob
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Mapping
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from robust_keras.faults import die, fail_point
+from robust_keras.environment import mlflow_command, sync_command
+from robust_keras.run_files import (
+    LEDGER,
+    METRICS,
+    PENDING,
+    append_jsonl,
+    drop_pending,
+    entry_items,
+    mend_once,
+    metric_history,
+    metric_rows,
+    read_jsonl,
+    recorded_params,
+    write_id,
+)
+
+__all__ = ["Run", "open_run", "sync_run_dir", "sync_command", "metric_history", "metric_rows", "recorded_params"]
 
 _PARAM_MAX = 6000  # MLflow 3 limit on one param value
 _BATCH = 100
-METRICS = "metrics.jsonl"
-LEDGER = "mlflow_ledger.jsonl"
-PENDING = "mlflow_pending.jsonl"
 ID_FILE = "mlflow_run_id"
 INFO = "mlflow.json"
 _RETRY_SECONDS = 15.0  # while MLflow is away, try to catch up at most this often (finish always tries)
 _warned: set[str] = set()  # tracking URIs whose outage was already reported (one line per process)
-_mended: set[str] = set()  # metrics files whose torn last line was already mended by this process
 
 
 def default_tracking_uri(root: str = "artifacts") -> str:
     """SQLite store under ``root`` (``mlflow ui --backend-store-uri`` opens it)."""
     return f"sqlite:///{os.path.abspath(os.path.join(root, 'mlflow.db'))}"
-
-
-def git_sha() -> str:
-    """HEAD of the checkout holding this package, '+dirty' if it has uncommitted changes."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
-# -- the run directory: append-only JSON-lines files ---------------------------------------------
-
-
-def _read_jsonl(path: str) -> list[dict]:
-    """Rows of a JSON-lines file; a torn last line (a kill or a full disk mid-write) is skipped."""
-    if not os.path.exists(path):
-        return []
-    rows = []
-    with open(path) as f:
-        for line in f:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return rows
-
-
-def _append_jsonl(path: str, rows: list[dict]) -> None:
-    """Appends rows durably (flush + fsync); first mends a torn last line left by a killed writer."""
-    _mend_once(path)
-    text = "".join(json.dumps(r) + "\n" for r in rows)
-    with open(path, "a") as f:
-        if fail_point("mid_metrics_write"):  # fault injection: half a line on disk, then a kill
-            f.write(text[: len(text) // 2])
-            f.flush()
-            die()
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _mend_once(path: str) -> None:
-    if path not in _mended:
-        _mend(path)
-        _mended.add(path)
-
-
-def _mend(path: str) -> None:
-    """Cuts a JSON-lines file back to its last complete line."""
-    if not os.path.exists(path) or os.path.getsize(path) == 0:
-        return
-    with open(path, "rb+") as f:
-        f.seek(-1, os.SEEK_END)
-        if f.read(1) == b"\n":
-            return
-        data = f.seek(0) or f.read()
-        f.truncate(data.rfind(b"\n") + 1)
-
-
-def metric_rows(run_dir: str, label: str) -> list[dict]:
-    """Rows of ``<run_dir>/metrics.jsonl`` logged by the run labelled ``label`` ("main" or a
-    child's name), in order."""
-    return [r for r in _read_jsonl(os.path.join(run_dir, METRICS)) if r.get("run") == label]
-
-
-def metric_history(run_dir: str, label: str, name: str) -> dict[int, float]:
-    """{step: last logged value} of metric ``name`` of run ``label`` in ``run_dir``."""
-    history = {row["step"]: row["value"] for row in metric_rows(run_dir, label) if row["name"] == name}
-    return dict(sorted(history.items()))
-
-
-# -- runs ------------------------------------------------------------------------------------------
 
 
 class Run:
@@ -157,7 +86,7 @@ class Run:
         os.makedirs(run_dir, exist_ok=True)
         self._metrics_path = os.path.join(run_dir, METRICS)
         for name in (METRICS, LEDGER, PENDING):  # a killed writer may have left half a line
-            _mend_once(os.path.join(run_dir, name))
+            mend_once(os.path.join(run_dir, name))
         self._logged = {(r["step"], r["name"]): r["value"] for r in metric_rows(run_dir, label)}
         self._next_retry = 0.0
 
@@ -184,7 +113,7 @@ class Run:
         if not new:
             return
         rows = [{"run": self.label, "step": step, "name": k, "value": v} for k, v in new.items()]
-        _append_jsonl(self._metrics_path, rows)
+        append_jsonl(self._metrics_path, rows)
         self._logged.update({(step, k): v for k, v in new.items()})
         if self._catch_up():
             now = int(time.time() * 1000)
@@ -213,9 +142,9 @@ class Run:
 
     def _record(self, kind: str, payload: dict, force: bool = False) -> None:
         entry = {"run": self.label, "kind": kind, **payload}
-        _append_jsonl(os.path.join(self.run_dir, LEDGER), [entry])
+        append_jsonl(os.path.join(self.run_dir, LEDGER), [entry])
         if not (self._catch_up(force) and self._call(lambda: self._apply(entry))):
-            _append_jsonl(os.path.join(self.run_dir, PENDING), [entry])
+            append_jsonl(os.path.join(self.run_dir, PENDING), [entry])
 
     def _apply(self, entry: dict) -> None:
         kind = entry["kind"]
@@ -273,17 +202,17 @@ class Run:
         try:
             if self.run_id is None:
                 self.run_id = self._create()
-                _write_id(self._id_file, self.run_id)
+                write_id(self._id_file, self.run_id)
                 full = True
             sent = self._replay_metrics()
-            entries = _read_jsonl(os.path.join(self.run_dir, LEDGER if full else PENDING))
+            entries = read_jsonl(os.path.join(self.run_dir, LEDGER if full else PENDING))
             mine = [e for e in entries if e.get("run") == self.label]
             for entry in mine:
                 self._apply(entry)
         except Exception as e:
             self._went_away(e)
             return False
-        _drop_pending(self.run_dir, self.label)
+        drop_pending(self.run_dir, self.label)
         if not self._online and (sent or mine):
             print(f"[mlflow] {self.label}: replayed {sent} metric values and {len(mine)} calls to {self.tracking_uri}")
         self._online = True
@@ -349,7 +278,7 @@ class Run:
         if tracking_uri.startswith(("http://", "https://")):
             return f"open {tracking_uri}/#/experiments/{self.experiment_id}/runs/{self.run_id}"
         return (
-            f"{_mlflow_command()} ui --backend-store-uri {tracking_uri} --port 5000   then open "
+            f"{mlflow_command()} ui --backend-store-uri {tracking_uri} --port 5000   then open "
             f"http://127.0.0.1:5000/#/experiments/{self.experiment_id}/runs/{self.run_id}"
         )
 
@@ -361,58 +290,10 @@ def _log_batches(client: MlflowClient, run_id: str, metrics=(), params=()) -> No
             client.log_batch(run_id, **{key: items[i : i + _BATCH]})
 
 
-def recorded_params(run_dir: str) -> dict[str, str]:
-    """The params the main run of ``run_dir`` was started with (from its ledger; {} if none)."""
-    params = {}
-    for entry in _read_jsonl(os.path.join(run_dir, LEDGER)):
-        if entry.get("run") == "main" and entry["kind"] == "params":
-            params.update(entry_items(entry))
-    return params
-
-
-def entry_items(entry: dict) -> list[tuple[str, str]]:
-    """The key/value pairs of a ``params`` or ``tags`` ledger entry."""
-    return [(k, v) for k, v in entry.items() if k not in ("run", "kind")]
-
-
-def _pasteable(path: str) -> str:
-    """``path`` relative to the current directory when it lies below it (what a user pastes)."""
-    relative = os.path.relpath(path)
-    return path if relative.startswith("..") else relative
-
-
-def _mlflow_command() -> str:
-    """The ``mlflow`` executable of this Python's environment (the virtualenv's); plain ``mlflow``
-    if there is none."""
-    path = os.path.join(os.path.dirname(sys.executable), "mlflow")
-    return _pasteable(path) if os.path.exists(path) else "mlflow"
-
-
-def sync_command(run_dir: str) -> str:
-    """The command that replays ``run_dir`` to MLflow (add --mlflow_tracking_uri for a new store)."""
-    return f"{_pasteable(sys.executable)} -m robust_keras.main --experiment=sync_mlflow --output_dir={run_dir}"
-
-
 def _top(run: Run) -> str:
     while run.parent is not None:
         run = run.parent
     return run.run_dir
-
-
-def _write_id(id_file: str, run_id: str) -> None:
-    tmp = f"{id_file}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        f.write(run_id)
-    os.replace(tmp, id_file)
-
-
-def _drop_pending(run_dir: str, label: str) -> None:
-    path = os.path.join(run_dir, PENDING)
-    rest = [e for e in _read_jsonl(path) if e.get("run") != label]
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        f.write("".join(json.dumps(e) + "\n" for e in rest))
-    os.replace(tmp, path)
 
 
 def _open(client: MlflowClient, id_file: str, create, run_dir: str, label: str, parent=None, resume=True) -> Run:
@@ -500,13 +381,13 @@ def sync_run_dir(run_dir: str, tracking_uri: str) -> tuple[int, int]:
     each run ending in the last status it recorded; returns (runs in step, runs found)."""
     main = open_run(run_dir, tracking_uri, "", "", {}, resume=False)
     runs = [main]
-    names = {e["name"] for e in _read_jsonl(os.path.join(run_dir, LEDGER)) if e.get("kind") == "child"}
+    names = {e["name"] for e in read_jsonl(os.path.join(run_dir, LEDGER)) if e.get("kind") == "child"}
     runs += [main.child(name, resume=False) for name in sorted(names)]
     for cell_dir in sorted(glob.glob(os.path.join(run_dir, "cells", "*", ""))):
         runs.append(main.child(os.path.basename(os.path.dirname(cell_dir)), run_dir=cell_dir, resume=False))
     in_step = 0
     for run in runs:
-        statuses = [e for e in _read_jsonl(os.path.join(run.run_dir, LEDGER)) if e.get("run") == run.label]
+        statuses = [e for e in read_jsonl(os.path.join(run.run_dir, LEDGER)) if e.get("run") == run.label]
         statuses = [e for e in statuses if e["kind"] == "status"]
         if run.sync() and (not statuses or run._call(lambda r=run, e=statuses[-1]: r._apply(e))):
             in_step += 1

@@ -12,11 +12,12 @@ import tensorflow as tf
 from robust_keras.attacks import PGD, fgsm
 from robust_keras.config import Config
 from robust_keras.data import pipeline, sources, transforms
+from robust_keras.environment import git_sha
 from robust_keras.errors import DataError
 from robust_keras.export import export_model
 from robust_keras.models import build_model
 from robust_keras.ntk.linearized import LinearizedModel
-from robust_keras.tracking import Run, git_sha
+from robust_keras.tracking import Run
 from robust_keras.training import loop, optim
 
 

@@ -1,0 +1,107 @@
+"""The run directory's append-only JSON-lines files, the source of truth that tracking.py mirrors
+into MLflow: ``metrics.jsonl`` (one {"run", "step", "name", "value"} row per value),
+``mlflow_ledger.jsonl`` (every params / tags / artifact / child / status call) and
+``mlflow_pending.jsonl`` (the calls MLflow missed). Appends are flushed and fsynced; a torn last
+line (a kill or a full disk mid-write) is skipped by readers and cut off by the next writer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from robust_keras.faults import die, fail_point
+
+METRICS = "metrics.jsonl"
+LEDGER = "mlflow_ledger.jsonl"
+PENDING = "mlflow_pending.jsonl"
+_mended: set[str] = set()  # files whose torn last line this process has already mended
+
+
+def read_jsonl(path: str) -> list[dict]:
+    """Rows of a JSON-lines file; a torn last line (a kill or a full disk mid-write) is skipped."""
+    if not os.path.exists(path):
+        return []
+    rows = []
+    with open(path) as f:
+        for line in f:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+def append_jsonl(path: str, rows: list[dict]) -> None:
+    """Appends rows durably (flush + fsync); first mends a torn last line left by a killed writer."""
+    mend_once(path)
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    with open(path, "a") as f:
+        if fail_point("mid_metrics_write"):  # fault injection: half a line on disk, then a kill
+            f.write(text[: len(text) // 2])
+            f.flush()
+            die()
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def mend_once(path: str) -> None:
+    if path not in _mended:
+        _mend(path)
+        _mended.add(path)
+
+
+def _mend(path: str) -> None:
+    """Cuts a JSON-lines file back to its last complete line."""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return
+    with open(path, "rb+") as f:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) == b"\n":
+            return
+        f.seek(0)
+        data = f.read()
+        f.truncate(data.rfind(b"\n") + 1)
+
+
+def metric_rows(run_dir: str, label: str) -> list[dict]:
+    """Rows of ``<run_dir>/metrics.jsonl`` logged by the run labelled ``label`` ("main" or a
+    child's name), in order."""
+    return [r for r in read_jsonl(os.path.join(run_dir, METRICS)) if r.get("run") == label]
+
+
+def metric_history(run_dir: str, label: str, name: str) -> dict[int, float]:
+    """{step: last logged value} of metric ``name`` of run ``label`` in ``run_dir``."""
+    history = {row["step"]: row["value"] for row in metric_rows(run_dir, label) if row["name"] == name}
+    return dict(sorted(history.items()))
+
+
+def recorded_params(run_dir: str) -> dict[str, str]:
+    """The params the main run of ``run_dir`` was started with (from its ledger; {} if none)."""
+    params = {}
+    for entry in read_jsonl(os.path.join(run_dir, LEDGER)):
+        if entry.get("run") == "main" and entry["kind"] == "params":
+            params.update(entry_items(entry))
+    return params
+
+
+def entry_items(entry: dict) -> list[tuple[str, str]]:
+    """The key/value pairs of a ``params`` or ``tags`` ledger entry."""
+    return [(k, v) for k, v in entry.items() if k not in ("run", "kind")]
+
+
+def write_id(id_file: str, run_id: str) -> None:
+    tmp = f"{id_file}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(run_id)
+    os.replace(tmp, id_file)
+
+
+def drop_pending(run_dir: str, label: str) -> None:
+    path = os.path.join(run_dir, PENDING)
+    rest = [e for e in read_jsonl(path) if e.get("run") != label]
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write("".join(json.dumps(e) + "\n" for e in rest))
+    os.replace(tmp, path)
