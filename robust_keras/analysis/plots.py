@@ -151,12 +151,12 @@ def toy_accuracy_vs_k(
             alpha=0.4,
             label="one training set" if i == 0 else None,
         )
-    ax.plot(ks, accuracy, marker="o", color="C0", label="GD, mean over training sets")
+    ax.plot(ks, accuracy, "o", color="C0", label="GD, mean over training sets")  # no line: k is sampled sparsely
     ax.axhline(robust_level, color="C2", linestyle="--", label="1 - p (robust coordinate)")
     ax.plot(fine_k, nonrobust_level, color="C3", linestyle="--", label="1 - p/k (non-robust coordinate)")
     if np.isfinite(k_t):
         ax.axvline(k_t, color="grey", linestyle=":")
-        ax.text(k_t * 1.03, 0.03, f"derived k_t = {k_t:.2f}", fontsize=8, transform=ax.get_xaxis_transform())
+        ax.text(k_t * 1.03, 0.5, f"derived k_t = {k_t:.2f}", fontsize=8, transform=ax.get_xaxis_transform())
     ax.set(title=title, xlabel="k (non-robust coordinate wrong w.p. p/k)", ylabel="population accuracy", xscale="log")
     ax.set_xticks(list(ks), [f"{k:g}" for k in ks], minor=False)
     ax.minorticks_off()
@@ -238,7 +238,7 @@ def pathway_grid(path: str, recipes: Sequence[Mapping], *, chance: float, title:
     fig, axes = plt.subplots(
         len(row_keys),
         len(col_keys),
-        figsize=(3.2 * len(col_keys) + 0.6, 2.6 * len(row_keys) + 1.0),
+        figsize=(max(7.0, 3.2 * len(col_keys) + 0.6), 2.6 * len(row_keys) + 1.0),  # room for the legend
         dpi=120,
         squeeze=False,
         sharex=True,
