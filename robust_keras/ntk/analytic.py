@@ -1,0 +1,443 @@
+"""Infinite-width NNGP and NTK of chains of Dense, Conv2D, ReLU and pooling layers (docs/methods.md §B.4).
+
+A network is described by a list of layers (``Dense``, ``Conv``, ``Relu``, ``AvgPool``, ``Flatten``,
+``GlobalAvgPool``), or read from a Keras ``Sequential`` of the same layers (``layers_from_keras``).
+For inputs x, x' the recursion tracks, per pair of spatial positions, the covariance of the
+pre-activations (the NNGP kernel Sigma) and the NTK Theta (Jacot et al. 2018; Arora et al. 2019;
+Novak et al. 2019):
+
+  input        Sigma_0(x, x')[p, p'] = mean_c x_c[p] x'_c[p']             (per-channel covariance)
+  Dense/Conv   Sigma' = w^2 S(Sigma) + b^2,
+               Theta' = w^2 S(Theta) + Sigma'                       (NTK parameterisation)
+               Theta' = w^2 S(Theta) + fan_in S(Sigma) + 1          (standard parameterisation:
+                                                                     W ~ N(0, w^2 / fan_in) itself trained)
+               S = identity for Dense; for a k_h x k_w convolution the mean over the filter offsets d
+               of Sigma[p + d, p' + d] (zero padding for SAME, then the stride).
+  ReLU         with c = Sigma / sqrt(Sigma[x,x] Sigma[x',x']) = cos(t) (arc-cosine kernel, Cho & Saul 2009):
+               Sigma' = sqrt(Sigma[x,x] Sigma[x',x']) (sin t + (pi - t) cos t) / (2 pi),
+               Theta' = Theta (pi - t) / (2 pi).
+  AvgPool      the mean over both windows: Sigma'[q, q'] = mean_{a, a'} Sigma[q s + a, q' s + a'].
+  Flatten      mean over the spatial diagonal p = p'; GlobalAvgPool: mean over all p, p'.
+
+A layer with ``trainable=False`` (e.g. the frozen readout of the two-layer net of NTK paper App. C)
+propagates Theta without adding its own term. Without pooling, a Flatten readout only ever needs
+Sigma[p, p] (every layer maps diagonal entries to diagonal entries), so those chains track
+(N1, N2, H, W); pooling and global pooling need the full (N1, N2, H, H, W, W) covariance.
+The NTK-parameterisation kernel is the width -> infinity limit of the empirical NTK of the same
+network; the standard-parameterisation kernel grows with the widths and is the leading-order value
+of the empirical NTK at the given widths (both are tested against empirical kernels in
+tests/test_ntk_analytic.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from robust_keras.errors import ConfigError
+
+BLOCK_BYTES = 256 * 2**20  # memory of one block's recursion when block_size is None
+_TEMPORARIES = 8  # live tensors of a block's size during a ReLU step
+
+
+@dataclasses.dataclass(frozen=True)
+class Dense:
+    """Fully connected layer; ``units`` (its output width) is needed for the standard
+    parameterisation of the *next* affine layer only."""
+
+    units: int | None = None
+    w_std: float = 1.0
+    b_std: float = 0.0
+    trainable: bool = True
+    use_bias: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Conv:
+    """2-D convolution with a (k_h, k_w) filter; padding ``same`` (TensorFlow's placement) or ``valid``."""
+
+    units: int | None = None
+    kernel_size: tuple[int, int] = (3, 3)
+    strides: tuple[int, int] = (1, 1)
+    padding: str = "same"
+    w_std: float = 1.0
+    b_std: float = 0.0
+    trainable: bool = True
+    use_bias: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Relu:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class AvgPool:
+    """Average pooling with VALID padding (Keras' default)."""
+
+    pool_size: tuple[int, int] = (2, 2)
+    strides: tuple[int, int] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Flatten:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class GlobalAvgPool:
+    pass
+
+
+PARAMETERIZATIONS = ("ntk", "standard")
+
+
+def architecture(name: str, w_std: float = math.sqrt(2.0), b_std: float = 0.1) -> list:
+    """The NTK paper's kernels (App. D.2): ``fc<L>`` = Flatten, L x (Dense, ReLU), Dense readout;
+    ``conv<L>`` = L x (3x3 SAME Conv, ReLU), Flatten, Dense readout. sigma_w^2 = 2 keeps the
+    pre-activation variance constant through ReLU layers; sigma_b = 0.1."""
+    kind, depth = name.rstrip("0123456789"), name[len(name.rstrip("0123456789")) :]
+    if kind not in ("fc", "conv") or not depth or int(depth) < 1:
+        raise ConfigError(f"unknown architecture {name!r}", "use fc1..fc5 or conv1, conv2 (any depth >= 1 works)")
+    body = []
+    for _ in range(int(depth)):
+        body += [Dense(w_std=w_std, b_std=b_std) if kind == "fc" else Conv(w_std=w_std, b_std=b_std), Relu()]
+    head = [Flatten()] if kind == "conv" else []
+    return ([Flatten()] if kind == "fc" else []) + body + head + [Dense(w_std=1.0, b_std=b_std)]
+
+
+def _full_spatial(layers) -> bool:
+    return any(isinstance(layer, (AvgPool, GlobalAvgPool)) for layer in layers)
+
+
+def _check(layers, spatial: bool, parameterization: str) -> None:
+    if parameterization not in PARAMETERIZATIONS:
+        raise ConfigError(f"unknown parameterization {parameterization!r}", f"use one of {PARAMETERIZATIONS}")
+    if not layers or not isinstance(layers[-1], (Dense, Conv)):
+        raise ConfigError("the analytic kernel needs an affine readout layer last", "end the chain with Dense")
+    for layer in layers:
+        if isinstance(layer, (Conv, AvgPool)) and not spatial:
+            raise ConfigError(f"{type(layer).__name__} after Flatten/GlobalAvgPool", "pool or convolve before it")
+        if isinstance(layer, Dense) and spatial:
+            raise ConfigError("Dense on a spatial tensor", "put Flatten or GlobalAvgPool before the first Dense")
+        if isinstance(layer, (Flatten, GlobalAvgPool)):
+            spatial = False
+        if isinstance(layer, Conv) and layer.padding not in ("same", "valid"):
+            raise ConfigError(f"Conv padding {layer.padding!r}", "use 'same' or 'valid'")
+    if parameterization == "standard":
+        affine = [layer for layer in layers if isinstance(layer, (Dense, Conv))]
+        if any(layer.units is None for layer in affine[:-1]):
+            raise ConfigError("the standard parameterisation needs every hidden layer's units", "set units=...")
+
+
+class _State:
+    """Kernels of one block of pairs. ``cov1`` (B1, *S1) / ``cov2`` (B2, *S1): each input's own
+    covariance; ``nngp`` / ``ntk`` (B1, B2, *S2). Spatial layout S2 = (H, W) on the diagonal
+    (``full`` False) or (H, H', W, W') (``full`` True); S1 the same with B2 dropped."""
+
+    def __init__(self, cov1, cov2, nngp, ntk, full: bool, channels: int):
+        self.cov1, self.cov2, self.nngp, self.ntk, self.full, self.channels = cov1, cov2, nngp, ntk, full, channels
+
+
+def _input_covariances(x1: tf.Tensor, x2: tf.Tensor, full: bool):
+    """x (B, H, W, C) or (B, D) -> (cov1, cov2, nngp) per the input rule, mean over channels."""
+    channels = x1.shape[-1]
+    if x1.shape.rank == 2:
+        cross = tf.matmul(x1, x2, transpose_b=True) / channels
+        return tf.reduce_sum(x1 * x1, -1) / channels, tf.reduce_sum(x2 * x2, -1) / channels, cross
+    if not full:
+        self1 = tf.reduce_mean(x1 * x1, -1)  # (B1, H, W)
+        self2 = tf.reduce_mean(x2 * x2, -1)
+        cross = tf.einsum("ahwc,bhwc->abhw", x1, x2) / channels
+        return self1, self2, cross
+    self1 = tf.einsum("ahwc,agvc->ahgwv", x1, x1) / channels  # (B1, H, H', W, W')
+    self2 = tf.einsum("ahwc,agvc->ahgwv", x2, x2) / channels
+    cross = tf.einsum("ahwc,bgvc->abhgwv", x1, x2) / channels
+    return self1, self2, cross
+
+
+def _conv_window(size: int, k: int, stride: int, padding: str) -> tuple[int, int, int]:
+    """(pad_before, pad_after, out_size) with TensorFlow's SAME/VALID placement."""
+    if padding == "valid":
+        return 0, 0, (size - k) // stride + 1
+    out = -(-size // stride)
+    total = max((out - 1) * stride + k - size, 0)
+    return total // 2, total - total // 2, out
+
+
+def _shift_mean(t: tf.Tensor, groups: list[tuple[int, ...]], layer: Conv) -> tf.Tensor:
+    """S: the mean over filter offsets of t shifted together along each group of axes (one group
+    per image dimension: (h,) on the diagonal layout, (h, h') in the full one), then the stride."""
+    for (axes, k, stride) in zip(groups, layer.kernel_size, layer.strides):
+        size = t.shape[axes[0]]
+        before, after, out = _conv_window(size, k, stride, layer.padding)
+        pads = [[0, 0]] * t.shape.rank
+        for a in axes:
+            pads[a] = [before, after]
+        padded = tf.pad(t, pads)
+        total = 0.0
+        for offset in range(k):
+            sl = [slice(None)] * t.shape.rank
+            for a in axes:
+                sl[a] = slice(offset, offset + stride * (out - 1) + 1, stride)
+            total = total + padded[tuple(sl)]
+        t = total / k
+    return t
+
+
+def _pool_axis(t: tf.Tensor, axis: int, window: int, stride: int) -> tf.Tensor:
+    out = (t.shape[axis] - window) // stride + 1
+    total = 0.0
+    for offset in range(window):
+        sl = [slice(None)] * t.shape.rank
+        sl[axis] = slice(offset, offset + stride * (out - 1) + 1, stride)
+        total = total + t[tuple(sl)]
+    return total / window
+
+
+def _spatial_diag(t: tf.Tensor) -> tf.Tensor:
+    """(..., H, H', W, W') -> (..., H, W): the entries at p = p'."""
+    r = t.shape.rank
+    lead = list(range(r - 4))
+    t = tf.linalg.diag_part(tf.transpose(t, lead + [r - 2, r - 1, r - 4, r - 3]))  # (..., W, W', H)
+    return tf.linalg.diag_part(tf.transpose(t, lead + [r - 2, r - 4, r - 3]))  # (..., H, W)
+
+
+def _arccos_terms(cov, var_product):
+    """Sigma' and the derivative kernel (pi - t) / (2 pi) of the ReLU; ``var_product`` =
+    Sigma[x,x] Sigma[x',x'] at each entry (same shape as cov)."""
+    prod = tf.sqrt(var_product)
+    tiny = tf.constant(np.finfo(cov.dtype.as_numpy_dtype).tiny, cov.dtype)
+    c = cov / tf.maximum(prod, tiny)
+    # exact t = 0 / pi at |c| >= 1 with a zero gradient there (acos' is infinite; the kernels below
+    # have the finite derivative pi - t at c = 1, which the c-term alone gives)
+    inside = tf.abs(c) < 1
+    zeros = tf.zeros_like(c)
+    t = tf.where(inside, tf.acos(tf.where(inside, c, zeros)), tf.where(c >= 1, zeros, zeros + math.pi))
+    c = tf.clip_by_value(c, -1.0, 1.0)
+    nngp = prod * (tf.sin(t) + (math.pi - t) * c) / (2 * math.pi)
+    return nngp, (math.pi - t) / (2 * math.pi)
+
+
+def _relu(s: _State) -> _State:
+    if s.full:  # einsum: TensorFlow's CPU kernels do not broadcast rank-6 products
+        d1, d2 = _spatial_diag(s.cov1), _spatial_diag(s.cov2)  # (B, H, W)
+        cov1, _ = _arccos_terms(s.cov1, tf.einsum("ahw,agv->ahgwv", d1, d1))
+        cov2, _ = _arccos_terms(s.cov2, tf.einsum("ahw,agv->ahgwv", d2, d2))
+        products = tf.einsum("ahw,bgv->abhgwv", d1, d2)
+    else:
+        cov1, cov2 = s.cov1 / 2, s.cov2 / 2  # c = 1 on an input's own diagonal
+        subscripts = "a,b->ab" if s.cov1.shape.rank == 1 else "ahw,bhw->abhw"
+        products = tf.einsum(subscripts, s.cov1, s.cov2)
+    nngp, derivative = _arccos_terms(s.nngp, products)
+    return _State(cov1, cov2, nngp, s.ntk * derivative, s.full, s.channels)
+
+
+def _affine(s: _State, layer, parameterization: str) -> _State:
+    w2, b2 = layer.w_std**2, (layer.b_std**2 if layer.use_bias else 0.0)
+    if isinstance(layer, Conv):
+        pair_groups = [(2, 3), (4, 5)] if s.full else [(2,), (3,)]
+        own_groups = [(1, 2), (3, 4)] if s.full else [(1,), (2,)]
+        shift_pair = lambda t: _shift_mean(t, pair_groups, layer)  # noqa: E731
+        shift_own = lambda t: _shift_mean(t, own_groups, layer)  # noqa: E731
+        fan_in = s.channels * layer.kernel_size[0] * layer.kernel_size[1]
+    else:
+        shift_pair = shift_own = lambda t: t  # noqa: E731
+        fan_in = s.channels
+    moved = shift_pair(s.nngp)
+    nngp = w2 * moved + b2
+    ntk = w2 * shift_pair(s.ntk)
+    if layer.trainable:
+        ntk = ntk + (nngp if parameterization == "ntk" else fan_in * moved + float(layer.use_bias))
+    cov1, cov2 = w2 * shift_own(s.cov1) + b2, w2 * shift_own(s.cov2) + b2
+    return _State(cov1, cov2, nngp, ntk, s.full, layer.units or 0)
+
+
+def _readout_reduce(s: _State, layer) -> _State:
+    """Flatten (mean over p = p') or GlobalAvgPool (mean over all p, p')."""
+    if isinstance(layer, GlobalAvgPool):
+        pair, own = [2, 3, 4, 5], [1, 2, 3, 4]
+        cov1, cov2, nngp, ntk = (tf.reduce_mean(t, axes) for t, axes in
+                                 ((s.cov1, own), (s.cov2, own), (s.nngp, pair), (s.ntk, pair)))
+        return _State(cov1, cov2, nngp, ntk, False, s.channels)
+    size = s.cov1.shape[1] * (s.cov1.shape[3] if s.full else s.cov1.shape[2])
+    if s.full:
+        cov1, cov2 = _spatial_diag(s.cov1), _spatial_diag(s.cov2)
+        nngp, ntk = _spatial_diag(s.nngp), _spatial_diag(s.ntk)
+    else:
+        cov1, cov2, nngp, ntk = s.cov1, s.cov2, s.nngp, s.ntk
+    mean = lambda t, first: tf.reduce_mean(t, list(range(first, t.shape.rank)))  # noqa: E731
+    return _State(mean(cov1, 1), mean(cov2, 1), mean(nngp, 2), mean(ntk, 2), False, s.channels * size)
+
+
+def _pool(s: _State, layer: AvgPool) -> _State:
+    strides = layer.strides or layer.pool_size
+
+    def pool(t, axes):
+        for axis, dim in zip(axes, (0, 0, 1, 1)):
+            t = _pool_axis(t, axis, layer.pool_size[dim], strides[dim])
+        return t
+
+    return _State(pool(s.cov1, [1, 2, 3, 4]), pool(s.cov2, [1, 2, 3, 4]), pool(s.nngp, [2, 3, 4, 5]),
+                  pool(s.ntk, [2, 3, 4, 5]), True, s.channels)
+
+
+def kernels_tf(layers, x1: tf.Tensor, x2: tf.Tensor, parameterization: str = "ntk") -> tuple[tf.Tensor, tf.Tensor]:
+    """(NNGP, NTK), each (B1, B2), of the network ``layers`` for inputs (B, H, W, C) or (B, D);
+    differentiable in x1 and x2; computed in the inputs' dtype."""
+    full = _full_spatial(layers)
+    spatial = x1.shape.rank == 4
+    _check(layers, spatial, parameterization)
+    if spatial and isinstance(layers[0], Flatten):  # same kernel, no (B1, B2, H, W) intermediate
+        x1, x2 = (tf.reshape(x, [-1, int(np.prod(x.shape[1:]))]) for x in (x1, x2))
+        layers, spatial = layers[1:], False
+    if not spatial:
+        full = False
+    cov1, cov2, nngp = _input_covariances(x1, x2, full)
+    s = _State(cov1, cov2, nngp, tf.zeros_like(nngp), full, x1.shape[-1])
+    for layer in layers:
+        if isinstance(layer, (Dense, Conv)):
+            s = _affine(s, layer, parameterization)
+        elif isinstance(layer, Relu):
+            s = _relu(s)
+        elif isinstance(layer, AvgPool):
+            s = _pool(s, layer)
+        elif isinstance(layer, (Flatten, GlobalAvgPool)):
+            if spatial:
+                s = _readout_reduce(s, layer)
+            spatial = False
+        else:
+            raise ConfigError(f"layer {layer!r} has no analytic kernel", "use Dense, Conv, Relu, AvgPool, Flatten")
+    return s.nngp, s.ntk
+
+
+def _pair_bytes(layers, shape: tuple[int, ...], itemsize: int) -> int:
+    """Bytes of one pair's recursion state (the largest spatial layout it passes through)."""
+    if len(shape) == 1:
+        return _TEMPORARIES * itemsize
+    h, w = shape[0], shape[1]
+    spatial = (h * w) ** 2 if _full_spatial(layers) else h * w
+    return _TEMPORARIES * itemsize * max(spatial, shape[-1])
+
+
+def analytic_kernels(
+    layers,
+    x1: np.ndarray,
+    x2: np.ndarray | None = None,
+    *,
+    parameterization: str = "ntk",
+    dtype=np.float32,
+    block_size: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """NNGP and NTK matrices (N1, N2) float64 of the network ``layers`` on inputs (N, H, W, C) or (N, D).
+
+    Computed in ``dtype`` (float32: ~1e-6 relative; float64: ~1e-13, and ~1e-8 on pairs of nearly parallel
+    inputs, where acos turns a 1-ulp rounding of cos t into an angle of ~sqrt(ulp)) in square blocks of
+    ``block_size`` inputs per side (default: the largest whose recursion fits BLOCK_BYTES); with
+    x2 None only the upper block triangle is computed and mirrored.
+    """
+    x1 = np.asarray(x1, dtype)
+    _check(layers, x1.ndim == 4, parameterization)  # here, not inside the traced function
+    symmetric = x2 is None
+    x2 = x1 if symmetric else np.asarray(x2, dtype)
+    per_pair = _pair_bytes(layers, x1.shape[1:], np.dtype(dtype).itemsize)
+    size = block_size or max(1, int(math.sqrt(BLOCK_BYTES / per_pair)))
+    step = tf.function(lambda a, b: kernels_tf(layers, a, b, parameterization), reduce_retracing=True)
+    nngp, ntk = np.zeros((len(x1), len(x2))), np.zeros((len(x1), len(x2)))
+    for i in range(0, len(x1), size):
+        for j in range(i if symmetric else 0, len(x2), size):
+            k, t = step(tf.constant(x1[i : i + size]), tf.constant(x2[j : j + size]))
+            nngp[i : i + size, j : j + size], ntk[i : i + size, j : j + size] = k.numpy(), t.numpy()
+            if symmetric and j != i:
+                nngp[j : j + size, i : i + size], ntk[j : j + size, i : i + size] = k.numpy().T, t.numpy().T
+    return nngp, ntk
+
+
+def kernel_fn(layers, image_shape: tuple[int, ...], parameterization: str = "ntk", block_size: int = 256):
+    """Differentiable NTK function on flattened inputs, (B, D), (N, D) -> (B, N), as
+    ``attacks.ntk.ClosedFormKernelPredictor`` takes it. Blocks of ``block_size`` training inputs are
+    recomputed in the backward pass (``tf.recompute_grad``), so a gradient holds one block's recursion."""
+
+    @tf.recompute_grad
+    def block(a, b):
+        return kernels_tf(layers, a, b, parameterization)[1]
+
+    def fn(flat1, flat2):
+        a = tf.reshape(flat1, [-1, *image_shape])
+        b = tf.reshape(flat2, [-1, *image_shape])
+        parts = [block(a, b[j : j + block_size]) for j in range(0, int(b.shape[0]), block_size)]
+        return tf.concat(parts, axis=1)
+
+    return fn
+
+
+def layers_from_keras(model) -> list:
+    """Layer descriptions of a Keras ``Sequential`` of Dense, Conv2D, ReLU, AveragePooling2D,
+    Flatten and GlobalAveragePooling2D layers (standard parameterisation: Keras trains W itself).
+
+    sigma_w is read from the kernel initializer: ``VarianceScaling(mode="fan_in")`` (He/LeCun)
+    gives sqrt(scale); ``RandomNormal(stddev=s)`` gives s sqrt(fan_in); sigma_b from a ``Zeros`` or
+    ``RandomNormal`` bias initializer. Anything else is refused with the layer's name."""
+    import keras
+
+    out = []
+    for layer in model.layers:
+        name = type(layer).__name__
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)):
+            out.append(_affine_from_keras(layer))
+            activation = keras.activations.serialize(layer.activation)
+            activation = activation if isinstance(activation, str) else activation.get("config", {}).get("name")
+            if activation == "relu":
+                out.append(Relu())
+            elif activation != "linear":
+                raise ConfigError(f"layer {layer.name}: activation {activation!r}", "use relu or linear")
+        elif isinstance(layer, keras.layers.ReLU) or (
+            isinstance(layer, keras.layers.Activation) and getattr(layer.activation, "__name__", "") == "relu"
+        ):
+            out.append(Relu())
+        elif isinstance(layer, keras.layers.AveragePooling2D):
+            if layer.padding != "valid":
+                raise ConfigError(f"layer {layer.name}: padding {layer.padding!r}", "use padding='valid'")
+            out.append(AvgPool(tuple(layer.pool_size), tuple(layer.strides)))
+        elif isinstance(layer, keras.layers.Flatten):
+            out.append(Flatten())
+        elif isinstance(layer, keras.layers.GlobalAveragePooling2D):
+            out.append(GlobalAvgPool())
+        else:
+            raise ConfigError(f"layer {layer.name} ({name}) has no analytic kernel", "use Dense, Conv2D, ReLU, pooling")
+    return out
+
+
+def _affine_from_keras(layer):
+    import keras
+
+    kernel = layer.kernel
+    fan_in = int(np.prod(kernel.shape[:-1]))
+    init = layer.kernel_initializer
+    if isinstance(init, keras.initializers.RandomNormal) and init.mean == 0:
+        w_std = init.stddev * math.sqrt(fan_in)
+    elif isinstance(init, keras.initializers.VarianceScaling) and init.mode == "fan_in":
+        w_std = math.sqrt(init.scale)
+    else:
+        raise ConfigError(
+            f"layer {layer.name}: kernel initializer {type(init).__name__} has no fixed sigma_w",
+            "use RandomNormal(stddev) or VarianceScaling(mode='fan_in') (e.g. he_normal)",
+        )
+    b_std = 0.0
+    if layer.use_bias:
+        b_init = layer.bias_initializer
+        if isinstance(b_init, keras.initializers.RandomNormal) and b_init.mean == 0:
+            b_std = b_init.stddev
+        elif not isinstance(b_init, keras.initializers.Zeros):
+            raise ConfigError(f"layer {layer.name}: bias initializer {type(b_init).__name__}", "use Zeros or RandomNormal")
+    if isinstance(layer, keras.layers.Dense):
+        return Dense(layer.units, w_std, b_std, layer.trainable, layer.use_bias)
+    if tuple(layer.dilation_rate) != (1, 1) or layer.groups != 1:
+        raise ConfigError(f"layer {layer.name}: dilation/groups", "use a plain Conv2D")
+    return Conv(layer.filters, tuple(layer.kernel_size), tuple(layer.strides), layer.padding, w_std, b_std,
+                layer.trainable, layer.use_bias)
