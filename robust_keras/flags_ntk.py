@@ -29,8 +29,24 @@ flags.DEFINE_integer(
 flags.DEFINE_enum(
     "ntk_kernel",
     "closed_form",
-    ["closed_form", "empirical"],
-    "ntk_features: infinite-width two-layer ReLU NTK, or the empirical NTK of --model at init.",
+    ["closed_form", "empirical", "analytic"],
+    "ntk_features: infinite-width two-layer ReLU NTK (closed form), the empirical NTK of --model at init, or "
+    "the infinite-width NTK of each --ntk_arch (analytic).",
+)
+flags.DEFINE_list(
+    "ntk_arch",
+    ["fc2"],
+    "ntk_features with --ntk_kernel=analytic: architectures, one kernel each in the same run: fc<L> = L x "
+    "(Dense, ReLU) + Dense readout, conv<L> = L x (3x3 Conv, ReLU) + Flatten + Dense readout (NTK paper "
+    "App. D.2 uses fc1..fc5, conv1, conv2; docs/methods.md §B.4).",
+)
+flags.DEFINE_float(
+    "ntk_rank_fraction",
+    0.5,
+    "ntk_features: fraction of the held-out examples on which features are scored and ranked by robustness; "
+    "the D.3 curve of the top-ranked features is measured on the other part (0 = rank and measure on all).",
+    lower_bound=0,
+    upper_bound=0.9,
 )
 flags.DEFINE_integer("ntk_features", 100, "ntk_features: eigen-features analysed (the top N).", lower_bound=2)
 flags.DEFINE_list("ntk_widths", ["256", "2048"], "ntk_transfer: hidden widths m of the two-layer nets.")
@@ -44,6 +60,12 @@ flags.DEFINE_enum(
     "ntk_attack", "ce", ["ce", "max_of_k", "sum_of_k"], "ntk_transfer: multiclass attack objective (Eq. 21, 33, 35)."
 )
 flags.DEFINE_integer("ntk_attack_steps", 1, "ntk_transfer: l-inf attack steps (1 = FGSM).", lower_bound=1)
+flags.register_validator(
+    "ntk_arch",
+    lambda v: len(v) > 0
+    and all(a.rstrip("0123456789") in ("fc", "conv") and a[len(a.rstrip("0123456789")) :].isdigit() for a in v),
+    "--ntk_arch must list fc<L> / conv<L> architectures, e.g. fc1,fc3,conv2.",
+)
 flags.register_validator(
     "ntk_widths",
     lambda v: len(v) > 0 and all(s.isdigit() and int(s) > 0 for s in v),

@@ -126,14 +126,34 @@ def histograms(path: str, samples: Mapping[str, np.ndarray], *, title: str, bins
     return _save(fig, path)
 
 
-def scatter(path: str, x, y, colour, *, title: str, xlabel: str, ylabel: str, colour_label: str) -> str:
-    """Scatter plot with a colour bar (e.g. eigen-features by index); returns path."""
-    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
-    points = ax.scatter(x, y, c=colour, cmap="viridis", s=18)
-    fig.colorbar(points, ax=ax, label=colour_label)
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    ax.grid(alpha=0.3)
-    return _save(fig, path)
+def scatter_panels(
+    path: str, panels: Mapping[str, tuple], *, title: str, xlabel: str, ylabel: str, colour_label: str
+) -> str:
+    """One scatter panel per name (x, y, colour), shared axes limits and one colour bar (e.g.
+    eigen-features of several kernels in usefulness x robustness space); returns path."""
+    n = len(panels)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols + 1.0, 3.3 * rows + 0.6), dpi=120, squeeze=False)
+    everything = [np.asarray(c, float) for _, _, c in panels.values()]
+    vmin, vmax = min(c.min() for c in everything), max(c.max() for c in everything)
+    points = None
+    for ax, (name, (x, y, colour)) in zip(axes.flat, panels.items()):
+        points = ax.scatter(x, y, c=colour, cmap="viridis", s=14, vmin=vmin, vmax=vmax)
+        ax.set(title=name, xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel, fontsize=8)
+    for ax in axes[-1, :]:
+        ax.set_xlabel(xlabel, fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.colorbar(points, ax=axes.ravel().tolist(), label=colour_label, shrink=0.9)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def toy_accuracy_vs_k(

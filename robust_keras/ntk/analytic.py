@@ -188,6 +188,17 @@ def _shift_mean(t: tf.Tensor, groups: list[tuple[int, ...]], layer: Conv) -> tf.
     return t
 
 
+def _box_filter(t: tf.Tensor, layer: Conv) -> tf.Tensor:
+    """S on the diagonal layout (..., H, W): the mean over filter offsets as one convolution with a
+    constant filter (TensorFlow's own SAME/VALID placement and stride)."""
+    lead = tf.shape(t)[:-2]
+    images = tf.reshape(t, [-1, t.shape[-2], t.shape[-1], 1])
+    kh, kw = layer.kernel_size
+    box = tf.fill([kh, kw, 1, 1], tf.constant(1.0 / (kh * kw), t.dtype))
+    out = tf.nn.conv2d(images, box, [1, *layer.strides, 1], layer.padding.upper())
+    return tf.reshape(out, tf.concat([lead, tf.shape(out)[1:3]], 0))
+
+
 def _pool_axis(t: tf.Tensor, axis: int, window: int, stride: int) -> tf.Tensor:
     out = (t.shape[axis] - window) // stride + 1
     total = 0.0
@@ -239,10 +250,12 @@ def _relu(s: _State) -> _State:
 def _affine(s: _State, layer, parameterization: str) -> _State:
     w2, b2 = layer.w_std**2, (layer.b_std**2 if layer.use_bias else 0.0)
     if isinstance(layer, Conv):
-        pair_groups = [(2, 3), (4, 5)] if s.full else [(2,), (3,)]
-        own_groups = [(1, 2), (3, 4)] if s.full else [(1,), (2,)]
-        shift_pair = lambda t: _shift_mean(t, pair_groups, layer)  # noqa: E731
-        shift_own = lambda t: _shift_mean(t, own_groups, layer)  # noqa: E731
+        pair_groups, own_groups = [(2, 3), (4, 5)], [(1, 2), (3, 4)]
+        if s.full:
+            shift_pair = lambda t: _shift_mean(t, pair_groups, layer)  # noqa: E731
+            shift_own = lambda t: _shift_mean(t, own_groups, layer)  # noqa: E731
+        else:
+            shift_pair = shift_own = lambda t: _box_filter(t, layer)  # noqa: E731
         fan_in = s.channels * layer.kernel_size[0] * layer.kernel_size[1]
     else:
         shift_pair = shift_own = lambda t: t  # noqa: E731
@@ -356,19 +369,24 @@ def analytic_kernels(
     return nngp, ntk
 
 
-def kernel_fn(layers, image_shape: tuple[int, ...], parameterization: str = "ntk", block_size: int = 256):
-    """Differentiable NTK function on flattened inputs, (B, D), (N, D) -> (B, N), as
-    ``attacks.ntk.ClosedFormKernelPredictor`` takes it. Blocks of ``block_size`` training inputs are
-    recomputed in the backward pass (``tf.recompute_grad``), so a gradient holds one block's recursion."""
+def kernel_fn(layers, image_shape: tuple[int, ...], parameterization: str = "ntk", block_size: int | None = None):
+    """Differentiable NTK function on flattened float32 inputs, (B, D), (N, D) -> (B, N), as
+    ``attacks.ntk.ClosedFormKernelPredictor`` takes it. Blocks of ``block_size`` second inputs
+    (default: as many as fit BLOCK_BYTES next to the B first inputs) are recomputed in the backward
+    pass (``tf.recompute_grad``), so a gradient holds one block's recursion, not all of them."""
+    _check(layers, len(image_shape) == 3, parameterization)
+    per_pair = _pair_bytes(layers, tuple(image_shape), 4)
 
     @tf.recompute_grad
     def block(a, b):
         return kernels_tf(layers, a, b, parameterization)[1]
 
+    @tf.function(reduce_retracing=True)
     def fn(flat1, flat2):
         a = tf.reshape(flat1, [-1, *image_shape])
         b = tf.reshape(flat2, [-1, *image_shape])
-        parts = [block(a, b[j : j + block_size]) for j in range(0, int(b.shape[0]), block_size)]
+        size = block_size or max(1, BLOCK_BYTES // (per_pair * int(a.shape[0])))
+        parts = [block(a, b[j : j + size]) for j in range(0, int(b.shape[0]), size)]
         return tf.concat(parts, axis=1)
 
     return fn
