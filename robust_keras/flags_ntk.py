@@ -38,7 +38,7 @@ flags.DEFINE_list(
     ["fc2"],
     "ntk_features with --ntk_kernel=analytic: architectures, one kernel each in the same run: fc<L> = L x "
     "(Dense, ReLU) + Dense readout, conv<L> = L x (3x3 Conv, ReLU) + Flatten + Dense readout (NTK paper "
-    "App. D.2 uses fc1..fc5, conv1, conv2; docs/methods.md §B.4).",
+    "App. D.2 uses fc1..fc5, conv1, conv2; docs/methods.md §B.9).",
 )
 flags.DEFINE_float(
     "ntk_rank_fraction",

@@ -1,6 +1,8 @@
 """Kernel regression against direct solves, and the NTK attack's J(x)u trick against autodiff
 through the explicit empirical-kernel predictor."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -169,6 +171,39 @@ def test_tiny_ntk_features_on_an_empirical_kernel_show_the_same_split(tmp_path):
     top = [np.mean([r["robustness"] for r in rows[:6]]) for rows in (closed, empirical)]
     tail = [np.mean([r["robustness"] for r in rows[-6:]]) for rows in (closed, empirical)]
     assert top[0] > tail[0] + 0.1 and top[1] > tail[1] + 0.1 and abs(top[1] - top[0]) < 0.1
+
+
+def test_tiny_architecture_study_on_analytic_kernels_shows_robust_tops_and_consistent_features(tmp_path):
+    """NTK paper App. D.2: for every architecture the top of the spectrum is more robust than the
+    tail, and features agree across architectures (robustness by eigen-index, top eigenspaces)."""
+    from conftest import read_json, run_experiment
+
+    run_experiment("ntk_features_architectures_tiny.flags", tmp_path, "--ntk_arch=fc1,fc3")
+    for arch in ("fc1", "fc3"):
+        rows = read_json(tmp_path / f"features_{arch}.json")
+        assert len(rows) == 30 and all(a["eigenvalue"] >= b["eigenvalue"] for a, b in zip(rows, rows[1:]))
+        top, tail = (np.mean([r["robustness"] for r in part]) for part in (rows[:6], rows[-6:]))
+        assert top > tail + 0.15, (arch, top, tail)
+        for png in (f"robust_feature_aggregation_{arch}.png", f"feature_gradients_{arch}.png"):
+            assert (tmp_path / "plots" / png).stat().st_size > 10_000
+    metrics = {}
+    for line in (tmp_path / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        metrics[record["name"]] = record["value"]
+    assert metrics["consistency/robustness_spearman_mean"] > 0.6
+    assert metrics["consistency/top10_eigenspace_overlap_mean"] > 0.6
+    assert "fc1 vs fc3" in (tmp_path / "consistency.md").read_text()
+
+
+def test_ranking_and_evaluation_splits_are_disjoint_and_a_too_small_split_is_refused():
+    from robust_keras.errors import ConfigError
+    from robust_keras.experiments.ntk_features import _split
+
+    rank, evaluate = _split(300, 0.5)
+    assert set(range(300)[rank]).isdisjoint(range(300)[evaluate]) and len(range(300)[rank]) == 150
+    assert _split(300, 0.0) == (slice(None), slice(None))
+    with pytest.raises(ConfigError, match="ntk_rank_fraction"):
+        _split(3, 0.5)
 
 
 def test_tiny_ntk_transfer_attack_fools_the_wide_net():

@@ -1,4 +1,4 @@
-"""Infinite-width NNGP and NTK of chains of Dense, Conv2D, ReLU and pooling layers (docs/methods.md §B.4).
+"""Infinite-width NNGP and NTK of chains of Dense, Conv2D, ReLU and pooling layers (docs/methods.md §B.9).
 
 A network is described by a list of layers (``Dense``, ``Conv``, ``Relu``, ``AvgPool``, ``Flatten``,
 ``GlobalAvgPool``), or read from a Keras ``Sequential`` of the same layers (``layers_from_keras``).

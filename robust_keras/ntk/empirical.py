@@ -71,7 +71,7 @@ def _num_outputs(model: keras.Model, x: tf.Tensor) -> int:
 def _jacobian_chunk(model: keras.Model, x: tf.Tensor) -> list[tf.Tensor]:
     """Per-variable Jacobians, each (c, O, P_v) with P_v the variable's size."""
     with tf.GradientTape() as tape:
-        out = tf.cast(model(x, training=False), tf.float32)  # (c, O)
+        out = tf.cast(model(x, training=False), structured.accumulation_dtype(model))  # (c, O)
     jac = tape.jacobian(out, model.trainable_variables, experimental_use_pfor=True)
     c, o = out.shape
     return [tf.reshape(j, [c, o, -1]) for j in jac if j is not None]
@@ -86,16 +86,17 @@ def _jacobian_block(model, x1, x2, same: bool) -> tf.Tensor:
 def _vp_block(model, x1, x2) -> tf.Tensor:
     variables = model.trainable_variables
     tf_variables = [getattr(v, "value", v) for v in variables]  # Keras 3 wraps tf.Variable; forwardprop needs it
+    dtype = structured.accumulation_dtype(model)
     cols = []
     for n in range(int(x2.shape[0])):
         with tf.GradientTape() as tape:
-            out2 = tf.cast(model(x2[n : n + 1], training=False), tf.float32)[0]  # (O,)
+            out2 = tf.cast(model(x2[n : n + 1], training=False), dtype)[0]  # (O,)
         # u_o = J(x2_n)^T e_o for every output o (one VJP each), then Theta[:, n, :, o] = J(x1) u_o.
         u = tape.jacobian(out2, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         per_output = []
         for o in range(int(out2.shape[0])):
             with tf.autodiff.ForwardAccumulator(tf_variables, [g[o] for g in u]) as acc:
-                out1 = tf.cast(model(x1, training=False), tf.float32)  # (c1, O)
+                out1 = tf.cast(model(x1, training=False), dtype)  # (c1, O)
             per_output.append(acc.jvp(out1))
         cols.append(tf.stack(per_output, axis=-1))  # (c1, O, O)
     return tf.stack(cols, axis=1)  # (c1, c2, O, O)
@@ -111,6 +112,7 @@ def empirical_ntk(
     chunk_size: int | None = None,
     cache_bytes: int = CACHE_BYTES,
     dtype=np.float32,
+    precision: str = "float32",
 ) -> np.ndarray:
     """The empirical NTK between input sets x1 (N1, ...) and x2 (N2, ...) (x2 = x1 if None).
 
@@ -122,16 +124,26 @@ def empirical_ntk(
       cache_bytes: ``structured`` keeps the layer terms of all of x2 (computing them once) when
         they take at most max(kernel size, cache_bytes); else they are recomputed per row chunk,
         and memory stays at the kernel plus one chunk's work.
-      dtype: dtype of the returned kernel; blocks are computed in float32 and accumulated into
-        it (np.float64 keeps the sums exact to float32 rounding of each block).
+      dtype: dtype of the returned kernel (blocks are accumulated into it).
+      precision: "float32" computes in float32 (the model's own dtype); "float64" runs a float64
+        copy of the model (``float64_copy``), for kernels exact to ~1e-12. Attainable accuracy,
+        measured on a two-layer ReLU net (m = 100,000, d = 20) against the exact finite-width
+        formula on the same weights (relative Frobenius error, 6 inputs): float32 structured 1.7e-5,
+        jacobian 4.0e-4, vp 4.0e-5 (TensorFlow's float32 reductions, and activation patterns of
+        pre-activations within rounding of 0); float64 structured 8e-16, jacobian 3e-15, vp 2e-13
+        (tests/test_ntk.py asserts < 1e-11 for each).
     """
     if method not in METHODS:
         raise ValueError(f"unknown NTK method {method!r}; use one of {METHODS}")
     if trace not in (None, "sum", "mean"):
         raise ValueError(f"trace must be None, 'sum' or 'mean', not {trace!r}")
+    if precision not in ("float32", "float64"):
+        raise ValueError(f"precision must be 'float32' or 'float64', not {precision!r}")
+    if precision == "float64":
+        model = float64_copy(model)
     same = x2 is None
-    x1 = tf.convert_to_tensor(x1, tf.float32)
-    x2 = x1 if same else tf.convert_to_tensor(x2, tf.float32)
+    x1 = tf.convert_to_tensor(np.asarray(x1), structured.accumulation_dtype(model))
+    x2 = x1 if same else tf.convert_to_tensor(np.asarray(x2), structured.accumulation_dtype(model))
     if method == "auto":
         method = "structured" if structured.supports(model) else "jacobian"
     n1, n2, o = int(x1.shape[0]), int(x2.shape[0]), _num_outputs(model, x1)
@@ -160,6 +172,22 @@ def empirical_ntk(
                 block = _reduce(_vp_block(model, x1[i:j], x2[k:m]), trace)
             kernel[i:j, k:m] = block.numpy()
     return kernel
+
+
+def float64_copy(model: keras.Model) -> keras.Model:
+    """A float64 copy of a Sequential or functional ``model`` with the same weights."""
+
+    def clone(layer):
+        config = layer.get_config()
+        config["dtype"] = "float64"
+        return layer.__class__.from_config(config)
+
+    try:
+        copy = keras.models.clone_model(model, clone_function=clone)
+    except ValueError as err:
+        raise ValueError(f"precision='float64' needs a Sequential or functional model ({err})") from err
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 class _TermCache:

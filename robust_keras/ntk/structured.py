@@ -149,6 +149,13 @@ def _sum_blocks(terms1: list, terms2: list, trace: str | None) -> tf.Tensor:
     return total / outputs if trace == "mean" else total
 
 
+def accumulation_dtype(model: keras.Model) -> tf.DType:
+    """float64 for a model whose weights are all float64 (see ``empirical.float64_copy``), else
+    float32 (also under mixed precision): the dtype of inputs, outputs, cotangents and kernel blocks."""
+    weights = model.trainable_variables
+    return tf.float64 if weights and all(v.dtype == "float64" for v in weights) else tf.float32
+
+
 def bytes_per_example(model: keras.Model) -> int:
     """float32 bytes of one example's terms plus its output cotangents, for choosing chunk sizes."""
     o, total = int(model.output_shape[-1]), 0
@@ -177,7 +184,7 @@ def layer_terms(model: keras.Model, x: tf.Tensor) -> list[DenseTerm | JacobianTe
     if fn is None:
         ref = weakref.ref(model)  # a strong reference in the value would keep the key alive forever
         fn = _COMPILED[model] = tf.function(lambda inp: _terms(ref(), inp), input_signature=[_input_spec(model)])
-    return _wrap(model, fn(tf.cast(x, tf.float32)))
+    return _wrap(model, fn(tf.cast(x, accumulation_dtype(model))))
 
 
 def self_kernel(model: keras.Model, x: tf.Tensor, trace: str | None) -> tf.Tensor:
@@ -192,11 +199,11 @@ def self_kernel(model: keras.Model, x: tf.Tensor, trace: str | None) -> tf.Tenso
             return _sum_blocks(terms, terms, trace)
 
         fns[trace] = tf.function(fn, input_signature=[_input_spec(model)])
-    return fns[trace](tf.cast(x, tf.float32))
+    return fns[trace](tf.cast(x, accumulation_dtype(model)))
 
 
 def _input_spec(model: keras.Model) -> tf.TensorSpec:
-    return tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
+    return tf.TensorSpec([None, *model.input_shape[1:]], accumulation_dtype(model))
 
 
 def _wrap(model: keras.Model, tensors: list[tuple[tf.Tensor, ...]]) -> list[DenseTerm | JacobianTerm]:
@@ -248,11 +255,12 @@ def _terms(model: keras.Model, x: tf.Tensor) -> list[tuple[tf.Tensor, ...]]:
                 a = layer.activation(z)
             else:  # parameter-free or frozen: no term
                 a = layer(a, training=False)
-        out = tf.cast(a, tf.float32)  # (N, O)
+        dtype = accumulation_dtype(model)
+        out = tf.cast(a, dtype)  # (N, O)
     terms = []
     for layer, inp, z in records:
-        g = tf.cast(tape.batch_jacobian(out, z), tf.float32)  # (N, O, *z.shape[1:])
-        inp = tf.cast(inp, tf.float32)
+        g = tf.cast(tape.batch_jacobian(out, z), dtype)  # (N, O, *z.shape[1:])
+        inp = tf.cast(inp, dtype)
         terms.append((inp, g) if isinstance(layer, keras.layers.Dense) else _conv_jacobians(layer, inp, g))
     del tape
     return terms
