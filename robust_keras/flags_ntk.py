@@ -59,6 +59,20 @@ flags.DEFINE_float("ntk_lr_scale", 0.5, "ntk_transfer: GD step eta = c / lambda_
 flags.DEFINE_enum(
     "ntk_attack", "ce", ["ce", "max_of_k", "sum_of_k"], "ntk_transfer: multiclass attack objective (Eq. 21, 33, 35)."
 )
+flags.DEFINE_enum(
+    "ntk_binary_output",
+    "scalar",
+    ["scalar", "two"],
+    "ntk_transfer on a two-class task: one output regressing +-1 targets, attacked through -y f (the paper's "
+    "Eq. 18), or two one-hot outputs attacked with --ntk_attack.",
+)
+flags.DEFINE_enum(
+    "ntk_inputs",
+    "unit_norm",
+    ["unit_norm", "pixels"],
+    "ntk_transfer inputs: each image scaled to unit l2 norm (--attack_eps is then in those units: a pixel eps e "
+    "is e / ||x||_2 for image x) or raw [0, 1] pixels (--attack_eps in pixels; eta = c / lambda_max adapts).",
+)
 flags.DEFINE_integer("ntk_attack_steps", 1, "ntk_transfer: l-inf attack steps (1 = FGSM).", lower_bound=1)
 flags.register_validator(
     "ntk_arch",

@@ -222,29 +222,30 @@ def test_tiny_ntk_transfer_attack_fools_the_wide_net():
     assert wide["grad_cosine"] > 0.3 and wide["grad_cosine"] >= narrow["grad_cosine"]
 
 
-def test_tiny_binary_ntk_transfer_with_multistep_max_of_k(tmp_path):
-    """A two-class task picked with --classes (the offline stand-in for CIFAR car vs airplane)."""
+def test_tiny_binary_ntk_transfer_uses_the_scalar_form_and_trains_in_pixel_units(tmp_path):
+    """A two-class task (--classes, the offline stand-in for CIFAR car vs airplane) is regressed by
+    one output on +-1 targets (Eq. 18) and attacked through -y f: the NTK attack hurts the net about
+    as much as its own, for two seeds; on raw [0, 1] pixels (eps in pixels) GD still trains and the
+    NTK attack still transfers."""
     from conftest import read_json, run_experiment
 
-    run_experiment(
-        "ntk_transfer_mnist_tiny.flags",
-        tmp_path,
-        "--classes=3,5",
-        "--ntk_widths=2048",
-        "--ntk_attack=max_of_k",
-        "--ntk_attack_steps=3",
-        "--max_train_examples=400",
-        "--max_test_examples=200",
-        "--ntk_seeds=2",
-        "--ntk_steps=2000",
-    )
-    history = read_json(tmp_path / "ntk_transfer.json")["history"]
+    common = ("--classes=3,5", "--ntk_widths=2048", "--max_train_examples=400", "--max_test_examples=200")
+    run_experiment("ntk_transfer_mnist_tiny.flags", tmp_path / "unit", *common, "--ntk_seeds=2", "--ntk_steps=1000",
+                   "--ntk_eval_every=1000")
+    record = read_json(tmp_path / "unit" / "ntk_transfer.json")
+    assert record["outputs"] == 1 and record["inputs"] == "unit_norm"
+    history = record["history"]
     assert sorted(history) == ["width_2048_seed_0", "width_2048_seed_1"]
     for rows in history.values():
         last = rows[-1]
         assert last["nn/clean_accuracy"] > 0.9  # 3 vs 5
         assert last["nn/ntk_attack_accuracy"] < last["nn/clean_accuracy"] - 0.25
-        assert abs(last["nn/ntk_attack_accuracy"] - last["nn/own_attack_accuracy"]) < 0.25
+        assert abs(last["nn/ntk_attack_accuracy"] - last["nn/own_attack_accuracy"]) < 0.15
     # App. C: nets from different initialisations agree with the NTK gradient about equally
     cosines = [rows[-1]["grad_cosine"] for rows in history.values()]
-    assert min(cosines) > 0.4 and max(cosines) - min(cosines) < 0.1
+    assert min(cosines) > 0.5 and max(cosines) - min(cosines) < 0.1
+
+    run_experiment("ntk_transfer_mnist_tiny.flags", tmp_path / "pixels", *common, "--ntk_inputs=pixels",
+                   "--attack_eps=0.1", "--ntk_steps=500", "--ntk_eval_every=500")
+    last = read_json(tmp_path / "pixels" / "ntk_transfer.json")["history"]["width_2048"][-1]
+    assert last["nn/clean_accuracy"] > 0.9 and last["nn/ntk_attack_accuracy"] < last["nn/clean_accuracy"] - 0.25

@@ -11,7 +11,11 @@ Every ``--ntk_eval_every`` steps, on held-out inputs: the net's clean accuracy, 
 its own l-inf attack and under the same attack computed on g_t (the NTK attack; ``--ntk_attack``
 ce | max_of_k | sum_of_k, ``--ntk_attack_steps`` 1 = FGSM), and the cosine between the two input
 gradients (cross-entropy of f_t and of g_t, App. C Eq. 43). Binary tasks (e.g. CIFAR-10 car vs
-airplane, ``--classes=1,0``) regress two one-hot outputs.
+airplane, ``--classes=1,0``) use the paper's scalar form by default (``--ntk_binary_output=scalar``,
+Eq. 18): one output regressing y in {-1, +1}, accuracy of sign f, the attack x - eps y sign grad f,
+the cosine between the gradients of (1/2)(f - y)^2; ``two`` regresses two one-hot outputs instead.
+``--ntk_inputs=pixels`` keeps raw [0, 1] pixels (eps in pixel units; eta = c / lambda_max scales
+with the kernel, so GD still trains) instead of unit-norm images.
 """
 
 from __future__ import annotations
@@ -34,10 +38,15 @@ from robust_keras.training.full_batch import FullBatchGD
 
 def run(config: Config, run: Run) -> dict:
     train, test = common.load_clean(config)
-    k = train.num_classes
-    x_train, x_test = _unit_norm(common.to_float(train.images)), _unit_norm(common.to_float(test.images))
+    scalar = train.num_classes == 2 and config.ntk_binary_output == "scalar"
+    k = 1 if scalar else train.num_classes
+    scale = _unit_norm if config.ntk_inputs == "unit_norm" else (lambda images: images)
+    x_train, x_test = scale(common.to_float(train.images)), scale(common.to_float(test.images))
     flat_train = tf.constant(x_train.reshape(len(train), -1))
-    targets = np.eye(k, dtype=np.float32)[train.labels]  # (N, K) one-hot
+    if scalar:  # Eq. 18: one output, +-1 targets
+        targets = (2.0 * train.labels - 1.0).astype(np.float32)[:, None]  # (N, 1)
+    else:
+        targets = np.eye(k, dtype=np.float32)[train.labels]  # (N, K) one-hot
     theta = two_layer_relu_ntk_tf(flat_train, flat_train).numpy().astype(np.float64)  # (N, N), per output
     eta = config.ntk_lr_scale / np.linalg.eigvalsh(theta)[-1]
     history: dict[str, list[dict]] = {}
@@ -75,7 +84,8 @@ def run(config: Config, run: Run) -> dict:
             )
         child.finish()
     with open(run.path("ntk_transfer.json"), "w") as f:
-        json.dump({"eta": eta, "eps": config.attack_eps, "history": history}, f, indent=1)
+        record = {"eta": eta, "eps": config.attack_eps, "outputs": k, "inputs": config.ntk_inputs, "history": history}
+        json.dump(record, f, indent=1)
     run.log_artifact(run.path("ntk_transfer.json"))
     series = {}
     for name, rows in history.items():
@@ -88,7 +98,8 @@ def run(config: Config, run: Run) -> dict:
         series,
         xlabel="GD step",
         ylabel="value",
-        title=f"own vs NTK {config.ntk_attack} attack (l-inf eps={config.attack_eps}, {config.ntk_attack_steps} steps)",
+        title=f"own vs NTK {'-y f (Eq. 18)' if k == 1 else config.ntk_attack} attack "
+        f"(l-inf eps={config.attack_eps:g} in {config.ntk_inputs.replace('_', '-')} units, {config.ntk_attack_steps} steps)",
     )
     run.log_artifact(png, "plots")
     final = {f"{name}/{key}": v for name, rows in history.items() for key, v in rows[-1].items() if key != "step"}
@@ -113,28 +124,41 @@ def _unit_norm(images: np.ndarray) -> np.ndarray:
     return (images / np.maximum(norms, 1e-12)[:, None, None, None]).astype(np.float32)
 
 
-def _ce_grad(predict, x, y):
+def _loss_grad(predict, x, y):
+    """(outputs, input gradient of the loss): cross-entropy for K outputs, (1/2)(f - y)^2 for one
+    output with y in {-1, +1}."""
     with tf.GradientTape() as tape:
         tape.watch(x)
         logits = predict(x)
-        loss = tf.reduce_sum(tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+        if logits.shape[-1] == 1:
+            loss = 0.5 * tf.reduce_sum((logits[:, 0] - tf.cast(y, logits.dtype)) ** 2)
+        else:
+            loss = tf.reduce_sum(tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
     return logits, tape.gradient(loss, x)
 
 
+def _correct(outputs, y) -> np.ndarray:
+    outputs = np.asarray(outputs)
+    return outputs[:, 0] * y > 0 if outputs.shape[-1] == 1 else np.argmax(outputs, -1) == y
+
+
 def _evaluate(model, kernel: ClosedFormKernelPredictor, x_test, y_test, config: Config) -> dict:
+    scalar = int(model.output_shape[-1]) == 1
+    y_test = 2.0 * y_test - 1.0 if scalar else y_test  # +-1 for the scalar form
     x, y = tf.constant(x_test), tf.constant(y_test)
     net = lambda z: model(z, training=False)  # noqa: E731
-    logits, g_nn = _ce_grad(net, x, y)
-    k_logits, g_ntk = _ce_grad(kernel, x, y)
-    acc = lambda z: float(np.mean(np.argmax(net(z), -1) == y_test))  # noqa: E731
+    logits, g_nn = _loss_grad(net, x, y)
+    k_logits, g_ntk = _loss_grad(kernel, x, y)
+    acc = lambda z: float(np.mean(_correct(net(z), y_test)))  # noqa: E731
+    objective = "binary" if scalar else config.ntk_attack
     attack = lambda predict: attack_predictor(  # noqa: E731
-        predict, x_test, y_test, config.attack_eps, objective=config.ntk_attack, steps=config.ntk_attack_steps
+        predict, x_test, y_test, config.attack_eps, objective=objective, steps=config.ntk_attack_steps
     )
     flat_nn, flat_ntk = tf.reshape(g_nn, [len(y_test), -1]), tf.reshape(g_ntk, [len(y_test), -1])
     cos = tf.reduce_sum(flat_nn * flat_ntk, 1) / (tf.norm(flat_nn, axis=1) * tf.norm(flat_ntk, axis=1) + 1e-12)
     return {
-        "nn/clean_accuracy": float(np.mean(np.argmax(logits, -1) == y_test)),
-        "ntk/clean_accuracy": float(np.mean(np.argmax(k_logits, -1) == y_test)),
+        "nn/clean_accuracy": float(np.mean(_correct(logits, y_test))),
+        "ntk/clean_accuracy": float(np.mean(_correct(k_logits, y_test))),
         "nn/own_attack_accuracy": acc(attack(net)),
         "nn/ntk_attack_accuracy": acc(attack(kernel)),
         "grad_cosine": float(tf.reduce_mean(cos)),
