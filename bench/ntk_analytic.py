@@ -47,8 +47,10 @@ def _nt_kernel_fn(arch: str, block: int):
 
     body = []
     for _ in range(3 if arch == "fc3" else 2):
-        layer = stax.Dense(1, W_std=W_STD, b_std=B_STD) if arch == "fc3" else stax.Conv(
-            1, (3, 3), padding="SAME", W_std=W_STD, b_std=B_STD
+        layer = (
+            stax.Dense(1, W_std=W_STD, b_std=B_STD)
+            if arch == "fc3"
+            else stax.Conv(1, (3, 3), padding="SAME", W_std=W_STD, b_std=B_STD)
         )
         body += [layer, stax.Relu()]
     head = [stax.Flatten()] if arch == "fc3" else []
@@ -100,7 +102,10 @@ def main() -> None:
         child(side, arch, case, int(n), args.block, out)
         return
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
-    print(f"{'arch':6} {'case':6} {'N':>5} {'side':16} {'seconds':>9} {'peak RSS MB':>11} {'max rel err':>11} {'ratio':>7}")
+    print(
+        f"{'arch':6} {'case':6} {'N':>5} {'side':16} {'seconds':>9} {'peak RSS MB':>11} "
+        f"{'max rel err':>11} {'ratio':>7}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for arch, case, n in (
             (a, c, int(s)) for a in args.archs.split(",") for s in args.sizes.split(",") for c in args.cases.split(",")
@@ -108,8 +113,18 @@ def main() -> None:
             results = {}
             for side, python in (("robust_keras", sys.executable), ("neural_tangents", args.peer_python)):
                 out = os.path.join(tmp, f"{side}.npz")
-                cmd = [python, os.path.abspath(__file__), "--block", str(args.block), "--child", side, arch, case, str(n),
-                       out]
+                cmd = [
+                    python,
+                    os.path.abspath(__file__),
+                    "--block",
+                    str(args.block),
+                    "--child",
+                    side,
+                    arch,
+                    case,
+                    str(n),
+                    out,
+                ]
                 proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
                 if proc.returncode != 0:
                     raise SystemExit(f"{side} {arch} {case} N={n} failed:\n{proc.stderr[-2000:]}")
@@ -117,11 +132,16 @@ def main() -> None:
                 with np.load(out) as f:
                     results[side]["kernels"] = (f["nngp"], f["ntk"])
             ours, peer = results["robust_keras"], results["neural_tangents"]
-            err = max(float(np.max(np.abs(a - b)) / np.max(np.abs(b))) for a, b in zip(ours["kernels"], peer["kernels"]))
+            err = max(
+                float(np.max(np.abs(a - b)) / np.max(np.abs(b))) for a, b in zip(ours["kernels"], peer["kernels"])
+            )
             for side, r in (("robust_keras", ours), ("neural_tangents", peer)):
                 ratio = peer["seconds"] / r["seconds"]
-                print(f"{arch:6} {case:6} {n:5d} {side:16} {r['seconds']:9.2f} {r['peak_rss_mb']:11.0f} {err:11.1e} "
-                      f"{ratio:6.2f}x", flush=True)
+                print(
+                    f"{arch:6} {case:6} {n:5d} {side:16} {r['seconds']:9.2f} {r['peak_rss_mb']:11.0f} {err:11.1e} "
+                    f"{ratio:6.2f}x",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -76,8 +76,10 @@ flags.DEFINE_enum(
 flags.DEFINE_integer("ntk_attack_steps", 1, "ntk_transfer: l-inf attack steps (1 = FGSM).", lower_bound=1)
 flags.register_validator(
     "ntk_arch",
-    lambda v: len(v) > 0
-    and all(a.rstrip("0123456789") in ("fc", "conv") and a[len(a.rstrip("0123456789")) :].isdigit() for a in v),
+    lambda v: (
+        len(v) > 0
+        and all(a.rstrip("0123456789") in ("fc", "conv") and a[len(a.rstrip("0123456789")) :].isdigit() for a in v)
+    ),
     "--ntk_arch must list fc<L> / conv<L> architectures, e.g. fc1,fc3,conv2.",
 )
 flags.register_validator(

@@ -51,7 +51,9 @@ def test_float64_precision_matches_the_exact_finite_width_formula(method):
     model = _ntk_two_layer(d, 1, 20_000, train_second_layer=False, seed=0)
     x = RNG.normal(size=(5, d)).astype(np.float32)
     exact = two_layer_relu_ntk_finite(x, None, model.get_layer("hidden").kernel.numpy())
-    theta = empirical_ntk(model, x.reshape(5, d, 1, 1), method=method, trace="sum", dtype=np.float64, precision="float64")
+    theta = empirical_ntk(
+        model, x.reshape(5, d, 1, 1), method=method, trace="sum", dtype=np.float64, precision="float64"
+    )
     assert _rel_frob(theta, exact) < 1e-11
     assert model.trainable_variables[0].dtype == "float32"  # the caller's model is untouched
 

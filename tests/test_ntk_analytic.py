@@ -105,9 +105,21 @@ def test_one_by_one_convolutions_with_global_pooling_on_constant_images_equal_th
     and global pooling over identical pixels changes nothing."""
     v = np.random.default_rng(2).normal(size=(4, 3))
     images = np.broadcast_to(v[:, None, None, :], (4, 3, 3, 3)).copy()
-    conv = [A.Conv(kernel_size=(1, 1), w_std=1.4, b_std=0.3), A.Relu(), A.Conv(kernel_size=(1, 1), w_std=1.4, b_std=0.3),
-            A.Relu(), A.GlobalAvgPool(), A.Dense(w_std=0.9, b_std=0.1)]
-    dense = [A.Dense(w_std=1.4, b_std=0.3), A.Relu(), A.Dense(w_std=1.4, b_std=0.3), A.Relu(), A.Dense(w_std=0.9, b_std=0.1)]
+    conv = [
+        A.Conv(kernel_size=(1, 1), w_std=1.4, b_std=0.3),
+        A.Relu(),
+        A.Conv(kernel_size=(1, 1), w_std=1.4, b_std=0.3),
+        A.Relu(),
+        A.GlobalAvgPool(),
+        A.Dense(w_std=0.9, b_std=0.1),
+    ]
+    dense = [
+        A.Dense(w_std=1.4, b_std=0.3),
+        A.Relu(),
+        A.Dense(w_std=1.4, b_std=0.3),
+        A.Relu(),
+        A.Dense(w_std=0.9, b_std=0.1),
+    ]
     for parameterization, units in (("ntk", None), ("standard", 7)):
         conv_p = [dataclass_units(layer, units) for layer in conv]
         dense_p = [dataclass_units(layer, units) for layer in dense]
@@ -136,17 +148,24 @@ def test_blocks_and_the_upper_triangle_give_the_unblocked_kernel_and_float32_is_
 
 def _keras_net(kind: str, width: int, seed: int, input_shape):
     keras.utils.set_random_seed(seed)
-    init = dict(kernel_initializer=keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal"),
-                bias_initializer=keras.initializers.RandomNormal(stddev=0.1))
-    readout = keras.layers.Dense(1, kernel_initializer=keras.initializers.VarianceScaling(1.0, "fan_in", "untruncated_normal"),
-                                 bias_initializer=keras.initializers.RandomNormal(stddev=0.1))
+    init = dict(
+        kernel_initializer=keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal"),
+        bias_initializer=keras.initializers.RandomNormal(stddev=0.1),
+    )
+    readout = keras.layers.Dense(
+        1,
+        kernel_initializer=keras.initializers.VarianceScaling(1.0, "fan_in", "untruncated_normal"),
+        bias_initializer=keras.initializers.RandomNormal(stddev=0.1),
+    )
     if kind == "fc3":
         body = [keras.layers.Flatten()] + [keras.layers.Dense(width, activation="relu", **init) for _ in range(3)]
     else:  # conv2 with a pooling step and a global-pool readout: the full-covariance path
-        body = [keras.layers.Conv2D(width, 3, padding="same", activation="relu", **init),
-                keras.layers.AveragePooling2D(2),
-                keras.layers.Conv2D(width, 3, padding="same", activation="relu", **init),
-                keras.layers.GlobalAveragePooling2D()]
+        body = [
+            keras.layers.Conv2D(width, 3, padding="same", activation="relu", **init),
+            keras.layers.AveragePooling2D(2),
+            keras.layers.Conv2D(width, 3, padding="same", activation="relu", **init),
+            keras.layers.GlobalAveragePooling2D(),
+        ]
     return keras.Sequential([keras.Input(input_shape), *body, readout])
 
 
@@ -192,6 +211,8 @@ def test_refusals_name_the_problem():
         A.analytic_kernels([A.Dense(), A.Relu(), A.Dense()], np.ones((2, 3)), parameterization="standard")
     with pytest.raises(ConfigError, match="unknown architecture"):
         A.architecture("resnet2")
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="tanh", kernel_initializer="he_normal")])
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(3, activation="tanh", kernel_initializer="he_normal")]
+    )
     with pytest.raises(ConfigError, match="activation"):
         A.layers_from_keras(model)

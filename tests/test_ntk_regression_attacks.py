@@ -230,8 +230,14 @@ def test_tiny_binary_ntk_transfer_uses_the_scalar_form_and_trains_in_pixel_units
     from conftest import read_json, run_experiment
 
     common = ("--classes=3,5", "--ntk_widths=2048", "--max_train_examples=400", "--max_test_examples=200")
-    run_experiment("ntk_transfer_mnist_tiny.flags", tmp_path / "unit", *common, "--ntk_seeds=2", "--ntk_steps=1000",
-                   "--ntk_eval_every=1000")
+    run_experiment(
+        "ntk_transfer_mnist_tiny.flags",
+        tmp_path / "unit",
+        *common,
+        "--ntk_seeds=2",
+        "--ntk_steps=1000",
+        "--ntk_eval_every=1000",
+    )
     record = read_json(tmp_path / "unit" / "ntk_transfer.json")
     assert record["outputs"] == 1 and record["inputs"] == "unit_norm"
     history = record["history"]
@@ -245,7 +251,14 @@ def test_tiny_binary_ntk_transfer_uses_the_scalar_form_and_trains_in_pixel_units
     cosines = [rows[-1]["grad_cosine"] for rows in history.values()]
     assert min(cosines) > 0.5 and max(cosines) - min(cosines) < 0.1
 
-    run_experiment("ntk_transfer_mnist_tiny.flags", tmp_path / "pixels", *common, "--ntk_inputs=pixels",
-                   "--attack_eps=0.1", "--ntk_steps=500", "--ntk_eval_every=500")
+    run_experiment(
+        "ntk_transfer_mnist_tiny.flags",
+        tmp_path / "pixels",
+        *common,
+        "--ntk_inputs=pixels",
+        "--attack_eps=0.1",
+        "--ntk_steps=500",
+        "--ntk_eval_every=500",
+    )
     last = read_json(tmp_path / "pixels" / "ntk_transfer.json")["history"]["width_2048"][-1]
     assert last["nn/clean_accuracy"] > 0.9 and last["nn/ntk_attack_accuracy"] < last["nn/clean_accuracy"] - 0.25

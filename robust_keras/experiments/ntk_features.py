@@ -79,8 +79,10 @@ def _split(n: int, fraction: float) -> tuple[slice, slice]:
         return slice(None), slice(None)
     cut = int(round(n * fraction))
     if cut < 2 or n - cut < 2:
-        raise ConfigError(f"--ntk_rank_fraction={fraction} leaves fewer than 2 of {n} held-out examples on a side",
-                          "raise --max_test_examples or pass --ntk_rank_fraction=0")
+        raise ConfigError(
+            f"--ntk_rank_fraction={fraction} leaves fewer than 2 of {n} held-out examples on a side",
+            "raise --max_test_examples or pass --ntk_rank_fraction=0",
+        )
     return slice(0, cut), slice(cut, n)
 
 
@@ -127,8 +129,10 @@ def _consistency(run, studies: dict) -> dict:
     with open(run.path("consistency.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     run.log_artifact(run.path("consistency.md"))
-    return {"consistency/robustness_spearman_mean": float(np.mean(rhos)),
-            "consistency/top10_eigenspace_overlap_mean": float(np.mean(overlaps))}
+    return {
+        "consistency/robustness_spearman_mean": float(np.mean(rhos)),
+        "consistency/top10_eigenspace_overlap_mean": float(np.mean(overlaps)),
+    }
 
 
 def _kernels(config: Config, train, x_train: np.ndarray):

@@ -99,7 +99,8 @@ def run(config: Config, run: Run) -> dict:
         xlabel="GD step",
         ylabel="value",
         title=f"own vs NTK {'-y f (Eq. 18)' if k == 1 else config.ntk_attack} attack "
-        f"(l-inf eps={config.attack_eps:g} in {config.ntk_inputs.replace('_', '-')} units, {config.ntk_attack_steps} steps)",
+        f"(l-inf eps={config.attack_eps:g} in {config.ntk_inputs.replace('_', '-')} units, "
+        f"{config.ntk_attack_steps} steps)",
     )
     run.log_artifact(png, "plots")
     final = {f"{name}/{key}": v for name, rows in history.items() for key, v in rows[-1].items() if key != "step"}

@@ -171,7 +171,7 @@ def _conv_window(size: int, k: int, stride: int, padding: str) -> tuple[int, int
 def _shift_mean(t: tf.Tensor, groups: list[tuple[int, ...]], layer: Conv) -> tf.Tensor:
     """S: the mean over filter offsets of t shifted together along each group of axes (one group
     per image dimension: (h,) on the diagonal layout, (h, h') in the full one), then the stride."""
-    for (axes, k, stride) in zip(groups, layer.kernel_size, layer.strides):
+    for axes, k, stride in zip(groups, layer.kernel_size, layer.strides):
         size = t.shape[axes[0]]
         before, after, out = _conv_window(size, k, stride, layer.padding)
         pads = [[0, 0]] * t.shape.rank
@@ -273,8 +273,9 @@ def _readout_reduce(s: _State, layer) -> _State:
     """Flatten (mean over p = p') or GlobalAvgPool (mean over all p, p')."""
     if isinstance(layer, GlobalAvgPool):
         pair, own = [2, 3, 4, 5], [1, 2, 3, 4]
-        cov1, cov2, nngp, ntk = (tf.reduce_mean(t, axes) for t, axes in
-                                 ((s.cov1, own), (s.cov2, own), (s.nngp, pair), (s.ntk, pair)))
+        cov1, cov2, nngp, ntk = (
+            tf.reduce_mean(t, axes) for t, axes in ((s.cov1, own), (s.cov2, own), (s.nngp, pair), (s.ntk, pair))
+        )
         return _State(cov1, cov2, nngp, ntk, False, s.channels)
     size = s.cov1.shape[1] * (s.cov1.shape[3] if s.full else s.cov1.shape[2])
     if s.full:
@@ -294,8 +295,14 @@ def _pool(s: _State, layer: AvgPool) -> _State:
             t = _pool_axis(t, axis, layer.pool_size[dim], strides[dim])
         return t
 
-    return _State(pool(s.cov1, [1, 2, 3, 4]), pool(s.cov2, [1, 2, 3, 4]), pool(s.nngp, [2, 3, 4, 5]),
-                  pool(s.ntk, [2, 3, 4, 5]), True, s.channels)
+    return _State(
+        pool(s.cov1, [1, 2, 3, 4]),
+        pool(s.cov2, [1, 2, 3, 4]),
+        pool(s.nngp, [2, 3, 4, 5]),
+        pool(s.ntk, [2, 3, 4, 5]),
+        True,
+        s.channels,
+    )
 
 
 def kernels_tf(layers, x1: tf.Tensor, x2: tf.Tensor, parameterization: str = "ntk") -> tuple[tf.Tensor, tf.Tensor]:
@@ -452,10 +459,20 @@ def _affine_from_keras(layer):
         if isinstance(b_init, keras.initializers.RandomNormal) and b_init.mean == 0:
             b_std = b_init.stddev
         elif not isinstance(b_init, keras.initializers.Zeros):
-            raise ConfigError(f"layer {layer.name}: bias initializer {type(b_init).__name__}", "use Zeros or RandomNormal")
+            raise ConfigError(
+                f"layer {layer.name}: bias initializer {type(b_init).__name__}", "use Zeros or RandomNormal"
+            )
     if isinstance(layer, keras.layers.Dense):
         return Dense(layer.units, w_std, b_std, layer.trainable, layer.use_bias)
     if tuple(layer.dilation_rate) != (1, 1) or layer.groups != 1:
         raise ConfigError(f"layer {layer.name}: dilation/groups", "use a plain Conv2D")
-    return Conv(layer.filters, tuple(layer.kernel_size), tuple(layer.strides), layer.padding, w_std, b_std,
-                layer.trainable, layer.use_bias)
+    return Conv(
+        layer.filters,
+        tuple(layer.kernel_size),
+        tuple(layer.strides),
+        layer.padding,
+        w_std,
+        b_std,
+        layer.trainable,
+        layer.use_bias,
+    )
