@@ -1,7 +1,8 @@
 """Infinite-width NTK + NNGP: robust_keras.ntk.analytic vs neural-tangents' stax (issue #10).
 
 Same architectures, inputs and precision (float32) on both sides, each measurement in a fresh
-child process (seconds = median of 3 after a warm-up on a small batch; peak RSS of that process):
+child process (seconds = median of --repeats runs after a warm-up on a small batch; peak RSS of
+that process):
   fc3    Flatten, 3 x (Dense, ReLU), Dense readout on 28x28x1 inputs (784 features)
   conv2  2 x (3x3 SAME Conv, ReLU), Flatten, Dense readout on 16x16x1 inputs
 sigma_w^2 = 2, sigma_b = 0.1, readout sigma_w = 1 (``analytic.architecture``), NTK parameterisation.
@@ -73,13 +74,13 @@ def _rk_kernel_fn(arch: str, block: int):
     return lambda x1, x2: analytic.analytic_kernels(layers, x1, x2, block_size=block)
 
 
-def child(side: str, arch: str, case: str, n: int, block: int, out: str) -> None:
+def child(side: str, arch: str, case: str, n: int, block: int, repeats: int, out: str) -> None:
     fn = (_nt_kernel_fn if side == "neural_tangents" else _rk_kernel_fn)(arch, block)
     fn(inputs(arch, 2 * block), None)  # warm-up: compiles / traces the block shapes
     fn(inputs(arch, 2 * block), inputs(arch, 2 * block, 1))
     x1, x2 = inputs(arch, n), (None if case == "train" else inputs(arch, n, 1))
     times = []
-    for _ in range(3):
+    for _ in range(repeats):
         start = time.perf_counter()
         nngp, ntk = fn(x1, x2)
         times.append(time.perf_counter() - start)
@@ -95,11 +96,12 @@ def main() -> None:
     parser.add_argument("--archs", default="fc3,conv2")
     parser.add_argument("--block", type=int, default=500)
     parser.add_argument("--cases", default="train,cross")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (median)")
     parser.add_argument("--child", nargs=5, metavar=("SIDE", "ARCH", "CASE", "N", "OUT"))
     args = parser.parse_args()
     if args.child:
         side, arch, case, n, out = args.child
-        child(side, arch, case, int(n), args.block, out)
+        child(side, arch, case, int(n), args.block, args.repeats, out)
         return
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
     print(

@@ -22,7 +22,8 @@ Novak et al. 2019):
 A layer with ``trainable=False`` (e.g. the frozen readout of the two-layer net of NTK paper App. C)
 propagates Theta without adding its own term. Without pooling, a Flatten readout only ever needs
 Sigma[p, p] (every layer maps diagonal entries to diagonal entries), so those chains track
-(N1, N2, H, W); pooling and global pooling need the full (N1, N2, H, H, W, W) covariance.
+(N1, H, W, N2) (pair index last, so convolutions run as pooling over channels); pooling and global
+pooling need the full (N1, N2, H, H, W, W) covariance.
 The NTK-parameterisation kernel is the width -> infinity limit of the empirical NTK of the same
 network; the standard-parameterisation kernel grows with the widths and is the leading-order value
 of the empirical NTK at the given widths (both are tested against empirical kernels in
@@ -136,7 +137,8 @@ def _check(layers, spatial: bool, parameterization: str) -> None:
 class _State:
     """Kernels of one block of pairs. ``cov1`` (B1, *S1) / ``cov2`` (B2, *S1): each input's own
     covariance; ``nngp`` / ``ntk`` (B1, B2, *S2). Spatial layout S2 = (H, W) on the diagonal
-    (``full`` False) or (H, H', W, W') (``full`` True); S1 the same with B2 dropped."""
+    (``full`` False; stored (B1, H, W, B2)) or (H, H', W, W') (``full`` True); S1 the same with B2
+    dropped."""
 
     def __init__(self, cov1, cov2, nngp, ntk, full: bool, channels: int):
         self.cov1, self.cov2, self.nngp, self.ntk, self.full, self.channels = cov1, cov2, nngp, ntk, full, channels
@@ -151,7 +153,7 @@ def _input_covariances(x1: tf.Tensor, x2: tf.Tensor, full: bool):
     if not full:
         self1 = tf.reduce_mean(x1 * x1, -1)  # (B1, H, W)
         self2 = tf.reduce_mean(x2 * x2, -1)
-        cross = tf.einsum("ahwc,bhwc->abhw", x1, x2) / channels
+        cross = tf.einsum("ahwc,bhwc->ahwb", x1, x2) / channels
         return self1, self2, cross
     self1 = tf.einsum("ahwc,agvc->ahgwv", x1, x1) / channels  # (B1, H, H', W, W')
     self2 = tf.einsum("ahwc,agvc->ahgwv", x2, x2) / channels
@@ -188,15 +190,27 @@ def _shift_mean(t: tf.Tensor, groups: list[tuple[int, ...]], layer: Conv) -> tf.
     return t
 
 
+def _same_counts(size: int, k: int, stride: int) -> np.ndarray:
+    """Number of in-image taps of each output position of a SAME window along one axis."""
+    before, _, out = _conv_window(size, k, stride, "same")
+    starts = np.arange(out) * stride - before
+    return np.minimum(starts + k, size) - np.maximum(starts, 0)
+
+
 def _box_filter(t: tf.Tensor, layer: Conv) -> tf.Tensor:
-    """S on the diagonal layout (..., H, W): the mean over filter offsets as one convolution with a
-    constant filter (TensorFlow's own SAME/VALID placement and stride)."""
-    lead = tf.shape(t)[:-2]
-    images = tf.reshape(t, [-1, t.shape[-2], t.shape[-1], 1])
+    """S on the diagonal layout (X, H, W[, Y]): the mean over the k_h x k_w filter offsets, zeros
+    outside the image for SAME, with the layer's stride -- average pooling over the channels Y
+    (TensorFlow's SAME/VALID placement), rescaled from in-image taps to all k_h k_w taps."""
+    squeeze = t.shape.rank == 3
+    t = t[..., None] if squeeze else t
     kh, kw = layer.kernel_size
-    box = tf.fill([kh, kw, 1, 1], tf.constant(1.0 / (kh * kw), t.dtype))
-    out = tf.nn.conv2d(images, box, [1, *layer.strides, 1], layer.padding.upper())
-    return tf.reshape(out, tf.concat([lead, tf.shape(out)[1:3]], 0))
+    out = tf.nn.avg_pool2d(t, [kh, kw], layer.strides, layer.padding.upper())
+    if layer.padding == "same":
+        counts = np.outer(
+            _same_counts(t.shape[1], kh, layer.strides[0]), _same_counts(t.shape[2], kw, layer.strides[1])
+        )
+        out = out * tf.constant(counts / (kh * kw), t.dtype)[None, :, :, None]
+    return out[..., 0] if squeeze else out
 
 
 def _pool_axis(t: tf.Tensor, axis: int, window: int, stride: int) -> tf.Tensor:
@@ -217,9 +231,16 @@ def _spatial_diag(t: tf.Tensor) -> tf.Tensor:
     return tf.linalg.diag_part(tf.transpose(t, lead + [r - 2, r - 4, r - 3]))  # (..., H, W)
 
 
-def _arccos_terms(cov, var_product):
+def _arccos_terms(cov, var_product, differentiable: bool = True):
     """Sigma' and the derivative kernel (pi - t) / (2 pi) of the ReLU; ``var_product`` =
-    Sigma[x,x] Sigma[x',x'] at each entry (same shape as cov)."""
+    Sigma[x,x] Sigma[x',x'] at each entry (same shape as cov). ``differentiable`` False takes a
+    shorter path with the same values and no gradient care at |cos t| = 1."""
+    if not differentiable:
+        prod = tf.sqrt(var_product)  # a correctly rounded sqrt keeps cos t = 1 exact for x = x'
+        c = tf.clip_by_value(cov / tf.maximum(prod, np.finfo(np.float64).tiny), -1.0, 1.0)
+        angle = math.pi - tf.acos(c)  # pi - t
+        nngp = (prod * tf.sqrt(1.0 - c * c) + angle * cov) / (2 * math.pi)
+        return nngp, angle / (2 * math.pi)
     prod = tf.sqrt(var_product)
     tiny = tf.constant(np.finfo(cov.dtype.as_numpy_dtype).tiny, cov.dtype)
     c = cov / tf.maximum(prod, tiny)
@@ -233,17 +254,17 @@ def _arccos_terms(cov, var_product):
     return nngp, (math.pi - t) / (2 * math.pi)
 
 
-def _relu(s: _State) -> _State:
+def _relu(s: _State, differentiable: bool) -> _State:
     if s.full:  # einsum: TensorFlow's CPU kernels do not broadcast rank-6 products
         d1, d2 = _spatial_diag(s.cov1), _spatial_diag(s.cov2)  # (B, H, W)
-        cov1, _ = _arccos_terms(s.cov1, tf.einsum("ahw,agv->ahgwv", d1, d1))
-        cov2, _ = _arccos_terms(s.cov2, tf.einsum("ahw,agv->ahgwv", d2, d2))
+        cov1, _ = _arccos_terms(s.cov1, tf.einsum("ahw,agv->ahgwv", d1, d1), differentiable)
+        cov2, _ = _arccos_terms(s.cov2, tf.einsum("ahw,agv->ahgwv", d2, d2), differentiable)
         products = tf.einsum("ahw,bgv->abhgwv", d1, d2)
     else:
         cov1, cov2 = s.cov1 / 2, s.cov2 / 2  # c = 1 on an input's own diagonal
-        subscripts = "a,b->ab" if s.cov1.shape.rank == 1 else "ahw,bhw->abhw"
+        subscripts = "a,b->ab" if s.cov1.shape.rank == 1 else "ahw,bhw->ahwb"
         products = tf.einsum(subscripts, s.cov1, s.cov2)
-    nngp, derivative = _arccos_terms(s.nngp, products)
+    nngp, derivative = _arccos_terms(s.nngp, products, differentiable)
     return _State(cov1, cov2, nngp, s.ntk * derivative, s.full, s.channels)
 
 
@@ -281,10 +302,13 @@ def _readout_reduce(s: _State, layer) -> _State:
     if s.full:
         cov1, cov2 = _spatial_diag(s.cov1), _spatial_diag(s.cov2)
         nngp, ntk = _spatial_diag(s.nngp), _spatial_diag(s.ntk)
-    else:
+        pair_axes = [2, 3]
+    else:  # (B1, H, W, B2)
         cov1, cov2, nngp, ntk = s.cov1, s.cov2, s.nngp, s.ntk
-    mean = lambda t, first: tf.reduce_mean(t, list(range(first, t.shape.rank)))  # noqa: E731
-    return _State(mean(cov1, 1), mean(cov2, 1), mean(nngp, 2), mean(ntk, 2), False, s.channels * size)
+        pair_axes = [1, 2]
+    own = lambda t: tf.reduce_mean(t, [1, 2])  # noqa: E731
+    pair = lambda t: tf.reduce_mean(t, pair_axes)  # noqa: E731
+    return _State(own(cov1), own(cov2), pair(nngp), pair(ntk), False, s.channels * size)
 
 
 def _pool(s: _State, layer: AvgPool) -> _State:
@@ -305,9 +329,11 @@ def _pool(s: _State, layer: AvgPool) -> _State:
     )
 
 
-def kernels_tf(layers, x1: tf.Tensor, x2: tf.Tensor, parameterization: str = "ntk") -> tuple[tf.Tensor, tf.Tensor]:
+def kernels_tf(
+    layers, x1: tf.Tensor, x2: tf.Tensor, parameterization: str = "ntk", differentiable: bool = True
+) -> tuple[tf.Tensor, tf.Tensor]:
     """(NNGP, NTK), each (B1, B2), of the network ``layers`` for inputs (B, H, W, C) or (B, D);
-    differentiable in x1 and x2; computed in the inputs' dtype."""
+    computed in the inputs' dtype; with ``differentiable``, safe to differentiate in x1 and x2."""
     full = _full_spatial(layers)
     spatial = x1.shape.rank == 4
     _check(layers, spatial, parameterization)
@@ -322,7 +348,7 @@ def kernels_tf(layers, x1: tf.Tensor, x2: tf.Tensor, parameterization: str = "nt
         if isinstance(layer, (Dense, Conv)):
             s = _affine(s, layer, parameterization)
         elif isinstance(layer, Relu):
-            s = _relu(s)
+            s = _relu(s, differentiable)
         elif isinstance(layer, AvgPool):
             s = _pool(s, layer)
         elif isinstance(layer, (Flatten, GlobalAvgPool)):
@@ -365,7 +391,7 @@ def analytic_kernels(
     x2 = x1 if symmetric else np.asarray(x2, dtype)
     per_pair = _pair_bytes(layers, x1.shape[1:], np.dtype(dtype).itemsize)
     size = block_size or max(1, int(math.sqrt(BLOCK_BYTES / per_pair)))
-    step = tf.function(lambda a, b: kernels_tf(layers, a, b, parameterization), reduce_retracing=True)
+    step = tf.function(lambda a, b: kernels_tf(layers, a, b, parameterization, False), reduce_retracing=True)
     nngp, ntk = np.zeros((len(x1), len(x2))), np.zeros((len(x1), len(x2)))
     for i in range(0, len(x1), size):
         for j in range(i if symmetric else 0, len(x2), size):
