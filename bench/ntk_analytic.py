@@ -120,6 +120,8 @@ def main() -> None:
                     os.path.abspath(__file__),
                     "--block",
                     str(args.block),
+                    "--repeats",
+                    str(args.repeats),
                     "--child",
                     side,
                     arch,
