@@ -6,10 +6,11 @@ that process):
   fc3    Flatten, 3 x (Dense, ReLU), Dense readout on 28x28x1 inputs (784 features)
   conv2  2 x (3x3 SAME Conv, ReLU), Flatten, Dense readout on 16x16x1 inputs
 sigma_w^2 = 2, sigma_b = 0.1, readout sigma_w = 1 (``analytic.architecture``), NTK parameterisation.
-Before timing, each N's kernels from both sides are compared (max relative error printed), so
-both compute the same thing. neural-tangents runs jitted ``kernel_fn(x1, x2, ("nngp", "ntk"))``
-through ``nt.batch`` with the same block size as robust_keras, in its own environment (see
-bench/ntk_peers.py for its install line). Two cases: ``train`` = K(X, X) with x2 None, where
+Each peer's kernels are compared with robust_keras' (max abs difference / max entry, printed),
+so both compute the same thing. neural-tangents runs jitted ``kernel_fn(x1, x2, ("nngp", "ntk"))``
+through ``nt.batch`` at each batch size of --peer_blocks (the ratio is against its fastest);
+robust_keras at its default block size (BLOCK_BYTES), in its own environment (see
+bench/ntk_peers.py for the peer environment's install line). Two cases: ``train`` = K(X, X) with x2 None, where
 robust_keras computes only the upper block triangle and neural-tangents 0.6.5 every block (its
 batching has a TODO for that), so up to 2x of the ratio is that saving; ``cross`` = K(X, X') for
 two different input sets, the same work on both sides.
@@ -71,13 +72,14 @@ def _rk_kernel_fn(arch: str, block: int):
     from robust_keras.ntk import analytic
 
     layers = analytic.architecture(arch, w_std=W_STD, b_std=B_STD)
-    return lambda x1, x2: analytic.analytic_kernels(layers, x1, x2, block_size=block)
+    return lambda x1, x2: analytic.analytic_kernels(layers, x1, x2, block_size=block or None)
 
 
 def child(side: str, arch: str, case: str, n: int, block: int, repeats: int, out: str) -> None:
     fn = (_nt_kernel_fn if side == "neural_tangents" else _rk_kernel_fn)(arch, block)
-    fn(inputs(arch, 2 * block), None)  # warm-up: compiles / traces the block shapes
-    fn(inputs(arch, 2 * block), inputs(arch, 2 * block, 1))
+    warm = 2 * (block or 500)
+    fn(inputs(arch, warm), None)  # warm-up: compiles / traces the block shapes
+    fn(inputs(arch, warm), inputs(arch, warm, 1))
     x1, x2 = inputs(arch, n), (None if case == "train" else inputs(arch, n, 1))
     times = []
     for _ in range(repeats):
@@ -94,7 +96,8 @@ def main() -> None:
     parser.add_argument("--peer_python", default=os.path.join(ROOT, ".venv-peers", "bin", "python"))
     parser.add_argument("--sizes", default="1000,5000")
     parser.add_argument("--archs", default="fc3,conv2")
-    parser.add_argument("--block", type=int, default=500)
+    parser.add_argument("--block", type=int, default=0, help="child: block size (0 = robust_keras' default)")
+    parser.add_argument("--peer_blocks", default="100,500", help="neural-tangents batch sizes to time")
     parser.add_argument("--cases", default="train,cross")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (median)")
     parser.add_argument("--child", nargs=5, metavar=("SIDE", "ARCH", "CASE", "N", "OUT"))
@@ -105,45 +108,37 @@ def main() -> None:
         return
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
     print(
-        f"{'arch':6} {'case':6} {'N':>5} {'side':16} {'seconds':>9} {'peak RSS MB':>11} "
-        f"{'max rel err':>11} {'ratio':>7}"
+        f"{'arch':6} {'case':6} {'N':>5} {'side':20} {'seconds':>9} {'peak RSS MB':>11} "
+        f"{'rel err vs rk':>11} {'speed vs best peer':>7}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for arch, case, n in (
             (a, c, int(s)) for a in args.archs.split(",") for s in args.sizes.split(",") for c in args.cases.split(",")
         ):
+            runs = [("robust_keras", sys.executable, 0)]
+            runs += [("neural_tangents", args.peer_python, int(b)) for b in args.peer_blocks.split(",")]
             results = {}
-            for side, python in (("robust_keras", sys.executable), ("neural_tangents", args.peer_python)):
-                out = os.path.join(tmp, f"{side}.npz")
-                cmd = [
-                    python,
-                    os.path.abspath(__file__),
-                    "--block",
-                    str(args.block),
-                    "--repeats",
-                    str(args.repeats),
-                    "--child",
-                    side,
-                    arch,
-                    case,
-                    str(n),
-                    out,
-                ]
-                proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            for side, python, block in runs:
+                out = os.path.join(tmp, "kernels.npz")
+                cmd = [python, os.path.abspath(__file__), "--block", str(block), "--repeats", str(args.repeats)]
+                proc = subprocess.run(
+                    cmd + ["--child", side, arch, case, str(n), out], capture_output=True, text=True, env=env
+                )
                 if proc.returncode != 0:
                     raise SystemExit(f"{side} {arch} {case} N={n} failed:\n{proc.stderr[-2000:]}")
-                results[side] = json.loads(proc.stdout.strip().splitlines()[-1])
+                label = side if not block else f"{side} b={block}"
+                results[label] = json.loads(proc.stdout.strip().splitlines()[-1])
                 with np.load(out) as f:
-                    results[side]["kernels"] = (f["nngp"], f["ntk"])
-            ours, peer = results["robust_keras"], results["neural_tangents"]
-            err = max(
-                float(np.max(np.abs(a - b)) / np.max(np.abs(b))) for a, b in zip(ours["kernels"], peer["kernels"])
-            )
-            for side, r in (("robust_keras", ours), ("neural_tangents", peer)):
-                ratio = peer["seconds"] / r["seconds"]
+                    results[label]["kernels"] = (f["nngp"], f["ntk"])
+            ours = results["robust_keras"]
+            best_peer = min((r["seconds"] for label, r in results.items() if label != "robust_keras"))
+            for label, r in results.items():
+                err = max(
+                    float(np.max(np.abs(a - b)) / np.max(np.abs(b))) for a, b in zip(r["kernels"], ours["kernels"])
+                )
                 print(
-                    f"{arch:6} {case:6} {n:5d} {side:16} {r['seconds']:9.2f} {r['peak_rss_mb']:11.0f} {err:11.1e} "
-                    f"{ratio:6.2f}x",
+                    f"{arch:6} {case:6} {n:5d} {label:20} {r['seconds']:9.2f} {r['peak_rss_mb']:11.0f} {err:11.1e} "
+                    f"{best_peer / r['seconds']:6.2f}x",
                     flush=True,
                 )
 

@@ -1,7 +1,9 @@
 """NTK eigen-features: usefulness vs robustness (NTK paper Sec. 4, Figs. 2, 8-9, App. D.2-D.3;
 docs/methods.md §B.4).
 
-On a binary task (``--binary_positive_classes``) with +-1 targets and one or more NTKs --
+On a binary task (``--binary_positive_classes``: one output, +-1 targets, sign classifier, FGSM
+through -y f) or a multiclass one (K outputs on one-hot targets, argmax classifier, FGSM on the
+cross-entropy; closed-form and analytic kernels) and one or more NTKs --
 ``--ntk_kernel`` ``closed_form``: the infinite-width two-layer ReLU NTK of the flattened images
 (App. C); ``empirical``: the empirical NTK of ``--model`` (one output) at its seeded initialisation;
 ``analytic``: the infinite-width NTK of each architecture in ``--ntk_arch`` (fc<L>, conv<L>,
@@ -10,8 +12,9 @@ is f^(i)(x) = Theta(x, X) v_i v_i^T Y / lambda_i (Eq. 9), evaluated as a kernel 
 Usefulness of feature i = its accuracy as a classifier sign(f^(i)); robustness = its accuracy under
 l-inf FGSM computed on f^(i) itself (eps = --attack_eps). Both are scored on the first
 ``--ntk_rank_fraction`` of the held-out examples (the ranking split); the D.3 curve -- features
-ranked by that robustness, the top r summed, clean and robust accuracy against r -- is measured on
-the rest, so the ranking is not scored on the examples it was chosen on.
+ranked by that robustness, the top r summed, clean accuracy, accuracy under FGSM on the sum and
+under FGSM transferred from the full kernel, against r -- is measured on the rest, so the ranking
+is not scored on the examples it was chosen on.
 Logged per kernel: ``features[_<arch>].json`` (index, eigenvalue, usefulness, robustness), metrics
 ``features[/<arch>]/...`` and ``aggregation[/<arch>]/...``, gradient images of the top features;
 one usefulness x robustness panel per kernel; with several architectures, ``consistency.md`` and
@@ -42,16 +45,23 @@ TOP_EIGENSPACE = 10  # k of the eigenspace overlap
 
 
 def run(config: Config, run: Run) -> dict:
-    if not config.binary_positive_classes:
-        raise ConfigError("ntk_features needs a binary task", "pass --binary_positive_classes, e.g. 1,3,5,7,9")
+    binary = bool(config.binary_positive_classes)
+    if not binary and config.ntk_kernel == "empirical":
+        raise ConfigError(
+            "ntk_features on a multiclass task needs a kernel with identity output structure",
+            "use --ntk_kernel=closed_form or analytic, or pass --binary_positive_classes",
+        )
     train, test = common.load_clean(config)
     x_train, x_test = common.to_float(train.images), common.to_float(test.images)  # (N, H, W, C)
-    y_train, y_test = 2.0 * train.labels - 1.0, 2.0 * test.labels - 1.0  # +-1
+    if binary:  # one output regressing +-1 (Eq. 9)
+        targets, y_test = (2.0 * train.labels - 1.0)[:, None], 2.0 * test.labels - 1.0
+    else:  # K outputs regressing one-hot targets (App. B, multiclass)
+        targets, y_test = np.eye(train.num_classes)[train.labels], test.labels
     split = _split(len(x_test), config.ntk_rank_fraction)
     ranking, evaluation = (x_test[split[0]], y_test[split[0]]), (x_test[split[1]], y_test[split[1]])
     final, panels, studies = {}, {}, {}
     for name, theta, predictor in _kernels(config, train, x_train):
-        reg = KernelRegression(theta, y_train[:, None])
+        reg = KernelRegression(theta, targets)
         rows, metrics = _study(config, run, name, reg, predictor, ranking, evaluation)
         final.update(metrics)
         panels[name] = ([r["usefulness"] for r in rows], [r["robustness"] for r in rows], [r["index"] for r in rows])
@@ -108,7 +118,7 @@ def _study(config, run, name: str, reg: KernelRegression, predictor, ranking, ev
         f"features{key}/usefulness_bottom_fifth": float(np.mean([r["usefulness"] for r in tail])),
     }
     metrics.update(_aggregation_curve(run, reg, predictor, rows, evaluation, eps, name, suffix, key))
-    _gradient_images(run, reg, predictor, evaluation[0], name, suffix)
+    _gradient_images(run, reg, predictor, evaluation, name, suffix)
     return rows, metrics
 
 
@@ -156,49 +166,80 @@ def _kernels(config: Config, train, x_train: np.ndarray):
 
 
 def _direction(reg: KernelRegression, indices) -> np.ndarray:
-    """d (N, 1) with sum_{i in indices} f^(i)(x) = Theta(x, X) d, i.e. d = sum_i v_i v_i^T Y / lambda_i."""
-    weights = reg.spectral_factors()[indices] * reg.projections[indices, 0]
-    return (reg.eigenvectors[:, indices] @ weights).astype(np.float32)[:, None]
+    """d (N, O) with sum_{i in indices} f^(i)(x) = Theta(x, X) d, i.e. d = sum_i v_i v_i^T Y / lambda_i."""
+    weights = reg.spectral_factors()[indices, None] * reg.projections[indices]  # (r, O)
+    return (reg.eigenvectors[:, indices] @ weights).astype(np.float32)
+
+
+def _accuracy(outputs, y) -> float:
+    """sign(f) against +-1 labels for one output, argmax against int labels for K outputs."""
+    outputs = np.asarray(outputs)
+    return float(np.mean(outputs[:, 0] * y > 0 if outputs.shape[1] == 1 else np.argmax(outputs, 1) == y))
+
+
+def _fgsm(predict, x, y, eps: float) -> np.ndarray:
+    """FGSM on ``predict``: through -y f for +-1 float labels (Eq. 8), cross-entropy for int labels."""
+    binary = np.asarray(y).dtype.kind == "f"
+    return attack_predictor(predict, x, y, eps, objective="binary" if binary else "ce")
 
 
 def _feature_accuracy(predict, x_test, y_test, eps) -> tuple[float, float]:
-    """Clean and l-inf FGSM accuracy of the binary predictor sign(f) (+-1 labels), the attack
-    computed on f itself (Eq. 8)."""
-    x_adv = attack_predictor(predict, x_test, y_test, eps, objective="binary")
-    clean, adv = (np.asarray(predict(tf.constant(z)))[:, 0] for z in (x_test, x_adv))
-    return float(np.mean(clean * y_test > 0)), float(np.mean(adv * y_test > 0))
+    """Clean accuracy of a (sum of) feature predictor(s), and its accuracy under l-inf FGSM computed
+    on the predictor itself."""
+    x_adv = _fgsm(predict, x_test, y_test, eps)
+    return _accuracy(predict(tf.constant(x_test)), y_test), _accuracy(predict(tf.constant(x_adv)), y_test)
 
 
 def _aggregation_curve(run, reg, predictor, rows, evaluation, eps, name, suffix, key) -> dict:
     """App. D.3: rank features by robustness (ranking split), sum the top r (with their eigenvalues'
-    weights), clean and FGSM accuracy of the sum on the evaluation split."""
+    weights); on the evaluation split: clean accuracy, accuracy under FGSM on the sum itself, and
+    under the transferred FGSM computed once on the full kernel predictor f_inf (all N features)."""
     x_test, y_test = evaluation
+    x_transfer = _fgsm(predictor(reg.alpha().astype(np.float32)), x_test, y_test, eps)
     order = [r["index"] for r in sorted(rows, key=lambda r: -r["robustness"])]
     sizes = sorted({1, 2, 5, 10, 20, 50, len(order)} & set(range(1, len(order) + 1)))
-    clean, robust = [], []
+    clean, robust, transfer = [], [], []
     for r in sizes:
-        c, a = _feature_accuracy(predictor(_direction(reg, order[:r])), x_test, y_test, eps)
+        predict = predictor(_direction(reg, order[:r]))
+        c, a = _feature_accuracy(predict, x_test, y_test, eps)
         clean.append(c)
         robust.append(a)
+        transfer.append(_accuracy(predict(tf.constant(x_transfer)), y_test))
     png = plots.curves_vs(
         run.path("plots", f"robust_feature_aggregation{suffix}.png"),
         sizes,
-        {"clean accuracy": clean, "robust accuracy (FGSM)": robust},
+        {
+            "clean accuracy": clean,
+            "robust accuracy (FGSM on the r-feature kernel)": robust,
+            "robust accuracy (FGSM transferred from the full kernel)": transfer,
+        },
         title=f"{name}: the r most robust eigen-features summed (App. D.3)",
         xlabel="r (features kept, most robust first)",
         ylabel="accuracy",
     )
     run.log_artifact(png, "plots")
-    return {f"aggregation{key}/clean_accuracy_all": clean[-1], f"aggregation{key}/robust_accuracy_all": robust[-1]}
+    with open(run.path(f"aggregation{suffix}.json"), "w") as f:
+        json.dump({"r": sizes, "clean": clean, "robust": robust, "transfer": transfer}, f, indent=1)
+    run.log_artifact(run.path(f"aggregation{suffix}.json"))
+    best = int(np.argmax(np.minimum(clean, robust)))
+    return {
+        f"aggregation{key}/clean_accuracy_all": clean[-1],
+        f"aggregation{key}/robust_accuracy_all": robust[-1],
+        f"aggregation{key}/transfer_accuracy_all": transfer[-1],
+        f"aggregation{key}/best_min_clean_robust": min(clean[best], robust[best]),
+    }
 
 
-def _gradient_images(run, reg, predictor, x_test, name: str, suffix: str, count: int = 6) -> None:
+def _gradient_images(run, reg, predictor, evaluation, name: str, suffix: str, count: int = 6) -> None:
+    """grad_x of f^(i) at one held-out image (its true class's output for K outputs)."""
+    x_test, y_test = evaluation
     x = tf.constant(x_test[:1])
     images = []
     for i in range(count):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            f = tf.reduce_sum(predictor(_direction(reg, [i]))(x))
+            out = predictor(_direction(reg, [i]))(x)  # (1, O)
+            f = out[0, 0] if out.shape[1] == 1 else out[0, int(y_test[0])]
         g = tape.gradient(f, x).numpy()[0]
         images.append(0.5 + 0.5 * g / (np.abs(g).max() + 1e-12))
     png = plots.image_grid(
