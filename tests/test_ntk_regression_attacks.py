@@ -195,6 +195,22 @@ def test_tiny_architecture_study_on_analytic_kernels_shows_robust_tops_and_consi
     assert "fc1 vs fc3" in (tmp_path / "consistency.md").read_text()
 
 
+def test_tiny_multiclass_features_show_the_d3_finding(tmp_path):
+    """NTK paper App. D.3 on 10-class MNIST: eigen-features of a one-hot kernel regression; keeping
+    the most robust ones never gives a classifier that is both accurate and robust, while the
+    full kernel classifies well. The D.3 curve also records FGSM transferred from the full kernel."""
+    from conftest import read_json, run_experiment
+
+    run_experiment("ntk_features_mnist_multiclass_tiny.flags", tmp_path)
+    rows = read_json(tmp_path / "features_fc2.json")
+    assert len(rows) == 30 and max(r["usefulness"] for r in rows) < 0.5  # one feature: <= 2 classes
+    curve = read_json(tmp_path / "aggregation_fc2.json")
+    assert set(curve) == {"r", "clean", "robust", "transfer"} and curve["r"][-1] == 30
+    assert curve["clean"][-1] > 0.6
+    assert max(min(c, a) for c, a in zip(curve["clean"], curve["robust"])) < 0.2 and curve["robust"][-1] < 0.1
+    assert all(0.0 <= t <= 1.0 for t in curve["transfer"])
+
+
 def test_ranking_and_evaluation_splits_are_disjoint_and_a_too_small_split_is_refused():
     from robust_keras.errors import ConfigError
     from robust_keras.experiments.ntk_features import _split

@@ -116,6 +116,29 @@ def curves_vs(
     return _save(fig, path)
 
 
+def curve_panels(
+    path: str, x: Sequence[float], panels: Mapping[str, Mapping[str, Sequence[float]]], *, title: str, xlabel: str
+) -> str:
+    """One panel per quantity (its y label is the panel key, e.g. "angle (radians)"), the same
+    series names in the same colours across panels, one shared legend; returns path."""
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.8), dpi=120, squeeze=False)
+    colours: dict[str, str] = {}
+    for ax, (ylabel, series) in zip(axes[0], panels.items()):
+        for name, values in series.items():
+            colour = colours.setdefault(name, f"C{len(colours)}")
+            ax.plot(x, values, color=colour, marker="o", markersize=3, label=name)
+        ax.set(xlabel=xlabel, ylabel=ylabel)
+        ax.grid(alpha=0.3)
+    handles = [plt.Line2D([], [], color=c, marker="o", markersize=3) for c in colours.values()]
+    fig.legend(handles, list(colours), loc="lower center", ncol=min(len(colours), 4), fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout(rect=(0, 0.04 + 0.035 * ((len(colours) - 1) // 4), 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def histograms(path: str, samples: Mapping[str, np.ndarray], *, title: str, bins: int = 60) -> str:
     """Overlaid density histograms of named samples (e.g. kernel entries before/after); returns path."""
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)

@@ -90,12 +90,12 @@ def run(config: Config, run: Run) -> dict:
             f"angle {last['ntk/angle']:.4f} rad, top-{config.ntk_top} concentration "
             f"{last[f'ntk/concentration_top{config.ntk_top}']:.3f}"
         )
-    _plots(run, tracked, accuracies, config.ntk_top)
+    _plots(run, tracked, accuracies, config.ntk_top, f"{len(x_fixed)} {config.ntk_batch_source}")
     run.log_metrics(final)
     return final
 
 
-def _plots(run: Run, tracked: dict[str, KernelDynamics], accuracies: dict[str, dict], top: int) -> None:
+def _plots(run: Run, tracked: dict[str, KernelDynamics], accuracies: dict[str, dict], top: int, batch: str) -> None:
     """``accuracies``: mode -> {"clean" | "robust": {epoch: test accuracy}}, every epoch from 1."""
     for mode, dyn in tracked.items():
         labels = [str(e) for e in dyn.epochs]
@@ -110,19 +110,23 @@ def _plots(run: Run, tracked: dict[str, KernelDynamics], accuracies: dict[str, d
             vmax=None,
         )
         run.log_artifact(png, "plots")
-    series = {}
-    for mode, dyn in tracked.items():
-        for key in ("ntk/distance_to_init", f"ntk/concentration_top{top}", "ntk/angle", f"ntk/angle_top{top}"):
-            series[f"{mode}: {key[4:]}"] = [r[key] for r in dyn.history]
+    quantities = {
+        "kernel distance to init d(K_0, K_t)": "ntk/distance_to_init",
+        "angle to init (radians)": "ntk/angle",
+        f"angle to init, top-{top} eigenspace (radians)": f"ntk/angle_top{top}",
+        f"spectral concentration, top {top} (fraction)": f"ntk/concentration_top{top}",
+    }
+    panels = {
+        label: {mode: [r[key] for r in dyn.history] for mode, dyn in tracked.items()}
+        for label, key in quantities.items()
+    }
     epochs = next(iter(tracked.values())).epochs
-    png = plots.curves_vs(
+    png = plots.curve_panels(
         run.path("plots", "kernel_dynamics.png"),
         epochs,
-        series,
-        title="kernel dynamics",
+        panels,
+        title=f"empirical NTK of a fixed batch of {batch} inputs (Sec. 5)",
         xlabel="epoch",
-        ylabel="value",
-        ylim=None,
     )
     run.log_artifact(png, "plots")
     png = plots.curves_vs(

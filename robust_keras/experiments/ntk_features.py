@@ -210,10 +210,10 @@ def _aggregation_curve(run, reg, predictor, rows, evaluation, eps, name, suffix,
         sizes,
         {
             "clean accuracy": clean,
-            "robust accuracy (FGSM on the r-feature kernel)": robust,
-            "robust accuracy (FGSM transferred from the full kernel)": transfer,
+            "own-attack accuracy (FGSM on the r-feature kernel)": robust,
+            "transfer-attack accuracy (FGSM on the full kernel)": transfer,
         },
-        title=f"{name}: the r most robust eigen-features summed (App. D.3)",
+        title=f"{name}: the r most robust eigen-features summed (App. D.3, l-inf eps={eps:g})",
         xlabel="r (features kept, most robust first)",
         ylabel="accuracy",
     )

@@ -87,20 +87,24 @@ def run(config: Config, run: Run) -> dict:
         record = {"eta": eta, "eps": config.attack_eps, "outputs": k, "inputs": config.ntk_inputs, "history": history}
         json.dump(record, f, indent=1)
     run.log_artifact(run.path("ntk_transfer.json"))
-    series = {}
-    for name, rows in history.items():
-        for key in ("nn/own_attack_accuracy", "nn/ntk_attack_accuracy", "grad_cosine"):
-            series[f"{name} {key}"] = [r[key] for r in rows]
     steps = [r["step"] for r in next(iter(history.values()))]
-    png = plots.curves_vs(
+    accuracy = {}
+    for name, rows in history.items():
+        accuracy[f"{name}, own attack"] = [r["nn/own_attack_accuracy"] for r in rows]
+        accuracy[f"{name}, NTK attack"] = [r["nn/ntk_attack_accuracy"] for r in rows]
+    objective = "-y f (Eq. 18)" if k == 1 else config.ntk_attack
+    png = plots.curve_panels(
         run.path("plots", "ntk_transfer.png"),
         steps,
-        series,
+        {
+            "net accuracy under attack": accuracy,
+            "cosine of input gradients, net vs NTK": {
+                name: [r["grad_cosine"] for r in rows] for name, rows in history.items()
+            },
+        },
+        title=f"own vs NTK {objective} attack, l-inf eps={config.attack_eps:g} ({config.ntk_inputs.replace('_', '-')} "
+        f"units), {config.ntk_attack_steps} step{'s' if config.ntk_attack_steps > 1 else ''}",
         xlabel="GD step",
-        ylabel="value",
-        title=f"own vs NTK {'-y f (Eq. 18)' if k == 1 else config.ntk_attack} attack "
-        f"(l-inf eps={config.attack_eps:g} in {config.ntk_inputs.replace('_', '-')} units, "
-        f"{config.ntk_attack_steps} steps)",
     )
     run.log_artifact(png, "plots")
     final = {f"{name}/{key}": v for name, rows in history.items() for key, v in rows[-1].items() if key != "step"}

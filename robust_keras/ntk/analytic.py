@@ -423,7 +423,7 @@ def kernel_fn(layers, image_shape: tuple[int, ...], parameterization: str = "ntk
     def block(a, b):
         return kernels_tf(layers, a, b, parameterization)[1]
 
-    @tf.function(reduce_retracing=True)
+    @tf.function  # one trace per batch shape: the block size depends on it
     def fn(flat1, flat2):
         a = tf.reshape(flat1, [-1, *image_shape])
         b = tf.reshape(flat2, [-1, *image_shape])
