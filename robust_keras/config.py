@@ -116,7 +116,11 @@ flags.DEFINE_enum(
 )
 flags.DEFINE_enum("attack_norm", "l2", ["l2", "linf"], "Threat model ||x' - x|| <= eps.")
 flags.DEFINE_float(
-    "attack_eps", 0.5, "Budget eps in [0,1] pixel units (docs/methods.md §A default 0.5 l2).", lower_bound=0.0
+    "attack_eps",
+    0.5,
+    "Attack budget eps, measured in pixel units of inputs scaled to [0, 1]: an l2 radius for --attack_norm=l2 "
+    "(so values above 1 are valid, e.g. 3.0), a per-pixel bound for linf (docs/methods.md §A: 0.5 l2).",
+    lower_bound=0.0,
 )
 flags.DEFINE_float("attack_step_size", 0.1, "PGD step size (pixel units).", lower_bound=0.0)
 flags.DEFINE_integer("attack_steps", 100, "PGD iterations.", lower_bound=1)
