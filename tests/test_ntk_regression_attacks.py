@@ -151,15 +151,16 @@ def test_tiny_ntk_features_experiment_top_features_are_more_robust(tmp_path):
 
 def test_tiny_ntk_features_on_an_empirical_kernel_show_the_same_split(tmp_path):
     """The empirical NTK of a wide two-layer net at init (J(x) u predictors; the net normalises its
-    inputs, so the kernel is not the closed form's) shows the same robust-top / brittle-tail split."""
+    inputs, so the kernel is not the closed form's) shows the same robust-top / brittle-tail split
+    (the closed-form and analytic kernels show it in the tests above: top fifth ~0.4, tail ~0.06)."""
     from conftest import read_json, run_experiment
 
-    common = ("--ntk_features=30", "--max_train_examples=400", "--max_test_examples=300")
-    run_experiment("ntk_features_mnist_tiny.flags", tmp_path / "closed", *common)
     run_experiment(
         "ntk_features_mnist_tiny.flags",
-        tmp_path / "empirical",
-        *common,
+        tmp_path,
+        "--ntk_features=30",
+        "--max_train_examples=400",
+        "--max_test_examples=300",
         "--ntk_kernel=empirical",
         "--model=two_layer",
         "--width=2048",
@@ -167,10 +168,9 @@ def test_tiny_ntk_features_on_an_empirical_kernel_show_the_same_split(tmp_path):
         "--notrain_second_layer",
         "--nouse_bias",
     )
-    closed, empirical = (read_json(tmp_path / kind / "features.json") for kind in ("closed", "empirical"))
-    top = [np.mean([r["robustness"] for r in rows[:6]]) for rows in (closed, empirical)]
-    tail = [np.mean([r["robustness"] for r in rows[-6:]]) for rows in (closed, empirical)]
-    assert top[0] > tail[0] + 0.1 and top[1] > tail[1] + 0.1 and abs(top[1] - top[0]) < 0.1
+    rows = read_json(tmp_path / "features.json")
+    top, tail = (np.mean([r["robustness"] for r in part]) for part in (rows[:6], rows[-6:]))
+    assert top > tail + 0.15 and top > 0.25, (top, tail)
 
 
 def test_tiny_architecture_study_on_analytic_kernels_shows_robust_tops_and_consistent_features(tmp_path):
@@ -245,14 +245,14 @@ def test_tiny_binary_ntk_transfer_uses_the_scalar_form_and_trains_in_pixel_units
     NTK attack still transfers."""
     from conftest import read_json, run_experiment
 
-    common = ("--classes=3,5", "--ntk_widths=2048", "--max_train_examples=400", "--max_test_examples=200")
+    common = ("--classes=3,5", "--ntk_widths=2048", "--max_train_examples=300", "--max_test_examples=150")
     run_experiment(
         "ntk_transfer_mnist_tiny.flags",
         tmp_path / "unit",
         *common,
         "--ntk_seeds=2",
-        "--ntk_steps=1000",
-        "--ntk_eval_every=1000",
+        "--ntk_steps=600",
+        "--ntk_eval_every=600",
     )
     record = read_json(tmp_path / "unit" / "ntk_transfer.json")
     assert record["outputs"] == 1 and record["inputs"] == "unit_norm"
@@ -273,8 +273,8 @@ def test_tiny_binary_ntk_transfer_uses_the_scalar_form_and_trains_in_pixel_units
         *common,
         "--ntk_inputs=pixels",
         "--attack_eps=0.1",
-        "--ntk_steps=500",
-        "--ntk_eval_every=500",
+        "--ntk_steps=300",
+        "--ntk_eval_every=300",
     )
     last = read_json(tmp_path / "pixels" / "ntk_transfer.json")["history"]["width_2048"][-1]
     assert last["nn/clean_accuracy"] > 0.9 and last["nn/ntk_attack_accuracy"] < last["nn/clean_accuracy"] - 0.25
