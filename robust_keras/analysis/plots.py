@@ -122,9 +122,13 @@ def curve_panels(
     """One panel per quantity (its y label is the panel key, e.g. "angle (radians)"), the same
     series names in the same colours across panels, one shared legend; returns path."""
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.8), dpi=120, squeeze=False)
+    cols = n if n <= 3 else 2
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.4 * rows + 0.4), dpi=120, squeeze=False)
     colours: dict[str, str] = {}
-    for ax, (ylabel, series) in zip(axes[0], panels.items()):
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax, (ylabel, series) in zip(axes.flat, panels.items()):
         for name, values in series.items():
             colour = colours.setdefault(name, f"C{len(colours)}")
             ax.plot(x, values, color=colour, marker="o", markersize=3, label=name)
