@@ -1,7 +1,8 @@
 """Infinite-width NNGP and NTK of chains of Dense, Conv2D, ReLU and pooling layers (docs/methods.md §B.9).
 
 A network is described by a list of layers (``Dense``, ``Conv``, ``Relu``, ``AvgPool``, ``Flatten``,
-``GlobalAvgPool``), or read from a Keras ``Sequential`` of the same layers (``layers_from_keras``).
+``GlobalAvgPool``; defined in ``ntk.analytic_layers``, importable from here), or read from a
+Keras ``Sequential`` of the same layers (``layers_from_keras``).
 For inputs x, x' the recursion tracks, per pair of spatial positions, the covariance of the
 pre-activations (the NNGP kernel Sigma) and the NTK Theta (Jacot et al. 2018; Arora et al. 2019;
 Novak et al. 2019):
@@ -32,7 +33,6 @@ tests/test_ntk_analytic.py).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 
@@ -40,100 +40,22 @@ import numpy as np
 import tensorflow as tf
 
 from robust_keras.errors import ConfigError
+from robust_keras.ntk.analytic_layers import (  # noqa: F401  (re-exported: the layer API lives here too)
+    AvgPool,
+    Conv,
+    Dense,
+    Flatten,
+    GlobalAvgPool,
+    Relu,
+    architecture,
+    layers_from_keras,
+    needs_full_spatial,
+    validate,
+)
 
 BLOCK_BYTES = 64 * 2**20  # memory of one block's recursion when block_size is None (smaller blocks
 # also ran faster on CPU: conv2, 16x16 inputs, 1,000 x 1,000: 7.1 s at 100 inputs per side vs 10.2 s at 500)
 _TEMPORARIES = 8  # live tensors of a block's size during a ReLU step
-
-
-@dataclasses.dataclass(frozen=True)
-class Dense:
-    """Fully connected layer; ``units`` (its output width) is needed for the standard
-    parameterisation of the *next* affine layer only."""
-
-    units: int | None = None
-    w_std: float = 1.0
-    b_std: float = 0.0
-    trainable: bool = True
-    use_bias: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
-class Conv:
-    """2-D convolution with a (k_h, k_w) filter; padding ``same`` (TensorFlow's placement) or ``valid``."""
-
-    units: int | None = None
-    kernel_size: tuple[int, int] = (3, 3)
-    strides: tuple[int, int] = (1, 1)
-    padding: str = "same"
-    w_std: float = 1.0
-    b_std: float = 0.0
-    trainable: bool = True
-    use_bias: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
-class Relu:
-    pass
-
-
-@dataclasses.dataclass(frozen=True)
-class AvgPool:
-    """Average pooling with VALID padding (Keras' default)."""
-
-    pool_size: tuple[int, int] = (2, 2)
-    strides: tuple[int, int] | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Flatten:
-    pass
-
-
-@dataclasses.dataclass(frozen=True)
-class GlobalAvgPool:
-    pass
-
-
-PARAMETERIZATIONS = ("ntk", "standard")
-
-
-def architecture(name: str, w_std: float = math.sqrt(2.0), b_std: float = 0.1) -> list:
-    """The NTK paper's kernels (App. D.2): ``fc<L>`` = Flatten, L x (Dense, ReLU), Dense readout;
-    ``conv<L>`` = L x (3x3 SAME Conv, ReLU), Flatten, Dense readout. sigma_w^2 = 2 keeps the
-    pre-activation variance constant through ReLU layers; sigma_b = 0.1."""
-    kind, depth = name.rstrip("0123456789"), name[len(name.rstrip("0123456789")) :]
-    if kind not in ("fc", "conv") or not depth or int(depth) < 1:
-        raise ConfigError(f"unknown architecture {name!r}", "use fc1..fc5 or conv1, conv2 (any depth >= 1 works)")
-    body = []
-    for _ in range(int(depth)):
-        body += [Dense(w_std=w_std, b_std=b_std) if kind == "fc" else Conv(w_std=w_std, b_std=b_std), Relu()]
-    head = [Flatten()] if kind == "conv" else []
-    return ([Flatten()] if kind == "fc" else []) + body + head + [Dense(w_std=1.0, b_std=b_std)]
-
-
-def _full_spatial(layers) -> bool:
-    return any(isinstance(layer, (AvgPool, GlobalAvgPool)) for layer in layers)
-
-
-def _check(layers, spatial: bool, parameterization: str) -> None:
-    if parameterization not in PARAMETERIZATIONS:
-        raise ConfigError(f"unknown parameterization {parameterization!r}", f"use one of {PARAMETERIZATIONS}")
-    if not layers or not isinstance(layers[-1], (Dense, Conv)):
-        raise ConfigError("the analytic kernel needs an affine readout layer last", "end the chain with Dense")
-    for layer in layers:
-        if isinstance(layer, (Conv, AvgPool)) and not spatial:
-            raise ConfigError(f"{type(layer).__name__} after Flatten/GlobalAvgPool", "pool or convolve before it")
-        if isinstance(layer, Dense) and spatial:
-            raise ConfigError("Dense on a spatial tensor", "put Flatten or GlobalAvgPool before the first Dense")
-        if isinstance(layer, (Flatten, GlobalAvgPool)):
-            spatial = False
-        if isinstance(layer, Conv) and layer.padding not in ("same", "valid"):
-            raise ConfigError(f"Conv padding {layer.padding!r}", "use 'same' or 'valid'")
-    if parameterization == "standard":
-        affine = [layer for layer in layers if isinstance(layer, (Dense, Conv))]
-        if any(layer.units is None for layer in affine[:-1]):
-            raise ConfigError("the standard parameterisation needs every hidden layer's units", "set units=...")
 
 
 class _State:
@@ -336,9 +258,9 @@ def kernels_tf(
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """(NNGP, NTK), each (B1, B2), of the network ``layers`` for inputs (B, H, W, C) or (B, D);
     computed in the inputs' dtype; with ``differentiable``, safe to differentiate in x1 and x2."""
-    full = _full_spatial(layers)
+    full = needs_full_spatial(layers)
     spatial = x1.shape.rank == 4
-    _check(layers, spatial, parameterization)
+    validate(layers, spatial, parameterization)
     if spatial and isinstance(layers[0], Flatten):  # same kernel, no (B1, B2, H, W) intermediate
         x1, x2 = (tf.reshape(x, [-1, int(np.prod(x.shape[1:]))]) for x in (x1, x2))
         layers, spatial = layers[1:], False
@@ -367,7 +289,7 @@ def _pair_bytes(layers, shape: tuple[int, ...], itemsize: int) -> int:
     if len(shape) == 1 or isinstance(layers[0], Flatten):  # fully connected from the start
         return _TEMPORARIES * itemsize
     h, w = shape[0], shape[1]
-    spatial = (h * w) ** 2 if _full_spatial(layers) else h * w
+    spatial = (h * w) ** 2 if needs_full_spatial(layers) else h * w
     return _TEMPORARIES * itemsize * max(spatial, shape[-1])
 
 
@@ -388,7 +310,7 @@ def analytic_kernels(
     x2 None only the upper block triangle is computed and mirrored.
     """
     x1 = np.asarray(x1, dtype)
-    _check(layers, x1.ndim == 4, parameterization)  # here, not inside the traced function
+    validate(layers, x1.ndim == 4, parameterization)  # here, not inside the traced function
     symmetric = x2 is None
     x2 = x1 if symmetric else np.asarray(x2, dtype)
     per_pair = _pair_bytes(layers, x1.shape[1:], np.dtype(dtype).itemsize)
@@ -416,7 +338,7 @@ def kernel_fn(layers, image_shape: tuple[int, ...], parameterization: str = "ntk
     ``attacks.ntk.ClosedFormKernelPredictor`` takes it. Blocks of ``block_size`` second inputs
     (default: as many as fit BLOCK_BYTES next to the B first inputs) are recomputed in the backward
     pass (``tf.recompute_grad``), so a gradient holds one block's recursion, not all of them."""
-    _check(layers, len(image_shape) == 3, parameterization)
+    validate(layers, len(image_shape) == 3, parameterization)
     per_pair = _pair_bytes(layers, tuple(image_shape), 4)
 
     @tf.recompute_grad
@@ -432,82 +354,3 @@ def kernel_fn(layers, image_shape: tuple[int, ...], parameterization: str = "ntk
         return tf.concat(parts, axis=1)
 
     return fn
-
-
-def layers_from_keras(model) -> list:
-    """Layer descriptions of a Keras ``Sequential`` of Dense, Conv2D, ReLU, AveragePooling2D,
-    Flatten and GlobalAveragePooling2D layers (standard parameterisation: Keras trains W itself).
-
-    sigma_w is read from the kernel initializer: ``VarianceScaling(mode="fan_in")`` (He/LeCun)
-    gives sqrt(scale); ``RandomNormal(stddev=s)`` gives s sqrt(fan_in); sigma_b from a ``Zeros`` or
-    ``RandomNormal`` bias initializer. Anything else is refused with the layer's name."""
-    import keras
-
-    out = []
-    for layer in model.layers:
-        name = type(layer).__name__
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)):
-            out.append(_affine_from_keras(layer))
-            activation = keras.activations.serialize(layer.activation)
-            activation = activation if isinstance(activation, str) else activation.get("config", {}).get("name")
-            if activation == "relu":
-                out.append(Relu())
-            elif activation != "linear":
-                raise ConfigError(f"layer {layer.name}: activation {activation!r}", "use relu or linear")
-        elif isinstance(layer, keras.layers.ReLU) or (
-            isinstance(layer, keras.layers.Activation) and getattr(layer.activation, "__name__", "") == "relu"
-        ):
-            out.append(Relu())
-        elif isinstance(layer, keras.layers.AveragePooling2D):
-            if layer.padding != "valid":
-                raise ConfigError(f"layer {layer.name}: padding {layer.padding!r}", "use padding='valid'")
-            out.append(AvgPool(tuple(layer.pool_size), tuple(layer.strides)))
-        elif isinstance(layer, keras.layers.Flatten):
-            out.append(Flatten())
-        elif isinstance(layer, keras.layers.GlobalAveragePooling2D):
-            out.append(GlobalAvgPool())
-        else:
-            raise ConfigError(f"layer {layer.name} ({name}) has no analytic kernel", "use Dense, Conv2D, ReLU, pooling")
-    return out
-
-
-def _affine_from_keras(layer):
-    import keras
-
-    kernel = layer.kernel
-    fan_in = int(np.prod(kernel.shape[:-1]))
-    init = layer.kernel_initializer
-    if isinstance(init, keras.initializers.RandomNormal) and init.mean == 0:
-        w_std = init.stddev * math.sqrt(fan_in)
-    elif isinstance(init, keras.initializers.VarianceScaling) and init.mode == "fan_in":
-        w_std = math.sqrt(init.scale)
-    else:
-        raise ConfigError(
-            f"layer {layer.name}: kernel initializer {type(init).__name__} has no fixed sigma_w",
-            "use RandomNormal(stddev) or VarianceScaling(mode='fan_in') (e.g. he_normal)",
-        )
-    b_std = 0.0
-    if layer.use_bias:
-        b_init = layer.bias_initializer
-        if isinstance(b_init, keras.initializers.RandomNormal) and b_init.mean == 0:
-            b_std = b_init.stddev
-        elif not isinstance(b_init, keras.initializers.Zeros):
-            raise ConfigError(
-                f"layer {layer.name}: bias initializer {type(b_init).__name__}", "use Zeros or RandomNormal"
-            )
-    if isinstance(layer, keras.layers.Dense):
-        return Dense(layer.units, w_std, b_std, layer.trainable, layer.use_bias)
-    if tuple(layer.dilation_rate) != (1, 1) or layer.groups != 1:
-        raise ConfigError(f"layer {layer.name}: dilation/groups", "use a plain Conv2D")
-    return Conv(
-        layer.filters,
-        tuple(layer.kernel_size),
-        tuple(layer.strides),
-        layer.padding,
-        w_std,
-        b_std,
-        layer.trainable,
-        layer.use_bias,
-    )
