@@ -73,6 +73,13 @@ flags.DEFINE_enum(
     "ntk_transfer inputs: each image scaled to unit l2 norm (--attack_eps is then in those units: a pixel eps e "
     "is e / ||x||_2 for image x) or raw [0, 1] pixels (--attack_eps in pixels; eta = c / lambda_max adapts).",
 )
+flags.DEFINE_integer(
+    "ntk_gradient_images",
+    2,
+    "ntk_transfer: held-out images whose loss gradients (NTK and each width's first net) are drawn at the "
+    "first, middle and last evaluation (App. C Fig. 7b); 0 draws none.",
+    lower_bound=0,
+)
 flags.DEFINE_integer("ntk_attack_steps", 1, "ntk_transfer: l-inf attack steps (1 = FGSM).", lower_bound=1)
 flags.register_validator(
     "ntk_arch",

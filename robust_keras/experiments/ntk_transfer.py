@@ -16,6 +16,13 @@ Eq. 18): one output regressing y in {-1, +1}, accuracy of sign f, the attack x -
 the cosine between the gradients of (1/2)(f - y)^2; ``two`` regresses two one-hot outputs instead.
 ``--ntk_inputs=pixels`` keeps raw [0, 1] pixels (eps in pixel units; eta = c / lambda_max scales
 with the kernel, so GD still trains) instead of unit-norm images.
+
+Fig. 7b: the loss gradients of the first ``--ntk_gradient_images`` held-out images, for the NTK
+predictor and each width's first net, at the first, middle and last evaluation:
+``plots/loss_gradients.png`` and ``loss_gradients.npz`` (``step``, ``images``, ``ntk`` and one array per
+net, each (3, n, H, W, C)). ``*/grad_low_frequency_share`` measures how coherent the gradients are:
+the share of their spectral energy at spatial frequencies up to a quarter of the band (near 1 for a
+smooth blob, 0.05 for white noise: the disc's share of the frequency square; mean over held-out images).
 """
 
 from __future__ import annotations
@@ -50,6 +57,8 @@ def run(config: Config, run: Run) -> dict:
     theta = two_layer_relu_ntk_tf(flat_train, flat_train).numpy().astype(np.float64)  # (N, N), per output
     eta = config.ntk_lr_scale / np.linalg.eigvalsh(theta)[-1]
     history: dict[str, list[dict]] = {}
+    shown = x_test[: config.ntk_gradient_images]
+    gradients: dict[str, dict[int, np.ndarray]] = {"NTK": {}}  # name -> step -> (n, H, W, C)
     runs = [(int(w), s) for w in config.ntk_widths for s in range(config.ntk_seeds)]
     for width, replica in runs:  # App. C: several nets per width, each from its own initialisation
         name = f"width_{width}" if config.ntk_seeds == 1 else f"width_{width}_seed_{replica}"
@@ -74,7 +83,11 @@ def run(config: Config, run: Run) -> dict:
             loss = gd.run(min(config.ntk_eval_every, config.ntk_steps - gd.step_count))
             # g_t(x) = Theta(x, X) alpha_t: no network weights involved
             kernel = ClosedFormKernelPredictor(two_layer_relu_ntk_tf, x_train, reg.alpha(gd.step_count))
-            metrics = {"train/loss": loss, **_evaluate(model, kernel, x_test, test.labels, config)}
+            evaluation, g_nn, g_ntk = _evaluate(model, kernel, x_test, test.labels, config)
+            metrics = {"train/loss": loss, **evaluation}
+            if replica == 0:
+                gradients.setdefault(f"m={width}", {})[gd.step_count] = g_nn[: len(shown)]
+                gradients["NTK"][gd.step_count] = g_ntk[: len(shown)]
             child.log_metrics(metrics, gd.step_count)
             history[name].append({"step": gd.step_count, **metrics})
             print(
@@ -107,9 +120,42 @@ def run(config: Config, run: Run) -> dict:
         xlabel="GD step",
     )
     run.log_artifact(png, "plots")
+    if len(shown):
+        _plot_gradients(run, shown, gradients, steps)
     final = {f"{name}/{key}": v for name, rows in history.items() for key, v in rows[-1].items() if key != "step"}
     run.log_metrics(final)
     return final
+
+
+def _plot_gradients(run: Run, images: np.ndarray, gradients: dict[str, dict[int, np.ndarray]], steps) -> None:
+    """Fig. 7b: rows = (image, predictor), columns = the input and its loss gradient at the first,
+    middle and last evaluation; also saved as loss_gradients.npz."""
+    chosen = sorted({steps[0], steps[len(steps) // 2], steps[-1]})
+    stacked = {name: np.stack([by_step[s] for s in chosen]) for name, by_step in gradients.items()}
+    np.savez_compressed(run.path("loss_gradients.npz"), step=np.array(chosen), images=images, **stacked)
+    run.log_artifact(run.path("loss_gradients.npz"))
+    table, labels = [], []
+    for i, image in enumerate(images / np.maximum(images.max(axis=(1, 2, 3), keepdims=True), 1e-12)):  # for display
+        for name, g in stacked.items():
+            table.append([image, *g[:, i]])
+            labels.append(f"image {i}: {name}")
+    png = plots.signed_image_table(
+        run.path("plots", "loss_gradients.png"),
+        table,
+        row_labels=labels,
+        col_titles=["input", *(f"grad_x loss, step {s}" for s in chosen)],
+        title="loss gradients of the nets and their NTK during training (red > 0 > blue, scaled per cell)",
+    )
+    run.log_artifact(png, "plots")
+
+
+def _low_frequency_share(g: np.ndarray) -> float:
+    """Mean over images of the share of |FFT2(g)|^2 (summed over channels) at spatial frequencies
+    with radius <= 1/4 of the Nyquist band; g (B, H, W, C)."""
+    power = (np.abs(np.fft.fft2(g, axes=(1, 2))) ** 2).sum(-1)  # (B, H, W)
+    fy, fx = np.meshgrid(np.fft.fftfreq(g.shape[1]), np.fft.fftfreq(g.shape[2]), indexing="ij")
+    low = np.hypot(fy, fx) <= 0.125  # |f| <= 1/4 of the 0.5 cycles/pixel Nyquist frequency
+    return float(np.mean(power[:, low].sum(1) / np.maximum(power.reshape(len(g), -1).sum(1), 1e-30)))
 
 
 def _antisymmetric(model) -> None:
@@ -147,7 +193,8 @@ def _correct(outputs, y) -> np.ndarray:
     return outputs[:, 0] * y > 0 if outputs.shape[-1] == 1 else np.argmax(outputs, -1) == y
 
 
-def _evaluate(model, kernel: ClosedFormKernelPredictor, x_test, y_test, config: Config) -> dict:
+def _evaluate(model, kernel: ClosedFormKernelPredictor, x_test, y_test, config: Config):
+    """(metrics, net loss gradient, NTK loss gradient); the gradients (N, H, W, C) as NumPy."""
     scalar = int(model.output_shape[-1]) == 1
     y_test = 2.0 * y_test - 1.0 if scalar else y_test  # +-1 for the scalar form
     x, y = tf.constant(x_test), tf.constant(y_test)
@@ -161,10 +208,14 @@ def _evaluate(model, kernel: ClosedFormKernelPredictor, x_test, y_test, config: 
     )
     flat_nn, flat_ntk = tf.reshape(g_nn, [len(y_test), -1]), tf.reshape(g_ntk, [len(y_test), -1])
     cos = tf.reduce_sum(flat_nn * flat_ntk, 1) / (tf.norm(flat_nn, axis=1) * tf.norm(flat_ntk, axis=1) + 1e-12)
-    return {
+    g_nn, g_ntk = g_nn.numpy(), g_ntk.numpy()
+    metrics = {
         "nn/clean_accuracy": float(np.mean(_correct(logits, y_test))),
         "ntk/clean_accuracy": float(np.mean(_correct(k_logits, y_test))),
         "nn/own_attack_accuracy": acc(attack(net)),
         "nn/ntk_attack_accuracy": acc(attack(kernel)),
         "grad_cosine": float(tf.reduce_mean(cos)),
+        "nn/grad_low_frequency_share": _low_frequency_share(g_nn),
+        "ntk/grad_low_frequency_share": _low_frequency_share(g_ntk),
     }
+    return metrics, g_nn, g_ntk
