@@ -9,7 +9,14 @@ flags.DEFINE_integer("fa_n_test", 1000, "Held-out points for robust accuracy.", 
 flags.DEFINE_float("fa_sigma", 1.0, "Noise std sigma: x = mu_j + xi, xi ~ N(0, sigma^2 I).", lower_bound=0.0)
 flags.DEFINE_integer("fa_m", 5, "Neurons per sign m of the binary net (2m hidden units).", lower_bound=1)
 flags.DEFINE_list("fa_positive_clusters", [], "Clusters of J+ (default: the first k/2).")
-flags.DEFINE_float("fa_lr_scale", 8.0, "GD step eta = c / sqrt(d): c (paper: eta = Theta(1/sqrt d)).", lower_bound=0)
+flags.DEFINE_float("fa_lr_scale", 1.0, "GD step eta = c / sqrt(d): c (paper: eta = Theta(1/sqrt d)).", lower_bound=0)
+flags.DEFINE_float(
+    "fa_init_scale",
+    0.1,
+    "Init std s: w ~ N(0, s^2 I/d), b ~ N(0, s^2/d^2). The poster's s = 1 leaves the random init larger than "
+    "what GD learns at d = 3072, and the k-class net's robustness drowns in it (docs/methods.md §C.1).",
+    lower_bound=0,
+)
 flags.DEFINE_integer("fa_steps", 2000, "Full-batch GD steps per model.", lower_bound=1)
 flags.DEFINE_integer("fa_eval_every", 200, "Diagnostics (lambda, cosines, accuracy) every N steps.", lower_bound=1)
 flags.DEFINE_list("fa_heatmap_steps", ["0", "200", "2000"], "GD steps at which cosine heatmap PNGs are drawn.")

@@ -99,8 +99,10 @@ def test_tiny_synthetic_experiment_shows_feature_averaging(tmp_path):
     # binary labels: every neuron ~ equal cosine 1/sqrt(|J_s|) with each own-class centre, ~0 or below elsewhere
     assert abs(binary[own].mean() - 1 / np.sqrt(k // 2)) < 0.1 and binary[own].min() > 0.25
     assert binary[~own].mean() < 0.0 and binary[~own].max() < 0.1
-    # cluster labels: near-diagonal (each neuron aligns with its own centre only; CE pushes the others <= 0)
-    assert np.diag(multi).min() > 0.5 and multi[~np.eye(k, dtype=bool)].max() < 0.1
+    # cluster labels: near-diagonal (each neuron aligns with its own centre only; CE pushes the others <= 0),
+    # at the same settings that give the robustness gain below (issue 10: at the poster's init the two needed
+    # different step sizes)
+    assert np.diag(multi).min() > 0.9 and multi[~np.eye(k, dtype=bool)].max() < 0.1
     result = read_json(tmp_path / "robust_accuracy.json")
     radii = np.array(result["radii"])
     between = (radii >= np.sqrt(600 / k)) & (radii <= np.sqrt(600))

@@ -84,12 +84,13 @@ class Monitor:
         plot_path=None,
         heatmap_steps=(),
         one_neuron_per_cluster=False,
+        name="",
     ):
         self.kernel = model.get_layer("hidden").kernel
         self.kernel0 = self.kernel.numpy().copy()
         self.centres, self.positive, self.signs = centres, positive, list(neuron_signs)
         self.log, self.plot_path, self.heatmap_steps = log, plot_path, set(heatmap_steps)
-        self.one_per_cluster = one_neuron_per_cluster
+        self.one_per_cluster, self.name = one_neuron_per_cluster, name
         self.pngs: list[str] = []
 
     def matrices(self) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +116,8 @@ class Monitor:
             raw = cosine_matrix(self.kernel.numpy(), self.centres) if step == 0 else cos
             rows = [f"{'+' if s > 0 else '-'}{i}" for i, s in enumerate(self.signs)]
             cols = [f"{'+' if j in self.positive else '-'}mu{j}" for j in range(len(self.centres))]
-            title = f"cos(w{'' if step == 0 else ' - w0'}, mu_j) at step {step}"
+            prefix = f"{self.name}: " if self.name else ""
+            title = f"{prefix}cos(w{'' if step == 0 else ' - w0'}, mu_j) at GD step {step}"
             self.pngs.append(
                 plots.heatmap(
                     self.plot_path.format(step=step),
@@ -124,7 +126,7 @@ class Monitor:
                     cols=cols,
                     title=title,
                     xlabel="cluster centre",
-                    ylabel="neuron (class sign)",
+                    ylabel="hidden neuron (readout sign)",
                     vmin=-1.0,
                 )
             )

@@ -37,20 +37,25 @@ def heatmap(
     matrix maximum); returns path."""
     matrix = np.asarray(matrix, float)
     vmax = float(np.max(matrix)) or 1.0 if vmax is None else vmax
-    fig, ax = plt.subplots(figsize=(0.8 * len(cols) + 3, 0.5 * len(rows) + 2), dpi=120)
-    im = ax.imshow(matrix, vmin=vmin, vmax=vmax, cmap="viridis" if vmin >= 0 else "RdBu_r")
+    cell = 0.55  # inches per cell: the figure hugs the matrix (square cells, no blank margins)
+    fig, ax = plt.subplots(figsize=(cell * len(cols) + 2.6, cell * len(rows) + 1.9), dpi=120)
+    diverging = vmin < 0
+    im = ax.imshow(matrix, vmin=vmin, vmax=vmax, cmap="RdBu_r" if diverging else "viridis")
     ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     for i in range(matrix.shape[0]):
         for j in range(matrix.shape[1]):
+            value = matrix[i, j]
+            dark = abs(value) > 0.6 * max(abs(vmin), vmax) if diverging else value < 0.6 * vmax
+            text = f"{value:.2f}"
             ax.text(
                 j,
                 i,
-                f"{matrix[i, j]:.2f}",
+                "0.00" if text == "-0.00" else text,
                 ha="center",
                 va="center",
-                color="white" if vmin >= 0 and matrix[i, j] < 0.6 * vmax else "black",
-                fontsize=9,
+                color="white" if dark else "black",
+                fontsize=8,
             )
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     fig.colorbar(im, ax=ax, fraction=0.046)

@@ -53,9 +53,9 @@ def run(config: Config, run: Run) -> dict:
     for name, loss in models:
         seed = derive_seed(config.seed, "init")  # the same init for the binary nets
         model = (
-            cluster_nets.binary_net(d, config.fa_m, seed)
+            cluster_nets.binary_net(d, config.fa_m, seed, init_scale=config.fa_init_scale)
             if loss == "logistic"
-            else cluster_nets.multiclass_net(d, k, seed)
+            else cluster_nets.multiclass_net(d, k, seed, init_scale=config.fa_init_scale)
         )
         stats = _train(config, run, name, model, loss, train, test, positive)
         final.update({f"{name}/{key}": v for key, v in stats.items()})
@@ -108,6 +108,7 @@ def _train(config: Config, run: Run, name: str, model, loss: str, train, test, p
         plot_path=run.path("plots", f"{name}_cosines_step{{step}}.png"),
         heatmap_steps=[int(s) for s in config.fa_heatmap_steps],
         one_neuron_per_cluster=loss != "logistic",  # the k-class net: neuron i belongs to cluster i
+        name=f"{name} net ({'binary' if loss == 'logistic' else 'cluster'} labels)",
     )
     margin = cluster_nets.binary_margin(model, positive)
     monitor(0)

@@ -6,7 +6,8 @@ with the second layer fixed; hidden units 0..m-1 carry sign +1, m..2m-1 sign -1.
 its binary readout is g(x) = sum_{i in J+} f_i(x) - sum_{i in J-} f_i(x).
 ``robust_net``: the hand-built f_robust of the poster: one neuron per cluster centre, bias b
 filtering the noise, +-1 readout.
-Init (paper): w ~ N(0, I/d), b ~ N(0, 1/d^2).
+Init: w ~ N(0, s^2 I/d), b ~ N(0, s^2/d^2); the poster's s = 1, the experiment's default s = 0.1
+(see docs/methods.md §C.1 for why).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import numpy as np
 import tensorflow as tf
 
 
-def _hidden(units: int, d: int, seed: int, use_bias: bool) -> keras.layers.Dense:
+def _hidden(units: int, d: int, seed: int, use_bias: bool, init_scale: float) -> keras.layers.Dense:
     return keras.layers.Dense(
         units,
         activation="relu",
         use_bias=use_bias,
-        kernel_initializer=keras.initializers.RandomNormal(stddev=1.0 / np.sqrt(d), seed=seed),
-        bias_initializer=keras.initializers.RandomNormal(stddev=1.0 / d, seed=seed + 1),
+        kernel_initializer=keras.initializers.RandomNormal(stddev=init_scale / np.sqrt(d), seed=seed),
+        bias_initializer=keras.initializers.RandomNormal(stddev=init_scale / d, seed=seed + 1),
         name="hidden",
     )
 
@@ -37,18 +38,18 @@ def _fixed_readout(weights: np.ndarray) -> keras.layers.Dense:
     return layer
 
 
-def binary_net(d: int, m: int, seed: int = 0) -> keras.Model:
+def binary_net(d: int, m: int, seed: int = 0, init_scale: float = 1.0) -> keras.Model:
     """(B, d) -> (B, 1) margin f(x); 2m hidden units, fixed readout +-1/m."""
     inputs = keras.Input((d,), name="x")
-    h = _hidden(2 * m, d, seed, use_bias=True)(inputs)  # (B, 2m)
+    h = _hidden(2 * m, d, seed, use_bias=True, init_scale=init_scale)(inputs)  # (B, 2m)
     signs = np.concatenate([np.ones(m), -np.ones(m)])[:, None] / m  # (2m, 1)
     return keras.Model(inputs, _fixed_readout(signs)(h), name="binary_net")
 
 
-def multiclass_net(d: int, k: int, seed: int = 0, use_bias: bool = False) -> keras.Model:
+def multiclass_net(d: int, k: int, seed: int = 0, use_bias: bool = False, init_scale: float = 1.0) -> keras.Model:
     """(B, d) -> (B, k) outputs f_i(x) = relu(<w_i, x> (+ b_i)), used as logits."""
     inputs = keras.Input((d,), name="x")
-    return keras.Model(inputs, _hidden(k, d, seed, use_bias)(inputs), name="multiclass_net")
+    return keras.Model(inputs, _hidden(k, d, seed, use_bias, init_scale)(inputs), name="multiclass_net")
 
 
 def robust_net(centres: np.ndarray, positive: Sequence[int], bias: float) -> keras.Model:
