@@ -1,4 +1,5 @@
-"""Flags of the feature-averaging experiments (docs/methods.md §C; *default* values from replications)."""
+"""Feature averaging: feature_averaging, feature_averaging_real (flags; docs/methods.md §C; *default* values
+from replications)."""
 
 from absl import flags
 

@@ -1,4 +1,4 @@
-"""Flags of the NTK experiments (docs/methods.md §B)."""
+"""NTK experiments: kernel_dynamics, ntk_features, ntk_transfer (flags; docs/methods.md §B)."""
 
 from absl import flags
 

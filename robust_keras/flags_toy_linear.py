@@ -1,4 +1,4 @@
-"""Flags of the toy linear model (robust-before-non-robust Sec. 5, App. A; docs/methods.md §A.7)."""
+"""toy_linear: the toy linear model (flags; robust-before-non-robust Sec. 5, App. A; docs/methods.md §A.7)."""
 
 from absl import flags
 

@@ -37,6 +37,8 @@ from robust_keras import (  # noqa: E402
 from robust_keras.errors import RobustKerasError  # noqa: E402
 
 FLAGS = flags.FLAGS
+# where the project's flags are defined, in the order --help shows their groups
+FLAG_MODULES = (config_lib, flags_robust_before, flags_ntk, flags_feature_averaging, flags_toy_linear)
 _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO}
 
 
@@ -47,7 +49,12 @@ def _fail(message: str, code: int) -> None:
 
 def parse_flags(argv: list[str]) -> list[str]:
     """absl parsing with one-line errors (absl's own adds usage lines); also refuses recursive
-    flagfiles and non-finite numbers."""
+    flagfiles and non-finite numbers. ``--help`` / ``-h`` print the project's flags by group."""
+    if any(a in ("--help", "-h", "--helpshort", "-?") for a in argv[1:]):
+        from robust_keras import help_text
+        from robust_keras.experiments import EXPERIMENTS
+
+        help_text.print_and_exit(FLAG_MODULES, EXPERIMENTS)
     _check_flagfiles([a.split("=", 1)[1] for a in argv[1:] if a.startswith("--flagfile=")], [])
     try:
         rest = FLAGS(argv)
@@ -60,15 +67,17 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 
 def _check_flagfiles(paths: list[str], chain: list[str]) -> None:
-    """Fails (exit 2) on a flagfile that includes itself, directly or through others."""
+    """Fails (exit 2) on a missing flagfile or one that includes itself, directly or through others."""
     for path in paths:
         real = os.path.realpath(path)
+        if not os.path.isfile(real):
+            where = f"included from {chain[-1]}" if chain else f"relative to {os.getcwd()}"
+            _fail(f"flagfile {path} does not exist ({where}) -- run from the repository root or give its path", 2)
         if real in chain:
             _fail(f"flagfile {path} includes itself ({' -> '.join([*chain, real])}) -- remove the loop", 2)
-        if os.path.isfile(real):
-            with open(real) as f:
-                nested = [ln.strip().split("=", 1)[1] for ln in f if ln.strip().startswith("--flagfile=")]
-            _check_flagfiles(nested, [*chain, real])
+        with open(real) as f:
+            nested = [ln.strip().split("=", 1)[1] for ln in f if ln.strip().startswith("--flagfile=")]
+        _check_flagfiles(nested, [*chain, real])
 
 
 def project_flags() -> list[flags.Flag]:
@@ -120,7 +129,8 @@ def checked_config() -> config_lib.Config:
     flags that match an earlier run in the same --output_dir, output paths that can be created.
     Exits with one line (code 2) otherwise."""
     from robust_keras import tracking
-    from robust_keras.experiments import EXPERIMENTS
+    from robust_keras.data.sources import check_inputs
+    from robust_keras.experiments import EXPERIMENTS, SYNTHETIC_DATA
 
     if FLAGS.experiment not in EXPERIMENTS:
         known = sorted([*EXPERIMENTS, "prepare_data", "sync_mlflow"])
@@ -138,7 +148,15 @@ def checked_config() -> config_lib.Config:
             "rerun with its flags.flags to resume, or pick a new --output_dir",
             2,
         )
-    try:  # paths first: a typo must not cost a trained source model
+    try:  # inputs and paths first: a typo must not leave a run behind or cost a trained source model
+        if config.experiment not in SYNTHETIC_DATA:
+            check_inputs(
+                config.dataset,
+                data_dir=config.data_dir,
+                download=config.tfds_download,
+                cinic10_dir=config.cinic10_dir,
+                exclude_index_file=config.exclude_index_file,
+            )
         paths.ensure_dir("output_dir", config.output_dir)
         if config.dataset_dir:
             paths.ensure_dir("dataset_dir", config.dataset_dir)

@@ -207,6 +207,33 @@ def load_cinic10(root: str, split: str) -> Split:
     return Split(np.stack(images), np.asarray(labels, np.int64), class_names, f"cinic10/{split}", np.asarray(ids))
 
 
+def check_inputs(name: str, *, data_dir: str | None, download: bool, cinic10_dir: str, exclude_index_file: str) -> None:
+    """The cheap checks of ``load_dataset``'s inputs, run before a run directory or MLflow run is
+    opened: the CINIC-10 root and its split folders, a tfds dataset that is neither prepared nor
+    allowed to download, the exclusion file.
+
+    Raises:
+      DataError: naming the missing input and the flag that fixes it.
+    """
+    if name == "cinic10":
+        for split in ("train", "test"):  # load_cinic10's own checks, without reading images
+            if not cinic10_dir or not os.path.isdir(os.path.join(cinic10_dir, split)):
+                load_cinic10(cinic10_dir, split)
+    if name in ("mnist", "cifar10") and not download:
+        import tensorflow_datasets as tfds
+
+        builder = tfds.builder(name, data_dir=data_dir)
+        if not builder.is_prepared():
+            raise DataError(
+                f"tfds dataset {name!r} is not prepared under {builder.data_dir} and --notfds_download forbids "
+                "fetching it",
+                f"prepare it with --experiment=prepare_data --dataset={name} --data_dir=... --prepare_from=<copied "
+                "download>, or allow --tfds_download",
+            )
+    if exclude_index_file and not os.path.isfile(exclude_index_file):
+        read_exclusion_file(exclude_index_file)
+
+
 def load_dataset(
     name: str, *, data_dir: str | None = None, download: bool = True, cinic10_dir: str = "", test_per_class: int = 100
 ) -> tuple[Split, Split]:

@@ -31,3 +31,6 @@ EXPERIMENTS = {
     "transfer": transfer.run,
     "transfer_split": transfer_split.run,
 }
+
+# Experiments that make their own data: --dataset and its companions are not read.
+SYNTHETIC_DATA = frozenset({"feature_averaging", "toy_linear"})

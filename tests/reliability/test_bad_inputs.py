@@ -146,3 +146,28 @@ def test_unreachable_tracking_uri_fails_fast_with_one_line(tmp_path):
     assert time.time() - start < 60  # MLflow's own retries would take ~4 minutes
     with pytest.raises(ConfigError, match="cannot be created"):
         ensure_dir("dataset_dir", "/proc/self/robust_keras_nonexistent")
+
+
+def test_help_lists_the_project_flags_by_group_and_missing_inputs_leave_no_run(tmp_path, capsys):
+    """--help: every project flag once, in a titled group, none of absl's own; a missing flagfile
+    and unset CINIC-10 root end in one line with exit 2, before a run directory or MLflow store exists."""
+    from conftest import last_line, run_main
+
+    from robust_keras import help_text, main
+
+    listed = [name for _, names in help_text.groups(main.FLAG_MODULES) for name in names]
+    assert sorted(listed) == sorted(f.name for f in main.project_flags())  # each exactly once
+    text = help_text.render(main.FLAG_MODULES, ["d_det", "train"])
+    assert "\n  --fa_init_scale (default 0.1)\n" in text and "data:\n" in text and "--test_tmpdir" not in text
+    with pytest.raises(SystemExit) as exit_:
+        main._check_flagfiles([str(tmp_path / "nope.flags")], [])
+    assert exit_.value.code == 2
+    assert "nope.flags does not exist" in capsys.readouterr().err
+    proc = run_main(
+        "--experiment=train",
+        "--dataset=cinic10",
+        f"--output_dir={tmp_path}/run",
+        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
+    )
+    assert proc.returncode == 2 and "needs --cinic10_dir, which is unset" in last_line(proc.stderr)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "m.db").exists()
