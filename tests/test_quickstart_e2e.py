@@ -75,12 +75,16 @@ def test_rerun_resumes_without_redoing_work(quickstart, tmp_path):
 
 
 def test_transfer_matrix_between_exported_models(quickstart, tmp_path):
+    """Models named after their run directory; --transfer_train_seeds trains one more in the run
+    (a self-contained transfer_example.flags) and puts it on both sides."""
     out, _, _ = quickstart
     src, n2 = str(out / "models" / "source"), str(out / "models" / "d_det_model")
     proc = run_main(
         "--experiment=transfer",
         f"--source_models={src}",
         f"--target_models={src},{n2}",
+        "--transfer_train_seeds=3",
+        "--epochs=1",
         "--transfer_examples=200",
         "--attack_norm=linf",
         "--attack_eps=0.3",
@@ -92,9 +96,12 @@ def test_transfer_matrix_between_exported_models(quickstart, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     matrix = read_json(tmp_path / "transfer_matrix.json")
-    assert matrix["targets"] == ["source", "d_det_model"] and matrix["examples"] == 200
-    white_box, transferred = matrix["error"][0]
-    assert white_box > 0.8 and 0.0 <= transferred <= 1.0
+    run = out.name
+    assert matrix["sources"] == [f"{run}.source", "seed_3"] and matrix["examples"] == 200
+    assert matrix["targets"] == [f"{run}.source", f"{run}.d_det_model", "seed_3"]
+    (white_box, transferred, _), (_, _, own) = matrix["error"]
+    assert white_box > 0.8 and own > 0.8 and 0.0 <= transferred <= 1.0
+    assert (tmp_path / "models" / "seed_3" / "saved_model.pb").exists()
     assert os.path.exists(tmp_path / "plots" / "transfer_error.png")
 
 

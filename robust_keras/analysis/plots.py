@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import matplotlib
@@ -38,7 +39,8 @@ def heatmap(
     matrix = np.asarray(matrix, float)
     vmax = float(np.max(matrix)) or 1.0 if vmax is None else vmax
     cell = 0.55  # inches per cell: the figure hugs the matrix (square cells, no blank margins)
-    fig, ax = plt.subplots(figsize=(cell * len(cols) + 2.6, cell * len(rows) + 1.9), dpi=120)
+    width = max(cell * len(cols) + 2.6, 5.0)
+    fig, ax = plt.subplots(figsize=(width, cell * len(rows) + 2.1), dpi=120)
     diverging = vmin < 0
     im = ax.imshow(matrix, vmin=vmin, vmax=vmax, cmap="RdBu_r" if diverging else "viridis")
     ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right", fontsize=8)
@@ -57,7 +59,8 @@ def heatmap(
                 color="white" if dark else "black",
                 fontsize=8,
             )
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.set_title("\n".join(textwrap.wrap(title, int(width * 11))), fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.046)
     return _save(fig, path)
 

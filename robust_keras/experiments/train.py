@@ -11,11 +11,17 @@ from robust_keras.training.evaluators import ClassificationEvaluator
 
 def run(config: Config, run: Run) -> dict:
     train, test = common.load_clean(config)
-    name = "model"
+    return train_and_export(config, run, train, test, name="model", seed=config.seed)
+
+
+def train_and_export(config: Config, run: Run, train, test, *, name: str, seed: int) -> dict:
+    """Trains ``config.model`` on ``train`` with the training flags (``--val_fraction`` held out)
+    and exports it to ``models/<name>``; returns its test metrics ({} when an earlier run of the
+    same directory already exported it)."""
     if common.exported(run, name):
         print(f"[{name}] already exported in {run.run_dir}; nothing to do")
         return {}
-    tr, va = transforms.train_val_indices(len(train), config.val_fraction, common.derive_seed(config.seed, "val"))
+    tr, va = transforms.train_val_indices(len(train), config.val_fraction, common.derive_seed(seed, "val"))
     evaluators = [ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size)]
     if len(va):
         evaluators.insert(0, ClassificationEvaluator("val", train.images[va], train.labels[va], config.eval_batch_size))
@@ -28,7 +34,7 @@ def run(config: Config, run: Run) -> dict:
         num_classes=train.num_classes,
         recipe=common.Recipe.from_config(config),
         evaluators=evaluators,
-        seed=common.derive_seed(config.seed, name),
+        seed=common.derive_seed(seed, "model"),
     )
     final = dict(evaluators[-1].evaluate(trainer.predict))
     run.log_metrics(final)

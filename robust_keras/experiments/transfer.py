@@ -1,7 +1,10 @@
 """Transfer attacks between SavedModels (robust-before-non-robust paper, Claim 1 and Fig. 4).
 
 Each ``--source_models`` entry crafts adversarial examples on the first ``--transfer_examples``
-test images; each ``--target_models`` entry is evaluated on them. Logged per (source, target):
+test images; each ``--target_models`` entry is evaluated on them. ``--transfer_train_seeds`` first
+trains one clean model per seed in this run (child runs ``train seed_<s>``), used on both sides.
+Models are named after their run directory (``<run>/models/model`` -> ``<run>``; another model
+name is appended: ``<run>.source``). Logged per (source, target):
 ``transfer/<source>__<target>/error`` (untargeted error, pred != y) and
 ``.../target_success`` (pred == t, targeted attacks only), one nested child run per source,
 the matrix as ``transfer_matrix.json`` and heatmap PNGs.
@@ -24,19 +27,49 @@ from robust_keras.tracking import Run
 
 
 def _names(paths: list[str]) -> list[str]:
-    """Short, unique display names for model paths (basename, parent dir if needed)."""
-    names = [os.path.basename(os.path.normpath(p)) for p in paths]
-    if len(set(names)) < len(names):
-        names = [os.path.join(*os.path.normpath(p).split(os.sep)[-2:]).replace(os.sep, "_") for p in paths]
+    """Short, unique display names for SavedModel paths: ``<run>/models/<model>`` is named after
+    the run directory (``<run>``, or ``<run>.<model>`` for models other than ``model``), any other
+    path after its last folder."""
+    names = []
+    for path in paths:
+        parts = os.path.normpath(os.path.abspath(path)).split(os.sep)
+        if len(parts) >= 3 and parts[-2] == "models":
+            names.append(parts[-3] if parts[-1] == "model" else f"{parts[-3]}.{parts[-1]}")
+        else:
+            names.append(parts[-1])
+    return names
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Repeated names get their position as a prefix (``0_model``, ``1_model``)."""
     return [f"{i}_{n}" if names.count(n) > 1 else n for i, n in enumerate(names)]
 
 
+def _train_models(config: Config, run: Run, train, test) -> list[tuple[str, str]]:
+    """(name, path) of the models ``--transfer_train_seeds`` asks for, trained (or found) in this run."""
+    from robust_keras.experiments.train import train_and_export
+
+    models = []
+    for seed in (int(s) for s in config.transfer_train_seeds):
+        name = f"seed_{seed}"
+        child = run.child(f"train {name}")
+        child.log_params({"model": config.model, "seed": seed, **common.Recipe.from_config(config).__dict__})
+        train_and_export(config, child, train, test, name=name, seed=seed)
+        child.finish()
+        models.append((name, run.path("models", name)))
+    return models
+
+
 def run(config: Config, run: Run) -> dict:
-    if not config.source_models or not config.target_models:
+    if not config.transfer_train_seeds and (not config.source_models or not config.target_models):
         raise ConfigError(
-            "transfer needs --source_models and --target_models", "pass SavedModel directories, comma-separated"
+            "transfer needs --source_models and --target_models, or --transfer_train_seeds",
+            "pass SavedModel directories, comma-separated, or seeds of models to train first",
         )
-    _, test = common.load_clean(config)
+    train, test = common.load_clean(config)
+    trained = _train_models(config, run, train, test)
+    source_paths = [*config.source_models, *(path for _, path in trained)]
+    target_paths = [*config.target_models, *(path for _, path in trained)]
     test = test.take(config.transfer_examples)
     x, y = common.to_float(test.images), test.labels
     targeted = config.attack_target != "none"
@@ -45,9 +78,10 @@ def run(config: Config, run: Run) -> dict:
         t = transforms.attack_targets(
             config.attack_target, y, test.num_classes, common.derive_seed(config.seed, "targets")
         )
-    sources = [load_model(p, test.image_shape, config.trust_savedmodels) for p in config.source_models]
-    targets = [load_model(p, test.image_shape, config.trust_savedmodels) for p in config.target_models]
-    src_names, tgt_names = _names(config.source_models), _names(config.target_models)
+    sources = [load_model(p, test.image_shape, config.trust_savedmodels) for p in source_paths]
+    targets = [load_model(p, test.image_shape, config.trust_savedmodels) for p in target_paths]
+    own = [name for name, _ in trained]
+    src_names, tgt_names = _unique(_names(config.source_models) + own), _unique(_names(config.target_models) + own)
     error = np.zeros([len(sources), len(targets)])
     success = np.zeros_like(error)
     for i, (source, src_name) in enumerate(zip(sources, src_names)):
@@ -83,6 +117,7 @@ def run(config: Config, run: Run) -> dict:
     with open(run.path("transfer_matrix.json"), "w") as f:
         json.dump(result, f, indent=2)
     run.log_artifact(run.path("transfer_matrix.json"))
+    meaning = {"error": "error (share misclassified)", "target_success": "target success (share sent to the target)"}
     for key, matrix in (("error", error), ("target_success", success if targeted else None)):
         if matrix is not None:
             png = plots.heatmap(
@@ -90,9 +125,10 @@ def run(config: Config, run: Run) -> dict:
                 matrix,
                 rows=src_names,
                 cols=tgt_names,
-                title=f"transfer {key} ({config.attack_norm}, eps={config.attack_eps})",
-                xlabel="target model",
-                ylabel="source model",
+                title=f"transfer {meaning[key]}, {config.attack_norm} eps={config.attack_eps:g}, {len(y)} test images",
+                xlabel="target model (evaluated)",
+                ylabel="source model (attacked)",
+                vmin=min(0.9, np.floor(matrix.min() * 20) / 20),  # colours span the values, not all of [0, 1]
             )
             run.log_artifact(png, "plots")
     return result
