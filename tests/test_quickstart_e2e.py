@@ -31,6 +31,8 @@ def quickstart(tmp_path_factory):
 def test_quickstart_leaves_everything_a_user_needs(quickstart):
     out, uri, proc = quickstart
     assert "mlflow ui --backend-store-uri" in proc.stdout and "shard 4/4" in proc.stdout
+    assert "[stage 1/3] source training finished in" in proc.stdout  # stages with an overall ETA
+    assert "[stage 2/3] D_det generation finished in" in proc.stdout and "ETA of the rest" in proc.stdout
     flagfile = (out / "flags.flags").read_text()
     assert "--experiment=d_det" in flagfile and "--attack_eps=3.0" in flagfile
     assert "--test_tmpdir" not in flagfile and "pdb" not in flagfile  # the project's flags only

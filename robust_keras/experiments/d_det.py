@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 
+from robust_keras import progress
 from robust_keras.analysis import plots
 from robust_keras.config import Config
 from robust_keras.errors import ConfigError
@@ -26,11 +27,14 @@ def run(config: Config, run: Run) -> dict:
     if config.attack_target == "none":
         raise ConfigError("d_det needs a targeted attack", "use --attack_target=next (D_det) or random (D_rand)")
     train, test = common.load_clean(config)
-    data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"))
+    n2_work = progress.training_passes(config.epochs, len(train), 3 * len(test))  # val + clean + shift
+    plan = workflow.stages(config, train, test, then=("N2 training", n2_work))
+    data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"), plan)
     num_classes = data.manifest["spec"]["num_classes"]
     recipe = common.Recipe.from_config(config)
     name = "d_det_model"
-    trainer = workflow.train_on_d_det(config, run, data, test, name=name, recipe=recipe)
+    with plan.stage("N2 training"):
+        trainer = workflow.train_on_d_det(config, run, data, test, name=name, recipe=recipe)
     curves = workflow.curves(run)
     png = plots.curves_with_correlation(
         run.path("plots", "d_det_curves.png"),

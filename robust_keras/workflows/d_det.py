@@ -22,6 +22,7 @@ from robust_keras.data import adversarial, transforms
 from robust_keras.errors import DataError
 from robust_keras.experiments import common
 from robust_keras.export import load_model, savedmodel_hash
+from robust_keras.progress import StagePlan, attack_passes, training_passes
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import ClassificationEvaluator, accuracy
 
@@ -72,10 +73,23 @@ def source_recipe(config: Config) -> common.Recipe:
     )
 
 
-def ensure_dataset(config: Config, run: Run, train, test, dataset_dir: str) -> adversarial.AdversarialData:
+def stages(config: Config, train, test, then: tuple[str, float] | None = None) -> StagePlan:
+    """The stage plan of D_det: source training, generation, and ``then`` (e.g. N2 training)."""
+    planned = [
+        ("source training", training_passes(config.source_epochs, len(train), len(test))),
+        ("D_det generation", attack_passes(len(train), config.attack_steps, config.attack_restarts)),
+    ]
+    return StagePlan(planned + ([then] if then else []))
+
+
+def ensure_dataset(
+    config: Config, run: Run, train, test, dataset_dir: str, plan: StagePlan | None = None
+) -> adversarial.AdversarialData:
     """The D_det (or D_rand) of ``train`` in ``dataset_dir``: reused if complete, finished if
     interrupted, generated (after training the source) if absent. Logs the source's clean
-    accuracy, target success and mean l2 distortion, and the example grid."""
+    accuracy, target success and mean l2 distortion, and the example grid. ``plan`` (from
+    :func:`stages`) reports the source-training and generation stages."""
+    plan = plan or StagePlan([("source training", 0.0), ("D_det generation", 0.0)], log=lambda _: None)
     previous = adversarial.peek_manifest(dataset_dir)
     if previous:  # finish, repair or reuse (one D_det, many recipes) that dataset, with its source
         if previous["spec"].get("dataset") != config.dataset:
@@ -94,13 +108,17 @@ def ensure_dataset(config: Config, run: Run, train, test, dataset_dir: str) -> a
             )
         source_path = previous["spec"]["source_model"]["path"]
         print(f"[dataset] found a dataset in {dataset_dir} made with source {source_path}")
-    else:
+    elif config.source_savedmodel or common.exported(run, "source"):
         source_path = source_model(config, run, train, test)
+    else:
+        with plan.stage("source training"):
+            source_path = source_model(config, run, train, test)
     source = load_model(source_path, train.image_shape, config.trust_savedmodels)
     source_acc = accuracy(source, common.to_float(test.images), test.labels, config.eval_batch_size)
     print(f"[source] clean test accuracy {source_acc:.4f}")
     if not adversarial.is_complete(dataset_dir, previous):
-        generate(config, dataset_dir, source, source_path, train)
+        with plan.stage("D_det generation"):
+            generate(config, dataset_dir, source, source_path, train)
     data = adversarial.load(dataset_dir)
     run.log_artifact(os.path.join(dataset_dir, adversarial.MANIFEST), "d_det")
     hit_rate = float(data.target_hit.mean())

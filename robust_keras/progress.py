@@ -1,0 +1,71 @@
+"""Stage-level progress and an overall ETA for multi-stage runs (e.g. source training -> D_det
+generation -> N2 training).
+
+Each stage's work is estimated up front in image passes: a training epoch over N images costs
+3N (forward + backward), a PGD step over N images 3N, an evaluation N. The ETA is the remaining
+work times the seconds per pass measured on the stages finished so far, so it is printed from the
+end of the first stage that does work. Stages a resumed run does not enter (their results were
+kept) count as done and cost nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+
+
+def training_passes(epochs: int, train_images: int, eval_images: int = 0) -> float:
+    """Image passes of ``epochs`` of training with ``eval_images`` evaluated after each epoch."""
+    return float(epochs * (3 * train_images + eval_images))
+
+
+def attack_passes(images: int, steps: int, restarts: int = 1) -> float:
+    """Image passes of an iterative attack (one forward + backward per step and restart)."""
+    return float(3 * images * steps * restarts)
+
+
+class StagePlan:
+    """Prints ``[stage i/n] name`` when a stage starts and, when it ends, its time, the share of
+    the whole run done and the ETA of the rest."""
+
+    def __init__(self, stages: list[tuple[str, float]], log: Callable[[str], None] = print):
+        self.names = [name for name, _ in stages]
+        self.work = dict(stages)
+        self.state = dict.fromkeys(self.names, "pending")  # pending | running | done | skipped
+        self.seconds = 0.0
+        self.log = log
+        total = sum(self.work.values())
+        plan = ", ".join(f"{name} ({100 * w / total:.0f}%)" for name, w in stages) if total else ""
+        log(f"[stages] {len(stages)} stages, share of the estimated work: {plan}")
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        index = self.names.index(name)
+        for earlier in self.names[:index]:  # not entered: kept from an earlier attempt
+            if self.state[earlier] == "pending":
+                self.state[earlier] = "skipped"
+        self.state[name] = "running"
+        self.log(f"[stage {index + 1}/{len(self.names)}] {name}")
+        start = time.time()
+        yield
+        elapsed = time.time() - start
+        self.seconds += elapsed
+        self.state[name] = "done"
+        self.log(f"[stage {index + 1}/{len(self.names)}] {name} finished in {elapsed:.0f}s{self._outlook()}")
+
+    def _outlook(self) -> str:
+        done = sum(self.work[n] for n in self.names if self.state[n] == "done")
+        left = sum(self.work[n] for n in self.names if self.state[n] in ("pending", "running"))
+        if not left or done <= 0:
+            return ""
+        eta = left * self.seconds / done
+        return f"; {100 * done / (done + left):.0f}% of the work done, ETA of the rest ~{_duration(eta)}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

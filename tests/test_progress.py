@@ -1,0 +1,34 @@
+"""Stage plans: the overall ETA is the remaining estimated work at the measured rate."""
+
+from robust_keras import progress
+
+
+def test_stage_plan_reports_share_done_and_eta_from_the_measured_rate(monkeypatch):
+    clock = iter([0.0, 10.0, 10.0, 40.0, 40.0, 41.0])  # stage 1: 10 s, stage 2: 30 s, stage 3: 1 s
+    monkeypatch.setattr(progress.time, "time", lambda: next(clock))
+    lines = []
+    plan = progress.StagePlan(
+        [("train", progress.training_passes(2, 100, 50)), ("attack", progress.attack_passes(100, 3)), ("more", 500.0)],
+        log=lines.append,
+    )
+    assert lines[0] == "[stages] 3 stages, share of the estimated work: train (33%), attack (43%), more (24%)"
+    with plan.stage("train"):  # 700 passes in 10 s; 1,400 left -> 20 s
+        pass
+    assert lines[-1] == "[stage 1/3] train finished in 10s; 33% of the work done, ETA of the rest ~20s"
+    with plan.stage("attack"):
+        pass
+    assert lines[-1].endswith("76% of the work done, ETA of the rest ~12s")  # 500 passes at 40 s / 1,600
+    with plan.stage("more"):
+        pass
+    assert lines[-1] == "[stage 3/3] more finished in 1s"
+
+
+def test_stages_a_resumed_run_does_not_enter_cost_nothing(monkeypatch):
+    clock = iter([0.0, 5.0])
+    monkeypatch.setattr(progress.time, "time", lambda: next(clock))
+    lines = []
+    plan = progress.StagePlan([("source", 900.0), ("generation", 100.0), ("n2", 100.0)], log=lines.append)
+    with plan.stage("generation"):  # the source was kept from an earlier attempt
+        pass
+    assert plan.state["source"] == "skipped"
+    assert lines[-1] == "[stage 2/3] generation finished in 5s; 50% of the work done, ETA of the rest ~5s"
