@@ -60,7 +60,28 @@ def run_experiment(flagfile: str, out_dir, *extra: str) -> subprocess.CompletedP
         f"--mlflow_tracking_uri=sqlite:///{out_dir}/m.db",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    check_figures(out_dir)
     return proc
+
+
+def check_figures(out_dir) -> list[str]:
+    """Every PNG a run wrote into a ``plots`` folder under ``out_dir`` is a readable image of at least 300 x 200 pixels
+    that is not (nearly) blank: under 97% of its pixels share the background colour and it has
+    more than 20 colours. Returns the paths checked."""
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    found = Path(out_dir).rglob("plots/*.png")
+    paths = sorted(str(p) for p in found if "mlartifacts" not in p.parts)  # not MLflow's copies
+    for path in paths:
+        with Image.open(path) as im:
+            assert im.width >= 300 and im.height >= 200, (path, im.size)
+            pixels = np.asarray(im.convert("RGB")).reshape(-1, 3)
+        colours, counts = np.unique(pixels, axis=0, return_counts=True)
+        assert counts.max() / len(pixels) < 0.97 and len(colours) > 20, (path, counts.max() / len(pixels))
+    return paths
 
 
 def run_main_with_mock_tfds(num_examples: int, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:

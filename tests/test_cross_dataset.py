@@ -4,7 +4,7 @@ data: exclusions (CIFAR-minus-Flickr list, CINIC-10's CIFAR images), the table a
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-from conftest import parse_project_flags, read_json, run_main_with_mock_tfds
+from conftest import check_figures, parse_project_flags, read_json, run_main_with_mock_tfds
 from PIL import Image
 
 from robust_keras.config import Config
@@ -50,6 +50,7 @@ def test_cross_dataset_table_with_exclusions(tmp_path, mock_cifar_test_ids):
     )
     proc = run_main_with_mock_tfds(MOCK_EXAMPLES, *args)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert check_figures(out)  # the D_det examples grid and curves
     summary = read_json(out / "summary.json")
     # CINIC-10: 6 per class, 2 of them CIFAR-10 images dropped -> 40 test images remain.
     expected_cifar = int(np.sum(~np.isin(mock_cifar_test_ids, drop)))

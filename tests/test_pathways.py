@@ -2,7 +2,7 @@
 reach MLflow as filterable tags; placement flags stay out of the parent's params and flagfile."""
 
 import pytest
-from conftest import parse_project_flags, read_json, run_main
+from conftest import check_figures, parse_project_flags, read_json, run_main
 from mlflow.tracking import MlflowClient
 
 from robust_keras.config import Config
@@ -22,6 +22,7 @@ EPOCHS = 5
 def _run(out, *extra):
     proc = run_main(*FLAGS, *extra, f"--output_dir={out}", f"--mlflow_tracking_uri=sqlite:///{out}/m.db")
     assert proc.returncode == 0, proc.stderr[-3000:]
+    check_figures(out)
     return proc
 
 

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, last_line, read_json, read_jsonl, run_main
+from conftest import ROOT, check_figures, last_line, read_json, read_jsonl, run_main
 from mlflow.tracking import MlflowClient
 
 from robust_keras.data import adversarial
@@ -25,6 +25,7 @@ def quickstart(tmp_path_factory):
     uri = f"sqlite:///{out}/mlflow.db"
     proc = run_main(QUICKSTART, f"--output_dir={out}", f"--mlflow_tracking_uri={uri}")
     assert proc.returncode == 0, proc.stderr[-4000:]
+    assert len(check_figures(out)) >= 2  # d_det_curves.png, d_det_examples.png
     return out, uri, proc
 
 
@@ -104,7 +105,7 @@ def test_transfer_matrix_between_exported_models(quickstart, tmp_path):
     (white_box, transferred, _), (_, _, own) = matrix["error"]
     assert white_box > 0.8 and own > 0.8 and 0.0 <= transferred <= 1.0
     assert (tmp_path / "models" / "seed_3" / "saved_model.pb").exists()
-    assert os.path.exists(tmp_path / "plots" / "transfer_error.png")
+    assert [os.path.basename(p) for p in check_figures(tmp_path)] == ["transfer_error.png"]
 
 
 def _one_line_failure(proc, code, *needles):

@@ -185,12 +185,15 @@ def curve_panels(
     return path
 
 
-def histograms(path: str, samples: Mapping[str, np.ndarray], *, title: str, bins: int = 60) -> str:
+def histograms(
+    path: str, samples: Mapping[str, np.ndarray], *, title: str, xlabel: str = "value", bins: int = 60
+) -> str:
     """Overlaid density histograms of named samples (e.g. kernel entries before/after); returns path."""
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for name, values in samples.items():
         ax.hist(np.asarray(values, float), bins=bins, density=True, histtype="step", label=name)
-    ax.set(title=title, xlabel="value", ylabel="density", yscale="log")
+    ax.set(xlabel=xlabel, ylabel="density", yscale="log")
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     return _save(fig, path)
 

@@ -138,9 +138,19 @@ def _plots(run: Run, tracked: dict[str, KernelDynamics], accuracies: dict[str, d
         ylabel="accuracy",
     )
     run.log_artifact(png, "plots")
+    entries: dict[str, np.ndarray] = {}
+    for mode, d in tracked.items():
+        for i in (0, -1):
+            values = d.kernels[i].ravel()
+            same = [name for name, v in entries.items() if v.shape == values.shape and np.array_equal(v, values)]
+            if same:  # the modes start from the same init: one curve, named for both
+                entries[f"{same[0].split(' epoch')[0]} & {mode} epoch {d.epochs[i]}"] = entries.pop(same[0])
+            else:
+                entries[f"{mode} epoch {d.epochs[i]}"] = values
     png = plots.histograms(
         run.path("plots", "kernel_entries.png"),
-        {f"{mode} epoch {d.epochs[i]}": d.kernels[i].ravel() for mode, d in tracked.items() for i in (0, -1)},
-        title="kernel entries before / after training",
+        entries,
+        title=f"empirical NTK entries on the {batch} inputs tracked, before / after training",
+        xlabel="kernel entry Theta(x_i, x_j)",
     )
     run.log_artifact(png, "plots")
