@@ -2,7 +2,9 @@
 generation -> N2 training).
 
 Each stage's work is estimated up front in image passes: a training epoch over N images costs
-3N (forward + backward), a PGD step over N images 3N, an evaluation N. The ETA is the remaining
+3N (forward, backward, update), an attack step over N images 2N (forward and a backward to the
+input only; measured on the quickstart: a PGD pass costs about half a training pass), an
+evaluation N. The ETA is the remaining
 work times the seconds per pass measured on the stages finished so far, so it is printed from the
 end of the first stage that does work. Stages a resumed run does not enter (their results were
 kept) count as done and cost nothing.
@@ -21,8 +23,8 @@ def training_passes(epochs: int, train_images: int, eval_images: int = 0) -> flo
 
 
 def attack_passes(images: int, steps: int, restarts: int = 1) -> float:
-    """Image passes of an iterative attack (one forward + backward per step and restart)."""
-    return float(3 * images * steps * restarts)
+    """Image passes of an iterative attack (a forward and an input-gradient pass per step and restart)."""
+    return float(2 * images * steps * restarts)
 
 
 class StagePlan:

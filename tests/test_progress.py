@@ -11,13 +11,13 @@ def test_stage_plan_reports_share_done_and_eta_from_the_measured_rate(monkeypatc
         [("train", progress.training_passes(2, 100, 50)), ("attack", progress.attack_passes(100, 3)), ("more", 500.0)],
         log=lines.append,
     )
-    assert lines[0] == "[stages] 3 stages, share of the estimated work: train (33%), attack (43%), more (24%)"
-    with plan.stage("train"):  # 700 passes in 10 s; 1,400 left -> 20 s
+    assert lines[0] == "[stages] 3 stages, share of the estimated work: train (39%), attack (33%), more (28%)"
+    with plan.stage("train"):  # 700 passes in 10 s; 1,100 left -> 16 s
         pass
-    assert lines[-1] == "[stage 1/3] train finished in 10s; 33% of the work done, ETA of the rest ~20s"
+    assert lines[-1] == "[stage 1/3] train finished in 10s; 39% of the work done, ETA of the rest ~16s"
     with plan.stage("attack"):
         pass
-    assert lines[-1].endswith("76% of the work done, ETA of the rest ~12s")  # 500 passes at 40 s / 1,600
+    assert lines[-1].endswith("72% of the work done, ETA of the rest ~15s")  # 500 passes at 40 s / 1,300
     with plan.stage("more"):
         pass
     assert lines[-1] == "[stage 3/3] more finished in 1s"

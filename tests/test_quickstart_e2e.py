@@ -176,9 +176,16 @@ def test_savedmodel_with_wrong_input_shape_fails_with_one_line(quickstart, tmp_p
 
 
 def test_killed_quickstart_resumes_to_the_same_dataset(quickstart, tmp_path):
-    """kill -9 during D_det generation, run the same command again: identical shards."""
+    """kill -9 during D_det generation, run the same command again: identical shards (to the
+    quickstart's own; its source model is reused and N2 trains one epoch, to keep the test short)."""
     out, _, _ = quickstart
-    args = [QUICKSTART, f"--output_dir={tmp_path}/run", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db"]
+    args = [
+        QUICKSTART,
+        f"--source_savedmodel={out}/models/source",
+        "--epochs=1",
+        f"--output_dir={tmp_path}/run",
+        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
+    ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
     proc = subprocess.Popen(
         [sys.executable, "-m", "robust_keras.main", *args],
