@@ -90,12 +90,14 @@ def run(config: Config, run: Run) -> dict:
             f"angle {last['ntk/angle']:.4f} rad, top-{config.ntk_top} concentration "
             f"{last[f'ntk/concentration_top{config.ntk_top}']:.3f}"
         )
-    _plots(run, tracked, accuracies, config.ntk_top, f"{len(x_fixed)} {config.ntk_batch_source}")
+    _plots(run, tracked, accuracies, config.ntk_top, f"{len(x_fixed)} {config.ntk_batch_source}", config.model)
     run.log_metrics(final)
     return final
 
 
-def _plots(run: Run, tracked: dict[str, KernelDynamics], accuracies: dict[str, dict], top: int, batch: str) -> None:
+def _plots(
+    run: Run, tracked: dict[str, KernelDynamics], accuracies: dict[str, dict], top: int, batch: str, model: str
+) -> None:
     """``accuracies``: mode -> {"clean" | "robust": {epoch: test accuracy}}, every epoch from 1."""
     for mode, dyn in tracked.items():
         labels = [str(e) for e in dyn.epochs]
@@ -104,7 +106,7 @@ def _plots(run: Run, tracked: dict[str, KernelDynamics], accuracies: dict[str, d
             dyn.distance_matrix(),
             rows=labels,
             cols=labels,
-            title=f"kernel distance d(K_s, K_t), {mode}",
+            title=f"kernel distance d(K_s, K_t) (Eq. 12) of {model}, {mode} training, on the {batch} inputs tracked",
             xlabel="epoch t",
             ylabel="epoch s",
             vmax=None,

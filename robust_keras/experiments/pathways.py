@@ -20,6 +20,7 @@ import os
 
 import numpy as np
 
+from robust_keras import progress
 from robust_keras.analysis import plots, simple_classifier
 from robust_keras.analysis.pathways import PathwayRule, classify
 from robust_keras.config import Config
@@ -68,14 +69,22 @@ def _prepare_and_train(config: Config, run: Run, todo: list[grid.Cell], rule: Pa
         raise DataError(
             f"D_det in {dataset_dir} is not prepared", "run the same command with --grid_stage=prepare first"
         )
-    data = workflow.ensure_dataset(config, run, train, test, dataset_dir)
+    cells = f"{len(todo)} grid cell{'s' if len(todo) != 1 else ''}"
+    plan = workflow.stages(
+        config,
+        train,
+        test,
+        then=(cells, len(todo) * progress.training_passes(config.epochs, len(train), 3 * len(test))),
+    )
+    data = workflow.ensure_dataset(config, run, train, test, dataset_dir, plan)
     tr, va = workflow.split_indices(config, len(data.labels))
     simple = _simple_predictions(config, run, data, tr, va) if config.performance_correlation else None
-    for cell in todo:
-        if grid.read_result(run.run_dir, cell):
-            print(f"[grid] cell {cell.name} already finished")
-            continue
-        _train_cell(config, run, cell, data, va, test, simple, rule)
+    with plan.stage(cells):
+        for cell in todo:
+            if grid.read_result(run.run_dir, cell):
+                print(f"[grid] cell {cell.name} already finished")
+                continue
+            _train_cell(config, run, cell, data, va, test, simple, rule)
 
 
 def _simple_predictions(config: Config, run: Run, data, tr, va) -> np.ndarray:

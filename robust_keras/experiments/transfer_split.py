@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from robust_keras import progress
 from robust_keras.analysis import plots
 from robust_keras.config import Config
 from robust_keras.data import adversarial
@@ -33,7 +34,17 @@ RULE = "argmax N'(x_adv) == label (the target t)"
 
 def run(config: Config, run: Run) -> dict:
     train, test = common.load_clean(config)
-    data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"))
+    models = "N' and the two subset models"
+    n_prime = progress.training_passes(config.source_epochs, len(train), len(test))
+    plan = workflow.stages(
+        config, train, test, then=(models, n_prime + progress.training_passes(config.epochs, len(train), 3 * len(test)))
+    )
+    data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"), plan)
+    with plan.stage(models):
+        return _split_and_train(config, run, train, test, data)
+
+
+def _split_and_train(config: Config, run: Run, train, test, data) -> dict:
     reference_path = config.reference_savedmodel or workflow.source_model(
         config, run, train, test, name="n_prime", seed_purpose="n_prime"
     )
