@@ -18,8 +18,10 @@ MODELS = ("cnn_mnist", "cnn_cifar", "resnet18", "resnet34", "resnet50", "two_lay
 # experiment is: not logged as params of the (parent) run and not compared on resume, so every
 # part of a split grid shares one parent run, and a run directory can resume against another
 # tracking URI. The work-splitting ones are not written into flags.flags either.
-PLACEMENT_FLAGS = frozenset({"grid_cell", "grid_stage", "mlflow_tracking_uri"})
-NOT_IN_FLAGFILE = frozenset({"grid_cell", "grid_stage"})
+PLACEMENT_FLAGS = frozenset(
+    {"grid_cell", "grid_stage", "gen_stage", "gen_worker", "gen_workers", "mlflow_tracking_uri"}
+)
+NOT_IN_FLAGFILE = frozenset({"grid_cell", "grid_stage", "gen_stage", "gen_worker", "gen_workers"})
 
 # -- run / bookkeeping -------------------------------------------------------------------------
 flags.DEFINE_string("experiment", "d_det", "Experiment to run (see robust_keras/experiments).")
@@ -134,6 +136,24 @@ flags.DEFINE_enum(
 )
 flags.DEFINE_string("dataset_dir", "", "Adversarial dataset directory; default <output_dir>/d_det.")
 flags.DEFINE_integer("shard_size", 1000, "Examples per TFRecord shard (the unit of resume).", lower_bound=1)
+flags.DEFINE_enum(
+    "gen_stage",
+    "all",
+    ["all", "source", "shards", "merge"],
+    "Adversarial-dataset generation across processes (d_det, pathways, transfer_split, cross_dataset): all = one "
+    "process does everything; source = train and export the source model, then stop; shards = write worker "
+    "--gen_worker's shards (i mod --gen_workers) and stop; merge = verify every worker's part, write the manifest, "
+    "then go on as all. All processes share --output_dir (or --dataset_dir).",
+)
+flags.DEFINE_integer("gen_workers", 1, "--gen_stage=shards|merge: number of generating processes W.", lower_bound=1)
+flags.DEFINE_integer(
+    "gen_worker", 0, "--gen_stage=shards: this process's index w in 0..W-1 (e.g. $SLURM_ARRAY_TASK_ID).", lower_bound=0
+)
+flags.register_multi_flags_validator(
+    ["gen_worker", "gen_workers"],
+    lambda v: v["gen_worker"] < v["gen_workers"],
+    "--gen_worker must be below --gen_workers (workers are numbered 0..W-1).",
+)
 
 # -- transfer -----------------------------------------------------------------------------------
 flags.DEFINE_list("source_models", [], "transfer: SavedModel directories used to craft attacks.")

@@ -26,5 +26,10 @@ class ConfigError(RobustKerasError):
     """Flag values that are valid one by one but do not fit together."""
 
 
+class StageFinished(Exception):
+    """Not an error: the one stage this process was asked for (e.g. ``--gen_stage=shards``) is
+    done; ``main`` prints the message and exits 0 with the run finished."""
+
+
 class TrainingError(RobustKerasError):
     """Training cannot go on meaningfully (e.g. the loss became NaN or infinite)."""

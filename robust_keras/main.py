@@ -34,7 +34,7 @@ from robust_keras import (  # noqa: E402
     flags_toy_linear,  # noqa: E402, F401  (defines the toy_* flags)
     paths,  # noqa: E402
 )
-from robust_keras.errors import RobustKerasError  # noqa: E402
+from robust_keras.errors import RobustKerasError, StageFinished  # noqa: E402
 
 FLAGS = flags.FLAGS
 # where the project's flags are defined, in the order --help shows their groups
@@ -207,6 +207,10 @@ def main(argv: list[str]) -> None:
     print(f"[run] {config.experiment}: run directory {config.output_dir}", flush=True)
     try:
         EXPERIMENTS[config.experiment](config, run)
+    except StageFinished as e:
+        run.finish()
+        print(f"[run] {e}", flush=True)
+        return
     except RobustKerasError as e:
         run.finish("FAILED")
         _fail(str(e), 1)

@@ -141,7 +141,8 @@ def test_missing_dataset_fails_with_one_line(tmp_path):
         f"--output_dir={tmp_path}/run",
         f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
     )
-    _one_line_failure(proc, 1, "cifar10", f"{tmp_path}/tfds", "downloads/manual")
+    _one_line_failure(proc, 2, "cifar10", f"{tmp_path}/tfds", "prepare_data")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "m.db").exists()  # refused before the run
 
 
 def test_truncated_shard_fails_with_one_line(quickstart, tmp_path):
@@ -231,3 +232,48 @@ def test_gpu_flags_run_on_cpu(tmp_path):
         load_model(str(tmp_path / "run" / "models" / "d_det_model"))(np.zeros([2, 28, 28, 1], np.float32)).dtype
         == "float32"
     )
+
+
+def test_generation_split_across_worker_processes_then_merged(quickstart, tmp_path):
+    """--gen_stage=shards in two processes at once (worker 0 and 1 of 2), then --gen_stage=merge:
+    the merged D_det has the quickstart's own shards (same source, same examples), and the merge
+    run goes on to train N2. Without a source model the shard stage says what to run first."""
+    out, _, _ = quickstart
+    common = [QUICKSTART, "--max_train_examples=2000", f"--output_dir={tmp_path}/run"]
+    common.append(f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db")
+    elsewhere = [f"--output_dir={tmp_path}/nosource", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/n.db"]
+    alone = run_main(*common[:2], *elsewhere, "--gen_stage=shards", "--gen_workers=2")
+    _one_line_failure(alone, 1, "needs the source model", "--gen_stage=source")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
+    source = f"--source_savedmodel={out}/models/source"
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "robust_keras.main",
+                *common,
+                source,
+                "--gen_stage=shards",
+                "--gen_workers=2",
+                f"--gen_worker={w}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in (0, 1)
+    ]
+    for proc in workers:
+        stdout, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, stderr[-3000:]
+        assert "wrote its shards" in stdout and "--gen_stage=merge" in stdout
+    assert not (tmp_path / "run" / "d_det" / "manifest.json").exists()  # only the parts so far
+    merged = run_main(*common, source, "--gen_stage=merge", "--gen_workers=2", "--epochs=1")
+    assert merged.returncode == 0, merged.stderr[-3000:]
+    assert "merged 2 parts: 2 shards" in merged.stdout and "epoch 1/1" in merged.stdout
+    manifest = read_json(tmp_path / "run" / "d_det" / "manifest.json")
+    reference = read_json(out / "d_det" / "manifest.json")["shards"][:2]
+    assert manifest["complete"] and [s["sha256"] for s in manifest["shards"]] == [s["sha256"] for s in reference]

@@ -9,10 +9,15 @@ Each record holds ``image`` (float32 raw bytes, shape in the manifest), ``label`
 label, e.g. the target t), ``orig_label`` (y), ``index`` (position in the source split) and
 ``target_hit`` (1 if the source model predicts ``label`` on ``image``).
 
-Generation writes one shard at a time (temporary file, then an atomic rename), records its
-record count and sha256 in the manifest, and sets ``"complete": true`` last. Every shard is a
-pure function of (inputs, attack, seed, shard number), so a killed run resumes at the first
-missing shard and yields byte-identical files. Readers refuse incomplete or mismatched data.
+Generation writes one shard at a time (a temporary file of its own process, then an atomic
+rename), records its record count and sha256 in the manifest, and sets ``"complete": true`` last.
+Every shard is a pure function of (inputs, attack, seed, shard number), so a killed run resumes at
+the first missing shard and yields byte-identical files, and two processes racing on one shard
+write the same bytes. Readers refuse incomplete or mismatched data.
+
+Split generation: worker w of W (``part=(w, W)``) writes shards i with i mod W = w and records
+them in its own ``manifest.part-<w>-of-<W>.json``; :func:`merge` verifies every part and shard and
+writes ``manifest.json``, byte-identical to a one-process run's.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ def sha256_file(path: str) -> str:
 
 
 def _write_json_atomic(path: str, obj: dict) -> None:
-    tmp = f"{path}.tmp"
+    tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
         json.dump(obj, f, indent=2, sort_keys=True)
     os.replace(tmp, path)
@@ -83,6 +88,10 @@ def shard_name(i: int, n: int) -> str:
     return f"shard-{i:05d}-of-{n:05d}.tfrecord"
 
 
+def part_manifest_name(worker: int, workers: int) -> str:
+    return f"manifest.part-{worker:05d}-of-{workers:05d}.json"
+
+
 def _shard_ok(directory: str, shard: dict) -> bool:
     path = os.path.join(directory, shard["name"])
     return os.path.exists(path) and sha256_file(path) == shard["sha256"]
@@ -100,6 +109,7 @@ def generate(
     batch_size: int,
     seed: int,
     log: Callable[[str], None] = print,
+    part: tuple[int, int] = (0, 1),
 ) -> dict:
     """Attacks ``images`` toward ``targets`` and writes the dataset, resuming if interrupted.
 
@@ -110,8 +120,9 @@ def generate(
       spec: JSON-able description that must match for a resume (source model + hash, attack,
         split...); stored in the manifest.
       shard_size: examples per shard; the unit of resumption.
+      part: (w, W): write only shards i with i mod W = w, into part manifest w (then :func:`merge`).
     Returns:
-      The complete manifest.
+      The complete manifest (of the part, for W > 1).
     Raises:
       DataError: ``directory`` holds a dataset generated with a different spec.
     """
@@ -120,7 +131,7 @@ def generate(
         return attack_fn(images[start:stop], targets[start:stop], (seed, shard * _SEED_STRIDE + b))
 
     columns = (targets, orig_labels, np.arange(len(targets)))
-    return _write(directory, images.shape[1:], spec, seed, columns, produce, shard_size, batch_size, log)
+    return _write(directory, images.shape[1:], spec, seed, columns, produce, shard_size, batch_size, log, part)
 
 
 def write_arrays(
@@ -147,16 +158,18 @@ def write_arrays(
         return images[start:stop], target_hit[start:stop]
 
     columns = (labels, orig_labels, indices)
-    return _write(directory, images.shape[1:], spec, 0, columns, produce, shard_size, max(1, shard_size), log)
+    return _write(directory, images.shape[1:], spec, 0, columns, produce, shard_size, max(1, shard_size), log, (0, 1))
 
 
-def _write(directory, image_shape, spec, seed, columns, produce, shard_size, batch_size, log) -> dict:
-    """Writes every missing shard (``produce(start, stop, shard, batch)`` -> (images, hits)),
-    records it in the manifest, and sets ``complete`` last; ``columns`` = (labels, orig_labels,
-    indices), int (N,) each."""
+def _write(directory, image_shape, spec, seed, columns, produce, shard_size, batch_size, log, part) -> dict:
+    """Writes every missing shard of ``part`` = (w, W) (``produce(start, stop, shard, batch)`` ->
+    (images, hits)), records it in the (part) manifest, and sets ``complete`` last; ``columns`` =
+    (labels, orig_labels, indices), int (N,) each."""
     os.makedirs(directory, exist_ok=True)
     n = len(columns[0])
     num_shards = max(1, -(-n // shard_size))
+    worker, workers = part
+    mine = [i for i in range(num_shards) if i % workers == worker]
     header = {
         "format": FORMAT,
         "spec": spec,
@@ -166,7 +179,7 @@ def _write(directory, image_shape, spec, seed, columns, produce, shard_size, bat
         "image_shape": list(image_shape),
         "image_dtype": "float32",
     }
-    manifest_path = os.path.join(directory, MANIFEST)
+    manifest_path = os.path.join(directory, MANIFEST if workers == 1 else part_manifest_name(worker, workers))
     done: dict[str, dict] = {}
     if os.path.exists(manifest_path):
         with open(manifest_path) as f:
@@ -177,16 +190,16 @@ def _write(directory, image_shape, spec, seed, columns, produce, shard_size, bat
                 "pass a new --dataset_dir, or delete that directory to regenerate",
             )
         done = {s["name"]: s for s in previous.get("shards", []) if _shard_ok(directory, s)}  # bad ones are redone
-        if previous.get("complete") and len(done) == num_shards:
-            log(f"[dataset] {directory} is complete and verified ({n} examples); reusing it")
+        if previous.get("complete") and len(done) == len(mine):
+            log(f"[dataset] {manifest_path} is complete and verified; reusing it")
             return previous
     if done:
-        log(f"[dataset] resuming: {len(done)}/{num_shards} shards already written and verified")
+        log(f"[dataset] resuming: {len(done)}/{len(mine)} shards already written and verified")
     manifest = {**header, "complete": False, "shards": sorted(done.values(), key=lambda s: s["name"])}
     _write_json_atomic(manifest_path, manifest)
     start = time.time()
     made = 0
-    for i in range(num_shards):
+    for i in mine:
         name = shard_name(i, num_shards)
         if name in done:
             continue
@@ -196,21 +209,71 @@ def _write(directory, image_shape, spec, seed, columns, produce, shard_size, bat
         _write_json_atomic(manifest_path, manifest)
         made += hi - lo
         rate = made / max(time.time() - start, 1e-9)
-        remaining = n - sum(s["num_records"] for s in manifest["shards"])
+        remaining = sum(min(n, (j + 1) * shard_size) - j * shard_size for j in mine) - sum(
+            s["num_records"] for s in manifest["shards"]
+        )
         log(
             f"[dataset] shard {i + 1}/{num_shards} written ({hi - lo} examples, {rate:.1f} ex/s, "
             f"ETA {remaining / rate:.0f}s)"
         )
-    manifest["complete"] = True
-    manifest["target_hit_rate"] = sum(s["target_hits"] for s in manifest["shards"]) / max(1, n)
+    if workers > 1:  # this part is done; merge() writes manifest.json once every part is
+        manifest["complete"] = True
+        _write_json_atomic(manifest_path, manifest)
+        return manifest
+    return _finish(manifest_path, manifest)
+
+
+def _finish(manifest_path: str, manifest: dict) -> dict:
+    """Marks a manifest holding every shard complete (with the target hit rate) and writes it."""
+    manifest = {**manifest, "complete": True}
+    manifest["target_hit_rate"] = sum(s["target_hits"] for s in manifest["shards"]) / max(1, manifest["num_examples"])
     _write_json_atomic(manifest_path, manifest)
+    return manifest
+
+
+def merge(directory: str, workers: int, log: Callable[[str], None] = print) -> dict:
+    """Joins the W part manifests of a split generation into ``manifest.json`` after checking
+    that every part is complete, all parts describe the same dataset, and every shard exists with
+    its recorded sha256; ``complete`` is written last. Returns the manifest.
+
+    Raises:
+      DataError: naming the missing or unfinished part (the worker to re-run) or the bad shard.
+    """
+    parts = []
+    for worker in range(workers):
+        path = os.path.join(directory, part_manifest_name(worker, workers))
+        if not os.path.exists(path):
+            raise DataError(f"{path} does not exist", f"run worker {worker} of {workers} (it has not started)")
+        part = _read_json(path)
+        if not part.get("complete"):
+            raise DataError(f"{path} is unfinished", f"re-run worker {worker} of {workers}: it resumes")
+        parts.append(part)
+    header = {k: v for k, v in parts[0].items() if k not in ("complete", "shards")}
+    for worker, part in enumerate(parts[1:], 1):
+        if {k: v for k, v in part.items() if k not in ("complete", "shards")} != header:
+            raise DataError(
+                f"part {worker} of {directory} was generated with other settings than part 0",
+                "re-run every worker with the same flags",
+            )
+    shards = sorted((s for part in parts for s in part["shards"]), key=lambda s: s["name"])
+    for shard in shards:
+        if not _shard_ok(directory, shard):
+            owner = int(shard["name"].split("-")[1]) % workers
+            raise DataError(
+                f"shard {directory}/{shard['name']} is missing or corrupt",
+                f"delete it and re-run worker {owner} of {workers}: it rewrites that shard only",
+            )
+    manifest = {**header, "complete": False, "shards": shards}
+    _check_complete(directory, manifest)
+    manifest = _finish(os.path.join(directory, MANIFEST), manifest)
+    log(f"[dataset] merged {workers} parts: {len(shards)} shards, {manifest['num_examples']} examples verified")
     return manifest
 
 
 def _write_shard(directory, name, columns, lo, hi, produce, batch_size, shard):
     labels, orig_labels, indices = columns
     path = os.path.join(directory, name)
-    tmp = f"{path}.tmp"
+    tmp = f"{path}.{os.getpid()}.tmp"  # a racing process writing the same shard has its own
     hits = 0
     if fail_point("disk_full_on_shard"):  # fault injection: what a full disk raises mid-generation
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), tmp)

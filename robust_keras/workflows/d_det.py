@@ -19,7 +19,7 @@ import numpy as np
 from robust_keras.analysis import plots
 from robust_keras.config import Config
 from robust_keras.data import adversarial, transforms
-from robust_keras.errors import DataError
+from robust_keras.errors import ConfigError, DataError, StageFinished
 from robust_keras.experiments import common
 from robust_keras.export import load_model, savedmodel_hash
 from robust_keras.progress import StagePlan, attack_passes, training_passes
@@ -90,6 +90,8 @@ def ensure_dataset(
     accuracy, target success and mean l2 distortion, and the example grid. ``plan`` (from
     :func:`stages`) reports the source-training and generation stages."""
     plan = plan or StagePlan([("source training", 0.0), ("D_det generation", 0.0)], log=lambda _: None)
+    if config.gen_stage != "all":
+        _one_stage(config, run, train, test, dataset_dir, plan)
     previous = adversarial.peek_manifest(dataset_dir)
     if previous:  # finish, repair or reuse (one D_det, many recipes) that dataset, with its source
         if previous["spec"].get("dataset") != config.dataset:
@@ -134,7 +136,36 @@ def ensure_dataset(
     return data
 
 
-def generate(config: Config, dataset_dir: str, source, source_path: str, train, **spec_extra) -> None:
+def _one_stage(config: Config, run: Run, train, test, dataset_dir: str, plan: StagePlan) -> None:
+    """``--gen_stage=source|shards`` (raise StageFinished when done) or ``merge`` (returns after
+    writing the manifest, so the caller goes on with the complete dataset)."""
+    if config.gen_stage == "merge":
+        if config.gen_workers < 2:
+            raise ConfigError("--gen_stage=merge joins the parts of several workers", "pass --gen_workers=W (W >= 2)")
+        if not adversarial.is_complete(dataset_dir, adversarial.peek_manifest(dataset_dir)):
+            adversarial.merge(dataset_dir, config.gen_workers)
+        return
+    have_source = bool(config.source_savedmodel) or bool(common.exported(run, "source"))
+    if config.gen_stage == "source":
+        with plan.stage("source training"):
+            path = source_model(config, run, train, test)
+        raise StageFinished(f"source model ready in {path}; next: --gen_stage=shards --gen_worker=0..W-1")
+    if not have_source:
+        raise DataError(
+            f"--gen_stage=shards needs the source model, and {run.run_dir} has none yet",
+            "run the same command with --gen_stage=source once first (or pass --source_savedmodel)",
+        )
+    source_path = source_model(config, run, train, test)
+    source = load_model(source_path, train.image_shape, config.trust_savedmodels)
+    with plan.stage("D_det generation"):
+        generate(config, dataset_dir, source, source_path, train, part=(config.gen_worker, config.gen_workers))
+    raise StageFinished(
+        f"worker {config.gen_worker} of {config.gen_workers} wrote its shards to {dataset_dir}; when every worker "
+        "is done: the same command with --gen_stage=merge"
+    )
+
+
+def generate(config: Config, dataset_dir: str, source, source_path: str, train, part=(0, 1), **spec_extra) -> None:
     """Attacks every example of ``train`` toward its target (``--attack_target``) and writes the
     sharded dataset (resumable; see data/adversarial.py)."""
     attack = common.make_attack(config, source, targeted=True)
@@ -159,6 +190,7 @@ def generate(config: Config, dataset_dir: str, source, source_path: str, train, 
         batch_size=config.eval_batch_size,
         seed=common.derive_seed(config.seed, "attack"),
         attack_fn=lambda x, t, s: attack(x, t, s)[:2],
+        part=part,
     )
 
 
