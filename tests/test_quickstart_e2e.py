@@ -235,17 +235,21 @@ def test_gpu_flags_run_on_cpu(tmp_path):
 
 
 def test_generation_split_across_worker_processes_then_merged(quickstart, tmp_path):
-    """--gen_stage=shards in two processes at once (worker 0 and 1 of 2), then --gen_stage=merge:
-    the merged D_det has the quickstart's own shards (same source, same examples), and the merge
-    run goes on to train N2. Without a source model the shard stage says what to run first."""
+    """--gen_stage=source, then --gen_stage=shards in two processes at once (worker 0 and 1 of 2),
+    then --gen_stage=merge: one verified D_det of every example (byte-identity with a one-process run
+    is tested in test_adversarial_dataset), and the merge run goes on to train N2. Without a source
+    model the shard stage says what to run first."""
     out, _, _ = quickstart
-    common = [QUICKSTART, "--max_train_examples=2000", f"--output_dir={tmp_path}/run"]
+    small = ["--max_train_examples=400", "--shard_size=100", "--attack_steps=5", "--epochs=1"]
+    common = [QUICKSTART, *small, f"--output_dir={tmp_path}/run"]
     common.append(f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db")
     elsewhere = [f"--output_dir={tmp_path}/nosource", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/n.db"]
-    alone = run_main(*common[:2], *elsewhere, "--gen_stage=shards", "--gen_workers=2")
+    alone = run_main(QUICKSTART, *small, *elsewhere, "--gen_stage=shards", "--gen_workers=2")
     _one_line_failure(alone, 1, "needs the source model", "--gen_stage=source")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
     source = f"--source_savedmodel={out}/models/source"
+    first = run_main(*common, source, "--gen_stage=source")  # the documented first step: source, run, store
+    assert first.returncode == 0 and "source model ready" in first.stdout, first.stderr[-3000:]
     workers = [
         subprocess.Popen(
             [
@@ -271,9 +275,8 @@ def test_generation_split_across_worker_processes_then_merged(quickstart, tmp_pa
         assert proc.returncode == 0, stderr[-3000:]
         assert "wrote its shards" in stdout and "--gen_stage=merge" in stdout
     assert not (tmp_path / "run" / "d_det" / "manifest.json").exists()  # only the parts so far
-    merged = run_main(*common, source, "--gen_stage=merge", "--gen_workers=2", "--epochs=1")
+    merged = run_main(*common, source, "--gen_stage=merge", "--gen_workers=2")
     assert merged.returncode == 0, merged.stderr[-3000:]
-    assert "merged 2 parts: 2 shards" in merged.stdout and "epoch 1/1" in merged.stdout
-    manifest = read_json(tmp_path / "run" / "d_det" / "manifest.json")
-    reference = read_json(out / "d_det" / "manifest.json")["shards"][:2]
-    assert manifest["complete"] and [s["sha256"] for s in manifest["shards"]] == [s["sha256"] for s in reference]
+    assert "merged 2 parts: 4 shards" in merged.stdout and "epoch 1/1" in merged.stdout
+    data = adversarial.load(str(tmp_path / "run" / "d_det"))  # verified: complete, every shard hash
+    assert list(data.indices) == list(range(400)) and data.manifest["spec"]["source_model"]["path"].endswith("source")
