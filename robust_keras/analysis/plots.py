@@ -14,7 +14,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
-def _save(fig, path: str) -> str:
+def save_figure(fig, path: str) -> str:
     """Lays out, writes and closes a figure; returns its path."""
     fig.tight_layout()
     fig.savefig(path)
@@ -62,68 +62,7 @@ def heatmap(
     ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.set_title("\n".join(textwrap.wrap(title, int(width * 11))), fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.046)
-    return _save(fig, path)
-
-
-def image_grid(
-    path: str,
-    clean: np.ndarray,
-    adversarial: np.ndarray,
-    titles: Sequence[str],
-    *,
-    row_labels: tuple[str, str] = ("clean", "perturbed"),
-    title: str | None = None,
-) -> str:
-    """Two rows of images in [0, 1] (clean above, perturbed below), labelled rows, per-column
-    titles and an optional figure title."""
-    n = len(clean)
-    fig, axes = plt.subplots(2, n, figsize=(1.3 * n + 0.8, 3.2 if title else 3), dpi=120, squeeze=False)
-    for j in range(n):
-        for i, img in enumerate((clean[j], adversarial[j])):
-            ax = axes[i][j]
-            ax.imshow(np.clip(img.squeeze(), 0, 1), cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[0][j].set_title(titles[j], fontsize=7)
-    for i, label in enumerate(row_labels):
-        axes[i][0].set_ylabel(label, fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=8)
-    return _save(fig, path)
-
-
-def signed_image_table(
-    path: str,
-    table: Sequence[Sequence[np.ndarray]],
-    *,
-    row_labels: Sequence[str],
-    col_titles: Sequence[str],
-    title: str,
-    image_cols: int = 1,
-) -> str:
-    """A rows x cols table of (H, W, C) arrays with row labels and column titles. The first
-    ``image_cols`` columns are images in [0, 1] (grey for one channel); the others are signed maps
-    (e.g. input gradients) scaled per cell so that 0 is white / grey: one channel in a red-blue
-    map (red > 0), three channels as 0.5 + 0.5 g / max|g|."""
-    rows, cols = len(table), len(col_titles)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.35 * cols + 1.2, 1.35 * rows + 0.6), dpi=120, squeeze=False)
-    for i, row in enumerate(table):
-        for j, (ax, img) in enumerate(zip(axes[i], row, strict=True)):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            img = np.asarray(img, float)
-            if j < image_cols:
-                ax.imshow(img.squeeze(), cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=1)
-            elif img.shape[-1] == 1:
-                scale = np.abs(img).max() or 1.0
-                ax.imshow(img[..., 0], cmap="RdBu_r", vmin=-scale, vmax=scale)
-            else:
-                ax.imshow(np.clip(0.5 + 0.5 * img / (np.abs(img).max() or 1.0), 0, 1))
-        axes[i][0].set_ylabel(row_labels[i], fontsize=7)
-    for j, name in enumerate(col_titles):
-        axes[0][j].set_title(name, fontsize=7)
-    fig.suptitle(title, fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def curves_vs(
@@ -155,7 +94,7 @@ def curves_vs(
         ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def curve_panels(
@@ -195,7 +134,7 @@ def histograms(
     ax.set(xlabel=xlabel, ylabel="density", yscale="log")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def scatter_panels(
@@ -254,7 +193,7 @@ def toy_accuracy_vs_k(
     ax.minorticks_off()
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def toy_weights(path: str, trajectories: Mapping[str, Mapping[int, tuple[float, float]]], *, eps: float, title: str):
@@ -268,7 +207,7 @@ def toy_weights(path: str, trajectories: Mapping[str, Mapping[int, tuple[float, 
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 _FOUR_CURVE_STYLE = {
@@ -391,7 +330,7 @@ def side_by_side_curves(path: str, panels: Mapping[str, Mapping[str, Sequence[fl
     axes[0][0].set_ylabel("accuracy")
     axes[0][-1].legend(loc="best", fontsize=7)
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def clean_pathways(path: str, panels: Mapping[str, Mapping[str, Sequence[float]]], *, title: str) -> str:
@@ -415,4 +354,4 @@ def clean_pathways(path: str, panels: Mapping[str, Mapping[str, Sequence[float]]
     axes[0][0].set_ylabel("accuracy / fraction of attacked examples")
     axes[0][-1].legend(loc="best", fontsize=7)
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 from scipy import stats
 
-from robust_keras.analysis import plots
+from robust_keras.analysis import image_plots, plots
 from robust_keras.attacks.ntk import ClosedFormKernelPredictor, EmpiricalKernelPredictor, attack_predictor
 from robust_keras.config import Config
 from robust_keras.errors import ConfigError
@@ -242,7 +242,7 @@ def _gradient_images(run, reg, predictor, evaluation, name: str, suffix: str, co
             f = out[0, 0] if out.shape[1] == 1 else out[0, int(y_test[0])]
         g = tape.gradient(f, x).numpy()[0]
         images.append(0.5 + 0.5 * g / (np.abs(g).max() + 1e-12))
-    png = plots.image_grid(
+    png = image_plots.image_grid(
         run.path("plots", f"feature_gradients{suffix}.png"),
         np.repeat(x_test[:1], count, 0),
         np.stack(images),

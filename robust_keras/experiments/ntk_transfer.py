@@ -32,7 +32,7 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from robust_keras.analysis import plots
+from robust_keras.analysis import image_plots, plots
 from robust_keras.attacks.ntk import ClosedFormKernelPredictor, attack_predictor
 from robust_keras.config import Config
 from robust_keras.experiments import common
@@ -139,7 +139,7 @@ def _plot_gradients(run: Run, images: np.ndarray, gradients: dict[str, dict[int,
         for name, g in stacked.items():
             table.append([image, *g[:, i]])
             labels.append(f"image {i}: {name}")
-    png = plots.signed_image_table(
+    png = image_plots.signed_image_table(
         run.path("plots", "loss_gradients.png"),
         table,
         row_labels=labels,

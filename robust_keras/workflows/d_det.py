@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from robust_keras.analysis import plots
+from robust_keras.analysis import image_plots
 from robust_keras.config import Config
 from robust_keras.data import adversarial, transforms
 from robust_keras.errors import ConfigError, DataError, StageFinished
@@ -245,7 +245,7 @@ def _plot_examples(run: Run, data: adversarial.AdversarialData, train, n: int = 
     idx = np.arange(min(n, len(data.labels)))
     titles = [f"y={data.orig_labels[i]} t={data.labels[i]}{' hit' if data.target_hit[i] else ''}" for i in idx]
     attack = data.manifest["spec"].get("attack", {})
-    png = plots.image_grid(
+    png = image_plots.image_grid(
         run.path("plots", "d_det_examples.png"),
         common.to_float(train.images[data.indices[idx]]),
         data.images[idx],
