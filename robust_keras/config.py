@@ -127,6 +127,14 @@ flags.DEFINE_float(
 flags.DEFINE_float("attack_step_size", 0.1, "PGD step size (pixel units).", lower_bound=0.0)
 flags.DEFINE_integer("attack_steps", 100, "PGD iterations.", lower_bound=1)
 flags.DEFINE_integer("attack_restarts", 1, "Random restarts; the best iterate over all is kept.", lower_bound=1)
+flags.DEFINE_enum(
+    "robust_eval",
+    "pgd",
+    ["pgd", "apgd_ce", "apgd_t"],
+    "Attack that measures robust accuracy during training (kernel_dynamics): pgd = the --attack* flags; apgd_ce / "
+    "apgd_t = Auto-PGD with CE / targeted DLR at --attack_norm, --attack_eps, --attack_steps, --attack_restarts. "
+    "Logged as <split>/robust_accuracy, <split>/apgd_ce_robust_accuracy, <split>/apgd_t_robust_accuracy.",
+)
 flags.DEFINE_bool("attack_random_start", False, "Start from a uniform random point of the eps-ball.")
 flags.DEFINE_enum(
     "attack_target",

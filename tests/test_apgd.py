@@ -62,31 +62,31 @@ def test_dlr_needs_enough_classes():
         APGD(two, norm="linf", eps=0.1, loss="dlr")(np.zeros((1, 4), np.float32), np.array([0]))
 
 
-def test_apgd_is_at_least_as_strong_as_pgd_on_an_adversarially_trained_model():
-    """A small MLP trained 3 epochs on PGD-3 examples of 2,000 sample digits: at the same budget
-    and number of steps, APGD-T leaves clearly less robust accuracy than PGD and APGD-CE no more
-    (within one example in a hundred: the two reach 0.480 vs 0.484 here)."""
+@pytest.fixture(scope="module")
+def robust_mlp():
+    """A small MLP trained 3 epochs on PGD-3 (l-inf 0.1) examples of 2,000 sample digits, and
+    500 held-out digits."""
     from robust_keras.data.sources import load_mnist_sample
 
     train, test = load_mnist_sample()
     x = train.images[:2000].astype(np.float32) / 255.0
     y = train.labels[:2000]
     tf.keras.utils.set_random_seed(0)
-    model = tf.keras.Sequential(
-        [
-            tf.keras.Input((28, 28, 1)),
-            tf.keras.layers.Flatten(),
-            tf.keras.layers.Dense(128, activation="relu"),
-            tf.keras.layers.Dense(10),
-        ]
-    )
+    layers = [tf.keras.layers.Flatten(), tf.keras.layers.Dense(128, activation="relu"), tf.keras.layers.Dense(10)]
+    model = tf.keras.Sequential([tf.keras.Input((28, 28, 1)), *layers])
     model.compile(tf.keras.optimizers.Adam(1e-3), tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     trainer = PGD(model, norm="linf", eps=0.1, step_size=0.04, steps=3, random_start=True)
     for epoch in range(3):
         for b in range(0, len(y), 100):
             x_adv = trainer(x[b : b + 100], y[b : b + 100], (epoch, b))[0]
             model.train_on_batch(x_adv, y[b : b + 100])
-    x_test, y_test = test.images[:500].astype(np.float32) / 255.0, test.labels[:500]
+    return model, test.images[:500].astype(np.float32) / 255.0, test.labels[:500]
+
+
+def test_apgd_is_at_least_as_strong_as_pgd_on_an_adversarially_trained_model(robust_mlp):
+    """At the same budget and number of steps, APGD-T leaves clearly less robust accuracy than
+    PGD and APGD-CE no more (within one example in a hundred: the two reach 0.480 vs 0.484 here)."""
+    model, x_test, y_test = robust_mlp
     clean = float(np.mean(np.argmax(model(x_test), -1) == y_test))
     pgd = PGD(model, norm="linf", eps=0.1, step_size=0.025, steps=20, random_start=True)
     robust = {"pgd": 1.0 - float(np.mean(pgd(x_test, y_test, (0, 1))[1]))}
@@ -97,3 +97,30 @@ def test_apgd_is_at_least_as_strong_as_pgd_on_an_adversarially_trained_model():
     # measured: clean 0.824, PGD-20 0.484, APGD-CE-20 0.480, APGD-T-20 (one restart) 0.426
     assert robust["dlr_targeted"] <= robust["pgd"] - 0.02, robust
     assert robust["ce"] <= robust["pgd"] + 0.01, robust  # no weaker than PGD (a 2-digit margin here)
+
+
+def test_robust_eval_flag_picks_the_attack_and_its_own_metric_name(robust_mlp):
+    """--robust_eval=apgd_t: the training evaluator attacks with APGD-T (at the --attack_* budget)
+    and logs test/apgd_t_robust_accuracy; pgd keeps test/robust_accuracy. Numbers never share a name."""
+    from conftest import parse_project_flags
+
+    from robust_keras.config import Config
+    from robust_keras.experiments import common
+    from robust_keras.training.evaluators import RobustEvaluator
+
+    model, x_test, y_test = robust_mlp
+    images = (x_test[:200] * 255).astype(np.uint8)
+    found = {}
+    for name in ("pgd", "apgd_t"):
+        values = parse_project_flags(
+            "--attack_norm=linf",
+            "--attack_eps=0.1",
+            "--attack_step_size=0.025",
+            "--attack_steps=20",
+            "--attack_random_start",
+            f"--robust_eval={name}",
+        )
+        metric, make = common.robust_eval(Config(values))
+        found.update(RobustEvaluator("test", images, y_test[:200], make, 200, metric=metric).evaluate(model))
+    assert sorted(found) == ["test/apgd_t_robust_accuracy", "test/robust_accuracy"]
+    assert found["test/apgd_t_robust_accuracy"] < found["test/robust_accuracy"], found

@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
-from robust_keras.attacks import PGD, fgsm
+from robust_keras.attacks import APGD, PGD, fgsm
 from robust_keras.config import Config
 from robust_keras.data import pipeline, sources, transforms
 from robust_keras.environment import git_sha
@@ -270,6 +271,23 @@ def exported(run: Run, name: str) -> str | None:
     """Path of an earlier complete export of ``name`` in this run directory (a resumed run)."""
     path = os.path.join(run.run_dir, "models", name)
     return path if os.path.exists(os.path.join(path, "saved_model.pb")) else None
+
+
+def robust_eval(config: Config) -> tuple[str, Callable]:
+    """(metric name, logits_fn -> attack) of ``--robust_eval``: the --attack* PGD under
+    ``robust_accuracy``, or APGD-CE / APGD-T at the same norm, eps, steps and restarts under
+    ``apgd_ce_robust_accuracy`` / ``apgd_t_robust_accuracy`` (never mixed with PGD's numbers)."""
+    if config.robust_eval == "pgd":
+        return "robust_accuracy", lambda logits_fn: make_attack(config, logits_fn, targeted=False)
+    loss = "ce" if config.robust_eval == "apgd_ce" else "dlr_targeted"
+    return f"{config.robust_eval}_robust_accuracy", lambda logits_fn: APGD(
+        logits_fn,
+        norm=config.attack_norm,
+        eps=config.attack_eps,
+        steps=config.attack_steps,
+        restarts=config.attack_restarts,
+        loss=loss,
+    )
 
 
 def make_attack(config: Config, logits_fn, *, targeted: bool) -> PGD:

@@ -26,6 +26,7 @@ from robust_keras.training.evaluators import ClassificationEvaluator, RobustEval
 
 def run(config: Config, run: Run) -> dict:
     train, test = common.load_clean(config)
+    robust_metric, make_robust_attack = common.robust_eval(config)
     source = train if config.ntk_batch_source == "train" else test
     x_fixed = common.to_float(source.images[: config.ntk_batch])
     recipe = common.Recipe.from_config(config)
@@ -52,12 +53,13 @@ def run(config: Config, run: Run) -> dict:
 
         evaluators = [
             ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size),
-            RobustEvaluator(  # the --attack* attack on the first eval batch of test images
+            RobustEvaluator(  # the --robust_eval attack on the first eval batch of test images
                 "test",
                 test.images[: config.eval_batch_size],
                 test.labels[: config.eval_batch_size],
-                lambda predict: common.make_attack(config, predict, targeted=False),
+                make_robust_attack,
                 config.eval_batch_size,
+                metric=robust_metric,
             ),
         ]
         common.train_model(
@@ -76,7 +78,7 @@ def run(config: Config, run: Run) -> dict:
         dyn = tracked[mode]
         accuracies[mode] = {
             kind: child.metric_history(f"test/{key}")
-            for kind, key in (("clean", "accuracy"), ("robust", "robust_accuracy"))
+            for kind, key in (("clean", "accuracy"), ("robust", robust_metric))
         }
         np.savez(
             run.path(mode, "kernels.npz"), epochs=np.array(dyn.epochs), kernels=np.stack(dyn.kernels), inputs=x_fixed
@@ -90,13 +92,24 @@ def run(config: Config, run: Run) -> dict:
             f"angle {last['ntk/angle']:.4f} rad, top-{config.ntk_top} concentration "
             f"{last[f'ntk/concentration_top{config.ntk_top}']:.3f}"
         )
-    _plots(run, tracked, accuracies, config.ntk_top, f"{len(x_fixed)} {config.ntk_batch_source}", config.model)
+    attack = {"pgd": f"{config.attack} ({config.attack_norm}, eps {config.attack_eps:g})"}.get(
+        config.robust_eval,
+        f"{config.robust_eval.replace('_', '-').upper()} ({config.attack_norm}, eps {config.attack_eps:g})",
+    )
+    batch = f"{len(x_fixed)} {config.ntk_batch_source}"
+    _plots(run, tracked, accuracies, config.ntk_top, batch, config.model, attack)
     run.log_metrics(final)
     return final
 
 
 def _plots(
-    run: Run, tracked: dict[str, KernelDynamics], accuracies: dict[str, dict], top: int, batch: str, model: str
+    run: Run,
+    tracked: dict[str, KernelDynamics],
+    accuracies: dict[str, dict],
+    top: int,
+    batch: str,
+    model: str,
+    attack: str,
 ) -> None:
     """``accuracies``: mode -> {"clean" | "robust": {epoch: test accuracy}}, every epoch from 1."""
     for mode, dyn in tracked.items():
@@ -135,7 +148,7 @@ def _plots(
         run.path("plots", "accuracy.png"),
         list(accuracies["standard"]["clean"]),
         {f"{mode}: {key}": list(values.values()) for mode, acc in accuracies.items() for key, values in acc.items()},
-        title="test accuracy, clean and under the training attack",
+        title=f"test accuracy, clean and under {attack}",
         xlabel="epoch",
         ylabel="accuracy",
     )

@@ -41,11 +41,19 @@ class RobustEvaluator:
     ``make_attack``: logits function -> attack with ``attack(x, y, seed)[0]`` the adversarial
     batch (e.g. ``experiments.common.make_attack``); rebuilt only when ``predict`` changes (a
     new model, e.g. after linearization). Attack seeds are fixed per batch, so epochs compare.
-    Yields ``<split>/robust_accuracy``.
+    Yields ``<split>/<metric>`` (default ``robust_accuracy``; other attacks log under their own name).
     """
 
-    def __init__(self, split: str, images: np.ndarray, labels: np.ndarray, make_attack, batch_size: int = 500):
-        self.split = split
+    def __init__(
+        self,
+        split: str,
+        images: np.ndarray,
+        labels: np.ndarray,
+        make_attack,
+        batch_size: int = 500,
+        metric: str = "robust_accuracy",
+    ):
+        self.split, self.metric = split, metric
         self.dataset = eval_dataset(images, labels, batch_size)
         self.make_attack = make_attack
         self._predict = self._attack = None
@@ -58,7 +66,7 @@ class RobustEvaluator:
             x_adv = self._attack(x, y, (0, i))[0]
             correct += int(tf.reduce_sum(tf.cast(tf.argmax(predict(x_adv), -1) == y, tf.int32)))
             count += int(y.shape[0])
-        yield f"{self.split}/robust_accuracy", correct / max(count, 1)
+        yield f"{self.split}/{self.metric}", correct / max(count, 1)
 
 
 def accuracy(
