@@ -13,7 +13,7 @@ EPOCHS, ATTACKED, STEPS = 3, 200, 10  # smaller than the flagfile, to keep the s
 
 
 def test_clean_pathways_logs_attack_and_transfer_per_epoch(tmp_path):
-    run_experiment(
+    proc = run_experiment(
         "clean_pathways_mnist_tiny.flags",
         tmp_path,
         f"--epochs={EPOCHS}",
@@ -21,6 +21,7 @@ def test_clean_pathways_logs_attack_and_transfer_per_epoch(tmp_path):
         f"--attack_steps={STEPS}",
         "--max_train_examples=1500",
     )
+    assert "[stage 1/2] M2 reference models finished in" in proc.stdout and "ETA of the rest" in proc.stdout
     summary = read_json(tmp_path / "summary.json")
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/m.db")
     parent = (tmp_path / "mlflow_run_id").read_text().strip()

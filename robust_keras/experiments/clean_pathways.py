@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 
-from robust_keras import tracking
+from robust_keras import progress, tracking
 from robust_keras.analysis import plots
 from robust_keras.config import Config
 from robust_keras.data import transforms
@@ -40,10 +40,25 @@ def run(config: Config, run: Run) -> dict:
         "2": common.Recipe.from_config(config).replace(weight_decay=0.0, augment=False),
     }
     val = ClassificationEvaluator("val", train.images[va], train.labels[va], config.eval_batch_size)
+    one_model = progress.training_passes(config.epochs, len(tr), len(va))
+    attacks = config.epochs * (
+        progress.attack_passes(len(attacked), config.attack_steps, config.attack_restarts) + 3 * len(attacked)
+    )
+    plan = progress.StagePlan(
+        [("M2 reference models", 2 * one_model), ("M1 models, attacked every epoch", 2 * (one_model + attacks))]
+    )
     references = {}
-    for r, recipe in recipes.items():
-        path = _train(config, run, f"m2_{r}", recipe, train, tr, [val])
-        references[f"m2_{r}"] = load_model(path, train.image_shape)
+    with plan.stage("M2 reference models"):
+        for r, recipe in recipes.items():
+            path = _train(config, run, f"m2_{r}", recipe, train, tr, [val])
+            references[f"m2_{r}"] = load_model(path, train.image_shape)
+    with plan.stage("M1 models, attacked every epoch"):
+        curves = _train_m1(config, run, recipes, train, tr, val, attacked, targets, references)
+    return _report(config, run, curves)
+
+
+def _train_m1(config, run, recipes, train, tr, val, attacked, targets, references) -> dict:
+    """Trains M1 per recipe with the targeted attack on it and its transfer to each M2 every epoch."""
     curves = {}
     for r, recipe in recipes.items():
         adv = TargetedTransferEvaluator(
@@ -57,6 +72,11 @@ def run(config: Config, run: Run) -> dict:
         name = f"m1_{r}"
         _train(config, run, name, recipe, train, tr, [val, adv])
         curves[name] = {c: list(tracking.metric_history(run.run_dir, name, c).values()) for c in CURVES}
+    return curves
+
+
+def _report(config: Config, run: Run, curves: dict) -> dict:
+    """The Fig. 4 plot and summary.json from the M1 curves."""
     png = plots.clean_pathways(
         run.path("plots", "clean_pathways.png"),
         {

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import json
 
+from robust_keras import progress
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.errors import DataError
@@ -42,10 +43,13 @@ def run(config: Config, run: Run) -> dict:
                     "evaluate on datasets with the same image size and classes in the same order",
                 )
             tests[name] = other
-    data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"))
+    n2_work = progress.training_passes(config.epochs, len(train), 3 * len(test))
+    plan = workflow.stages(config, train, test, then=("N2 training", n2_work))
+    data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"), plan)
     num_classes = data.manifest["spec"]["num_classes"]
     name = "d_det_model"
-    trainer = workflow.train_on_d_det(config, run, data, test, name=name)
+    with plan.stage("N2 training"):
+        trainer = workflow.train_on_d_det(config, run, data, test, name=name)
     if not common.exported(run, name):
         common.export(run, trainer, name, config, role="model trained on D_det", dataset_manifest=data.manifest["spec"])
     clean = load_model(data.manifest["spec"]["source_model"]["path"], train.image_shape)
