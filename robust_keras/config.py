@@ -131,9 +131,10 @@ flags.DEFINE_enum(
     "robust_eval",
     "pgd",
     ["pgd", "apgd_ce", "apgd_t"],
-    "Attack that measures robust accuracy during training (kernel_dynamics): pgd = the --attack* flags; apgd_ce / "
-    "apgd_t = Auto-PGD with CE / targeted DLR at --attack_norm, --attack_eps, --attack_steps, --attack_restarts. "
-    "Logged as <split>/robust_accuracy, <split>/apgd_ce_robust_accuracy, <split>/apgd_t_robust_accuracy.",
+    "Attack that measures robust accuracy: kernel_dynamics' per-epoch evaluator (pgd = the --attack* flags; apgd_ce / "
+    "apgd_t = Auto-PGD with CE / targeted DLR at --attack_norm, --attack_eps, --attack_steps, --attack_restarts), "
+    "logged as <split>/robust_accuracy, <split>/apgd_ce_robust_accuracy, <split>/apgd_t_robust_accuracy; and the "
+    "feature-averaging l2 curves (pgd or apgd_ce with --fa_pgd_steps / --fa_pgd_restarts; apgd_t needs >= 4 classes).",
 )
 flags.DEFINE_bool("attack_random_start", False, "Start from a uniform random point of the eps-ball.")
 flags.DEFINE_enum(

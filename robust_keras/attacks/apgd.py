@@ -70,11 +70,17 @@ class APGD:
     ):
         if loss not in LOSSES:
             raise ValueError(f"unknown APGD loss {loss!r}; use one of {LOSSES}")
-        self.logits_fn, self.norm, self.eps, self.steps, self.restarts = logits_fn, norm, float(eps), steps, restarts
+        self.logits_fn, self.norm, self.steps, self.restarts = logits_fn, norm, steps, restarts
+        # the radius as a variable: set_budget() changes it without retracing the compiled attack
+        self._eps = tf.Variable(float(eps), trainable=False, dtype=tf.float32)
         self.loss, self.target_classes, self.rho, self.alpha, self.clip = loss, target_classes, rho, alpha, clip
-        self.step = make_step(norm, float(eps))
+        self.step = make_step(norm, self._eps)
         self._checkpoints = checkpoints(steps)
         self._compiled: dict[tuple[int, ...], Callable] = {}
+
+    def set_budget(self, eps: float) -> None:
+        """Changes the radius for later calls (same compiled graph; the step sizes follow it)."""
+        self._eps.assign(float(eps))
 
     def __call__(self, x, labels, seed=(0, 0)) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Attacks a batch: x float32 (B, ...) in [0, 1], labels int (B,) true labels, seed two
@@ -159,7 +165,7 @@ class APGD:
             f_k, g_k, wrong = self._evaluate(x_k, labels, targets)
             x_max, f_max, g_max = x_k, f_k, g_k
             found, x_found = wrong, x_k
-            eta = tf.fill([batch], 2.0 * self.eps)
+            eta = tf.fill([batch], 2.0 * self._eps)
             x_prev = x_k
             increases = tf.zeros([batch], tf.float32)
             f_max_at_mark, halved_at_mark = f_max, tf.zeros([batch], tf.bool)

@@ -5,7 +5,8 @@ labels), the k-class net (cross-entropy, cluster labels) read out as binary, and
 binary net with PGD adversarial training. Each is a nested child run with lambda / cosine
 diagnostics every ``--fa_eval_every`` steps, heatmaps and ``<model>/cosine_matrix.npy`` (rows =
 neurons, columns = clusters; cosines of w - w(0)). Then l2 robust accuracy versus radius on
-held-out points, by PGD and by the analytic direction -sum_{J+} mu + sum_{J-} mu, with the
+held-out points, by PGD (or APGD-CE: ``--robust_eval=apgd_ce``) and by the analytic direction
+-sum_{J+} mu + sum_{J-} mu, with the
 hand-built f_robust as reference: ``robust_accuracy.json`` and ``plots/robust_accuracy.png``.
 """
 
@@ -68,15 +69,18 @@ def run(config: Config, run: Run) -> dict:
         "k": k,
         "d": d,
         "markers": {"sqrt(d/k)": float(np.sqrt(d / k)), "sqrt(d)": float(np.sqrt(d))},
+        "attack": config.robust_eval,
         "curves": curves,
     }
     with open(run.path("robust_accuracy.json"), "w") as f:
         json.dump(result, f, indent=2)
     run.log_artifact(run.path("robust_accuracy.json"))
     _plot_curves(run, result)
+    prefix = "" if config.robust_eval == "pgd" else f"{config.robust_eval}_"  # APGD numbers keep their own names
     for name, c in curves.items():  # one scalar per model and marker for the runs table
+        worst = np.minimum(c[config.robust_eval], c["analytic"])
         for label, r in (("sqrt_d_over_k", np.sqrt(d / k)), ("half_sqrt_d", 0.5 * np.sqrt(d))):
-            final[f"{name}/robust_accuracy_{label}"] = float(np.interp(r, radii, np.minimum(c["pgd"], c["analytic"])))
+            final[f"{name}/{prefix}robust_accuracy_{label}"] = float(np.interp(r, radii, worst))
     run.log_metrics(final)
     return final
 
@@ -167,7 +171,8 @@ def _adversary(config: Config, model, train, test):
 
 
 def _curves(config: Config, margin, test, radii, train) -> dict[str, list[float]]:
-    pgd = robustness.robust_curve(
+    """{--robust_eval attack ("pgd" or "apgd_ce"): curve, "analytic": curve} over ``radii``."""
+    attacked = robustness.robust_curve(
         margin,
         test.x,
         test.y,
@@ -175,17 +180,19 @@ def _curves(config: Config, margin, test, radii, train) -> dict[str, list[float]
         steps=config.fa_pgd_steps,
         restarts=config.fa_pgd_restarts,
         seed=derive_seed(config.seed, "curve"),
+        attack=config.robust_eval,
     )
     analytic = [
         robustness.analytic_robust_accuracy(margin, test.x, test.y, r, train.centres, train.positive) for r in radii
     ]
-    return {"pgd": pgd, "analytic": analytic}
+    return {config.robust_eval: attacked, "analytic": analytic}
 
 
 def _plot_curves(run: Run, result: dict) -> None:
     series = {}
+    attack = result["attack"]
     for name, c in result["curves"].items():
-        series[f"{name} (PGD)"] = c["pgd"]
+        series[f"{name} ({attack.replace('_', '-').upper()})"] = c[attack]
         series[f"{name} (analytic)"] = c["analytic"]
     png = plots.curves_vs(
         run.path("plots", "robust_accuracy.png"),

@@ -4,8 +4,9 @@ A K-class image dataset becomes a binary task (``--binary_positive_classes``: MN
 CIFAR-10 classes 5-9 vs 0-4). The same architecture is trained twice with the same recipe:
 ``binary`` on the 2 labels and ``fine`` on the K original labels, read out as binary
 (``--fa_readout``: logsumexp_{J+} z - logsumexp_{J-} z, or sum_{J+} z - sum_{J-} z). Both are
-attacked with l2 PGD on their binary margin at ``--fa_real_radii`` (pixel units, inputs in [0, 1]);
-finer supervision should give the more robust binary classifier.
+attacked with l2 PGD (or APGD-CE, ``--robust_eval=apgd_ce``) on their binary margin at
+``--fa_real_radii`` (pixel units, inputs in [0, 1]); finer supervision should give the more robust
+binary classifier.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def run(config: Config, run: Run) -> dict:
             clip=(0.0, 1.0),
             seed=common.derive_seed(config.seed, "curve"),
             batch_size=config.eval_batch_size,
+            attack=config.robust_eval,
         )
         print(f"[{name}] l2 robust accuracy: " + ", ".join(f"r={r:g}: {a:.3f}" for r, a in zip(radii, curves[name])))
     result = {
@@ -96,6 +98,7 @@ def run(config: Config, run: Run) -> dict:
         "dataset": config.dataset,
         "model": config.model,
         "readout": config.fa_readout,
+        "attack": config.robust_eval,
         "curves": curves,
     }
     with open(run.path("robust_accuracy.json"), "w") as f:
@@ -105,11 +108,13 @@ def run(config: Config, run: Run) -> dict:
         run.path("plots", "robust_accuracy.png"),
         radii,
         {"trained on 2 labels": curves["binary"], f"trained on {train.num_classes} labels": curves["fine"]},
-        title=f"l2 robust accuracy, binary task ({config.dataset}, {config.model})",
+        title=f"l2 robust accuracy under {config.robust_eval.replace('_', '-').upper()}, binary task "
+        f"({config.dataset}, {config.model})",
         xlabel="l2 radius (pixels in [0, 1])",
         ylabel="robust accuracy",
     )
     run.log_artifact(png, "plots")
-    final = {f"{name}/robust_accuracy_r{r:g}": a for name, c in curves.items() for r, a in zip(radii, c)}
+    prefix = "" if config.robust_eval == "pgd" else f"{config.robust_eval}_"  # APGD numbers keep their own names
+    final = {f"{name}/{prefix}robust_accuracy_r{r:g}": a for name, c in curves.items() for r, a in zip(radii, c)}
     run.log_metrics(final)
     return final
