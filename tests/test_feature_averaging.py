@@ -177,19 +177,23 @@ def test_dual_full_batch_gd_takes_the_same_steps(kind):
 
 
 def test_apgd_curves_keep_their_own_names_and_show_the_same_effect(tmp_path):
-    """--robust_eval=apgd_ce: the curves and metrics are APGD-CE's, under names PGD's never use, and
-    the finer-label gain survives the stronger attack; apgd_t is refused for a binary margin."""
-    run_experiment("feature_averaging_synthetic_tiny.flags", tmp_path, "--robust_eval=apgd_ce")
+    """--robust_eval=apgd_ce: the curves, their metrics and the adversarially trained net's robust
+    gap are APGD-CE's, under names PGD's never use, and the finer-label gain survives the stronger
+    attack; apgd_t is refused for a binary margin before any training."""
+    from conftest import parse_project_flags
+
+    from robust_keras.config import Config
+    from robust_keras.experiments import feature_averaging
+
+    run_experiment("feature_averaging_adversarial_tiny.flags", tmp_path, "--robust_eval=apgd_ce")
     result = read_json(tmp_path / "robust_accuracy.json")
     assert result["attack"] == "apgd_ce" and set(result["curves"]["binary"]) == {"apgd_ce", "analytic"}
     names = {r["name"] for r in read_jsonl(tmp_path / "metrics.jsonl")}
-    assert "multiclass/apgd_ce_robust_accuracy_half_sqrt_d" in names
-    assert not any(n.endswith("/robust_accuracy_half_sqrt_d") for n in names)
+    assert {"multiclass/apgd_ce_robust_accuracy_half_sqrt_d", "apgd_ce_robust/generalisation_gap"} <= names
+    assert not any(n.endswith("/robust_accuracy_half_sqrt_d") or n.startswith("robust_") for n in names)
     radii = np.array(result["radii"])
     between = (radii >= np.sqrt(600 / 6)) & (radii <= np.sqrt(600))
     worst = {n: np.minimum(c["apgd_ce"], c["analytic"]) for n, c in result["curves"].items()}
     assert np.max(worst["multiclass"][between] - worst["binary"][between]) > 0.3
     with pytest.raises(ConfigError, match="apgd_ce"):
-        robustness.robust_curve(
-            lambda x: x[:, 0], np.zeros((2, 3), np.float32), np.array([0, 1]), [0.1], attack="apgd_t"
-        )
+        feature_averaging.run(Config(parse_project_flags("--robust_eval=apgd_t")), run=None)

@@ -26,6 +26,14 @@ def _accuracy(margin_fn: MarginFn, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean((np.asarray(margin_fn(tf.constant(x, tf.float32))) > 0) == (y == 1)))
 
 
+def check_margin_attack(kind: str) -> None:
+    """Refuses (before any training) an attack a binary margin cannot take: DLR-T needs 4 classes."""
+    if kind not in ("pgd", "apgd_ce"):
+        raise ConfigError(
+            f"--robust_eval={kind} needs at least 4 classes; a binary margin has 2", "use --robust_eval=apgd_ce or pgd"
+        )
+
+
 def _attack_on_margin(margin_fn: MarginFn, kind: str, steps: int, restarts: int, clip) -> PGD | APGD:
     """An l2 attack on the two logits (0, f(x)); its radius is set per call (``_set_radius``)."""
     logits = margin_logits(margin_fn)
@@ -33,11 +41,8 @@ def _attack_on_margin(margin_fn: MarginFn, kind: str, steps: int, restarts: int,
         return PGD(
             logits, norm="l2", eps=0.0, step_size=0.0, steps=steps, restarts=restarts, random_start=True, clip=clip
         )
-    if kind == "apgd_ce":
-        return APGD(logits, norm="l2", eps=0.0, steps=steps, restarts=restarts, loss="ce", clip=clip)
-    raise ConfigError(
-        f"--robust_eval={kind} needs at least 4 classes; a binary margin has 2", "use --robust_eval=apgd_ce or pgd"
-    )
+    check_margin_attack(kind)
+    return APGD(logits, norm="l2", eps=0.0, steps=steps, restarts=restarts, loss="ce", clip=clip)
 
 
 def _set_radius(attack: PGD | APGD, radius: float, step_factor: float) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from robust_keras.analysis import feature_averaging as fa
 from robust_keras.analysis import plots, robustness
-from robust_keras.attacks import PGD
+from robust_keras.attacks import APGD, PGD
 from robust_keras.config import Config
 from robust_keras.data.synthetic import make_cluster_splits
 from robust_keras.errors import ConfigError
@@ -30,6 +30,7 @@ from robust_keras.training.full_batch import DualFullBatchGD, FullBatchGD
 
 
 def run(config: Config, run: Run) -> dict:
+    robustness.check_margin_attack(config.robust_eval)
     k, d = config.fa_k, config.fa_d
     if k > d:
         raise ConfigError(f"--fa_k={k} clusters cannot be orthogonal in --fa_d={d} dimensions", "use fa_k <= fa_d")
@@ -155,6 +156,11 @@ def _adversary(config: Config, model, train, test):
         clip=None,
     )
     counter = iter(range(10**9))
+    evaluate, prefix = attack, ""
+    if config.robust_eval == "apgd_ce":  # the gap measured by APGD-CE, under its own names
+        logits = cluster_nets.margin_logits(cluster_nets.binary_margin(model))
+        evaluate = APGD(logits, norm=config.fa_adversarial, eps=eps, steps=config.fa_adv_steps, loss="ce", clip=None)
+        prefix = "apgd_ce_"
 
     def perturb(x, labels):
         return attack(x, labels, (derive_seed(config.seed, "adv_train"), next(counter)))[0]
@@ -162,9 +168,10 @@ def _adversary(config: Config, model, train, test):
     def robust_accuracies():
         out = {}
         for split, data in (("train", train), ("test", test)):
-            _, success, _ = attack(data.x, data.y, (derive_seed(config.seed, f"adv_eval_{split}"), 0))
-            out[f"robust_{split}/accuracy"] = float(1.0 - np.mean(np.asarray(success)))
-        out["robust/generalisation_gap"] = out["robust_train/accuracy"] - out["robust_test/accuracy"]
+            _, success, _ = evaluate(data.x, data.y, (derive_seed(config.seed, f"adv_eval_{split}"), 0))
+            out[f"{prefix}robust_{split}/accuracy"] = float(1.0 - np.mean(np.asarray(success)))
+        gap = out[f"{prefix}robust_train/accuracy"] - out[f"{prefix}robust_test/accuracy"]
+        out[f"{prefix}robust/generalisation_gap"] = gap
         return out
 
     return perturb, robust_accuracies

@@ -43,6 +43,7 @@ def fine_readout(model, positive: list[int], num_classes: int, kind: str):
 
 
 def run(config: Config, run: Run) -> dict:
+    robustness.check_margin_attack(config.robust_eval)
     if not config.binary_positive_classes:
         raise ConfigError("feature_averaging_real needs --binary_positive_classes", "e.g. 1,3,5,7,9 for odd digits")
     train, test = common.load_clean(config, relabel_binary=False)
