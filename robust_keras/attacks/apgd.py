@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
-from robust_keras.attacks.steps import make_step
+from robust_keras.attacks.steps import make_step, per_example
 from robust_keras.errors import ModelError
 
 LOSSES = ("ce", "dlr", "dlr_targeted")
@@ -117,12 +117,16 @@ class APGD:
         z_t = tf.gather(logits, targets, batch_dims=1)
         return -(z_y - z_t) / (ranked[:, 0] - 0.5 * (ranked[:, 2] + ranked[:, 3]) + _TINY)
 
+    def _loss_and_wrong(self, x_adv, labels, targets):
+        """(loss to maximise, misclassified), each (B,)."""
+        logits = tf.cast(self.logits_fn(x_adv), tf.float32)
+        return self._objective(logits, labels, targets), tf.argmax(logits, -1, output_type=tf.int64) != labels
+
     def _evaluate(self, x_adv, labels, targets):
+        """(loss, its input gradient, misclassified)."""
         with tf.GradientTape() as tape:
             tape.watch(x_adv)
-            logits = tf.cast(self.logits_fn(x_adv), tf.float32)
-            loss = self._objective(logits, labels, targets)
-        wrong = tf.argmax(logits, -1, output_type=tf.int64) != labels
+            loss, wrong = self._loss_and_wrong(x_adv, labels, targets)
         return loss, tape.gradient(loss, x_adv), wrong
 
     def _project(self, x, x_adv):
@@ -132,11 +136,7 @@ class APGD:
     @staticmethod
     def _where(mask, a, b):
         """Per-example choice between two batches of any rank."""
-        shape = tf.concat([tf.shape(mask), tf.ones([tf.rank(a) - 1], tf.int32)], 0)
-        return tf.where(tf.reshape(mask, shape), a, b)
-
-    def _eta(self, eta, like):
-        return tf.reshape(eta, tf.concat([tf.shape(eta), tf.ones([tf.rank(like) - 1], tf.int32)], 0))
+        return tf.where(per_example(mask, a), a, b)
 
     # -- the attack -----------------------------------------------------------------------------
 
@@ -171,8 +171,7 @@ class APGD:
             f_max_at_mark, halved_at_mark = f_max, tf.zeros([batch], tf.bool)
             last_mark = tf.constant(0, tf.int32)
             for i in tf.range(self.steps):
-                eta_b = self._eta(eta, x_k)
-                z = self._project(x, x_k + eta_b * self.step.direction(g_k))
+                z = self._project(x, x_k + per_example(eta, x_k) * self.step.direction(g_k))
                 if i == 0:  # the first step has no momentum
                     x_next = z
                 else:
@@ -202,7 +201,7 @@ class APGD:
                     increases = tf.zeros_like(increases)
                     f_max_at_mark, halved_at_mark, last_mark = f_max, halve, i + 1
             candidate = self._where(found, x_found, x_max)
-            cand_loss, _, cand_wrong = self._evaluate(candidate, labels, targets)
+            cand_loss, cand_wrong = self._loss_and_wrong(candidate, labels, targets)  # forward only
             take = (cand_wrong & ~best_wrong) | ((cand_wrong == best_wrong) & (cand_loss > best_loss))
             best_x = self._where(take, candidate, best_x)
             best_loss, best_wrong = tf.where(take, cand_loss, best_loss), best_wrong | cand_wrong

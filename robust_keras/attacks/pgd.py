@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
-from robust_keras.attacks.steps import make_step
+from robust_keras.attacks.steps import make_step, per_example
 from robust_keras.errors import ModelError
 
 LogitsFn = Callable[[tf.Tensor], tf.Tensor]
@@ -145,9 +145,8 @@ class PGD:
 
     @staticmethod
     def _select(better, x_adv, loss, success, best_x, best_loss, best_success):
-        mask = tf.reshape(better, tf.concat([tf.shape(better), tf.ones([tf.rank(x_adv) - 1], tf.int32)], 0))
         return (
-            tf.where(mask, x_adv, best_x),
+            tf.where(per_example(better, x_adv), x_adv, best_x),
             tf.where(better, loss, best_loss),
             tf.where(better, success, best_success),
         )

@@ -12,6 +12,11 @@ import tensorflow as tf
 _TINY = 1e-12
 
 
+def per_example(v: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
+    """A per-example vector (B,) reshaped to (B, 1, ..., 1) to broadcast against ``like``."""
+    return tf.reshape(v, tf.concat([tf.shape(v), tf.ones([tf.rank(like) - 1], tf.int32)], 0))
+
+
 def _per_example_norm(t: tf.Tensor) -> tf.Tensor:
     """l2 norm of each example, shaped (B, 1, ..., 1) to broadcast against ``t``."""
     axes = tf.range(1, tf.rank(t))

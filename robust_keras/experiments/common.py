@@ -273,6 +273,12 @@ def exported(run: Run, name: str) -> str | None:
     return path if os.path.exists(os.path.join(path, "saved_model.pb")) else None
 
 
+def robust_prefix(config: Config) -> str:
+    """Metric-name prefix of ``--robust_eval``: "" for PGD, "apgd_ce_" / "apgd_t_" for APGD, so
+    numbers of different attacks never share a name."""
+    return "" if config.robust_eval == "pgd" else f"{config.robust_eval}_"
+
+
 def robust_eval(config: Config) -> tuple[str, Callable]:
     """(metric name, logits_fn -> attack) of ``--robust_eval``: the --attack* PGD under
     ``robust_accuracy``, or APGD-CE / APGD-T at the same norm, eps, steps and restarts under
@@ -280,7 +286,7 @@ def robust_eval(config: Config) -> tuple[str, Callable]:
     if config.robust_eval == "pgd":
         return "robust_accuracy", lambda logits_fn: make_attack(config, logits_fn, targeted=False)
     loss = "ce" if config.robust_eval == "apgd_ce" else "dlr_targeted"
-    return f"{config.robust_eval}_robust_accuracy", lambda logits_fn: APGD(
+    return f"{robust_prefix(config)}robust_accuracy", lambda logits_fn: APGD(
         logits_fn,
         norm=config.attack_norm,
         eps=config.attack_eps,

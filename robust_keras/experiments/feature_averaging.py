@@ -23,7 +23,7 @@ from robust_keras.attacks import APGD, PGD
 from robust_keras.config import Config
 from robust_keras.data.synthetic import make_cluster_splits
 from robust_keras.errors import ConfigError
-from robust_keras.experiments.common import derive_seed
+from robust_keras.experiments.common import derive_seed, robust_prefix
 from robust_keras.models import cluster_nets
 from robust_keras.tracking import Run
 from robust_keras.training.full_batch import DualFullBatchGD, FullBatchGD
@@ -77,7 +77,7 @@ def run(config: Config, run: Run) -> dict:
         json.dump(result, f, indent=2)
     run.log_artifact(run.path("robust_accuracy.json"))
     _plot_curves(run, result)
-    prefix = "" if config.robust_eval == "pgd" else f"{config.robust_eval}_"  # APGD numbers keep their own names
+    prefix = robust_prefix(config)
     for name, c in curves.items():  # one scalar per model and marker for the runs table
         worst = np.minimum(c[config.robust_eval], c["analytic"])
         for label, r in (("sqrt_d_over_k", np.sqrt(d / k)), ("half_sqrt_d", 0.5 * np.sqrt(d))):
@@ -146,8 +146,9 @@ def _acc(margin, data) -> float:
 def _adversary(config: Config, model, train, test):
     """PGD on the binary margin for adversarial GD, and robust train/test accuracy for the gap."""
     eps = config.fa_adv_eps * (np.sqrt(config.fa_d) if config.fa_adversarial == "l2" else 1.0)
+    logits = cluster_nets.margin_logits(cluster_nets.binary_margin(model))
     attack = PGD(
-        cluster_nets.margin_logits(cluster_nets.binary_margin(model)),
+        logits,
         norm=config.fa_adversarial,
         eps=eps,
         step_size=2.5 * eps / config.fa_adv_steps,
@@ -156,11 +157,10 @@ def _adversary(config: Config, model, train, test):
         clip=None,
     )
     counter = iter(range(10**9))
-    evaluate, prefix = attack, ""
-    if config.robust_eval == "apgd_ce":  # the gap measured by APGD-CE, under its own names
-        logits = cluster_nets.margin_logits(cluster_nets.binary_margin(model))
+    prefix = robust_prefix(config)  # the gap measured by --robust_eval, under its own names
+    evaluate = attack
+    if config.robust_eval == "apgd_ce":
         evaluate = APGD(logits, norm=config.fa_adversarial, eps=eps, steps=config.fa_adv_steps, loss="ce", clip=None)
-        prefix = "apgd_ce_"
 
     def perturb(x, labels):
         return attack(x, labels, (derive_seed(config.seed, "adv_train"), next(counter)))[0]

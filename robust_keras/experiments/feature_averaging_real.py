@@ -115,7 +115,7 @@ def run(config: Config, run: Run) -> dict:
         ylabel="robust accuracy",
     )
     run.log_artifact(png, "plots")
-    prefix = "" if config.robust_eval == "pgd" else f"{config.robust_eval}_"  # APGD numbers keep their own names
+    prefix = common.robust_prefix(config)
     final = {f"{name}/{prefix}robust_accuracy_r{r:g}": a for name, c in curves.items() for r, a in zip(radii, c)}
     run.log_metrics(final)
     return final

@@ -92,10 +92,8 @@ def run(config: Config, run: Run) -> dict:
             f"angle {last['ntk/angle']:.4f} rad, top-{config.ntk_top} concentration "
             f"{last[f'ntk/concentration_top{config.ntk_top}']:.3f}"
         )
-    attack = {"pgd": f"{config.attack} ({config.attack_norm}, eps {config.attack_eps:g})"}.get(
-        config.robust_eval,
-        f"{config.robust_eval.replace('_', '-').upper()} ({config.attack_norm}, eps {config.attack_eps:g})",
-    )
+    name = config.attack if config.robust_eval == "pgd" else config.robust_eval.replace("_", "-").upper()
+    attack = f"{name} ({config.attack_norm}, eps {config.attack_eps:g})"
     batch = f"{len(x_fixed)} {config.ntk_batch_source}"
     _plots(run, tracked, accuracies, config.ntk_top, batch, config.model, attack)
     run.log_metrics(final)

@@ -145,12 +145,11 @@ def _one_stage(config: Config, run: Run, train, test, dataset_dir: str, plan: St
         if not adversarial.is_complete(dataset_dir, adversarial.peek_manifest(dataset_dir)):
             adversarial.merge(dataset_dir, config.gen_workers)
         return
-    have_source = bool(config.source_savedmodel) or bool(common.exported(run, "source"))
     if config.gen_stage == "source":
         with plan.stage("source training"):
             path = source_model(config, run, train, test)
         raise StageFinished(f"source model ready in {path}; next: --gen_stage=shards --gen_worker=0..W-1")
-    if not have_source:
+    if not (config.source_savedmodel or common.exported(run, "source")):
         raise DataError(
             f"--gen_stage=shards needs the source model, and {run.run_dir} has none yet",
             "run the same command with --gen_stage=source once first (or pass --source_savedmodel)",
