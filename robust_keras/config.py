@@ -19,9 +19,9 @@ MODELS = ("cnn_mnist", "cnn_cifar", "resnet18", "resnet34", "resnet50", "two_lay
 # part of a split grid shares one parent run, and a run directory can resume against another
 # tracking URI. The work-splitting ones are not written into flags.flags either.
 PLACEMENT_FLAGS = frozenset(
-    {"grid_cell", "grid_stage", "gen_stage", "gen_worker", "gen_workers", "mlflow_tracking_uri"}
+    {"grid_cell", "grid_stage", "gen_stage", "gen_worker", "gen_workers", "mlflow_tracking_uri", "cluster_port_base"}
 )
-NOT_IN_FLAGFILE = frozenset({"grid_cell", "grid_stage", "gen_stage", "gen_worker", "gen_workers"})
+NOT_IN_FLAGFILE = frozenset({"grid_cell", "grid_stage", "gen_stage", "gen_worker", "gen_workers", "cluster_port_base"})
 
 # -- run / bookkeeping -------------------------------------------------------------------------
 flags.DEFINE_string("experiment", "d_det", "Experiment to run (see robust_keras/experiments).")
@@ -91,7 +91,17 @@ flags.DEFINE_bool("augment", False, "Random crop (pad 4) + horizontal flip.")
 flags.DEFINE_bool("augment_flip", True, "With --augment: also flip horizontally (off for digits).")
 flags.DEFINE_bool("mixed_precision", False, "mixed_float16 compute (GPU); logits and losses stay float32.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the training and attack steps.")
-flags.DEFINE_enum("strategy", "default", ["default", "mirrored"], "tf.distribute strategy for training.")
+flags.DEFINE_enum(
+    "strategy",
+    "default",
+    ["default", "mirrored", "multi_worker"],
+    "tf.distribute strategy for training: default = one device; mirrored = every local GPU; multi_worker = "
+    "MultiWorkerMirroredStrategy over the cluster in TF_CONFIG or the Slurm job step (README 'GPU and scale'). "
+    "--batch_size is the global batch.",
+)
+flags.DEFINE_integer(
+    "cluster_port_base", 8888, "multi_worker under Slurm: first port of the tasks on a node.", lower_bound=1
+)
 
 # -- d_det: the source model C ------------------------------------------------------------------
 flags.DEFINE_string("source_savedmodel", "", "Use this SavedModel as source C instead of training one.")
@@ -134,7 +144,9 @@ flags.DEFINE_enum(
     "Attack that measures robust accuracy: kernel_dynamics' per-epoch evaluator (pgd = the --attack* flags; apgd_ce / "
     "apgd_t = Auto-PGD with CE / targeted DLR at --attack_norm, --attack_eps, --attack_steps, --attack_restarts), "
     "logged as <split>/robust_accuracy, <split>/apgd_ce_robust_accuracy, <split>/apgd_t_robust_accuracy; and the "
-    "feature-averaging l2 curves (pgd or apgd_ce with --fa_pgd_steps / --fa_pgd_restarts; apgd_t needs >= 4 classes).",
+    "feature-averaging l2 curves (pgd or apgd_ce with --fa_pgd_steps / --fa_pgd_restarts; apgd_t needs >= 4 classes); "
+    "robust_datasets' per-epoch l2 / l-inf accuracies (test/[apgd_ce_|apgd_t_]l2_robust_accuracy, --rd_eval_* "
+    "budgets).",
 )
 flags.DEFINE_bool("attack_random_start", False, "Start from a uniform random point of the eps-ball.")
 flags.DEFINE_enum(

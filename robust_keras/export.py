@@ -1,10 +1,12 @@
 """SavedModel export and loading -- the contract other experiments and outside code rely on.
 
-Export: ``model.export(dir)`` (Keras 3) writes a TF SavedModel whose ``serve`` endpoint (also
+Export: a Keras 3 ``ExportArchive`` writes a TF SavedModel whose ``serve`` endpoint (also
 ``serving_default``) maps float32 (B, H, W, C) images in [0, 1], any B, to float32 (B, K)
-logits. ``metadata.json`` inside the directory records input shape, classes, dataset, flags and
-git sha. Loading accepts any SavedModel with a ``serve`` or ``serving_default`` endpoint taking
-one float32 tensor, including ones robust_keras did not write.
+logits; models with a Dense readout also get a ``representation`` endpoint, the same images to
+the penultimate-layer features (B, F) (what D_R / D_NR inversion matches). ``metadata.json``
+inside the directory records input shape, classes, dataset, flags and git sha. Loading accepts
+any SavedModel with a ``serve`` or ``serving_default`` endpoint taking one float32 tensor,
+including ones robust_keras did not write.
 """
 
 from __future__ import annotations
@@ -16,9 +18,22 @@ import keras
 import tensorflow as tf
 
 from robust_keras.errors import ModelError
+from robust_keras.models import representation_model
 from robust_keras.savedmodel_checks import check_safe, savedmodel_hash  # noqa: F401  (re-exported)
 
 METADATA = "metadata.json"
+SERVE = "serve"
+REPRESENTATION = "representation"  # penultimate-layer features, (B, H, W, C) -> (B, F)
+
+
+def _representation(model: keras.Model):
+    """``models.representation_model(model)`` for functional models with a Dense readout, else None."""
+    if not getattr(model, "inputs", None):
+        return None
+    try:
+        return representation_model(model)
+    except ValueError:
+        return None
 
 
 def export_model(model: keras.Model, directory: str, metadata: dict) -> str:
@@ -31,13 +46,18 @@ def export_model(model: keras.Model, directory: str, metadata: dict) -> str:
     if os.path.exists(tmp):
         tf.io.gfile.rmtree(tmp)
     # functional models carry their input spec; others (e.g. a LinearizedModel) get one from input_shape
-    functional = bool(getattr(model, "inputs", None))
-    signature = None if functional else [tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)]
-    model.export(tmp, format="tf_saved_model", verbose=False, input_signature=signature)
+    spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name="image")
+    archive = keras.export.ExportArchive()
+    archive.track_and_add_endpoint(SERVE, model, [spec])
+    representation = _representation(model)
+    if representation is not None:
+        archive.add_endpoint(REPRESENTATION, representation, [spec])
+    archive.write_out(tmp, verbose=False)
     meta = {
         "input_shape": list(model.input_shape[1:]),
         "num_classes": int(model.output_shape[-1]),
-        "endpoint": "serve",
+        "endpoint": SERVE,
+        "representation_endpoint": REPRESENTATION if representation is not None else None,
         "input_range": [0.0, 1.0],
         **metadata,
     }
@@ -102,6 +122,22 @@ class LoadedModel:
             f"SavedModel {self.path} has no 'serve' or 'serving_default' endpoint",
             "re-export it with model.export() or a serving_default signature",
         )
+
+    @property
+    def representation(self):
+        """The ``representation`` endpoint (float32 (B, H, W, C) -> (B, F)) as a function.
+
+        Raises:
+          ModelError: the SavedModel has none (exported by another tool or by robust_keras
+            before the endpoint existed).
+        """
+        fn = getattr(self._module, REPRESENTATION, None)
+        if fn is None:
+            raise ModelError(
+                f"SavedModel {self.path} has no '{REPRESENTATION}' endpoint (penultimate-layer features)",
+                "re-export it with this version of robust_keras, or let the experiment train the model",
+            )
+        return lambda x: tf.cast(fn(x), tf.float32)
 
     def check_input_shape(self, image_shape) -> None:
         """Raises ModelError unless images of ``image_shape`` (H, W, C) fit the endpoint."""

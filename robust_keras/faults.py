@@ -2,6 +2,7 @@
 process SIGKILL itself the n-th time (default 1st) it reaches ``fail_point(<name>)``.
 
 Points: ``after_checkpoint`` (an epoch's checkpoint is on disk, its metrics are not logged yet),
+``train_step`` (a training step has run: a process killed mid-epoch),
 ``mid_metrics_write`` (half of a metrics.jsonl line is on disk), ``disk_full_on_shard`` (writing
 an adversarial shard raises ENOSPC instead of dying). Unset, a fail point is one environment
 lookup.

@@ -31,6 +31,7 @@ from robust_keras import (  # noqa: E402
     flags_feature_averaging,  # noqa: E402, F401  (defines the fa_* flags)
     flags_ntk,  # noqa: E402, F401  (defines the ntk_* flags)
     flags_robust_before,  # noqa: E402, F401  (defines the grid_*, pathway_* ... flags)
+    flags_robust_datasets,  # noqa: E402, F401  (defines the rd_* flags)
     flags_toy_linear,  # noqa: E402, F401  (defines the toy_* flags)
     paths,  # noqa: E402
 )
@@ -38,7 +39,14 @@ from robust_keras.errors import RobustKerasError, StageFinished  # noqa: E402
 
 FLAGS = flags.FLAGS
 # where the project's flags are defined, in the order --help shows their groups
-FLAG_MODULES = (config_lib, flags_robust_before, flags_ntk, flags_feature_averaging, flags_toy_linear)
+FLAG_MODULES = (
+    config_lib,
+    flags_robust_before,
+    flags_ntk,
+    flags_feature_averaging,
+    flags_toy_linear,
+    flags_robust_datasets,
+)
 _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO}
 
 
@@ -184,6 +192,22 @@ def main(argv: list[str]) -> None:
         return
     config = checked_config()
     _configure_tensorflow(config)
+    from robust_keras import distribute
+
+    if config.strategy == "multi_worker":  # before any other TF work; non-chief workers write to scratch
+        try:
+            distribute.strategy(config.strategy, config.cluster_port_base)
+        except (RuntimeError, ValueError) as e:
+            _fail(f"{e} -- set TF_CONFIG on every worker, or run the workers as one Slurm job step (srun)", 2)
+        config = config_lib.Config(distribute.redirect_worker(config.values))
+        print(f"[run] multi-worker: {distribute.describe()}", flush=True)
+    try:
+        _run(config, chief=distribute.is_chief())
+    finally:
+        distribute.cleanup()
+
+
+def _run(config: config_lib.Config, chief: bool) -> None:
     from robust_keras import tracking
     from robust_keras.environment import git_sha
     from robust_keras.experiments import EXPERIMENTS
@@ -228,6 +252,9 @@ def main(argv: list[str]) -> None:
         raise
     run.log_artifact(run.path("metrics.jsonl"))
     run.finish()
+    if not chief:
+        print("[run] done as a non-chief worker: the chief's --output_dir and MLflow run hold the results", flush=True)
+        return
     print(f"[run] done. Results in {config.output_dir}")
     print(f"[run] see it in the MLflow UI: {run.ui_hint(config.mlflow_tracking_uri)}", flush=True)
 

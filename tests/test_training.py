@@ -99,9 +99,24 @@ mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 assert mirrored.num_replicas_in_sync == 2
 wa, ma = run(mirrored)
 wb, mb = run(tf.distribute.get_strategy())
+m_clean = mb["train/loss"]
 for a, b in zip(wa, wb):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 assert abs(ma["train/loss"] - mb["train/loss"]) < 1e-4, (ma, mb)
+from robust_keras.attacks import PGD
+def run_adversarial(strategy):  # PGD inside each replica's step, on its half of the batch
+    with strategy.scope():
+        model = build_model("two_layer", (2, 2, 1), 2, mean=[0.5], std=[0.2], width=8, seed=0)
+        attack = PGD(model, norm="linf", eps=0.1, step_size=0.05, steps=2)  # no random start: seeds do not matter
+        t = loop.Trainer(model, optim.make_optimizer("sgd", 0.1), strategy=strategy,
+                         adversary=lambda x, y, s: attack(x, y, s)[0])
+    m = t.train_epoch(pipeline.eval_dataset(x, y, 16))
+    return [v.numpy() for v in model.trainable_variables], m
+wa, ma = run_adversarial(mirrored)
+wb, mb = run_adversarial(tf.distribute.get_strategy())
+for a, b in zip(wa, wb):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+assert abs(ma["train/loss"] - mb["train/loss"]) < 1e-4 and ma["train/loss"] > m_clean, (ma, mb)
 print("MIRRORED_OK")
 """
 

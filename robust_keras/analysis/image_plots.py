@@ -11,20 +11,21 @@ from robust_keras.analysis.plots import plt, save_figure
 
 def image_grid(
     path: str,
-    clean: np.ndarray,
-    adversarial: np.ndarray,
+    rows: Sequence[np.ndarray],
     titles: Sequence[str],
     *,
-    row_labels: tuple[str, str] = ("clean", "perturbed"),
+    row_labels: Sequence[str],
     title: str | None = None,
 ) -> str:
-    """Two rows of images in [0, 1] (clean above, perturbed below), labelled rows, per-column
-    titles and an optional figure title."""
-    n = len(clean)
-    fig, axes = plt.subplots(2, n, figsize=(1.3 * n + 0.8, 3.2 if title else 3), dpi=120, squeeze=False)
+    """Rows of images in [0, 1] (e.g. clean above, perturbed below; each (n, H, W, C)), labelled
+    rows, per-column titles and an optional figure title."""
+    n = len(rows[0])
+    height = 1.4 * len(rows) + (0.4 if title else 0.2)
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.3 * n + 0.8, height), dpi=120, squeeze=False)
     for j in range(n):
-        for i, img in enumerate((clean[j], adversarial[j])):
+        for i, images in enumerate(rows):
             ax = axes[i][j]
+            img = images[j]
             ax.imshow(np.clip(img.squeeze(), 0, 1), cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])

@@ -127,11 +127,50 @@ def generate(
       DataError: ``directory`` holds a dataset generated with a different spec.
     """
 
-    def produce(start: int, stop: int, shard: int, b: int):
-        return attack_fn(images[start:stop], targets[start:stop], (seed, shard * _SEED_STRIDE + b))
+    def make_batch(start: int, stop: int, seed_pair: tuple[int, int]):
+        return attack_fn(images[start:stop], targets[start:stop], seed_pair)
 
-    columns = (targets, orig_labels, np.arange(len(targets)))
-    return _write(directory, images.shape[1:], spec, seed, columns, produce, shard_size, batch_size, log, part)
+    return synthesize(
+        directory,
+        image_shape=images.shape[1:],
+        labels=targets,
+        orig_labels=orig_labels,
+        make_batch=make_batch,
+        spec=spec,
+        shard_size=shard_size,
+        batch_size=batch_size,
+        seed=seed,
+        log=log,
+        part=part,
+    )
+
+
+def synthesize(
+    directory: str,
+    *,
+    image_shape: tuple[int, ...],
+    labels: np.ndarray,
+    orig_labels: np.ndarray,
+    make_batch: Callable[[int, int, tuple[int, int]], tuple[np.ndarray, np.ndarray]],
+    spec: dict,
+    shard_size: int,
+    batch_size: int,
+    seed: int,
+    log: Callable[[str], None] = print,
+    part: tuple[int, int] = (0, 1),
+) -> dict:
+    """Writes a dataset whose example i (index i of the source split) is made by
+    ``make_batch(start, stop, seed_pair)`` -> (images float32 (stop-start, H, W, C), hits bool),
+    with the same resume, split and verification rules as :func:`generate` (which is this with an
+    attack). ``seed_pair`` = (seed, per-shard-and-batch stream); ``make_batch`` must be a pure
+    function of its arguments for resumed shards to be byte-identical.
+    """
+
+    def produce(start: int, stop: int, shard: int, b: int):
+        return make_batch(start, stop, (seed, shard * _SEED_STRIDE + b))
+
+    columns = (labels, orig_labels, np.arange(len(labels)))
+    return _write(directory, tuple(image_shape), spec, seed, columns, produce, shard_size, batch_size, log, part)
 
 
 def write_arrays(

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from robust_keras import distribute
 from robust_keras.attacks import APGD, PGD, fgsm
 from robust_keras.config import Config
 from robust_keras.data import pipeline, sources, transforms
@@ -110,9 +111,8 @@ class Recipe:
 
 
 def make_strategy(config: Config) -> tf.distribute.Strategy:
-    if config.strategy == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
+    """The ``--strategy`` of this process (robust_keras/distribute.py)."""
+    return distribute.strategy(config.strategy, config.cluster_port_base)
 
 
 def train_model(
@@ -268,8 +268,9 @@ def export(run: Run, trainer: loop.Trainer, name: str, config: Config, **metadat
 
 
 def exported(run: Run, name: str) -> str | None:
-    """Path of an earlier complete export of ``name`` in this run directory (a resumed run)."""
-    path = os.path.join(run.run_dir, "models", name)
+    """Path of an earlier complete export of ``name`` in this run directory (a resumed run; on a
+    multi-worker non-chief, in the chief's directory, so every worker resumes alike)."""
+    path = distribute.chief_path(os.path.join(run.run_dir, "models", name))
     return path if os.path.exists(os.path.join(path, "saved_model.pb")) else None
 
 
@@ -279,20 +280,29 @@ def robust_prefix(config: Config) -> str:
     return "" if config.robust_eval == "pgd" else f"{config.robust_eval}_"
 
 
-def robust_eval(config: Config) -> tuple[str, Callable]:
+def robust_eval(
+    config: Config, *, norm: str | None = None, eps: float | None = None, steps: int | None = None
+) -> tuple[str, Callable]:
     """(metric name, logits_fn -> attack) of ``--robust_eval``: the --attack* PGD under
     ``robust_accuracy``, or APGD-CE / APGD-T at the same norm, eps, steps and restarts under
-    ``apgd_ce_robust_accuracy`` / ``apgd_t_robust_accuracy`` (never mixed with PGD's numbers)."""
+    ``apgd_ce_robust_accuracy`` / ``apgd_t_robust_accuracy`` (never mixed with PGD's numbers).
+
+    ``norm``, ``eps``, ``steps`` override the --attack* budget (e.g. robust_datasets' l2 and l-inf
+    evaluations); the name then says the norm (``l2_robust_accuracy``, ``apgd_ce_linf_...``) and
+    PGD's step is 2.5 eps / steps (Madry et al.) from x, untargeted, keeping the best iterate."""
+    overridden = norm is not None
+    norm, eps = norm or config.attack_norm, config.attack_eps if eps is None else eps
+    steps = steps or config.attack_steps
+    name = f"{robust_prefix(config)}{norm + '_' if overridden else ''}robust_accuracy"
     if config.robust_eval == "pgd":
-        return "robust_accuracy", lambda logits_fn: make_attack(config, logits_fn, targeted=False)
+        if not overridden:
+            return name, lambda logits_fn: make_attack(config, logits_fn, targeted=False)
+        return name, lambda logits_fn: PGD(
+            logits_fn, norm=norm, eps=eps, step_size=2.5 * eps / steps, steps=steps, jit_compile=config.jit_compile
+        )
     loss = "ce" if config.robust_eval == "apgd_ce" else "dlr_targeted"
-    return f"{robust_prefix(config)}robust_accuracy", lambda logits_fn: APGD(
-        logits_fn,
-        norm=config.attack_norm,
-        eps=config.attack_eps,
-        steps=config.attack_steps,
-        restarts=config.attack_restarts,
-        loss=loss,
+    return name, lambda logits_fn: APGD(
+        logits_fn, norm=norm, eps=eps, steps=steps, restarts=config.attack_restarts, loss=loss
     )
 
 

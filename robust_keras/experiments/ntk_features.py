@@ -244,8 +244,7 @@ def _gradient_images(run, reg, predictor, evaluation, name: str, suffix: str, co
         images.append(0.5 + 0.5 * g / (np.abs(g).max() + 1e-12))
     png = image_plots.image_grid(
         run.path("plots", f"feature_gradients{suffix}.png"),
-        np.repeat(x_test[:1], count, 0),
-        np.stack(images),
+        [np.repeat(x_test[:1], count, 0), np.stack(images)],
         [f"grad f^({i})" for i in range(count)],
         row_labels=("input x", "grad_x f^(i)"),
         title=f"{name}: input gradients of the top eigen-features (grey = 0, scaled per image)",

@@ -56,3 +56,21 @@ def build_model(
     # Logits leave the model in float32 even under a mixed_float16 policy.
     logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
     return keras.Model(inputs, logits, name=name)
+
+
+def representation_model(model: keras.Model) -> keras.Model:
+    """The penultimate-layer representation g of a functional model built by :func:`build_model`:
+    the input of the last Dense layer on the path to the ``logits`` output (ResNets: the pooled
+    features; CNNs: the last hidden layer; two_layer: the hidden ReLU units). (B, H, W, C) -> (B, F).
+
+    Raises:
+      ValueError: ``model`` has no Dense readout on its output path.
+    """
+    tensor = model.outputs[0]
+    while True:
+        layer = tensor._keras_history.operation
+        if isinstance(layer, keras.layers.Dense):
+            return keras.Model(model.inputs, layer.input, name=f"{model.name}_representation")
+        if isinstance(layer, keras.layers.InputLayer) or not isinstance(layer.input, keras.KerasTensor):
+            raise ValueError(f"{model.name} has no Dense readout on the path to its output")
+        tensor = layer.input

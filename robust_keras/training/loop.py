@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 import keras
 import tensorflow as tf
 
+from robust_keras import distribute
 from robust_keras.errors import TrainingError
 from robust_keras.faults import die, fail_point
 
@@ -39,15 +40,14 @@ class Trainer:
         strategy: tf.distribute.Strategy | None = None,
         adversary: Callable[[tf.Tensor, tf.Tensor, tuple[int, int]], tf.Tensor] | None = None,
     ):
-        """``adversary``: (x, y, stateless seed) -> x' applied to every training batch before the
-        step (PGD adversarial training, Madry et al. 2018); single-replica strategies only."""
+        """``adversary``: (x, y, stateless seed) -> x' applied to every training batch inside the
+        replica step, before the update (PGD adversarial training, Madry et al. 2018): each replica
+        attacks its own share of the batch with the current weights, seed (epoch, batch * R + replica)."""
         self.model = model
         self.adversary = adversary
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.strategy = strategy or tf.distribute.get_strategy()
-        if adversary is not None and self.strategy.num_replicas_in_sync > 1:
-            raise ValueError("adversarial training runs on one replica; use --strategy=default")
         with self.strategy.scope():  # slots exist before tracing (lazy creation breaks Mirrored)
             optimizer.build(model.trainable_variables)
         spec = (tf.TensorSpec([None, *model.input_shape[1:]], tf.float32), tf.TensorSpec([None], tf.int64))
@@ -74,8 +74,15 @@ class Trainer:
         correct = tf.reduce_sum(tf.cast(tf.argmax(logits, -1) == y, tf.float32))
         return tf.reduce_sum(per_example), correct, tf.cast(tf.shape(y)[0], tf.float32)
 
-    def _distributed_step(self, x, y):
-        per_replica = self.strategy.run(self._step_fn, args=(x, y))
+    def _replica_step(self, x, y, seed):
+        if self.adversary is not None:
+            replicas = self.strategy.num_replicas_in_sync
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            x = self.adversary(x, y, (seed[0], seed[1] * replicas + tf.cast(replica, tf.int64)))
+        return self._step_fn(x, y)
+
+    def _distributed_step(self, x, y, seed):
+        per_replica = self.strategy.run(self._replica_step, args=(x, y, seed))
         return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, t, axis=None) for t in per_replica]
 
     def train_epoch(
@@ -86,13 +93,14 @@ class Trainer:
         epoch: int = 0,
     ) -> Metrics:
         """One pass over ``dataset`` of (image, label) batches -> ``train/loss``, ``train/accuracy``."""
-        dist = self.strategy.experimental_distribute_dataset(dataset) if self.adversary is None else dataset
+        dist = self.strategy.experimental_distribute_dataset(dataset)
         loss_sum = correct = count = 0.0
         last = start = time.time()
         for i, (x, y) in enumerate(dist):
-            if self.adversary is not None:  # (epoch, batch) seeds the attack: a resumed run replays it
-                x = self.adversary(x, y, (epoch, i))
-            loss_b, correct_b, count_b = self._train_step(x, y)
+            seed = tf.constant([epoch, i], tf.int64)  # seeds the attack: a resumed run replays it
+            loss_b, correct_b, count_b = self._train_step(x, y, seed)
+            if fail_point("train_step"):  # fault injection: a process killed mid-epoch
+                die()
             loss_sum, correct, count = loss_sum + float(loss_b), correct + float(correct_b), count + float(count_b)
             if log and time.time() - last > every_seconds:
                 last = time.time()
@@ -134,11 +142,13 @@ def fit(
     if checkpoint_dir:
         ckpt = tf.train.Checkpoint(model=trainer.model, optimizer=trainer.optimizer, epoch=epoch_var)
         manager = tf.train.CheckpointManager(ckpt, checkpoint_dir, max_to_keep=1)
-        if manager.latest_checkpoint:
-            ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        restore_dir = distribute.chief_path(checkpoint_dir)  # multi-worker: every worker resumes from the chief's
+        latest = tf.train.latest_checkpoint(restore_dir)
+        if latest:
+            ckpt.restore(latest).assert_existing_objects_matched()
             restored = int(epoch_var.numpy())
-            log(f"[{name}] resumed from {manager.latest_checkpoint} after epoch {restored}")
-            saved = _read_epoch_metrics(checkpoint_dir)
+            log(f"[{name}] resumed from {latest} after epoch {restored}")
+            saved = _read_epoch_metrics(restore_dir)
             if on_resume and saved and saved["epoch"] == restored:
                 on_resume(restored, saved["metrics"])
     history = []

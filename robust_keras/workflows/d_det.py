@@ -29,9 +29,20 @@ from robust_keras.training.evaluators import ClassificationEvaluator, accuracy
 FOUR_CURVES = ("train/accuracy", "val/accuracy", "clean/accuracy", "shift/accuracy")
 
 
-def source_model(config: Config, run: Run, train, test, *, name: str = "source", seed_purpose: str = "source") -> str:
+def source_model(
+    config: Config,
+    run: Run,
+    train,
+    test,
+    *,
+    name: str = "source",
+    seed_purpose: str = "source",
+    adversarial: bool = False,
+    evaluators=(),
+) -> str:
     """The source SavedModel: given by flag, exported earlier in this run dir, or trained now
-    (``--source_model`` architecture, ``--source_*`` recipe) in child run ``name``."""
+    (``--source_model`` architecture, ``--source_*`` recipe; ``adversarial``: on untargeted
+    --attack* examples, Madry et al.) in child run ``name`` with ``evaluators`` besides test accuracy."""
     if config.source_savedmodel and name == "source":
         return config.source_savedmodel
     earlier = common.exported(run, name)
@@ -40,7 +51,7 @@ def source_model(config: Config, run: Run, train, test, *, name: str = "source",
         return earlier
     child = run.child(name)
     recipe = source_recipe(config)
-    child.log_params({"architecture": source_architecture(config), **recipe.__dict__})
+    child.log_params({"architecture": source_architecture(config), "adversarial": adversarial, **recipe.__dict__})
     trainer = common.train_model(
         config,
         child,
@@ -49,13 +60,15 @@ def source_model(config: Config, run: Run, train, test, *, name: str = "source",
         labels=train.labels,
         num_classes=train.num_classes,
         recipe=recipe,
-        evaluators=[ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size)],
+        evaluators=[ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size), *evaluators],
         seed=common.derive_seed(config.seed, seed_purpose),
         architecture=source_architecture(config),
+        adversarial=adversarial,
     )
     child.finish()
+    role = "adversarially trained source model" if adversarial else "source model"
     return common.export(
-        run, trainer, name, config, role="source model", recipe=recipe.__dict__, model=source_architecture(config)
+        run, trainer, name, config, role=role, recipe=recipe.__dict__, model=source_architecture(config)
     )
 
 
@@ -246,8 +259,7 @@ def _plot_examples(run: Run, data: adversarial.AdversarialData, train, n: int = 
     attack = data.manifest["spec"].get("attack", {})
     png = image_plots.image_grid(
         run.path("plots", "d_det_examples.png"),
-        common.to_float(train.images[data.indices[idx]]),
-        data.images[idx],
+        [common.to_float(train.images[data.indices[idx]]), data.images[idx]],
         titles,
         row_labels=("clean x", "x_adv"),
         title=f"D_det examples: targeted {attack.get('attack_norm', '')} PGD, eps {attack.get('attack_eps', '?')}; "

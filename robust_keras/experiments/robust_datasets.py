@@ -1,0 +1,160 @@
+"""Robust and non-robust datasets D_R, D_NR (Ilyas et al. 2019, Sec. 3.1, App. C; docs/methods.md §D.2).
+
+1. An adversarially trained model (PGD on the --attack* flags) and a standard model
+   (``--source_model``, ``--source_*`` recipe), or ``--rd_robust_savedmodel`` /
+   ``--rd_standard_savedmodel``; both exported with a ``representation`` endpoint.
+2. For every training image x (label y), start from another training image and descend
+   ||g(x_r) - g(x)||_2 with ``--rd_steps`` normalised l2 steps of ``--rd_step_size``; g is the
+   penultimate layer of the robust model (D_R) or of the standard one (D_NR). (x_r, y) is written
+   as a sharded TFRecord dataset (``<run>/d_r``, ``<run>/d_nr``; resumable, ``--gen_stage`` splits it
+   across processes).
+3. A ``--model`` is trained with the training flags on each (child runs ``train_on_d_r``,
+   ``train_on_d_nr``); each epoch logs clean test accuracy and robust accuracy under an l2
+   (``--rd_eval_l2_eps``) and an l-inf (``--rd_eval_linf_eps``) attack on the first
+   ``--rd_eval_examples`` test images (``--robust_eval`` picks PGD or APGD; names say which).
+   The paper's finding: D_R gives non-trivial robust accuracy, D_NR good clean accuracy and
+   almost none.
+4. Plots: ``robust_datasets_examples.png`` (x, x_R, x_NR), ``robust_datasets_curves.png``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from robust_keras import progress
+from robust_keras.analysis import image_plots, plots
+from robust_keras.config import Config
+from robust_keras.experiments import common
+from robust_keras.export import load_model
+from robust_keras.tracking import Run
+from robust_keras.training.evaluators import ClassificationEvaluator, RobustEvaluator
+from robust_keras.workflows import robust_datasets as workflow
+
+TITLES = {"d_r": "trained on D_R", "d_nr": "trained on D_NR"}
+
+
+def run(config: Config, run: Run) -> dict:
+    train, test = common.load_clean(config)
+    attacked = test.take(config.rd_eval_examples)
+    evaluators = _evaluators(config, test, attacked)
+    plan = progress.StagePlan(_stages(config, len(train), len(test), len(attacked)))
+    data = workflow.ensure_datasets(config, run, train, test, plan)
+    final = _source_metrics(config, run, train, test, evaluators)
+    _plot_examples(config, run, train, data)
+    curves = {}
+    for name, dataset in data.items():
+        with plan.stage(f"training on {name.upper()}"):
+            curves[name] = _train_on(config, run, dataset, name, evaluators)
+        final.update({f"{name}/{metric}": values[-1] for metric, values in curves[name].items() if values})
+    _plot_curves(config, run, curves)
+    with open(run.path("summary.json"), "w") as f:
+        json.dump(final, f, indent=2, sort_keys=True)
+    run.log_artifact(run.path("summary.json"))
+    return final
+
+
+def _evaluators(config: Config, test, attacked) -> list:
+    """Clean accuracy on the test split and the --robust_eval attack at both norms on ``attacked``."""
+    out = [ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size)]
+    for norm, eps in (("l2", config.rd_eval_l2_eps), ("linf", config.rd_eval_linf_eps)):
+        metric, make_attack = common.robust_eval(config, norm=norm, eps=eps, steps=config.rd_eval_steps)
+        out.append(
+            RobustEvaluator("test", attacked.images, attacked.labels, make_attack, config.eval_batch_size, metric)
+        )
+    return out
+
+
+def _metric_names(evaluators) -> list[str]:
+    return ["test/accuracy", *(f"{e.split}/{e.metric}" for e in evaluators if isinstance(e, RobustEvaluator))]
+
+
+def _stages(config: Config, n: int, n_test: int, n_attacked: int) -> list[tuple[str, float]]:
+    """Stages and their work in image passes (progress.py): two models, two inversions, two trainings."""
+    adversarial = config.source_epochs * progress.attack_passes(n, config.attack_steps, config.attack_restarts)
+    standard = progress.training_passes(config.source_epochs, n, n_test)
+    evaluation = n_test + 2 * progress.attack_passes(n_attacked, config.rd_eval_steps)
+    after = progress.training_passes(config.epochs, n, 0) + config.epochs * evaluation
+    return [
+        ("robust model", standard + adversarial),
+        ("standard model", standard),
+        ("D_R inversion", progress.attack_passes(n, config.rd_steps)),
+        ("D_NR inversion", progress.attack_passes(n, config.rd_steps)),
+        ("training on D_R", after),
+        ("training on D_NR", after),
+    ]
+
+
+def _source_metrics(config: Config, run: Run, train, test, evaluators) -> dict:
+    """Clean and robust test accuracy of the two models that built the datasets (``<role>_model/...``)."""
+    metrics = {}
+    for role, path in workflow.models(config, run, train, test).items():
+        model = load_model(path, train.image_shape, config.trust_savedmodels)
+        for evaluator in evaluators:
+            metrics.update({f"{role}_model/{k.split('/', 1)[1]}": v for k, v in evaluator.evaluate(model)})
+    run.log_metrics(metrics)
+    print("[models] " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(metrics.items()) if not k.endswith("loss")))
+    return metrics
+
+
+def _train_on(config: Config, run: Run, data, name: str, evaluators) -> dict[str, list[float]]:
+    """Trains ``--model`` (training flags, standard training) on all of ``data`` in child run
+    ``train_on_<name>``; exports it; returns its per-epoch clean and robust test accuracies."""
+    child_name = f"train_on_{name}"
+    child = run.child(child_name)
+    recipe = common.Recipe.from_config(config)
+    child.log_params({"model": config.model, "dataset": name, "examples": len(data.labels), **recipe.__dict__})
+    trainer = common.train_model(
+        config,
+        child,
+        name=child_name,
+        images=data.images,
+        labels=data.labels,
+        num_classes=data.manifest["spec"]["num_classes"],
+        recipe=recipe,
+        evaluators=evaluators,
+        seed=common.derive_seed(config.seed, "rd_train"),  # the same init and order on both datasets
+    )
+    if not common.exported(run, child_name):
+        common.export(run, trainer, child_name, config, role=f"model {TITLES[name]}", recipe=recipe.__dict__)
+    child.finish()
+    return {metric: list(child.metric_history(metric).values()) for metric in _metric_names(evaluators)}
+
+
+def _plot_examples(config: Config, run: Run, train, data: dict, n: int = 8) -> None:
+    idx = np.arange(min(n, len(train)))
+    rows = [common.to_float(train.images[idx]), data["d_r"].images[idx], data["d_nr"].images[idx]]
+    names = train.class_names
+    titles = [f"y={names[y] if names else y}" for y in train.labels[idx]]
+    png = image_plots.image_grid(
+        run.path("plots", "robust_datasets_examples.png"),
+        rows,
+        titles,
+        row_labels=("x", "x_R (robust model)", "x_NR (standard model)"),
+        title=f"{config.dataset}: images whose penultimate representation matches x's, from another training image "
+        f"({config.rd_steps} l2 steps of {config.rd_step_size:g}); labelled y",
+    )
+    run.log_artifact(png, "plots")
+
+
+def _plot_curves(config: Config, run: Run, curves: dict) -> None:
+    prefix = common.robust_prefix(config).rstrip("_").upper().replace("_", "-") or "PGD"
+    labels = {
+        "test/accuracy": "clean test accuracy",
+        "l2": f"l2 robust accuracy, eps {config.rd_eval_l2_eps:g} ({prefix}-{config.rd_eval_steps})",
+        "linf": f"l-inf robust accuracy, eps {config.rd_eval_linf_eps:.4g} ({prefix}-{config.rd_eval_steps})",
+    }
+    panels = {}
+    for metric in next(iter(curves.values())):
+        key = metric if metric == "test/accuracy" else ("l2" if "l2_robust" in metric else "linf")
+        panels[labels[key]] = {TITLES[name]: values[metric] for name, values in curves.items()}
+    epochs = np.arange(1, config.epochs + 1)
+    png = plots.curve_panels(
+        run.path("plots", "robust_datasets_curves.png"),
+        epochs,
+        panels,
+        title=f"{config.model} trained (standard training) on D_R and D_NR of {config.dataset}",
+        xlabel="epoch",
+    )
+    run.log_artifact(png, "plots")

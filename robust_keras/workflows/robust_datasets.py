@@ -1,0 +1,146 @@
+"""D_R and D_NR as a shared step (Ilyas et al. 2019 Sec. 3.1, App. C; docs/methods.md §D.2).
+
+- :func:`models`: the adversarially trained ("robust") and the standard model as SavedModels with
+  a ``representation`` endpoint: given by ``--rd_robust_savedmodel`` / ``--rd_standard_savedmodel``,
+  exported earlier in this run directory, or trained now (``--source_model``, ``--source_*``
+  recipe; the robust one on untargeted --attack* examples).
+- :func:`ensure_datasets`: D_R (inverted through the robust model) and D_NR (through the standard
+  one) as sharded TFRecord datasets under the adversarial-dataset contract: generated, finished
+  after an interruption, split across processes (``--gen_stage``), or reused.
+
+Record fields: ``image`` = x_r, ``label`` = ``orig_label`` = y (the label of the image x whose
+representation x_r matches), ``index`` = i, ``target_hit`` = the model that built the dataset
+predicts y on x_r.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from robust_keras.attacks.inversion import RepresentationInversion, start_indices
+from robust_keras.config import Config
+from robust_keras.data import adversarial
+from robust_keras.errors import ConfigError, DataError, StageFinished
+from robust_keras.experiments import common
+from robust_keras.export import load_model, savedmodel_hash
+from robust_keras.progress import StagePlan
+from robust_keras.tracking import Run
+from robust_keras.workflows import d_det
+
+# dataset name -> (model role that builds it, flag that may give that model)
+DATASETS = {"d_r": ("robust", "rd_robust_savedmodel"), "d_nr": ("standard", "rd_standard_savedmodel")}
+START_RULE = "other_image: x_0 = training image s_i = (i + u_i) mod n, u_i ~ U{1..n-1} (numpy PCG64, seed)"
+REPRESENTATION = "penultimate layer (input of the last Dense layer; SavedModel endpoint 'representation')"
+
+
+def models(config: Config, run: Run, train, test, plan: StagePlan | None = None) -> dict[str, str]:
+    """{"robust": path, "standard": path}: the two SavedModels the datasets are built through
+    (``plan`` reports the training stages of models trained now)."""
+    plan = plan or StagePlan([(f"{role} model", 0.0) for role, _ in DATASETS.values()], log=lambda _: None)
+    paths = {}
+    for role, flag in DATASETS.values():
+        given = config.values[flag]
+        if given:
+            paths[role] = given
+            continue
+        earlier = common.exported(run, role)
+        if earlier:
+            paths[role] = earlier
+            continue
+        with plan.stage(f"{role} model"):
+            paths[role] = d_det.source_model(
+                config, run, train, test, name=role, seed_purpose=role, adversarial=role == "robust"
+            )
+    return paths
+
+
+def dataset_dirs(config: Config, run: Run) -> dict[str, str]:
+    """{"d_r": dir, "d_nr": dir} under ``--dataset_dir`` if given, else the run directory."""
+    base = config.dataset_dir or run.run_dir
+    return {name: os.path.join(base, name) for name in DATASETS}
+
+
+def ensure_datasets(config: Config, run: Run, train, test, plan: StagePlan) -> dict[str, adversarial.AdversarialData]:
+    """D_R and D_NR of ``train``, loaded and verified (see the module docstring for the stages)."""
+    dirs = dataset_dirs(config, run)
+    if config.gen_stage == "merge":
+        if config.gen_workers < 2:
+            raise ConfigError("--gen_stage=merge joins the parts of several workers", "pass --gen_workers=W (W >= 2)")
+        for directory in dirs.values():
+            if not adversarial.is_complete(directory, adversarial.peek_manifest(directory)):
+                adversarial.merge(directory, config.gen_workers)
+    if config.gen_stage == "shards":
+        missing = [role for role, flag in DATASETS.values() if not (config.values[flag] or common.exported(run, role))]
+        if missing:
+            raise DataError(
+                f"--gen_stage=shards needs the {' and '.join(missing)} model, and {run.run_dir} has none yet",
+                "run the same command with --gen_stage=source once first (or pass --rd_*_savedmodel)",
+            )
+    paths = models(config, run, train, test, plan)
+    if config.gen_stage == "source":
+        raise StageFinished(f"models ready ({', '.join(paths.values())}); next: --gen_stage=shards --gen_worker=0..W-1")
+    part = (config.gen_worker, config.gen_workers) if config.gen_stage == "shards" else (0, 1)
+    images = common.to_float(train.images)
+    starts = start_indices(len(train), common.derive_seed(config.seed, "rd_starts"))
+    for name, (role, _) in DATASETS.items():
+        directory = dirs[name]
+        if part == (0, 1) and adversarial.is_complete(directory, adversarial.peek_manifest(directory)):
+            continue
+        with plan.stage(f"{name.upper()} inversion"):
+            _generate(config, directory, paths[role], role, train, images, starts, part)
+    if config.gen_stage == "shards":
+        raise StageFinished(
+            f"worker {config.gen_worker} of {config.gen_workers} wrote its shards of D_R and D_NR; when every worker "
+            "is done: the same command with --gen_stage=merge"
+        )
+    data = {name: adversarial.load(directory) for name, directory in dirs.items()}
+    for name, directory in dirs.items():
+        run.log_artifact(os.path.join(directory, adversarial.MANIFEST), name)
+    return data
+
+
+def _generate(config: Config, directory: str, model_path: str, role: str, train, images, starts, part) -> None:
+    """Inverts every training image's representation through ``model_path`` from its start image."""
+    model = load_model(model_path, train.image_shape, config.trust_savedmodels)
+    inversion = RepresentationInversion(
+        model.representation, steps=config.rd_steps, step_size=config.rd_step_size, jit_compile=config.jit_compile
+    )
+    labels = np.asarray(train.labels, np.int64)
+
+    def make_batch(lo: int, hi: int, _seed_pair):
+        x_r = inversion(images[lo:hi], images[starts[lo:hi]])[0]
+        hit = np.argmax(np.asarray(model(x_r)), -1) == labels[lo:hi]
+        return x_r.numpy(), hit
+
+    seed = common.derive_seed(config.seed, "rd_starts")
+    spec = {
+        "source_model": {"path": os.path.abspath(model_path), "sha256": savedmodel_hash(model_path), "role": role},
+        "attack": {
+            "method": "representation_inversion",
+            "representation": REPRESENTATION,
+            "loss": "||g(x_r) - g(x)||_2",
+            "steps": config.rd_steps,
+            "step_size": config.rd_step_size,
+            "step": "normalised l2 gradient, clipped to [0, 1], lowest-distance iterate kept",
+            "start_rule": START_RULE,
+            "start_seed": seed,
+        },
+        "source_split": train.name,
+        "dataset": config.dataset,
+        "num_classes": train.num_classes,
+    }
+    print(f"[{os.path.basename(directory)}] inverting {len(train)} representations of the {role} model -> {directory}")
+    adversarial.synthesize(
+        directory,
+        image_shape=images.shape[1:],
+        labels=labels,
+        orig_labels=labels,
+        make_batch=make_batch,
+        spec=spec,
+        shard_size=config.shard_size,
+        batch_size=config.eval_batch_size,
+        seed=seed,
+        part=part,
+    )
