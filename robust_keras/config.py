@@ -157,6 +157,16 @@ flags.DEFINE_enum(
 )
 flags.DEFINE_string("dataset_dir", "", "Adversarial dataset directory; default <output_dir>/d_det.")
 flags.DEFINE_integer("shard_size", 1000, "Examples per TFRecord shard (the unit of resume).", lower_bound=1)
+flags.DEFINE_integer(
+    "max_in_memory_mb",
+    4096,
+    "d_det: an adversarial dataset whose images take more than this many MiB (float32) is not loaded into memory: "
+    "N2 trains from a tf.data pipeline over its shards (seeded file order, interleave, --shuffle_buffer, prefetch).",
+    lower_bound=0,
+)
+flags.DEFINE_integer(
+    "shuffle_buffer", 10_000, "Examples in the seeded shuffle buffer of datasets streamed from shards.", lower_bound=1
+)
 flags.DEFINE_enum(
     "gen_stage",
     "all",

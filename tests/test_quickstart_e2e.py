@@ -237,10 +237,11 @@ def test_gpu_flags_run_on_cpu(tmp_path):
 def test_generation_split_across_worker_processes_then_merged(quickstart, tmp_path):
     """--gen_stage=source, then --gen_stage=shards in two processes at once (worker 0 and 1 of 2),
     then --gen_stage=merge: one verified D_det of every example (byte-identity with a one-process run
-    is tested in test_adversarial_dataset), and the merge run goes on to train N2. Without a source
-    model the shard stage says what to run first."""
+    is tested in test_adversarial_dataset), and the merge run goes on to train N2 -- streamed from the
+    shards, the dataset being above the memory cap the test sets (--max_in_memory_mb=0). Without a
+    source model the shard stage says what to run first."""
     out, _, _ = quickstart
-    small = ["--max_train_examples=400", "--shard_size=100", "--attack_steps=5", "--epochs=1"]
+    small = ["--max_train_examples=400", "--shard_size=100", "--attack_steps=5", "--epochs=1", "--max_in_memory_mb=0"]
     common = [QUICKSTART, *small, f"--output_dir={tmp_path}/run"]
     common.append(f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db")
     elsewhere = [f"--output_dir={tmp_path}/nosource", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/n.db"]
@@ -278,5 +279,8 @@ def test_generation_split_across_worker_processes_then_merged(quickstart, tmp_pa
     merged = run_main(*common, source, "--gen_stage=merge", "--gen_workers=2")
     assert merged.returncode == 0, merged.stderr[-3000:]
     assert "merged 2 parts: 4 shards" in merged.stdout and "epoch 1/1" in merged.stdout
+    assert "streaming it from its shards" in merged.stdout and "on 360 examples (streamed from shards)" in merged.stdout
+    n2_metrics = [r["name"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if r.get("run") == "main"]
+    assert {"train/accuracy", "val/accuracy", "clean/accuracy", "shift/accuracy"} <= set(n2_metrics)
     data = adversarial.load(str(tmp_path / "run" / "d_det"))  # verified: complete, every shard hash
     assert list(data.indices) == list(range(400)) and data.manifest["spec"]["source_model"]["path"].endswith("source")

@@ -14,6 +14,7 @@ from robust_keras import distribute
 from robust_keras.attacks import APGD, PGD, fgsm
 from robust_keras.config import Config
 from robust_keras.data import pipeline, sources, transforms
+from robust_keras.data.shard_stream import ShardStream
 from robust_keras.environment import git_sha
 from robust_keras.errors import DataError
 from robust_keras.export import export_model
@@ -77,6 +78,15 @@ def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
 
 
 @dataclasses.dataclass(frozen=True)
+class Streamed:
+    """Training examples read from an adversarial dataset's shards: the ``rows`` (positions, int
+    (n,)) of ``stream`` (data/shard_stream.py), never all in memory."""
+
+    stream: ShardStream
+    rows: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
 class Recipe:
     """How one model is trained (docs/methods.md §A: the pathway knobs are lr, weight_decay, augment)."""
 
@@ -120,8 +130,8 @@ def train_model(
     run: Run,
     *,
     name: str,
-    images: np.ndarray,
-    labels: np.ndarray,
+    images: np.ndarray | None,
+    labels: np.ndarray | None,
     num_classes: int,
     recipe: Recipe,
     evaluators=(),
@@ -130,9 +140,11 @@ def train_model(
     adversarial: bool = False,
     make_callbacks=None,
     architecture: str | None = None,
+    streamed: Streamed | None = None,
 ) -> loop.Trainer:
     """Builds ``architecture`` (default ``config.model``) and trains it with ``recipe``; logs each
-    epoch's metrics to ``run``.
+    epoch's metrics to ``run``. The examples are (``images``, ``labels``) in memory, or ``streamed``
+    from an adversarial dataset's shards (then ``images`` and ``labels`` are None).
 
     Checkpoints go to ``<run_dir>/checkpoints/<name>``, so a re-run of the same command resumes.
     ``adversarial``: train on untargeted attacks built from the --attack* flags (Madry et al.).
@@ -142,21 +154,32 @@ def train_model(
     checkpoints in ``<name>_linearized``); the returned trainer then holds the LinearizedModel.
     """
     strategy = make_strategy(config)
-    steps_per_epoch = -(-len(labels) // recipe.batch_size)
+    if streamed is not None:
+        count, image_shape = len(streamed.rows), streamed.stream.shape
+        stats = streamed.stream.channel_stats(streamed.rows)
+    else:
+        count, image_shape = len(labels), images.shape[1:]
+        stats = channel_stats(images if stats_images is None else stats_images)
+    steps_per_epoch = -(-count // recipe.batch_size)
     with strategy.scope():
         model = build_flags_model(
-            config,
-            images,
-            num_classes,
-            seed=derive_seed(seed, "init"),
-            stats_images=stats_images,
-            architecture=architecture,
+            config, image_shape, stats, num_classes, seed=derive_seed(seed, "init"), architecture=architecture
         )
     trainer = _make_trainer(config, model, recipe, steps_per_epoch, strategy, seed, adversarial)
     data_seed = derive_seed(seed, "data")
     flip = config.augment_flip and config.dataset not in ("mnist", "mnist_sample")
 
     def train_data(epoch: int) -> tf.data.Dataset:
+        if streamed is not None:
+            return streamed.stream.train_dataset(
+                streamed.rows,
+                batch_size=recipe.batch_size,
+                seed=data_seed,
+                epoch=epoch,
+                augment=recipe.augment,
+                flip=flip,
+                shuffle_buffer=config.shuffle_buffer,
+            )
         return pipeline.train_dataset(
             images, labels, batch_size=recipe.batch_size, seed=data_seed, epoch=epoch, augment=recipe.augment, flip=flip
         )
@@ -165,7 +188,8 @@ def train_model(
     linearize = config.ntk_linearize_epoch if 0 <= config.ntk_linearize_epoch < recipe.epochs else None
     if linearize is None and config.ntk_linearize_epoch >= recipe.epochs:
         print(f"[{name}] --ntk_linearize_epoch={config.ntk_linearize_epoch} >= {recipe.epochs} epochs: not linearized")
-    print(f"[{name}] training {architecture or config.model} on {len(labels)} examples for {recipe.epochs} epochs")
+    how = " (streamed from shards)" if streamed is not None else ""
+    print(f"[{name}] training {architecture or config.model} on {count} examples{how} for {recipe.epochs} epochs")
     loop.fit(
         trainer,
         epochs=recipe.epochs if linearize is None else linearize,
@@ -197,16 +221,14 @@ def train_model(
     return trainer
 
 
-def build_flags_model(
-    config: Config, images: np.ndarray, num_classes: int, *, seed: int, stats_images=None, architecture=None
-):
-    """``architecture`` (default ``--model``) with the flags' architecture options (width,
-    parameterisation, readout, bias), normalised by the channel statistics of ``stats_images``
-    (default: ``images``, (N, H, W, C))."""
-    mean, std = channel_stats(images if stats_images is None else stats_images)
+def build_flags_model(config: Config, image_shape, stats, num_classes: int, *, seed: int, architecture=None):
+    """``architecture`` (default ``--model``) for (H, W, C) images with the flags' architecture
+    options (width, parameterisation, readout, bias), normalised by ``stats`` = (per-channel mean,
+    std) in [0, 1] units (:func:`channel_stats`)."""
+    mean, std = stats
     return build_model(
         architecture or config.model,
-        images.shape[1:],
+        image_shape,
         num_classes,
         mean=mean,
         std=std,

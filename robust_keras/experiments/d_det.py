@@ -29,7 +29,7 @@ def run(config: Config, run: Run) -> dict:
     train, test = common.load_clean(config)
     n2_work = progress.training_passes(config.epochs, len(train), 3 * len(test))  # val + clean + shift
     plan = workflow.stages(config, train, test, then=("N2 training", n2_work))
-    data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"), plan)
+    data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"), plan, stream=True)
     num_classes = data.manifest["spec"]["num_classes"]
     recipe = common.Recipe.from_config(config)
     name = "d_det_model"

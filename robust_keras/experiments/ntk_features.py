@@ -160,7 +160,13 @@ def _kernels(config: Config, train, x_train: np.ndarray):
             out.append((arch, theta, lambda d, fn=fn: ClosedFormKernelPredictor(fn, x_train, d)))
         return out
     # one output: the +-1 regression of Eq. 9
-    model = common.build_flags_model(config, train.images, 1, seed=common.derive_seed(config.seed, "ntk_features_init"))
+    model = common.build_flags_model(
+        config,
+        train.images.shape[1:],
+        common.channel_stats(train.images),
+        1,
+        seed=common.derive_seed(config.seed, "ntk_features_init"),
+    )
     theta = empirical_ntk(model, x_train, method=config.ntk_method, chunk_size=config.ntk_chunk, dtype=np.float64)
     return [(config.model, theta[:, :, 0, 0], lambda d: EmpiricalKernelPredictor(model, x_train, d))]
 

@@ -24,6 +24,14 @@ class ClassificationEvaluator:
         self.split = split
         self.dataset = eval_dataset(images, labels, batch_size)
 
+    @classmethod
+    def of_dataset(cls, split: str, dataset: tf.data.Dataset) -> ClassificationEvaluator:
+        """The evaluator of batches (float32 image, int64 label) already in a tf.data pipeline
+        (e.g. streamed from shards)."""
+        evaluator = cls.__new__(cls)
+        evaluator.split, evaluator.dataset = split, dataset
+        return evaluator
+
     def evaluate(self, predict: Callable[[tf.Tensor], tf.Tensor]) -> Iterator[tuple[str, float]]:
         correct, loss_sum, count = 0, 0.0, 0
         for x, y in self.dataset:

@@ -52,8 +52,13 @@ class Trainer:
             optimizer.build(model.trainable_variables)
         spec = (tf.TensorSpec([None, *model.input_shape[1:]], tf.float32), tf.TensorSpec([None], tf.int64))
         self._train_step = tf.function(self._distributed_step, reduce_retracing=True)
-        # Inside strategy.run the step sees per-replica tensors; XLA compiles that replica step.
-        self._step_fn = tf.function(self._step, jit_compile=True, reduce_retracing=True) if jit_compile else self._step
+        # Inside strategy.run the step (attack included) sees per-replica tensors; XLA compiles that
+        # replica step. It is handed to strategy.run itself: a tf.function nested in a Python replica
+        # function could not hold the optimizer's cross-replica update.
+        replica_step = self._replica_step
+        self._step_fn = (
+            tf.function(replica_step, jit_compile=True, reduce_retracing=True) if jit_compile else replica_step
+        )
         self.predict = tf.function(
             lambda x: model(x, training=False), input_signature=spec[:1], jit_compile=jit_compile
         )
@@ -79,10 +84,10 @@ class Trainer:
             replicas = self.strategy.num_replicas_in_sync
             replica = tf.distribute.get_replica_context().replica_id_in_sync_group
             x = self.adversary(x, y, (seed[0], seed[1] * replicas + tf.cast(replica, tf.int64)))
-        return self._step_fn(x, y)
+        return self._step(x, y)
 
     def _distributed_step(self, x, y, seed):
-        per_replica = self.strategy.run(self._replica_step, args=(x, y, seed))
+        per_replica = self.strategy.run(self._step_fn, args=(x, y, seed))
         return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, t, axis=None) for t in per_replica]
 
     def train_epoch(

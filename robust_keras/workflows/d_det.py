@@ -19,6 +19,7 @@ import numpy as np
 from robust_keras.analysis import image_plots
 from robust_keras.config import Config
 from robust_keras.data import adversarial, transforms
+from robust_keras.data.shard_stream import ShardStream, dataset_megabytes
 from robust_keras.errors import ConfigError, DataError, StageFinished
 from robust_keras.experiments import common
 from robust_keras.export import load_model, savedmodel_hash
@@ -96,12 +97,14 @@ def stages(config: Config, train, test, then: tuple[str, float] | None = None) -
 
 
 def ensure_dataset(
-    config: Config, run: Run, train, test, dataset_dir: str, plan: StagePlan | None = None
-) -> adversarial.AdversarialData:
+    config: Config, run: Run, train, test, dataset_dir: str, plan: StagePlan | None = None, stream: bool = False
+) -> adversarial.AdversarialData | ShardStream:
     """The D_det (or D_rand) of ``train`` in ``dataset_dir``: reused if complete, finished if
     interrupted, generated (after training the source) if absent. Logs the source's clean
     accuracy, target success and mean l2 distortion, and the example grid. ``plan`` (from
-    :func:`stages`) reports the source-training and generation stages."""
+    :func:`stages`) reports the source-training and generation stages. With ``stream``, a dataset
+    larger than ``--max_in_memory_mb`` comes back as a :class:`ShardStream` (read from its shards
+    when used) instead of arrays in memory."""
     plan = plan or StagePlan([("source training", 0.0), ("D_det generation", 0.0)], log=lambda _: None)
     if config.gen_stage != "all":
         _one_stage(config, run, train, test, dataset_dir, plan)
@@ -134,7 +137,12 @@ def ensure_dataset(
     if not adversarial.is_complete(dataset_dir, previous):
         with plan.stage("D_det generation"):
             generate(config, dataset_dir, source, source_path, train)
-    data = adversarial.load(dataset_dir)
+    size = dataset_megabytes(adversarial.peek_manifest(dataset_dir))
+    if stream and size > config.max_in_memory_mb:
+        print(f"[dataset] {size:.0f} MiB > --max_in_memory_mb={config.max_in_memory_mb}: streaming it from its shards")
+        data = ShardStream(dataset_dir)
+    else:
+        data = adversarial.load(dataset_dir)
     run.log_artifact(os.path.join(dataset_dir, adversarial.MANIFEST), "d_det")
     hit_rate = float(data.target_hit.mean())
     run.log_metrics(
@@ -213,9 +221,14 @@ def split_indices(config: Config, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def four_curve_evaluators(config: Config, val_images, val_labels, test, num_classes: int) -> list:
     """Evaluators of ``val/``, ``clean/`` (D_test, true labels) and ``shift/`` (labels (y+1) mod K)."""
+    val = ClassificationEvaluator("val", val_images, val_labels, config.eval_batch_size)
+    return [val, *test_curve_evaluators(config, test, num_classes)]
+
+
+def test_curve_evaluators(config: Config, test, num_classes: int) -> list:
+    """Evaluators of ``clean/`` (D_test, true labels) and ``shift/`` (labels (y+1) mod K)."""
     batch = config.eval_batch_size
     return [
-        ClassificationEvaluator("val", val_images, val_labels, batch),
         ClassificationEvaluator("clean", test.images, test.labels, batch),
         ClassificationEvaluator("shift", test.images, transforms.shifted_labels(test.labels, num_classes), batch),
     ]
@@ -224,21 +237,27 @@ def four_curve_evaluators(config: Config, val_images, val_labels, test, num_clas
 def train_on_d_det(
     config: Config, run: Run, data, test, *, name: str, recipe=None, evaluators=(), seed_purpose: str | None = None
 ):
-    """Trains ``--model`` on the fixed train split of ``data`` (an AdversarialData) with the four
-    curves (plus ``evaluators``) logged to ``run`` each epoch; checkpoints under ``name``.
-    ``recipe`` defaults to the flags' recipe. Returns the trainer."""
+    """Trains ``--model`` on the fixed train split of ``data`` (an AdversarialData, or a
+    ShardStream: then streamed) with the four curves (plus ``evaluators``) logged to ``run`` each
+    epoch; checkpoints under ``name``. ``recipe`` defaults to the flags' recipe. Returns the trainer."""
     tr, va = split_indices(config, len(data.labels))
     num_classes = data.manifest["spec"]["num_classes"]
+    if isinstance(data, ShardStream):
+        examples = {"images": None, "labels": None, "streamed": common.Streamed(data, tr)}
+        val = ClassificationEvaluator.of_dataset("val", data.eval_dataset(va, config.eval_batch_size))
+        curves = [val, *test_curve_evaluators(config, test, num_classes)]
+    else:
+        examples = {"images": data.images[tr], "labels": data.labels[tr]}
+        curves = four_curve_evaluators(config, data.images[va], data.labels[va], test, num_classes)
     return common.train_model(
         config,
         run,
         name=name,
-        images=data.images[tr],
-        labels=data.labels[tr],
         num_classes=num_classes,
         recipe=recipe or common.Recipe.from_config(config),
-        evaluators=[*four_curve_evaluators(config, data.images[va], data.labels[va], test, num_classes), *evaluators],
+        evaluators=[*curves, *evaluators],
         seed=common.derive_seed(config.seed, seed_purpose or name),
+        **examples,
     )
 
 
@@ -248,18 +267,27 @@ def curves(run: Run, names=FOUR_CURVES) -> dict[str, list[float]]:
     return {name: list(run.metric_history(name).values()) for name in names}
 
 
-def _mean_l2(data: adversarial.AdversarialData, train) -> float:
-    clean = common.to_float(train.images[data.indices])
-    return float(np.sqrt(((data.images - clean) ** 2).reshape(len(clean), -1).sum(1)).mean())
+def _mean_l2(data, train) -> float:
+    """Mean ||x_adv - x||_2 over the dataset (streamed batch by batch from a ShardStream)."""
+    if not isinstance(data, ShardStream):
+        clean = common.to_float(train.images[data.indices])
+        return float(np.sqrt(((data.images - clean) ** 2).reshape(len(clean), -1).sum(1)).mean())
+    total, start = 0.0, 0
+    for x_adv, _ in data.eval_dataset(np.arange(len(data)), 1024):
+        clean = common.to_float(train.images[data.indices[start : start + len(x_adv)]])
+        total += float(np.sqrt(((x_adv.numpy() - clean) ** 2).reshape(len(clean), -1).sum(1)).sum())
+        start += len(x_adv)
+    return total / max(start, 1)
 
 
-def _plot_examples(run: Run, data: adversarial.AdversarialData, train, n: int = 8) -> None:
+def _plot_examples(run: Run, data, train, n: int = 8) -> None:
     idx = np.arange(min(n, len(data.labels)))
+    shown = data.images(idx) if isinstance(data, ShardStream) else data.images[idx]
     titles = [f"y={data.orig_labels[i]} t={data.labels[i]}{' hit' if data.target_hit[i] else ''}" for i in idx]
     attack = data.manifest["spec"].get("attack", {})
     png = image_plots.image_grid(
         run.path("plots", "d_det_examples.png"),
-        [common.to_float(train.images[data.indices[idx]]), data.images[idx]],
+        [common.to_float(train.images[data.indices[idx]]), shown],
         titles,
         row_labels=("clean x", "x_adv"),
         title=f"D_det examples: targeted {attack.get('attack_norm', '')} PGD, eps {attack.get('attack_eps', '?')}; "

@@ -1,0 +1,141 @@
+"""An adversarial dataset read from its shards as tf.data pipelines, never whole in memory.
+
+:func:`adversarial.load` reads a dataset into NumPy arrays; for datasets larger than
+``--max_in_memory_mb`` the experiments train from :class:`ShardStream` instead: the shard files
+(verified against the manifest's sha256 first) are read in a seeded order, interleaved, parsed,
+filtered to the wanted examples, shuffled with a seeded buffer, batched and prefetched. Only the
+small per-example columns (labels, indices, hits: a few bytes each) are held in memory.
+
+Determinism: every epoch's batches are a pure function of (seed, epoch), so a resumed run sees the
+batches an uninterrupted run would have seen -- the same guarantee as the in-memory pipeline, with
+a different order (a buffer shuffle of ``shuffle_buffer`` examples over shards read in a shuffled
+order, not a full permutation). Which path a run takes depends only on the dataset size and
+``--max_in_memory_mb``, so a resume takes the same one.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from robust_keras.data import adversarial
+from robust_keras.data.pipeline import to_unit_float
+from robust_keras.data.transforms import augment_batch
+
+_INT_COLUMNS = ("label", "orig_label", "index", "target_hit")
+
+
+def dataset_megabytes(manifest: dict) -> float:
+    """Size of the dataset's images in memory (float32), in MiB."""
+    return manifest["num_examples"] * int(np.prod(manifest["image_shape"])) * 4 / 2**20
+
+
+class ShardStream:
+    """Streaming access to a complete, verified adversarial dataset directory.
+
+    Attributes:
+      manifest: the verified manifest; ``labels``, ``orig_labels``, ``indices``, ``target_hit``:
+        the per-example columns in shard order (int64 / bool (N,)), as in AdversarialData.
+    """
+
+    def __init__(self, directory: str, cycle_length: int = 4):
+        self.directory = directory
+        self.manifest = adversarial.read_manifest(directory)  # sha256 of every shard, streamed from disk
+        self.files = [os.path.join(directory, s["name"]) for s in self.manifest["shards"]]
+        self.shape = tuple(self.manifest["image_shape"])
+        self.cycle_length = cycle_length
+        columns = {k: [] for k in _INT_COLUMNS}
+        spec = {k: tf.io.FixedLenFeature([], tf.int64) for k in _INT_COLUMNS}
+        for raw in tf.data.TFRecordDataset(self.files).batch(4096):
+            for k, v in tf.io.parse_example(raw, spec).items():  # images are skipped, not decoded
+                columns[k].append(v.numpy())
+        cat = lambda k: np.concatenate(columns[k]) if columns[k] else np.zeros([0], np.int64)  # noqa: E731
+        self.labels, self.orig_labels, self.indices = cat("label"), cat("orig_label"), cat("index")
+        self.target_hit = cat("target_hit").astype(bool)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def _keep_table(self, rows: np.ndarray) -> tf.Tensor:
+        """bool (max index + 1,): True for the source indices of the wanted rows."""
+        table = np.zeros(int(self.indices.max(initial=0)) + 1, bool)
+        table[self.indices[rows]] = True
+        return tf.constant(table)
+
+    def _examples(self, rows: np.ndarray, file_seed: tuple[int, int] | None) -> tf.data.Dataset:
+        """(image float32 (H, W, C), label int64, index int64) of the wanted rows, files in order
+        or (with ``file_seed``) in a seeded shuffled order, interleaved deterministically."""
+        keep = self._keep_table(rows)
+        files = tf.data.Dataset.from_tensor_slices(self.files)
+        if file_seed is not None:
+            files = files.shuffle(len(self.files), seed=file_seed[0] * 100_003 + file_seed[1])
+        records = files.interleave(
+            tf.data.TFRecordDataset,
+            cycle_length=1 if file_seed is None else self.cycle_length,
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        spec = {k: tf.io.FixedLenFeature([], tf.int64) for k in ("label", "index")}
+        spec["image"] = tf.io.FixedLenFeature([], tf.string)
+        shape = self.shape
+
+        def parse(record):
+            f = tf.io.parse_single_example(record, spec)
+            return (
+                tf.reshape(tf.io.decode_raw(f["image"], tf.float32, little_endian=True), shape),
+                f["label"],
+                f["index"],
+            )
+
+        examples = records.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return examples.filter(lambda x, y, i: tf.gather(keep, i))
+
+    def train_dataset(
+        self,
+        rows: np.ndarray,
+        *,
+        batch_size: int,
+        seed: int,
+        epoch: int,
+        augment: bool = False,
+        flip: bool = True,
+        shuffle_buffer: int = 10_000,
+    ) -> tf.data.Dataset:
+        """One epoch of shuffled (optionally augmented) batches of (float32 image, int64 label)
+        over ``rows`` (positions in the dataset), a pure function of (seed, epoch)."""
+        ds = self._examples(rows, file_seed=(seed, epoch))
+        ds = ds.shuffle(shuffle_buffer, seed=seed * 100_003 + epoch, reshuffle_each_iteration=False)
+        ds = ds.map(lambda x, y, i: (x, y)).batch(batch_size).enumerate()
+
+        def prepare(step, batch):
+            x, y = batch
+            if augment:
+                x = augment_batch(
+                    x, tf.stack([tf.cast(seed * 7919 + epoch, tf.int32), tf.cast(step, tf.int32)]), flip=flip
+                )
+            return x, y
+
+        return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+    def eval_dataset(self, rows: np.ndarray, batch_size: int) -> tf.data.Dataset:
+        """Batches of (float32 image, int64 label) over ``rows``, in dataset order."""
+        ds = self._examples(rows, file_seed=None).map(lambda x, y, i: (x, y))
+        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def images(self, rows: np.ndarray) -> np.ndarray:
+        """float32 (len(rows), H, W, C): the images of ``rows`` (a small subset), in dataset order."""
+        rows = np.sort(np.asarray(rows))
+        batches = [x.numpy() for x, _ in self.eval_dataset(rows, 1024)]
+        return np.concatenate(batches) if batches else np.zeros([0, *self.shape], np.float32)
+
+    def channel_stats(self, rows: np.ndarray) -> tuple[list[float], list[float]]:
+        """Per-channel mean and std of ``rows`` in [0, 1] units, in one streamed pass (float64 sums)."""
+        total, square, count = 0.0, 0.0, 0
+        for x, _ in self.eval_dataset(rows, 1024):
+            x = to_unit_float(x).numpy().astype(np.float64).reshape(-1, self.shape[-1])
+            total, square, count = total + x.sum(0), square + (x**2).sum(0), count + len(x)
+        mean = total / max(count, 1)
+        std = np.sqrt(np.maximum(square / max(count, 1) - mean**2, 0.0))
+        return mean.tolist(), np.maximum(std, 1e-3).tolist()
