@@ -24,6 +24,8 @@ Training, ``--train_examples`` images, batch ``--batch``, SGD momentum 0.9:
   robust_keras train   loop.Trainer, one epoch         vs  torch twin, the same epoch
   robust_keras adv     PGD-7 adversarial epoch (Madry)  vs  torch twin + torchattacks PGD-7,
                                                          ART AdversarialTrainerMadryPGD (1 epoch)
+  robust_keras adv/last  the same with the attack's last iterate (the peers' semantics: 7 forwards
+                       per attack instead of 8)
 Throughputs in img/s (attacks: img*steps/s) and ratios robust_keras / peer.
 """
 
@@ -170,10 +172,14 @@ def bench_training(name: str, model, batch: int, examples: int, repeats: int) ->
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch).cache()
     twin = TWINS[name](model)
     clean = loop.Trainer(model, optim.make_optimizer("sgd", 0.01, momentum=0.9))
-    attack = PGD(model, norm="linf", eps=EPS, step_size=STEP, steps=7)
-    adversarial = loop.Trainer(
-        model, optim.make_optimizer("sgd", 0.01, momentum=0.9), adversary=lambda a, b, s: attack(a, b, s)[0]
-    )
+
+    def adversarial_trainer(keep_best: bool) -> loop.Trainer:
+        attack = PGD(model, norm="linf", eps=EPS, step_size=STEP, steps=7, keep_best=keep_best)
+        return loop.Trainer(
+            model, optim.make_optimizer("sgd", 0.01, momentum=0.9), adversary=lambda a, b, s: attack(a, b, s)[0]
+        )
+
+    adversarial, adversarial_last = adversarial_trainer(True), adversarial_trainer(False)
     torch_opt = torch.optim.SGD(twin.parameters(), lr=0.01, momentum=0.9)
     torch_pgd = torchattacks.PGD(twin, eps=EPS, alpha=STEP, steps=7, random_start=False)
     x_nchw, y_torch = to_nchw(x), torch.from_numpy(y)
@@ -203,6 +209,7 @@ def bench_training(name: str, model, batch: int, examples: int, repeats: int) ->
         "train robust_keras": lambda: clean.train_epoch(data),
         "train torch": lambda: torch_epoch(False),
         "adv robust_keras": lambda: adversarial.train_epoch(data),
+        "adv robust_keras/last": lambda: adversarial_last.train_epoch(data),
         "adv torch+torchattacks": lambda: torch_epoch(True),
         "adv art": lambda: art_trainer.fit(x, y),
     }
@@ -224,6 +231,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--train_examples", type=int, default=512)
     parser.add_argument("--no_train", action="store_true")
+    parser.add_argument("--no_attacks", action="store_true")
     args = parser.parse_args()
     versions = ", ".join(f"{p} {importlib.metadata.version(p)}" for p in PEERS)
     print(
@@ -234,7 +242,11 @@ def main() -> None:
     for name in args.models.split(","):
         c = SHAPES[name][-1]
         model = build_model(name, SHAPES[name], 10, mean=[0.5] * c, std=[0.25] * c, seed=0)
-        rows = bench_attacks(name, model, TWINS[name](model), args.batch, args.steps, args.repeats)
+        rows = (
+            []
+            if args.no_attacks
+            else bench_attacks(name, model, TWINS[name](model), args.batch, args.steps, args.repeats)
+        )
         if not args.no_train:
             rows += bench_training(name, model, args.batch, args.train_examples, max(1, args.repeats // 2))
         for label, rate, to_bound, ratio in rows:
