@@ -25,6 +25,7 @@ import os
 import shutil
 import tempfile
 
+import numpy as np
 import tensorflow as tf
 
 _strategy: tf.distribute.Strategy | None = None
@@ -116,3 +117,33 @@ def describe() -> str:
     task_type, task_id = task()
     role = "chief" if is_chief() else "non-chief (writes to a scratch dir, deleted at the end)"
     return f"{task_type} {task_id} of {spec}: {role}, {_strategy.num_replicas_in_sync} replicas in sync"
+
+
+def split_over_replicas(attack_fn, strategy: tf.distribute.Strategy):
+    """``attack_fn(x, t, seed) -> (x_adv, hit)`` on every device of ``strategy``: the NumPy batch is
+    cut into R contiguous parts, replica r attacks part r with seed (seed[0], seed[1] * R + r), and
+    the parts are joined in order. One replica: ``attack_fn`` itself (the same seeds as before).
+    Attacks without random starts give every example the same iterates either way. The model's
+    variables stay where they were loaded (a SavedModel loaded under the strategy's scope cannot be
+    called inside ``strategy.run``); other devices read them each step."""
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
+        return attack_fn
+
+    def run(x, t, seed):
+        parts = np.array_split(np.arange(len(x)), replicas)
+
+        def inputs(context):
+            r = context.replica_id_in_sync_group
+            rows = parts[r]
+            return tf.constant(x[rows]), tf.constant(t[rows]), tf.constant([seed[0], seed[1] * replicas + r], tf.int64)
+
+        per_replica = strategy.run(
+            lambda a: attack_fn(*a), args=(strategy.experimental_distribute_values_from_function(inputs),)
+        )
+        joined = [
+            np.concatenate([np.asarray(v) for v in strategy.experimental_local_results(out)]) for out in per_replica
+        ]
+        return joined[0], joined[1]
+
+    return run

@@ -125,3 +125,40 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_single_device():
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
     out = subprocess.run([sys.executable, "-c", MIRRORED], env=env, capture_output=True, text=True, timeout=300)
     assert "MIRRORED_OK" in out.stdout, out.stderr[-3000:]
+
+
+SPLIT_GENERATION = r"""
+import sys, numpy as np, tensorflow as tf
+tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
+                                           [tf.config.LogicalDeviceConfiguration()] * 2)
+from robust_keras import distribute
+from robust_keras.attacks import PGD
+from robust_keras.data import adversarial
+from robust_keras.export import export_model, load_model
+from robust_keras.models import build_model
+out = sys.argv[1]
+export_model(build_model("cnn_mnist", (28, 28, 1), 10, mean=[0.1], std=[0.3], seed=0), f"{out}/m", {})
+rng = np.random.default_rng(0)
+x = rng.random((90, 28, 28, 1), dtype=np.float32); y = rng.integers(0, 10, 90); t = (y + 1) % 10
+def write(directory, strategy):
+    model = load_model(f"{out}/m")
+    attack = PGD(model, norm="l2", eps=1.0, step_size=0.25, steps=3, targeted=True)
+    fn = distribute.split_over_replicas(lambda a, b, s: attack(a, b, s)[:2], strategy)
+    return adversarial.generate(directory, images=x, orig_labels=y, targets=t, attack_fn=fn, spec={}, shard_size=40,
+                                batch_size=25, seed=1, log=lambda _: None)
+mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+write(f"{out}/two", mirrored)  # batches of 25 (and a last one of 15): parts of 13 + 12, 8 + 7
+write(f"{out}/one", tf.distribute.get_strategy())
+a, b = adversarial.load(f"{out}/two"), adversarial.load(f"{out}/one")
+np.testing.assert_allclose(a.images, b.images, atol=1e-5)  # no random start: the same iterates per example
+np.testing.assert_array_equal(a.target_hit, b.target_hit)
+np.testing.assert_array_equal(a.labels, t)
+print("SPLIT_OK")
+"""
+
+
+def test_generation_splits_each_batch_across_local_devices(tmp_path):
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    cmd = [sys.executable, "-c", SPLIT_GENERATION, str(tmp_path)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert "SPLIT_OK" in out.stdout, out.stderr[-3000:]

@@ -15,7 +15,9 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import tensorflow as tf
 
+from robust_keras import distribute
 from robust_keras.analysis import image_plots
 from robust_keras.config import Config
 from robust_keras.data import adversarial, transforms
@@ -187,8 +189,15 @@ def _one_stage(config: Config, run: Run, train, test, dataset_dir: str, plan: St
 
 def generate(config: Config, dataset_dir: str, source, source_path: str, train, part=(0, 1), **spec_extra) -> None:
     """Attacks every example of ``train`` toward its target (``--attack_target``) and writes the
-    sharded dataset (resumable; see data/adversarial.py)."""
+    sharded dataset (resumable; see data/adversarial.py). With ``--strategy=mirrored`` and several
+    local devices, each batch is split across them (distribute.split_over_replicas; the loaded
+    source's variables stay on the first device and the others read them)."""
+    # multi_worker processes each generate alone (split them with --gen_stage); mirrored: all local devices.
+    local = common.make_strategy(config) if config.strategy == "mirrored" else tf.distribute.get_strategy()
+    if local.num_replicas_in_sync > 1:
+        print(f"[dataset] every batch split across {local.num_replicas_in_sync} devices")
     attack = common.make_attack(config, source, targeted=True)
+    attack_fn = distribute.split_over_replicas(lambda x, t, s: attack(x, t, s)[:2], local)
     spec = {
         "source_model": {"path": os.path.abspath(source_path), "sha256": savedmodel_hash(source_path)},
         "attack": common.attack_params(config),
@@ -209,7 +218,7 @@ def generate(config: Config, dataset_dir: str, source, source_path: str, train, 
         shard_size=config.shard_size,
         batch_size=config.eval_batch_size,
         seed=common.derive_seed(config.seed, "attack"),
-        attack_fn=lambda x, t, s: attack(x, t, s)[:2],
+        attack_fn=attack_fn,
         part=part,
     )
 
