@@ -155,7 +155,11 @@ flags.DEFINE_enum(
     ["next", "random", "none"],
     "next: t=(y+1) mod K (D_det); random: t uniform over classes != y (D_rand); none: untargeted.",
 )
-flags.DEFINE_string("dataset_dir", "", "Adversarial dataset directory; default <output_dir>/d_det.")
+flags.DEFINE_string(
+    "dataset_dir",
+    "",
+    "Adversarial dataset directory; default <output_dir>/d_det (robust_datasets: the parent of d_r/, d_nr/).",
+)
 flags.DEFINE_integer("shard_size", 1000, "Examples per TFRecord shard (the unit of resume).", lower_bound=1)
 flags.DEFINE_integer(
     "max_in_memory_mb",
