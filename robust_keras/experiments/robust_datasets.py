@@ -38,36 +38,36 @@ TITLES = {"d_r": "trained on D_R", "d_nr": "trained on D_NR"}
 def run(config: Config, run: Run) -> dict:
     train, test = common.load_clean(config)
     attacked = test.take(config.rd_eval_examples)
-    evaluators = _evaluators(config, test, attacked)
+    evaluators, curve_labels = _evaluators(config, test, attacked)
     plan = progress.StagePlan(_stages(config, len(train), len(test), len(attacked)))
     data = workflow.ensure_datasets(config, run, train, test, plan)
-    final = _source_metrics(config, run, train, test, evaluators)
+    final = _source_metrics(config, run, data, train.image_shape, evaluators)
     _plot_examples(config, run, train, data)
     curves = {}
     for name, dataset in data.items():
         with plan.stage(f"training on {name.upper()}"):
-            curves[name] = _train_on(config, run, dataset, name, evaluators)
+            curves[name] = _train_on(config, run, dataset, name, evaluators, curve_labels)
         final.update({f"{name}/{metric}": values[-1] for metric, values in curves[name].items() if values})
-    _plot_curves(config, run, curves)
+    _plot_curves(config, run, curves, curve_labels)
     with open(run.path("summary.json"), "w") as f:
         json.dump(final, f, indent=2, sort_keys=True)
     run.log_artifact(run.path("summary.json"))
     return final
 
 
-def _evaluators(config: Config, test, attacked) -> list:
-    """Clean accuracy on the test split and the --robust_eval attack at both norms on ``attacked``."""
+def _evaluators(config: Config, test, attacked) -> tuple[list, dict[str, str]]:
+    """Clean accuracy on the test split and the --robust_eval attack at both norms on ``attacked``;
+    and {metric name: its panel label} of the curves they log."""
     out = [ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size)]
-    for norm, eps in (("l2", config.rd_eval_l2_eps), ("linf", config.rd_eval_linf_eps)):
+    curves = {"test/accuracy": "clean test accuracy"}
+    attack = common.robust_prefix(config).rstrip("_").upper().replace("_", "-") or "PGD"
+    for norm, eps, shown in (("l2", config.rd_eval_l2_eps, "l2"), ("linf", config.rd_eval_linf_eps, "l-inf")):
         metric, make_attack = common.robust_eval(config, norm=norm, eps=eps, steps=config.rd_eval_steps)
         out.append(
             RobustEvaluator("test", attacked.images, attacked.labels, make_attack, config.eval_batch_size, metric)
         )
-    return out
-
-
-def _metric_names(evaluators) -> list[str]:
-    return ["test/accuracy", *(f"{e.split}/{e.metric}" for e in evaluators if isinstance(e, RobustEvaluator))]
+        curves[f"test/{metric}"] = f"{shown} robust accuracy, eps {eps:.4g} ({attack}-{config.rd_eval_steps})"
+    return out, curves
 
 
 def _stages(config: Config, n: int, n_test: int, n_attacked: int) -> list[tuple[str, float]]:
@@ -86,11 +86,13 @@ def _stages(config: Config, n: int, n_test: int, n_attacked: int) -> list[tuple[
     ]
 
 
-def _source_metrics(config: Config, run: Run, train, test, evaluators) -> dict:
-    """Clean and robust test accuracy of the two models that built the datasets (``<role>_model/...``)."""
+def _source_metrics(config: Config, run: Run, data: dict, image_shape, evaluators) -> dict:
+    """Clean and robust test accuracy of the two models that built the datasets (``<role>_model/...``,
+    the models named in each dataset's manifest)."""
     metrics = {}
-    for role, path in workflow.models(config, run, train, test).items():
-        model = load_model(path, train.image_shape, config.trust_savedmodels)
+    for dataset in data.values():
+        role, path = dataset.manifest["spec"]["source_model"]["role"], dataset.manifest["spec"]["source_model"]["path"]
+        model = load_model(path, image_shape, config.trust_savedmodels)
         for evaluator in evaluators:
             metrics.update({f"{role}_model/{k.split('/', 1)[1]}": v for k, v in evaluator.evaluate(model)})
     run.log_metrics(metrics)
@@ -98,9 +100,9 @@ def _source_metrics(config: Config, run: Run, train, test, evaluators) -> dict:
     return metrics
 
 
-def _train_on(config: Config, run: Run, data, name: str, evaluators) -> dict[str, list[float]]:
+def _train_on(config: Config, run: Run, data, name: str, evaluators, metrics) -> dict[str, list[float]]:
     """Trains ``--model`` (training flags, standard training) on all of ``data`` in child run
-    ``train_on_<name>``; exports it; returns its per-epoch clean and robust test accuracies."""
+    ``train_on_<name>``; exports it; returns the per-epoch values of ``metrics`` (names)."""
     child_name = f"train_on_{name}"
     child = run.child(child_name)
     recipe = common.Recipe.from_config(config)
@@ -119,7 +121,7 @@ def _train_on(config: Config, run: Run, data, name: str, evaluators) -> dict[str
     if not common.exported(run, child_name):
         common.export(run, trainer, child_name, config, role=f"model {TITLES[name]}", recipe=recipe.__dict__)
     child.finish()
-    return {metric: list(child.metric_history(metric).values()) for metric in _metric_names(evaluators)}
+    return {metric: list(child.metric_history(metric).values()) for metric in metrics}
 
 
 def _plot_examples(config: Config, run: Run, train, data: dict, n: int = 8) -> None:
@@ -138,17 +140,11 @@ def _plot_examples(config: Config, run: Run, train, data: dict, n: int = 8) -> N
     run.log_artifact(png, "plots")
 
 
-def _plot_curves(config: Config, run: Run, curves: dict) -> None:
-    prefix = common.robust_prefix(config).rstrip("_").upper().replace("_", "-") or "PGD"
-    labels = {
-        "test/accuracy": "clean test accuracy",
-        "l2": f"l2 robust accuracy, eps {config.rd_eval_l2_eps:g} ({prefix}-{config.rd_eval_steps})",
-        "linf": f"l-inf robust accuracy, eps {config.rd_eval_linf_eps:.4g} ({prefix}-{config.rd_eval_steps})",
+def _plot_curves(config: Config, run: Run, curves: dict, labels: dict[str, str]) -> None:
+    """One panel per metric (``labels``: metric -> panel label), D_R and D_NR in each."""
+    panels = {
+        label: {TITLES[name]: values[metric] for name, values in curves.items()} for metric, label in labels.items()
     }
-    panels = {}
-    for metric in next(iter(curves.values())):
-        key = metric if metric == "test/accuracy" else ("l2" if "l2_robust" in metric else "linf")
-        panels[labels[key]] = {TITLES[name]: values[metric] for name, values in curves.items()}
     epochs = np.arange(1, config.epochs + 1)
     png = plots.curve_panels(
         run.path("plots", "robust_datasets_curves.png"),

@@ -35,10 +35,9 @@ START_RULE = "other_image: x_0 = training image s_i = (i + u_i) mod n, u_i ~ U{1
 REPRESENTATION = "penultimate layer (input of the last Dense layer; SavedModel endpoint 'representation')"
 
 
-def models(config: Config, run: Run, train, test, plan: StagePlan | None = None) -> dict[str, str]:
+def models(config: Config, run: Run, train, test, plan: StagePlan) -> dict[str, str]:
     """{"robust": path, "standard": path}: the two SavedModels the datasets are built through
     (``plan`` reports the training stages of models trained now)."""
-    plan = plan or StagePlan([(f"{role} model", 0.0) for role, _ in DATASETS.values()], log=lambda _: None)
     paths = {}
     for role, flag in DATASETS.values():
         given = config.values[flag]
@@ -83,13 +82,14 @@ def ensure_datasets(config: Config, run: Run, train, test, plan: StagePlan) -> d
         raise StageFinished(f"models ready ({', '.join(paths.values())}); next: --gen_stage=shards --gen_worker=0..W-1")
     part = (config.gen_worker, config.gen_workers) if config.gen_stage == "shards" else (0, 1)
     images = common.to_float(train.images)
-    starts = start_indices(len(train), common.derive_seed(config.seed, "rd_starts"))
+    seed = common.derive_seed(config.seed, "rd_starts")
+    starts = start_indices(len(train), seed)
     for name, (role, _) in DATASETS.items():
         directory = dirs[name]
         if part == (0, 1) and adversarial.is_complete(directory, adversarial.peek_manifest(directory)):
             continue
         with plan.stage(f"{name.upper()} inversion"):
-            _generate(config, directory, paths[role], role, train, images, starts, part)
+            _generate(config, directory, paths[role], role, train, images, (starts, seed), part)
     if config.gen_stage == "shards":
         raise StageFinished(
             f"worker {config.gen_worker} of {config.gen_workers} wrote its shards of D_R and D_NR; when every worker "
@@ -101,8 +101,10 @@ def ensure_datasets(config: Config, run: Run, train, test, plan: StagePlan) -> d
     return data
 
 
-def _generate(config: Config, directory: str, model_path: str, role: str, train, images, starts, part) -> None:
-    """Inverts every training image's representation through ``model_path`` from its start image."""
+def _generate(config: Config, directory: str, model_path: str, role: str, train, images, start_rule, part) -> None:
+    """Inverts every training image's representation through ``model_path`` from its start image
+    (``start_rule`` = (start index per example, the seed that drew them))."""
+    starts, seed = start_rule
     model = load_model(model_path, train.image_shape, config.trust_savedmodels)
     inversion = RepresentationInversion(
         model.representation, steps=config.rd_steps, step_size=config.rd_step_size, jit_compile=config.jit_compile
@@ -114,7 +116,6 @@ def _generate(config: Config, directory: str, model_path: str, role: str, train,
         hit = np.argmax(np.asarray(model(x_r)), -1) == labels[lo:hi]
         return x_r.numpy(), hit
 
-    seed = common.derive_seed(config.seed, "rd_starts")
     spec = {
         "source_model": {"path": os.path.abspath(model_path), "sha256": savedmodel_hash(model_path), "role": role},
         "attack": {
