@@ -164,12 +164,16 @@ flags.DEFINE_integer("shard_size", 1000, "Examples per TFRecord shard (the unit 
 flags.DEFINE_integer(
     "max_in_memory_mb",
     4096,
-    "d_det: an adversarial dataset whose images take more than this many MiB (float32) is not loaded into memory: "
-    "N2 trains from a tf.data pipeline over its shards (seeded file order, interleave, --shuffle_buffer, prefetch).",
+    "Data larger than this many MiB is streamed, not loaded into memory: d_det's adversarial dataset (float32 "
+    "images; N2 trains from its shards) and train's clean tfds dataset (uint8; read from tfds' prepared files). "
+    "Seeded file order, interleave, --shuffle_buffer, prefetch; under multi_worker each worker reads its own part.",
     lower_bound=0,
 )
 flags.DEFINE_integer(
-    "shuffle_buffer", 10_000, "Examples in the seeded shuffle buffer of datasets streamed from shards.", lower_bound=1
+    "shuffle_buffer",
+    10_000,
+    "Examples in the seeded shuffle buffer of streamed datasets (--max_in_memory_mb).",
+    lower_bound=1,
 )
 flags.DEFINE_enum(
     "gen_stage",

@@ -64,3 +64,34 @@ def test_training_epochs_cover_the_rows_once_and_are_seeded(written):
     np.testing.assert_array_equal(again_x, x)  # a resumed run replays the epoch exactly
     assert not np.array_equal(epoch(0, 1)[0], x) and not np.array_equal(epoch(1, 0)[0], x)
     assert not np.array_equal(x, want)  # shuffled, not in shard order
+
+
+def test_workers_read_disjoint_files_that_together_cover_the_rows_once(written):
+    """Multi-worker file sharding: pipeline p of 2 reads every 2nd file of the epoch's seeded file
+    order; the two parts are disjoint, cover the train rows once, and each is seeded."""
+    import tensorflow as tf
+
+    directory, data = written
+    stream = ShardStream(directory)
+    rows = np.arange(N)[np.arange(N) % 3 != 0]
+
+    def part(pipeline, pipelines=2, epoch=0, files=None):
+        context = tf.distribute.InputContext(pipelines, pipeline, pipelines)
+        if files is not None:
+            stream.files = files
+        batches = stream.train_dataset(
+            rows, batch_size=8, seed=0, epoch=epoch, shuffle_buffer=50, input_context=context
+        )
+        x = np.concatenate([x.numpy() for x, _ in batches])
+        return {data.images.tolist().index(im) for im in x.tolist()}, len(x)
+
+    (a, len_a), (b, len_b) = part(0), part(1)
+    assert len(a) == len_a and len(b) == len_b and not a & b and a | b == set(rows.tolist())
+    files_0, _ = stream.epoch_files(0, 0, tf.distribute.InputContext(2, 0, 2))
+    files_1, _ = stream.epoch_files(0, 0, tf.distribute.InputContext(2, 1, 2))
+    assert len(files_0) == 3 and len(files_1) == 3 and not set(files_0) & set(files_1)  # 6 shards, 3 each
+    assert part(0) == (a, len_a) and part(0, epoch=1)[0] != a  # replayed; another file draw next epoch
+    one_file = stream.files[:1]  # fewer files than workers: both read it and keep every 2nd example
+    (c, _), (d, _) = part(0, files=one_file), part(1, files=one_file)
+    in_file = set(rows[rows < 40].tolist())
+    assert not c & d and c | d == in_file and abs(len(c) - len(d)) <= 1

@@ -10,7 +10,10 @@ Determinism: every epoch's batches are a pure function of (seed, epoch), so a re
 batches an uninterrupted run would have seen -- the same guarantee as the in-memory pipeline, with
 a different order (a buffer shuffle of ``shuffle_buffer`` examples over shards read in a shuffled
 order, not a full permutation). Which path a run takes depends only on the dataset size and
-``--max_in_memory_mb``, so a resume takes the same one.
+``--max_in_memory_mb``, so a resume takes the same one. Under multi_worker each worker reads only
+its share of the shard files (file sharding), so the batches also depend on the number of workers:
+a resume on as many workers replays them; a resume on a different number trains on the same
+examples per epoch in a different order.
 """
 
 from __future__ import annotations
@@ -64,16 +67,13 @@ class ShardStream:
         table[self.indices[rows]] = True
         return tf.constant(table)
 
-    def _examples(self, rows: np.ndarray, file_seed: tuple[int, int] | None) -> tf.data.Dataset:
-        """(image float32 (H, W, C), label int64, index int64) of the wanted rows, files in order
-        or (with ``file_seed``) in a seeded shuffled order, interleaved deterministically."""
+    def _examples(self, rows: np.ndarray, files: list[str], cycle_length: int = 1) -> tf.data.Dataset:
+        """(image float32 (H, W, C), label int64, index int64) of the wanted rows in ``files``,
+        read in that order (interleaved deterministically over ``cycle_length`` files)."""
         keep = self._keep_table(rows)
-        files = tf.data.Dataset.from_tensor_slices(self.files)
-        if file_seed is not None:
-            files = files.shuffle(len(self.files), seed=file_seed[0] * 100_003 + file_seed[1])
-        records = files.interleave(
+        records = tf.data.Dataset.from_tensor_slices(files).interleave(
             tf.data.TFRecordDataset,
-            cycle_length=1 if file_seed is None else self.cycle_length,
+            cycle_length=cycle_length,
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
@@ -92,6 +92,20 @@ class ShardStream:
         examples = records.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return examples.filter(lambda x, y, i: tf.gather(keep, i))
 
+    def epoch_files(self, seed: int, epoch: int, input_context: tf.distribute.InputContext | None = None):
+        """(files, whole): the shard files one input pipeline reads in an epoch, in its order.
+
+        The epoch's file order is a seeded permutation of all shards, the same on every worker;
+        pipeline p of P reads every P-th file of it from p (file sharding: each file read by one
+        worker), so ``whole`` is False. With fewer files than pipelines every pipeline reads all
+        of them (``whole`` True) and keeps every P-th example instead."""
+        order = np.random.default_rng([seed, epoch, 7]).permutation(len(self.files))
+        files = [self.files[k] for k in order]
+        pipelines = input_context.num_input_pipelines if input_context else 1
+        if pipelines == 1 or len(files) < pipelines:
+            return files, pipelines > 1
+        return files[input_context.input_pipeline_id :: pipelines], False
+
     def train_dataset(
         self,
         rows: np.ndarray,
@@ -102,26 +116,36 @@ class ShardStream:
         augment: bool = False,
         flip: bool = True,
         shuffle_buffer: int = 10_000,
+        input_context: tf.distribute.InputContext | None = None,
     ) -> tf.data.Dataset:
         """One epoch of shuffled (optionally augmented) batches of (float32 image, int64 label)
-        over ``rows`` (positions in the dataset), a pure function of (seed, epoch)."""
-        ds = self._examples(rows, file_seed=(seed, epoch))
-        ds = ds.shuffle(shuffle_buffer, seed=seed * 100_003 + epoch, reshuffle_each_iteration=False)
+        over ``rows`` (positions in the dataset), a pure function of (seed, epoch) -- and, with an
+        ``input_context`` (multi-worker), of this pipeline's id and the number of pipelines:
+        pipeline p reads only its files (:meth:`epoch_files`) and ``batch_size`` is then the
+        per-replica batch."""
+        files, whole = self.epoch_files(seed, epoch, input_context)
+        ds = self._examples(rows, files, cycle_length=min(self.cycle_length, len(files)) or 1)
+        pipeline = 0
+        if input_context is not None:
+            pipeline = input_context.input_pipeline_id
+            if whole:
+                ds = ds.shard(input_context.num_input_pipelines, pipeline)
+        shuffle_seed = (seed * 100_003 + epoch) * 1_009 + pipeline
+        ds = ds.shuffle(shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=False)
         ds = ds.map(lambda x, y, i: (x, y)).batch(batch_size).enumerate()
 
         def prepare(step, batch):
             x, y = batch
             if augment:
-                x = augment_batch(
-                    x, tf.stack([tf.cast(seed * 7919 + epoch, tf.int32), tf.cast(step, tf.int32)]), flip=flip
-                )
+                augment_seed = tf.cast(seed * 7919 + epoch * 31 + pipeline, tf.int32)
+                x = augment_batch(x, tf.stack([augment_seed, tf.cast(step, tf.int32)]), flip=flip)
             return x, y
 
         return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
     def eval_dataset(self, rows: np.ndarray, batch_size: int) -> tf.data.Dataset:
         """Batches of (float32 image, int64 label) over ``rows``, in dataset order."""
-        ds = self._examples(rows, file_seed=None).map(lambda x, y, i: (x, y))
+        ds = self._examples(rows, self.files).map(lambda x, y, i: (x, y))
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
     def images(self, rows: np.ndarray) -> np.ndarray:

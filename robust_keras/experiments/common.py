@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import zlib
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from robust_keras.config import Config
 from robust_keras.data import pipeline, sources, transforms
 from robust_keras.data.shard_stream import ShardStream
 from robust_keras.environment import git_sha
-from robust_keras.errors import DataError
+from robust_keras.errors import ConfigError, DataError
 from robust_keras.export import export_model
 from robust_keras.models import build_model
 from robust_keras.ntk.linearized import LinearizedModel
@@ -79,11 +80,31 @@ def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
 
 @dataclasses.dataclass(frozen=True)
 class Streamed:
-    """Training examples read from an adversarial dataset's shards: the ``rows`` (positions, int
-    (n,)) of ``stream`` (data/shard_stream.py), never all in memory."""
+    """Training examples read as a tf.data pipeline, never all in memory: rows of an adversarial
+    dataset's shards (:meth:`of_shards`, data/shard_stream.py) or a clean tfds split
+    (data/tfds_stream.py).
 
-    stream: ShardStream
-    rows: np.ndarray
+    Attributes:
+      count: examples per epoch; image_shape: (H, W, C).
+      channel_stats: () -> (per-channel mean, std) in [0, 1] units, one streamed pass.
+      train_dataset: keyword arguments (batch_size, seed, epoch, augment, flip, shuffle_buffer,
+        input_context) -> that pipeline's epoch of (float32 image, int64 label) batches.
+    """
+
+    count: int
+    image_shape: tuple[int, int, int]
+    channel_stats: Callable[[], tuple[list[float], list[float]]]
+    train_dataset: Callable[..., tf.data.Dataset]
+
+    @classmethod
+    def of_shards(cls, stream: ShardStream, rows: np.ndarray) -> Streamed:
+        """The ``rows`` (positions, int (n,)) of an adversarial dataset's shards."""
+        return cls(
+            len(rows),
+            stream.shape,
+            functools.partial(stream.channel_stats, rows),
+            functools.partial(stream.train_dataset, rows),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,8 +176,13 @@ def train_model(
     """
     strategy = make_strategy(config)
     if streamed is not None:
-        count, image_shape = len(streamed.rows), streamed.stream.shape
-        stats = streamed.stream.channel_stats(streamed.rows)
+        if recipe.batch_size % strategy.num_replicas_in_sync:
+            raise ConfigError(
+                f"--batch_size={recipe.batch_size} does not split over the {strategy.num_replicas_in_sync} replicas "
+                "(streamed input is batched per replica)",
+                f"use a multiple of {strategy.num_replicas_in_sync}",
+            )
+        count, image_shape, stats = streamed.count, streamed.image_shape, streamed.channel_stats()
     else:
         count, image_shape = len(labels), images.shape[1:]
         stats = channel_stats(images if stats_images is None else stats_images)
@@ -169,16 +195,16 @@ def train_model(
     data_seed = derive_seed(seed, "data")
     flip = config.augment_flip and config.dataset not in ("mnist", "mnist_sample")
 
-    def train_data(epoch: int) -> tf.data.Dataset:
-        if streamed is not None:
-            return streamed.stream.train_dataset(
-                streamed.rows,
-                batch_size=recipe.batch_size,
+    def train_data(epoch: int) -> tf.data.Dataset | loop.PerWorkerInput:
+        if streamed is not None:  # each input pipeline (one per worker) reads its own part
+            return lambda context: streamed.train_dataset(
+                batch_size=context.get_per_replica_batch_size(recipe.batch_size),
                 seed=data_seed,
                 epoch=epoch,
                 augment=recipe.augment,
                 flip=flip,
                 shuffle_buffer=config.shuffle_buffer,
+                input_context=context,
             )
         return pipeline.train_dataset(
             images, labels, batch_size=recipe.batch_size, seed=data_seed, epoch=epoch, augment=recipe.augment, flip=flip
@@ -188,7 +214,7 @@ def train_model(
     linearize = config.ntk_linearize_epoch if 0 <= config.ntk_linearize_epoch < recipe.epochs else None
     if linearize is None and config.ntk_linearize_epoch >= recipe.epochs:
         print(f"[{name}] --ntk_linearize_epoch={config.ntk_linearize_epoch} >= {recipe.epochs} epochs: not linearized")
-    how = " (streamed from shards)" if streamed is not None else ""
+    how = " (streamed)" if streamed is not None else ""
     print(f"[{name}] training {architecture or config.model} on {count} examples{how} for {recipe.epochs} epochs")
     loop.fit(
         trainer,

@@ -7,11 +7,23 @@ from robust_keras.data import transforms
 from robust_keras.experiments import common
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import ClassificationEvaluator
+from robust_keras.workflows import clean_stream
 
 
 def run(config: Config, run: Run) -> dict:
-    train, test = common.load_clean(config)
-    return train_and_export(config, run, train, test, name="model", seed=config.seed)
+    streams = clean_stream.open_streams(config)
+    if streams is None:
+        train, test = common.load_clean(config)
+        return train_and_export(config, run, train, test, name="model", seed=config.seed)
+    if common.exported(run, "model"):
+        print(f"[model] already exported in {run.run_dir}; nothing to do")
+        return {}
+    batch = config.eval_batch_size
+    evaluators = [ClassificationEvaluator.of_dataset("test", streams.test.eval_dataset(batch))]
+    if streams.val is not None:
+        evaluators.insert(0, ClassificationEvaluator.of_dataset("val", streams.val.eval_dataset(batch)))
+    examples = {"images": None, "labels": None, "streamed": streams.streamed_train()}
+    return _train(config, run, examples, streams.train.num_classes, evaluators, name="model", seed=config.seed)
 
 
 def train_and_export(config: Config, run: Run, train, test, *, name: str, seed: int) -> dict:
@@ -25,16 +37,22 @@ def train_and_export(config: Config, run: Run, train, test, *, name: str, seed: 
     evaluators = [ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size)]
     if len(va):
         evaluators.insert(0, ClassificationEvaluator("val", train.images[va], train.labels[va], config.eval_batch_size))
+    examples = {"images": train.images[tr], "labels": train.labels[tr]}
+    return _train(config, run, examples, train.num_classes, evaluators, name=name, seed=seed)
+
+
+def _train(config: Config, run: Run, examples: dict, num_classes: int, evaluators, *, name: str, seed: int) -> dict:
+    """Trains on ``examples`` (common.train_model's images / labels / streamed), logs the last
+    evaluator's (test) metrics, exports; returns those metrics."""
     trainer = common.train_model(
         config,
         run,
         name=name,
-        images=train.images[tr],
-        labels=train.labels[tr],
-        num_classes=train.num_classes,
+        num_classes=num_classes,
         recipe=common.Recipe.from_config(config),
         evaluators=evaluators,
         seed=common.derive_seed(seed, "model"),
+        **examples,
     )
     final = dict(evaluators[-1].evaluate(trainer.predict))
     run.log_metrics(final)

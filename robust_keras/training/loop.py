@@ -23,6 +23,8 @@ from robust_keras.errors import TrainingError
 from robust_keras.faults import die, fail_point
 
 Metrics = dict[str, float]
+# tf.distribute.InputContext -> this input pipeline's dataset of per-replica (image, label) batches
+PerWorkerInput = Callable[[tf.distribute.InputContext], tf.data.Dataset]
 _EPOCH_METRICS = "last_epoch_metrics.json"  # beside the checkpoint: the metrics of its epoch
 _SHOWN = ("accuracy", "attack_success", "performance_correlation")  # metrics printed after each epoch
 
@@ -92,13 +94,23 @@ class Trainer:
 
     def train_epoch(
         self,
-        dataset: tf.data.Dataset,
+        dataset: tf.data.Dataset | PerWorkerInput,
         log: Callable[[str], None] | None = None,
         every_seconds: float = 20.0,
         epoch: int = 0,
     ) -> Metrics:
-        """One pass over ``dataset`` of (image, label) batches -> ``train/loss``, ``train/accuracy``."""
-        dist = self.strategy.experimental_distribute_dataset(dataset)
+        """One pass over ``dataset`` -> ``train/loss``, ``train/accuracy``.
+
+        ``dataset``: a tf.data.Dataset of global (image, label) batches, which the strategy splits
+        (under multi_worker every worker builds it whole and keeps its share), or a
+        :data:`PerWorkerInput` that builds each worker's own part of the epoch in per-replica
+        batches (``distribute_datasets_from_function``: e.g. shard files read by one worker only).
+        Workers whose part runs out first get empty batches until all are done (TensorFlow's
+        partial-batch handling under MultiWorkerMirroredStrategy)."""
+        if callable(dataset):
+            dist = self.strategy.distribute_datasets_from_function(dataset)
+        else:
+            dist = self.strategy.experimental_distribute_dataset(dataset)
         loss_sum = correct = count = 0.0
         last = start = time.time()
         for i, (x, y) in enumerate(dist):
@@ -131,7 +143,8 @@ def fit(
     Args:
       start_epoch: epochs already done elsewhere (e.g. before a linearization); the first epoch
         run here is start_epoch + 1 unless a checkpoint says otherwise.
-      train_data: epoch number -> that epoch's dataset (deterministic, so resumes replay it).
+      train_data: epoch number -> that epoch's dataset or PerWorkerInput (deterministic, so
+        resumes replay it).
       evaluators: objects with ``evaluate(predict)`` yielding ``(name, value)``.
       checkpoint_dir: if set, the model, optimizer and epoch counter are saved after every
         epoch and restored on start, so a killed run continues where it stopped.

@@ -252,7 +252,7 @@ def train_on_d_det(
     tr, va = split_indices(config, len(data.labels))
     num_classes = data.manifest["spec"]["num_classes"]
     if isinstance(data, ShardStream):
-        examples = {"images": None, "labels": None, "streamed": common.Streamed(data, tr)}
+        examples = {"images": None, "labels": None, "streamed": common.Streamed.of_shards(data, tr)}
         val = ClassificationEvaluator.of_dataset("val", data.eval_dataset(va, config.eval_batch_size))
         curves = [val, *test_curve_evaluators(config, test, num_classes)]
     else:

@@ -1,0 +1,82 @@
+"""Clean tfds data streamed instead of loaded, when it is larger than ``--max_in_memory_mb``.
+
+The in-memory path (``common.load_clean``) stays for data that fits: shuffling a NumPy array
+is a full permutation and faster. Which path a run takes depends only on the dataset's size (from
+its tfds metadata) and the recorded flag, so a resume takes the same one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from robust_keras.config import Config
+from robust_keras.data import sources, tfds_stream
+from robust_keras.data.tfds_stream import TfdsStream
+from robust_keras.errors import DataError
+from robust_keras.experiments import common
+
+STREAMABLE = ("mnist", "cifar10")
+
+
+@dataclasses.dataclass(frozen=True)
+class CleanStreams:
+    """The task's train / val (None without ``--val_fraction``) / test parts, streamed."""
+
+    train: TfdsStream
+    val: TfdsStream | None
+    test: TfdsStream
+
+    def streamed_train(self) -> common.Streamed:
+        t = self.train
+        return common.Streamed(t.count, t.shape, t.channel_stats, t.train_dataset)
+
+
+def open_streams(config: Config) -> CleanStreams | None:
+    """The streamed task of ``--dataset``, or None when it is not a tfds dataset or its train
+    images (uint8) take at most ``--max_in_memory_mb``.
+
+    Raises:
+      DataError: ids of ``--exclude_index_file`` that match no example, or a one-class task.
+    """
+    if config.dataset not in STREAMABLE:
+        return None
+    size = tfds_stream.megabytes(config.dataset, config.data_dir)
+    if size <= config.max_in_memory_mb:
+        return None
+    print(f"[data] {config.dataset}: {size:.0f} MiB > --max_in_memory_mb={config.max_in_memory_mb}: streaming it")
+    exclude = set()
+    if config.exclude_index_file and config.dataset == "cifar10":
+        exclude = sources.read_exclusion_file(config.exclude_index_file)
+        matched = tfds_stream.matching_ids(config.dataset, config.data_dir, exclude)
+        if matched < len(exclude):
+            raise DataError(
+                f"{len(exclude) - matched} of {len(exclude)} ids in {config.exclude_index_file} match no example",
+                "CIFAR-10 ids look like train_00042 or test_00017 (tfds id: split and position in the original files)",
+            )
+    task = {
+        "classes": config.classes,
+        "binary_positive": config.binary_positive_classes,
+        "exclude_ids": sorted(exclude),
+    }
+    import tensorflow_datasets as tfds
+
+    splits = tfds.builder(config.dataset, data_dir=config.data_dir).info.splits
+    train_split, val_split = tfds_stream.cut(
+        splits["train"].num_examples, config.max_train_examples, config.val_fraction
+    )
+    test_split = f"test[:{config.max_test_examples}]" if config.max_test_examples > 0 else "test"
+    streams = CleanStreams(
+        TfdsStream(config.dataset, config.data_dir, train_split, **task),
+        TfdsStream(config.dataset, config.data_dir, val_split, **task) if val_split else None,
+        TfdsStream(config.dataset, config.data_dir, test_split, **task),
+    )
+    if (streams.train.class_counts > 0).sum() < 2:
+        raise DataError(
+            f"the task built from {config.dataset} has one class only ({streams.train.count} training examples)",
+            "check --classes / --binary_positive_classes: the positive classes are indices after --classes relabels",
+        )
+    parts = [f"{streams.train.count} train ({train_split})", f"{streams.test.count} test ({test_split})"]
+    if streams.val:
+        parts.insert(1, f"{streams.val.count} val ({val_split})")
+    print(f"[data] {config.dataset} streamed: {', '.join(parts)}")
+    return streams

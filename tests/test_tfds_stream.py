@@ -1,0 +1,117 @@
+"""Clean tfds data streamed from its prepared files (data/tfds_stream.py) on CIFAR-10 prepared from
+a fake archive: the same examples, task and statistics as the in-memory loader, seeded epochs,
+disjoint worker parts; and the train experiment streaming it on two MultiWorkerMirroredStrategy
+workers on 127.0.0.1."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT, free_port, read_jsonl
+from fake_cifar10 import prepared_cifar10
+
+from robust_keras.data import sources, transforms
+from robust_keras.data.tfds_stream import TfdsStream, cut, matching_ids, megabytes
+from robust_keras.experiments.common import channel_stats
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return prepared_cifar10(tmp_path_factory.mktemp("cifar"), per_file=40)  # 200 train, 40 test
+
+
+def _arrays(ds):
+    batches = list(ds)
+    return np.concatenate([x.numpy() for x, _ in batches]), np.concatenate([y.numpy() for _, y in batches])
+
+
+def test_examples_task_and_statistics_match_the_in_memory_loader(data_dir):
+    train, _ = sources.load_tfds("cifar10", data_dir, download=False)
+    stream = TfdsStream("cifar10", data_dir, "train")
+    x, y = _arrays(stream.eval_dataset(64))
+    np.testing.assert_array_equal(x, train.images / np.float32(255))
+    np.testing.assert_array_equal(y, train.labels)
+    np.testing.assert_allclose(stream.channel_stats(), channel_stats(train.images), rtol=1e-6)
+    assert stream.count == 200 and megabytes("cifar10", data_dir) == pytest.approx(200 * 3072 / 2**20)
+
+    drop = {"train_00003", "train_00100", "test_00001"}  # one id outside the train split
+    assert matching_ids("cifar10", data_dir, drop) == 3 and matching_ids("cifar10", data_dir, {"nope"}) == 0
+    task = TfdsStream("cifar10", data_dir, "train", classes=[3, 1, 7], binary_positive=[0], exclude_ids=sorted(drop))
+    want = sources.exclude([train], drop - {"test_00001"}, "list")[0].select_classes([3, 1, 7])
+    want_labels = transforms.binary_labels(want.labels, [0])
+    x, y = _arrays(task.eval_dataset(64))
+    np.testing.assert_array_equal(x, want.images / np.float32(255))
+    np.testing.assert_array_equal(y, want_labels)
+    assert (
+        task.num_classes == 2
+        and task.count == len(want)
+        and task.class_counts.tolist() == np.bincount(want_labels).tolist()
+    )
+    assert cut(200, 0, 0.1) == ("train[:180]", "train[180:200]") and cut(200, 50, 0.0) == ("train[:50]", None)
+
+
+def test_epochs_are_seeded_and_workers_read_disjoint_parts(data_dir):
+    import tensorflow as tf
+
+    stream = TfdsStream("cifar10", data_dir, "train[:150]")
+    want, _ = _arrays(stream.eval_dataset(64))
+    key = lambda x: {im.tobytes() for im in x}  # noqa: E731
+
+    def epoch(seed, e, context=None):
+        return _arrays(
+            stream.train_dataset(batch_size=16, seed=seed, epoch=e, shuffle_buffer=40, input_context=context)
+        )
+
+    x, _ = epoch(0, 0)
+    assert len(x) == 150 and key(x) == key(want) and not np.array_equal(x, want)  # each example once, shuffled
+    np.testing.assert_array_equal(epoch(0, 0)[0], x)  # a resumed run replays the epoch
+    assert not np.array_equal(epoch(0, 1)[0], x) and not np.array_equal(epoch(1, 0)[0], x)
+    a, _ = epoch(0, 0, tf.distribute.InputContext(2, 0, 2))
+    b, _ = epoch(0, 0, tf.distribute.InputContext(2, 1, 2))
+    assert len(a) == len(b) == 75 and not key(a) & key(b) and key(a) | key(b) == key(want)
+
+
+def _worker(tmp_path, cluster, index, data_dir, out):
+    tf_config = {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT, "TF_CONFIG": json.dumps(tf_config)}
+    env.pop("ROBUST_KERAS_FAILPOINT", None)
+    args = [
+        "--experiment=train",
+        "--dataset=cifar10",
+        f"--data_dir={data_dir}",
+        "--notfds_download",
+        "--max_in_memory_mb=0",
+        "--model=two_layer",
+        "--width=32",
+        "--epochs=2",
+        "--batch_size=32",
+        "--learning_rate=0.05",
+        "--val_fraction=0.1",
+        "--strategy=multi_worker",
+        f"--output_dir={out}",
+        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
+    ]
+    log = open(tmp_path / f"worker{index}.log", "w")  # noqa: SIM115 -- closed with the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "robust_keras.main", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def test_train_streams_cifar10_on_two_workers(tmp_path, data_dir):
+    out = str(tmp_path / "run")
+    cluster = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    procs = [_worker(tmp_path, cluster, i, data_dir, out) for i in range(2)]
+    codes = [p.wait(timeout=300) for p in procs]
+    logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
+    assert codes == [0, 0], logs
+    for log in logs:
+        assert "streaming it" in log and "180 train (train[:180]), 20 val (train[180:200]), 40 test" in log
+        assert "2 replicas in sync" in log and "training two_layer on 180 examples (streamed)" in log
+    metrics = read_jsonl(os.path.join(out, "metrics.jsonl"))
+    for name in ("train/accuracy", "val/accuracy", "test/accuracy"):
+        assert {1, 2} <= {r["step"] for r in metrics if r["name"] == name}, name
+    assert os.path.exists(os.path.join(out, "models", "model", "saved_model.pb"))
+    assert sorted(os.listdir(os.path.join(out, "checkpoints"))) == ["model"]
