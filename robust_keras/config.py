@@ -96,7 +96,8 @@ flags.DEFINE_enum(
     "default",
     ["default", "mirrored", "multi_worker"],
     "tf.distribute strategy for training: default = one device; mirrored = every local GPU; multi_worker = "
-    "MultiWorkerMirroredStrategy over the cluster in TF_CONFIG or the Slurm job step (README 'GPU and scale'). "
+    "MultiWorkerMirroredStrategy over the cluster in TF_CONFIG or the Slurm job step (README 'GPU and scale'), "
+    "which also splits adversarial-dataset generation (d_det and the experiments built on it) over the workers. "
     "--batch_size is the global batch.",
 )
 flags.DEFINE_integer(
@@ -192,6 +193,12 @@ flags.register_multi_flags_validator(
     ["gen_worker", "gen_workers"],
     lambda v: v["gen_worker"] < v["gen_workers"],
     "--gen_worker must be below --gen_workers (workers are numbered 0..W-1).",
+)
+flags.register_multi_flags_validator(
+    ["gen_stage", "strategy"],
+    lambda v: v["gen_stage"] == "all" or v["strategy"] != "multi_worker",
+    "--gen_stage splits generation over separate processes; the workers of --strategy=multi_worker split it "
+    "themselves: drop --gen_stage.",
 )
 
 # -- transfer -----------------------------------------------------------------------------------

@@ -70,6 +70,43 @@ def task() -> tuple[str, int]:
     return resolver.task_type, int(resolver.task_id or 0)
 
 
+def rank() -> tuple[int, int]:
+    """(this process's place, number of processes) in the multi-worker cluster: the chief task
+    first, then the workers in index order; (0, 1) in one process."""
+    resolver = getattr(_strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return 0, 1
+    spec = resolver.cluster_spec().as_dict()
+    chiefs, workers = len(spec.get("chief", [])), len(spec.get("worker", []))
+    task_type, task_id = task()
+    return (task_id if task_type == "chief" else chiefs + task_id), chiefs + workers
+
+
+def barrier() -> None:
+    """Returns once every process of the multi-worker cluster has called it (an all-reduce of one
+    number over all replicas, TensorFlow's collectives; no timeout, like every MWMS collective).
+    Every process must call the barriers in the same order. Nothing to wait for in one process."""
+    if _strategy is None or rank()[1] == 1:
+        return
+    ones = _strategy.run(lambda: tf.constant(1.0))
+    arrived = int(_strategy.reduce(tf.distribute.ReduceOp.SUM, ones, axis=None))
+    if arrived != _strategy.num_replicas_in_sync:
+        raise RuntimeError(f"barrier: {arrived} of {_strategy.num_replicas_in_sync} replicas arrived")
+
+
+def split_work(write_part, merge) -> None:
+    """Work split over the processes of the cluster, then joined: ``write_part((p, P))`` in every
+    process p of P; once all have written (a barrier), ``merge(P)`` on the chief; then all go on
+    together (a second barrier). One process: ``write_part((0, 1))`` only."""
+    me, processes = rank()
+    write_part((me, processes))
+    if processes > 1:
+        barrier()
+        if me == 0:
+            merge(processes)
+        barrier()
+
+
 def is_chief() -> bool:
     """True for the process that owns the run directory and the MLflow run."""
     task_type, task_id = task()

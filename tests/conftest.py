@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 import signal
 import socket
 import subprocess
@@ -104,6 +105,40 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_workers(args, log_dir, failpoints=("", "")) -> list[subprocess.Popen]:
+    """Starts ``python -m robust_keras.main ARGS --strategy=multi_worker`` as the two workers of a
+    TF_CONFIG cluster on free 127.0.0.1 ports; worker i's output goes to ``proc.log_path`` in
+    ``log_dir``, with ``failpoints[i]`` as its ROBUST_KERAS_FAILPOINT."""
+    cluster = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    procs = []
+    for index, failpoint in enumerate(failpoints):
+        tf_config = {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}}
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT, "TF_CONFIG": json.dumps(tf_config)}
+        env.pop("ROBUST_KERAS_FAILPOINT", None)
+        if failpoint:
+            env["ROBUST_KERAS_FAILPOINT"] = failpoint
+        path = os.path.join(str(log_dir), f"worker{index}.{time.monotonic_ns()}.log")
+        with open(path, "w") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "robust_keras.main", *args, "--strategy=multi_worker"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        proc.log_path = path
+        procs.append(proc)
+    return procs
+
+
+def finish_workers(procs, timeout: int = 300) -> list[str]:
+    """Waits for the workers; asserts both exited 0; returns their logs."""
+    codes = [p.wait(timeout=timeout) for p in procs]
+    logs = [pathlib.Path(p.log_path).read_text() for p in procs]
+    assert codes == [0, 0], [log[-3000:] for log in logs]
+    return logs
 
 
 class MlflowServer:

@@ -4,16 +4,13 @@ A worker killed mid-epoch leaves the chief's last checkpoint intact and one MLfl
 both workers resumes from it, both finish, only the chief wrote the run directory, checkpoints and
 the MLflow run, and the weights match one-process training."""
 
-import json
 import os
 import signal
 import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, free_port, read_jsonl, run_main
+from conftest import read_jsonl, run_main, start_workers
 
 from robust_keras.export import load_model
 
@@ -26,34 +23,14 @@ TRAIN = [
 ]
 
 
-def _start(tmp_path, cluster: list[str], index: int, out: str, failpoint: str = "") -> subprocess.Popen:
-    tf_config = {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}}
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT, "TF_CONFIG": json.dumps(tf_config)}
-    env.pop("ROBUST_KERAS_FAILPOINT", None)
-    if failpoint:
-        env["ROBUST_KERAS_FAILPOINT"] = failpoint
-    args = [
-        *TRAIN,
-        "--strategy=multi_worker",
-        f"--output_dir={out}",
-        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
-    ]
-    path = tmp_path / f"worker{index}.{time.monotonic_ns()}.log"
-    with open(path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "robust_keras.main", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    proc.log_path = path
-    return proc
-
-
 def _cluster(tmp_path, out: str, failpoints=("", "")) -> list[subprocess.Popen]:
-    cluster = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
-    return [_start(tmp_path, cluster, i, out, failpoints[i]) for i in range(2)]
+    args = [*TRAIN, f"--output_dir={out}", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db"]
+    return start_workers(args, tmp_path, failpoints)
 
 
 def _log(proc: subprocess.Popen) -> str:
-    return proc.log_path.read_text()
+    with open(proc.log_path) as f:
+        return f.read()
 
 
 def _runs(tmp_path) -> list:

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, check_figures, last_line, read_json, read_jsonl, run_main
+from conftest import ROOT, check_figures, finish_workers, last_line, read_json, read_jsonl, run_main, start_workers
 from mlflow.tracking import MlflowClient
 
 from robust_keras.data import adversarial
@@ -234,19 +234,16 @@ def test_gpu_flags_run_on_cpu(tmp_path):
     )
 
 
-def test_generation_split_across_worker_processes_then_merged(quickstart, tmp_path):
+SMALL = ["--max_train_examples=400", "--shard_size=100", "--attack_steps=5", "--epochs=1", "--max_in_memory_mb=0"]
+
+
+@pytest.fixture(scope="module")
+def split_generation(quickstart, tmp_path_factory):
     """--gen_stage=source, then --gen_stage=shards in two processes at once (worker 0 and 1 of 2),
-    then --gen_stage=merge: one verified D_det of every example (byte-identity with a one-process run
-    is tested in test_adversarial_dataset), and the merge run goes on to train N2 -- streamed from the
-    shards, the dataset being above the memory cap the test sets (--max_in_memory_mb=0). Without a
-    source model the shard stage says what to run first."""
+    then --gen_stage=merge (which goes on to train N2) on SMALL settings with the quickstart's source."""
     out, _, _ = quickstart
-    small = ["--max_train_examples=400", "--shard_size=100", "--attack_steps=5", "--epochs=1", "--max_in_memory_mb=0"]
-    common = [QUICKSTART, *small, f"--output_dir={tmp_path}/run"]
-    common.append(f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db")
-    elsewhere = [f"--output_dir={tmp_path}/nosource", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/n.db"]
-    alone = run_main(QUICKSTART, *small, *elsewhere, "--gen_stage=shards", "--gen_workers=2")
-    _one_line_failure(alone, 1, "needs the source model", "--gen_stage=source")
+    tmp_path = tmp_path_factory.mktemp("split")
+    common = [QUICKSTART, *SMALL, f"--output_dir={tmp_path}/run", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
     source = f"--source_savedmodel={out}/models/source"
     first = run_main(*common, source, "--gen_stage=source")  # the documented first step: source, run, store
@@ -277,10 +274,44 @@ def test_generation_split_across_worker_processes_then_merged(quickstart, tmp_pa
         assert "wrote its shards" in stdout and "--gen_stage=merge" in stdout
     assert not (tmp_path / "run" / "d_det" / "manifest.json").exists()  # only the parts so far
     merged = run_main(*common, source, "--gen_stage=merge", "--gen_workers=2")
+    return tmp_path, merged
+
+
+def test_generation_split_across_worker_processes_then_merged(split_generation, tmp_path):
+    """The split-and-merge generation gives one verified D_det of every example (byte-identity with
+    a one-process run is tested in test_adversarial_dataset), and the merge run goes on to train N2
+    -- streamed from the shards, the dataset being above the memory cap the test sets
+    (--max_in_memory_mb=0). Without a source model the shard stage says what to run first."""
+    split_dir, merged = split_generation
     assert merged.returncode == 0, merged.stderr[-3000:]
     assert "merged 2 parts: 4 shards" in merged.stdout and "epoch 1/1" in merged.stdout
-    assert "streaming it from its shards" in merged.stdout and "on 360 examples (streamed from shards)" in merged.stdout
-    n2_metrics = [r["name"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if r.get("run") == "main"]
+    assert "streaming it from its shards" in merged.stdout and "on 360 examples (streamed)" in merged.stdout
+    n2_metrics = [r["name"] for r in read_jsonl(split_dir / "run" / "metrics.jsonl") if r.get("run") == "main"]
     assert {"train/accuracy", "val/accuracy", "clean/accuracy", "shift/accuracy"} <= set(n2_metrics)
-    data = adversarial.load(str(tmp_path / "run" / "d_det"))  # verified: complete, every shard hash
+    data = adversarial.load(str(split_dir / "run" / "d_det"))  # verified: complete, every shard hash
     assert list(data.indices) == list(range(400)) and data.manifest["spec"]["source_model"]["path"].endswith("source")
+    elsewhere = [f"--output_dir={tmp_path}/nosource", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/n.db"]
+    alone = run_main(QUICKSTART, *SMALL, *elsewhere, "--gen_stage=shards", "--gen_workers=2")
+    _one_line_failure(alone, 1, "needs the source model", "--gen_stage=source")
+
+
+def test_multi_worker_run_splits_generation_and_streams_its_shards(quickstart, split_generation, tmp_path):
+    """Two MultiWorkerMirroredStrategy workers on 127.0.0.1 run the same d_det: each writes half of
+    the shards into the chief's directory, the chief merges them -- the same bytes as the
+    --gen_stage split (and so as one process) -- and N2 trains on both, each worker streaming its
+    own shard files."""
+    out, _, _ = quickstart
+    split_dir, _ = split_generation
+    args = [QUICKSTART, *SMALL, f"--source_savedmodel={out}/models/source", f"--output_dir={tmp_path}/run"]
+    logs = finish_workers(start_workers([*args, f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db"], tmp_path))
+    for me, log in enumerate(logs):
+        assert f"process {me} of 2: writing shards i with i mod 2 = {me}" in log and "2 replicas in sync" in log
+        assert "on 360 examples (streamed)" in log and "epoch 1/1" in log
+    assert "merged 2 parts: 4 shards" in logs[0] and "merged" not in logs[1]
+    ours, theirs = tmp_path / "run" / "d_det", split_dir / "run" / "d_det"
+    shards = sorted(p.name for p in theirs.glob("*.tfrecord*"))
+    assert len(shards) == 4 and sorted(p.name for p in ours.glob("*.tfrecord*")) == shards
+    for name in shards:
+        assert (ours / name).read_bytes() == (theirs / name).read_bytes(), name
+    metrics = read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    assert {"train/accuracy", "shift/accuracy"} <= {r["name"] for r in metrics if r.get("run") == "main"}

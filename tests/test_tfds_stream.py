@@ -3,14 +3,11 @@ a fake archive: the same examples, task and statistics as the in-memory loader, 
 disjoint worker parts; and the train experiment streaming it on two MultiWorkerMirroredStrategy
 workers on 127.0.0.1."""
 
-import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, free_port, read_jsonl
+from conftest import finish_workers, read_jsonl, start_workers
 from fake_cifar10 import prepared_cifar10
 
 from robust_keras.data import sources, transforms
@@ -74,10 +71,8 @@ def test_epochs_are_seeded_and_workers_read_disjoint_parts(data_dir):
     assert len(a) == len(b) == 75 and not key(a) & key(b) and key(a) | key(b) == key(want)
 
 
-def _worker(tmp_path, cluster, index, data_dir, out):
-    tf_config = {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}}
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT, "TF_CONFIG": json.dumps(tf_config)}
-    env.pop("ROBUST_KERAS_FAILPOINT", None)
+def test_train_streams_cifar10_on_two_workers(tmp_path, data_dir):
+    out = str(tmp_path / "run")
     args = [
         "--experiment=train",
         "--dataset=cifar10",
@@ -90,24 +85,10 @@ def _worker(tmp_path, cluster, index, data_dir, out):
         "--batch_size=32",
         "--learning_rate=0.05",
         "--val_fraction=0.1",
-        "--strategy=multi_worker",
         f"--output_dir={out}",
         f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
     ]
-    log = open(tmp_path / f"worker{index}.log", "w")  # noqa: SIM115 -- closed with the process
-    return subprocess.Popen(
-        [sys.executable, "-m", "robust_keras.main", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-
-
-def test_train_streams_cifar10_on_two_workers(tmp_path, data_dir):
-    out = str(tmp_path / "run")
-    cluster = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
-    procs = [_worker(tmp_path, cluster, i, data_dir, out) for i in range(2)]
-    codes = [p.wait(timeout=300) for p in procs]
-    logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
-    assert codes == [0, 0], logs
-    for log in logs:
+    for log in finish_workers(start_workers(args, tmp_path)):
         assert "streaming it" in log and "180 train (train[:180]), 20 val (train[180:200]), 40 test" in log
         assert "2 replicas in sync" in log and "training two_layer on 180 examples (streamed)" in log
     metrics = read_jsonl(os.path.join(out, "metrics.jsonl"))

@@ -106,7 +106,11 @@ def ensure_dataset(
     accuracy, target success and mean l2 distortion, and the example grid. ``plan`` (from
     :func:`stages`) reports the source-training and generation stages. With ``stream``, a dataset
     larger than ``--max_in_memory_mb`` comes back as a :class:`ShardStream` (read from its shards
-    when used) instead of arrays in memory."""
+    when used) instead of arrays in memory.
+
+    Under ``--strategy=multi_worker`` every worker works in the chief's ``dataset_dir``, writes its
+    share of the shards and the chief merges them (:func:`generate_everywhere`)."""
+    dataset_dir = distribute.chief_path(dataset_dir)
     plan = plan or StagePlan([("source training", 0.0), ("D_det generation", 0.0)], log=lambda _: None)
     if config.gen_stage != "all":
         _one_stage(config, run, train, test, dataset_dir, plan)
@@ -133,12 +137,15 @@ def ensure_dataset(
     else:
         with plan.stage("source training"):
             source_path = source_model(config, run, train, test)
+    if distribute.rank()[1] > 1:  # every worker attacks the chief's export, once the chief has written it
+        distribute.barrier()
+        source_path = distribute.chief_path(source_path)
     source = load_model(source_path, train.image_shape, config.trust_savedmodels)
     source_acc = accuracy(source, common.to_float(test.images), test.labels, config.eval_batch_size)
     print(f"[source] clean test accuracy {source_acc:.4f}")
     if not adversarial.is_complete(dataset_dir, previous):
         with plan.stage("D_det generation"):
-            generate(config, dataset_dir, source, source_path, train)
+            generate_everywhere(config, dataset_dir, source, source_path, train)
     size = dataset_megabytes(adversarial.peek_manifest(dataset_dir))
     if stream and size > config.max_in_memory_mb:
         print(f"[dataset] {size:.0f} MiB > --max_in_memory_mb={config.max_in_memory_mb}: streaming it from its shards")
@@ -187,12 +194,27 @@ def _one_stage(config: Config, run: Run, train, test, dataset_dir: str, plan: St
     )
 
 
+def generate_everywhere(config: Config, dataset_dir: str, source, source_path: str, train) -> None:
+    """:func:`generate` in this process, or, under ``--strategy=multi_worker`` with P processes,
+    split over them (distribute.split_work): process p (the chief first) writes shards i with
+    i mod P = p into the shared ``dataset_dir`` (the ``--gen_stage=shards`` mechanism), and once
+    all are done the chief verifies the parts and writes the manifest (``--gen_stage=merge``). A
+    worker killed meanwhile leaves its finished shards; the rerun writes only the rest."""
+
+    def write_part(part):
+        if part[1] > 1:
+            print(f"[dataset] process {part[0]} of {part[1]}: writing shards i with i mod {part[1]} = {part[0]}")
+        generate(config, dataset_dir, source, source_path, train, part=part)
+
+    distribute.split_work(write_part, lambda processes: adversarial.merge(dataset_dir, processes))
+
+
 def generate(config: Config, dataset_dir: str, source, source_path: str, train, part=(0, 1), **spec_extra) -> None:
     """Attacks every example of ``train`` toward its target (``--attack_target``) and writes the
     sharded dataset (resumable; see data/adversarial.py). With ``--strategy=mirrored`` and several
     local devices, each batch is split across them (distribute.split_over_replicas; the loaded
     source's variables stay on the first device and the others read them)."""
-    # multi_worker processes each generate alone (split them with --gen_stage); mirrored: all local devices.
+    # multi_worker: each process attacks its part on its default device; mirrored: all local devices.
     local = common.make_strategy(config) if config.strategy == "mirrored" else tf.distribute.get_strategy()
     if local.num_replicas_in_sync > 1:
         print(f"[dataset] every batch split across {local.num_replicas_in_sync} devices")

@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from robust_keras import distribute
 from robust_keras.attacks.inversion import RepresentationInversion, start_indices
 from robust_keras.config import Config
 from robust_keras.data import adversarial
@@ -62,8 +63,9 @@ def dataset_dirs(config: Config, run: Run) -> dict[str, str]:
 
 
 def ensure_datasets(config: Config, run: Run, train, test, plan: StagePlan) -> dict[str, adversarial.AdversarialData]:
-    """D_R and D_NR of ``train``, loaded and verified (see the module docstring for the stages)."""
-    dirs = dataset_dirs(config, run)
+    """D_R and D_NR of ``train``, loaded and verified (see the module docstring for the stages).
+    Under ``--strategy=multi_worker`` the workers split the inversions (distribute.split_work)."""
+    dirs = {name: distribute.chief_path(directory) for name, directory in dataset_dirs(config, run).items()}
     if config.gen_stage == "merge":
         if config.gen_workers < 2:
             raise ConfigError("--gen_stage=merge joins the parts of several workers", "pass --gen_workers=W (W >= 2)")
@@ -80,16 +82,28 @@ def ensure_datasets(config: Config, run: Run, train, test, plan: StagePlan) -> d
     paths = models(config, run, train, test, plan)
     if config.gen_stage == "source":
         raise StageFinished(f"models ready ({', '.join(paths.values())}); next: --gen_stage=shards --gen_worker=0..W-1")
-    part = (config.gen_worker, config.gen_workers) if config.gen_stage == "shards" else (0, 1)
+    if distribute.rank()[1] > 1:  # every worker inverts through the chief's exports, once written
+        distribute.barrier()
+        paths = {role: distribute.chief_path(path) for role, path in paths.items()}
     images = common.to_float(train.images)
     seed = common.derive_seed(config.seed, "rd_starts")
     starts = start_indices(len(train), seed)
-    for name, (role, _) in DATASETS.items():
-        directory = dirs[name]
-        if part == (0, 1) and adversarial.is_complete(directory, adversarial.peek_manifest(directory)):
-            continue
-        with plan.stage(f"{name.upper()} inversion"):
-            _generate(config, directory, paths[role], role, train, images, (starts, seed), part)
+    unfinished = [n for n, d in dirs.items() if not adversarial.is_complete(d, adversarial.peek_manifest(d))]
+
+    def write_part(part):
+        for name, (role, _) in DATASETS.items():
+            if name in unfinished or config.gen_stage == "shards":
+                with plan.stage(f"{name.upper()} inversion"):
+                    _generate(config, dirs[name], paths[role], role, train, images, (starts, seed), part)
+
+    def merge(processes):
+        for name in unfinished:
+            adversarial.merge(dirs[name], processes)
+
+    if config.gen_stage == "shards":
+        write_part((config.gen_worker, config.gen_workers))
+    else:
+        distribute.split_work(write_part, merge)
     if config.gen_stage == "shards":
         raise StageFinished(
             f"worker {config.gen_worker} of {config.gen_workers} wrote its shards of D_R and D_NR; when every worker "
