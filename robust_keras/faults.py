@@ -4,7 +4,8 @@ process SIGKILL itself the n-th time (default 1st) it reaches ``fail_point(<name
 Points: ``after_checkpoint`` (an epoch's checkpoint is on disk, its metrics are not logged yet),
 ``train_step`` (a training step has run: a process killed mid-epoch),
 ``mid_metrics_write`` (half of a metrics.jsonl line is on disk), ``disk_full_on_shard`` (writing
-an adversarial shard raises ENOSPC instead of dying). Unset, a fail point is one environment
+an adversarial shard raises ENOSPC instead of dying), ``mid_shard`` (a batch of an adversarial
+shard is in its temporary file, not yet renamed into place). Unset, a fail point is one environment
 lookup.
 """
 

@@ -6,7 +6,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -17,6 +16,8 @@ from robust_keras.data import adversarial
 from robust_keras.export import load_model
 
 QUICKSTART = "--flagfile=flags/quickstart.flags"
+# D_det on 400 digits in 4 shards, 5 attack steps, 1 epoch of N2, streamed (above a 0 MiB cap)
+SMALL = ["--max_train_examples=400", "--shard_size=100", "--attack_steps=5", "--epochs=1", "--max_in_memory_mb=0"]
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +124,7 @@ def test_bad_flags_fail_with_one_line(tmp_path):
     _one_line_failure(run_main("--experiment=nope"), 2, "nope", "d_det")
     _one_line_failure(run_main("--flagfile=flags/missing.flags"), 2, "missing.flags")
     _one_line_failure(run_main(QUICKSTART, "--classes=3"), 2, "--classes")
+    _one_line_failure(run_main(QUICKSTART, "--strategy=multi_worker", "--gen_stage=source"), 2, "drop --gen_stage")
 
 
 def test_rerun_with_other_flags_fails_with_one_line(quickstart):
@@ -176,37 +178,29 @@ def test_savedmodel_with_wrong_input_shape_fails_with_one_line(quickstart, tmp_p
     _one_line_failure(proc, 1, "expects inputs of shape (28, 28, 1)", "(32, 32, 3)")
 
 
-def test_killed_quickstart_resumes_to_the_same_dataset(quickstart, tmp_path):
-    """kill -9 during D_det generation, run the same command again: identical shards (to the
-    quickstart's own; its source model is reused and N2 trains one epoch, to keep the test short)."""
+def test_killed_generation_resumes_to_the_same_dataset(quickstart, split_generation, tmp_path):
+    """A d_det run SIGKILLed while writing its 3rd shard (the temporary file half written), run
+    again with the same command: only the missing shards are redone and the dataset is the same,
+    byte for byte, as the split generation of the same settings (itself one process's dataset)."""
     out, _, _ = quickstart
+    split_dir, _ = split_generation
     args = [
         QUICKSTART,
+        *SMALL,
         f"--source_savedmodel={out}/models/source",
-        "--epochs=1",
         f"--output_dir={tmp_path}/run",
         f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
     ]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "robust_keras.main", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    second_shard = tmp_path / "run" / "d_det" / adversarial.shard_name(1, 4)
-    deadline = time.time() + 300
-    while not second_shard.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT, "ROBUST_KERAS_FAILPOINT": "mid_shard:3"}
+    killed = subprocess.run([sys.executable, "-m", "robust_keras.main", *args], cwd=ROOT, env=env, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     partial = read_json(tmp_path / "run" / "d_det" / "manifest.json")
-    assert not partial["complete"] and 2 <= len(partial["shards"]) < 4
+    assert not partial["complete"] and len(partial["shards"]) == 2
+    assert list((tmp_path / "run" / "d_det").glob("*.tmp"))  # the killed shard's temporary file
     again = run_main(*args)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "resuming: " in again.stdout and "shard 1/4" not in again.stdout  # only missing shards redone
-    want = [s["sha256"] for s in read_json(out / "d_det" / "manifest.json")["shards"]]
+    assert "resuming: 2/4 shards" in again.stdout and "shard 1/4" not in again.stdout  # only missing shards redone
+    want = [s["sha256"] for s in read_json(split_dir / "run" / "d_det" / "manifest.json")["shards"]]
     assert [s["sha256"] for s in read_json(tmp_path / "run" / "d_det" / "manifest.json")["shards"]] == want
 
 
@@ -232,9 +226,6 @@ def test_gpu_flags_run_on_cpu(tmp_path):
         load_model(str(tmp_path / "run" / "models" / "d_det_model"))(np.zeros([2, 28, 28, 1], np.float32)).dtype
         == "float32"
     )
-
-
-SMALL = ["--max_train_examples=400", "--shard_size=100", "--attack_steps=5", "--epochs=1", "--max_in_memory_mb=0"]
 
 
 @pytest.fixture(scope="module")

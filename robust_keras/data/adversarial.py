@@ -34,7 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from robust_keras.errors import DataError
-from robust_keras.faults import fail_point
+from robust_keras.faults import die, fail_point
 
 FORMAT = "robust_keras.adversarial/v1"
 MANIFEST = "manifest.json"
@@ -324,6 +324,9 @@ def _write_shard(directory, name, columns, lo, hi, produce, batch_size, shard):
             hits += int(hit.sum())
             for j in range(stop - start):
                 writer.write(_example(x_adv[j], labels[start + j], orig_labels[start + j], indices[start + j], hit[j]))
+            if fail_point("mid_shard"):  # fault injection: killed with this shard's records partly on disk
+                writer.flush()
+                die()
     os.replace(tmp, path)
     return {"name": name, "num_records": hi - lo, "first_index": lo, "target_hits": hits, "sha256": sha256_file(path)}
 
