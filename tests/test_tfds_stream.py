@@ -11,7 +11,8 @@ from conftest import finish_workers, read_jsonl, start_workers
 from fake_cifar10 import prepared_cifar10
 
 from robust_keras.data import sources, transforms
-from robust_keras.data.tfds_stream import TfdsStream, cut, matching_ids, megabytes
+from robust_keras.data.tfds_stream import TfdsStream, cut, matching_ids, megabytes, prepared_builder
+from robust_keras.errors import DataError
 from robust_keras.experiments.common import channel_stats
 
 
@@ -32,10 +33,13 @@ def test_examples_task_and_statistics_match_the_in_memory_loader(data_dir):
     np.testing.assert_array_equal(x, train.images / np.float32(255))
     np.testing.assert_array_equal(y, train.labels)
     np.testing.assert_allclose(stream.channel_stats(), channel_stats(train.images), rtol=1e-6)
-    assert stream.count == 200 and megabytes("cifar10", data_dir) == pytest.approx(200 * 3072 / 2**20)
+    builder = prepared_builder("cifar10", data_dir, download=False)
+    assert stream.count == 200 and megabytes(builder) == pytest.approx(200 * 3072 / 2**20)
+    with pytest.raises(DataError, match="not prepared"):
+        prepared_builder("mnist", data_dir, download=False)
 
     drop = {"train_00003", "train_00100", "test_00001"}  # one id outside the train split
-    assert matching_ids("cifar10", data_dir, drop) == 3 and matching_ids("cifar10", data_dir, {"nope"}) == 0
+    assert matching_ids(builder, drop) == 3 and matching_ids(builder, {"nope"}) == 0
     task = TfdsStream("cifar10", data_dir, "train", classes=[3, 1, 7], binary_positive=[0], exclude_ids=sorted(drop))
     want = sources.exclude([train], drop - {"test_00001"}, "list")[0].select_classes([3, 1, 7])
     want_labels = transforms.binary_labels(want.labels, [0])

@@ -28,11 +28,36 @@ from robust_keras.data.transforms import augment_batch
 from robust_keras.errors import DataError
 
 
-def megabytes(name: str, data_dir: str | None, split: str = "train") -> float:
-    """Size of a prepared tfds split's images held in memory as uint8, in MiB (from its metadata)."""
+def prepared_builder(name: str, data_dir: str | None, download: bool):
+    """The tfds builder of ``name``, downloading and preparing the dataset first if it is not
+    prepared and ``download`` allows it (what ``tfds.load`` does for the in-memory path).
+
+    Raises:
+      DataError: it is not prepared and cannot be (no download allowed, or the download failed).
+    """
     import tensorflow_datasets as tfds
 
-    info = tfds.builder(name, data_dir=data_dir).info
+    builder = tfds.builder(name, data_dir=data_dir)
+    if not builder.is_prepared():
+        if not download:
+            raise DataError(
+                f"tfds dataset {name!r} is not prepared under {builder.data_dir}",
+                "prepare it with --experiment=prepare_data, or allow --tfds_download",
+            )
+        try:
+            builder.download_and_prepare()
+        except Exception as e:  # tfds raises many types (DownloadError, OSError...)
+            raise DataError(
+                f"tfds dataset {name!r} could not be downloaded ({type(e).__name__})",
+                f"on a connected machine run tfds.load('{name}', data_dir=...) and copy it here, or use "
+                "--experiment=prepare_data",
+            ) from e
+    return builder
+
+
+def megabytes(builder, split: str = "train") -> float:
+    """Size of a prepared tfds split's images held in memory as uint8, in MiB (from its metadata)."""
+    info = builder.info
     return info.splits[split].num_examples * int(np.prod(info.features["image"].shape)) / 2**20
 
 
@@ -46,12 +71,11 @@ def cut(num_examples: int, limit: int, val_fraction: float) -> tuple[str, str | 
     return f"train[:{n - held}]", f"train[{n - held}:{n}]"
 
 
-def matching_ids(name: str, data_dir: str | None, ids: set[str]) -> int:
+def matching_ids(builder, ids: set[str]) -> int:
     """How many examples of the dataset's train and test splits have an id in ``ids`` (one pass
     over the ids, images not decoded)."""
     import tensorflow_datasets as tfds
 
-    builder = tfds.builder(name, data_dir=data_dir)
     keys = tf.constant(sorted(ids))
     table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, tf.ones_like(keys, tf.int64)), 0)
     matched = 0

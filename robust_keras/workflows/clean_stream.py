@@ -36,18 +36,20 @@ def open_streams(config: Config) -> CleanStreams | None:
     images (uint8) take at most ``--max_in_memory_mb``.
 
     Raises:
-      DataError: ids of ``--exclude_index_file`` that match no example, or a one-class task.
+      DataError: the dataset is not prepared and cannot be downloaded, ids of
+        ``--exclude_index_file`` that match no example, or a one-class task.
     """
     if config.dataset not in STREAMABLE:
         return None
-    size = tfds_stream.megabytes(config.dataset, config.data_dir)
+    builder = tfds_stream.prepared_builder(config.dataset, config.data_dir, config.tfds_download)
+    size = tfds_stream.megabytes(builder)
     if size <= config.max_in_memory_mb:
         return None
     print(f"[data] {config.dataset}: {size:.0f} MiB > --max_in_memory_mb={config.max_in_memory_mb}: streaming it")
     exclude = set()
     if config.exclude_index_file and config.dataset == "cifar10":
         exclude = sources.read_exclusion_file(config.exclude_index_file)
-        matched = tfds_stream.matching_ids(config.dataset, config.data_dir, exclude)
+        matched = tfds_stream.matching_ids(builder, exclude)
         if matched < len(exclude):
             raise DataError(
                 f"{len(exclude) - matched} of {len(exclude)} ids in {config.exclude_index_file} match no example",
@@ -58,11 +60,8 @@ def open_streams(config: Config) -> CleanStreams | None:
         "binary_positive": config.binary_positive_classes,
         "exclude_ids": sorted(exclude),
     }
-    import tensorflow_datasets as tfds
-
-    splits = tfds.builder(config.dataset, data_dir=config.data_dir).info.splits
     train_split, val_split = tfds_stream.cut(
-        splits["train"].num_examples, config.max_train_examples, config.val_fraction
+        builder.info.splits["train"].num_examples, config.max_train_examples, config.val_fraction
     )
     test_split = f"test[:{config.max_test_examples}]" if config.max_test_examples > 0 else "test"
     streams = CleanStreams(
