@@ -165,8 +165,9 @@ flags.DEFINE_integer("shard_size", 1000, "Examples per TFRecord shard (the unit 
 flags.DEFINE_integer(
     "max_in_memory_mb",
     4096,
-    "Data larger than this many MiB is streamed, not loaded into memory: d_det's adversarial dataset (float32 "
-    "images; N2 trains from its shards) and train's clean tfds dataset (uint8; read from tfds' prepared files). "
+    "Data larger than this many MiB is streamed, not loaded into memory: adversarial datasets (float32 images; "
+    "d_det, pathways, cross_dataset and robust_datasets train from the shards) and train's clean tfds dataset "
+    "(uint8; read from tfds' prepared files). "
     "Seeded file order, interleave, --shuffle_buffer, prefetch; under multi_worker each worker reads its own part.",
     lower_bound=0,
 )

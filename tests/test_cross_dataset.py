@@ -45,6 +45,7 @@ def test_cross_dataset_table_with_exclusions(tmp_path, mock_cifar_test_ids):
         f"--exclude_index_file={tmp_path / 'flickr.txt'}",
         "--tfds_download=false",
         "--attack_steps=2",
+        "--max_in_memory_mb=0",  # N2 trains streamed from the shards
         f"--output_dir={out}",
         f"--mlflow_tracking_uri=sqlite:///{out}/m.db",
     )
@@ -62,7 +63,7 @@ def test_cross_dataset_table_with_exclusions(tmp_path, mock_cifar_test_ids):
     assert "cifar10_shifted" in summary["rows"][1]
     table = (out / "table2.md").read_text()
     assert f"cifar10 test (n={expected_cifar})" in table and "| D_det cinic10 |" in table
-    assert "examples excluded" in proc.stdout
+    assert "examples excluded" in proc.stdout and "(streamed)" in proc.stdout
 
 
 def test_exclusion_ids_that_match_nothing_are_refused(tmp_path):

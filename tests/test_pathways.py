@@ -9,12 +9,14 @@ from robust_keras.config import Config
 from robust_keras.errors import ConfigError, DataError
 from robust_keras.experiments import pathways
 
-# 2 cells (lr 0.01, 0.1), smaller than the flagfile to keep the suite fast
+# 2 cells (lr 0.01, 0.1), smaller than the flagfile to keep the suite fast; D_det above a 0 MiB
+# memory cap, so every cell trains streamed from the shards
 FLAGS = (
     "--flagfile=flags/pathways_mnist_tiny.flags",
     "--grid_weight_decays=0",
     "--max_train_examples=1000",
     "--epochs=5",
+    "--max_in_memory_mb=0",
 )
 EPOCHS = 5
 
@@ -35,6 +37,7 @@ def one_process(tmp_path_factory):
 def test_one_process_grid_labels_every_cell_in_mlflow(one_process):
     out, proc = one_process
     assert "summary of 2/2 finished cells" in proc.stdout
+    assert proc.stdout.count("(streamed)") == 2 and "reading the streamed D_det's training images" in proc.stdout
     client = MlflowClient(tracking_uri=f"sqlite:///{out}/m.db")
     parent = client.get_run((out / "mlflow_run_id").read_text().strip())
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")

@@ -15,6 +15,9 @@ Every shard is a pure function of (inputs, attack, seed, shard number), so a kil
 the first missing shard and yields byte-identical files, and two processes racing on one shard
 write the same bytes. Readers refuse incomplete or mismatched data.
 
+Reading (manifest checks, loading into memory) is in :mod:`robust_keras.data.adversarial_reader`;
+its names are re-exported here, so callers use one module for the format.
+
 Split generation: worker w of W (``part=(w, W)``) writes shards i with i mod W = w and records
 them in its own ``manifest.part-<w>-of-<W>.json``; :func:`merge` verifies every part and shard and
 writes ``manifest.json``, byte-identical to a one-process run's.
@@ -22,9 +25,7 @@ writes ``manifest.json``, byte-identical to a one-process run's.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
-import hashlib
 import json
 import os
 import time
@@ -33,35 +34,43 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from robust_keras.data.adversarial_reader import (
+    FORMAT,
+    MANIFEST,
+    AdversarialData,
+    check_complete,
+    is_complete,
+    load,
+    part_manifest_name,
+    peek_manifest,
+    read_json,
+    read_manifest,
+    sha256_file,
+    shard_name,
+)
 from robust_keras.errors import DataError
 from robust_keras.faults import die, fail_point
 
-FORMAT = "robust_keras.adversarial/v1"
-MANIFEST = "manifest.json"
+__all__ = [  # the writer's API and the reader's, re-exported
+    "FORMAT",
+    "MANIFEST",
+    "AdversarialData",
+    "generate",
+    "is_complete",
+    "load",
+    "merge",
+    "part_manifest_name",
+    "peek_manifest",
+    "read_manifest",
+    "sha256_file",
+    "shard_name",
+    "synthesize",
+    "write_arrays",
+]
+
 _SEED_STRIDE = 1_000_003  # separates per-shard attack seeds
-_REGENERATE = "delete {} and re-run the command that generated the dataset: it rewrites missing shards only"
 
 AttackFn = Callable[[np.ndarray, np.ndarray, tuple[int, int]], tuple[np.ndarray, np.ndarray]]
-
-
-@dataclasses.dataclass(frozen=True)
-class AdversarialData:
-    """A verified adversarial dataset in memory: images float32 (N, H, W, C) in [0, 1]."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    orig_labels: np.ndarray
-    indices: np.ndarray
-    target_hit: np.ndarray
-    manifest: dict
-
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_json_atomic(path: str, obj: dict) -> None:
@@ -82,14 +91,6 @@ def _example(image: np.ndarray, label: int, orig_label: int, index: int, hit: bo
     }
     # deterministic=True: map order is otherwise per-process, and resumed shards must hash the same.
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString(deterministic=True)
-
-
-def shard_name(i: int, n: int) -> str:
-    return f"shard-{i:05d}-of-{n:05d}.tfrecord"
-
-
-def part_manifest_name(worker: int, workers: int) -> str:
-    return f"manifest.part-{worker:05d}-of-{workers:05d}.json"
 
 
 def _shard_ok(directory: str, shard: dict) -> bool:
@@ -283,7 +284,7 @@ def merge(directory: str, workers: int, log: Callable[[str], None] = print) -> d
         path = os.path.join(directory, part_manifest_name(worker, workers))
         if not os.path.exists(path):
             raise DataError(f"{path} does not exist", f"run worker {worker} of {workers} (it has not started)")
-        part = _read_json(path)
+        part = read_json(path)
         if not part.get("complete"):
             raise DataError(f"{path} is unfinished", f"re-run worker {worker} of {workers}: it resumes")
         parts.append(part)
@@ -303,7 +304,7 @@ def merge(directory: str, workers: int, log: Callable[[str], None] = print) -> d
                 f"delete it and re-run worker {owner} of {workers}: it rewrites that shard only",
             )
     manifest = {**header, "complete": False, "shards": shards}
-    _check_complete(directory, manifest)
+    check_complete(directory, manifest)
     manifest = _finish(os.path.join(directory, MANIFEST), manifest)
     log(f"[dataset] merged {workers} parts: {len(shards)} shards, {manifest['num_examples']} examples verified")
     return manifest
@@ -329,105 +330,3 @@ def _write_shard(directory, name, columns, lo, hi, produce, batch_size, shard):
                 die()
     os.replace(tmp, path)
     return {"name": name, "num_records": hi - lo, "first_index": lo, "target_hits": hits, "sha256": sha256_file(path)}
-
-
-def peek_manifest(directory: str) -> dict | None:
-    """The manifest of ``directory`` as written (complete or not, unverified), or None."""
-    path = os.path.join(directory, MANIFEST)
-    if not os.path.exists(path):
-        return None
-    return _read_json(path)
-
-
-def _read_json(path: str) -> dict:
-    try:
-        with open(path) as f:
-            manifest = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(
-            f"{path} is not valid JSON ({e.__class__.__name__} at {getattr(e, 'pos', '?')})",
-            _REGENERATE.format(os.path.dirname(path)),
-        ) from None
-    if not isinstance(manifest, dict):
-        raise DataError(f"{path} is not a manifest object", _REGENERATE.format(os.path.dirname(path)))
-    return manifest
-
-
-def is_complete(directory: str, manifest: dict | None) -> bool:
-    """True if ``manifest`` says complete and every shard file it lists exists (not hashed)."""
-    return bool(manifest and manifest.get("complete")) and all(
-        os.path.exists(os.path.join(directory, s["name"])) for s in manifest["shards"]
-    )
-
-
-def read_manifest(directory: str) -> dict:
-    """The manifest of a complete dataset whose shards all exist with the recorded sha256."""
-    path = os.path.join(directory, MANIFEST)
-    if not os.path.exists(path):
-        raise DataError(f"no {MANIFEST} in {directory}", "point at a directory written by robust_keras generation")
-    manifest = _read_json(path)
-    if manifest.get("format") != FORMAT:
-        raise DataError(f"{path} is not a {FORMAT} manifest", "regenerate the dataset with this version")
-    if not manifest.get("complete"):
-        raise DataError(f"adversarial dataset {directory} is incomplete", "re-run the generating command to finish it")
-    _check_complete(directory, manifest)
-    for shard in manifest["shards"]:
-        shard_path = os.path.join(directory, shard["name"])
-        if not os.path.exists(shard_path):
-            raise DataError(f"shard {shard_path} is missing", _REGENERATE.format(shard_path))
-        if sha256_file(shard_path) != shard["sha256"]:
-            raise DataError(f"shard {shard_path} is corrupt (sha256 mismatch)", _REGENERATE.format(shard_path))
-    return manifest
-
-
-def _check_complete(directory: str, manifest: dict) -> None:
-    """The manifest proves its own completeness: every shard the example count implies is listed
-    once, under its name, and the record counts add up to ``num_examples``."""
-    try:
-        n, size = int(manifest["num_examples"]), int(manifest["shard_size"])
-        listed = [s["name"] for s in manifest["shards"]]
-        records = sum(int(s["num_records"]) for s in manifest["shards"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise DataError(f"{directory}/{MANIFEST} lacks {e}", _REGENERATE.format(directory)) from None
-    num_shards = max(1, -(-n // size))
-    expected = [shard_name(i, num_shards) for i in range(num_shards)]
-    if sorted(listed) != expected or records != n:
-        missing = sorted(set(expected) - set(listed))
-        raise DataError(
-            f"{directory}/{MANIFEST} lists {len(listed)} shards with {records} records, but {num_shards} shards "
-            f"with {n} examples were written" + (f" ({missing[0]} missing)" if missing else ""),
-            _REGENERATE.format(directory),
-        )
-
-
-def load(directory: str) -> AdversarialData:
-    """Reads and verifies a whole dataset into memory (see :class:`AdversarialData`)."""
-    manifest = read_manifest(directory)
-    shape = manifest["image_shape"]
-    spec = {k: tf.io.FixedLenFeature([], tf.int64) for k in ("label", "orig_label", "index", "target_hit")}
-    spec["image"] = tf.io.FixedLenFeature([], tf.string)
-    columns: dict[str, list] = {k: [] for k in spec}
-    for shard in manifest["shards"]:
-        count = 0
-        path = os.path.join(directory, shard["name"])
-        for raw in tf.data.TFRecordDataset(path).batch(1024):
-            parsed = tf.io.parse_example(raw, spec)
-            for k, v in parsed.items():
-                columns[k].append(v.numpy())
-            count += int(raw.shape[0])
-        if count != shard["num_records"]:
-            raise DataError(
-                f"shard {path} holds {count} records, manifest says {shard['num_records']}", _REGENERATE.format(path)
-            )
-    raw_images = np.concatenate(columns["image"]) if columns["image"] else np.zeros([0], object)
-    flat = np.frombuffer(b"".join(raw_images), dtype="<f4")
-    per_image = int(np.prod(shape))
-    if any(len(r) != 4 * per_image for r in raw_images):
-        raise DataError(
-            f"images in {directory} do not have the manifest's image_shape {shape}", _REGENERATE.format(directory)
-        )
-    images = flat.reshape([-1, *shape])
-    cat = lambda k: np.concatenate(columns[k]).astype(np.int64)  # noqa: E731
-    return AdversarialData(
-        images, cat("label"), cat("orig_label"), cat("index"), cat("target_hit").astype(bool), manifest
-    )

@@ -45,7 +45,7 @@ def run(config: Config, run: Run) -> dict:
             tests[name] = other
     n2_work = progress.training_passes(config.epochs, len(train), 3 * len(test))
     plan = workflow.stages(config, train, test, then=("N2 training", n2_work))
-    data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"), plan)
+    data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"), plan, stream=True)
     num_classes = data.manifest["spec"]["num_classes"]
     name = "d_det_model"
     with plan.stage("N2 training"):

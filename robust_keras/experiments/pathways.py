@@ -25,6 +25,7 @@ from robust_keras.analysis import plots, simple_classifier
 from robust_keras.analysis.pathways import PathwayRule, classify
 from robust_keras.config import Config
 from robust_keras.data import adversarial
+from robust_keras.data.shard_stream import ShardStream
 from robust_keras.errors import ConfigError, DataError
 from robust_keras.experiments import common
 from robust_keras.tracking import Run
@@ -76,7 +77,7 @@ def _prepare_and_train(config: Config, run: Run, todo: list[grid.Cell], rule: Pa
         test,
         then=(cells, len(todo) * progress.training_passes(config.epochs, len(train), 3 * len(test))),
     )
-    data = workflow.ensure_dataset(config, run, train, test, dataset_dir, plan)
+    data = workflow.ensure_dataset(config, run, train, test, dataset_dir, plan, stream=True)
     tr, va = workflow.split_indices(config, len(data.labels))
     simple = _simple_predictions(config, run, data, tr, va) if config.performance_correlation else None
     with plan.stage(cells):
@@ -94,8 +95,14 @@ def _simple_predictions(config: Config, run: Run, data, tr, va) -> np.ndarray:
     if os.path.exists(path):
         return np.load(path)
     print(f"[simple] multinomial logistic regression on {len(tr)} D_det training images")
+    if isinstance(data, ShardStream):  # L-BFGS needs the training images at once: read for the fit, then dropped
+        print("[simple] reading the streamed D_det's training images into memory for this fit")
     pred = simple_classifier.fit_predict(
-        data.images[tr], data.labels[tr], data.images[va], max_iter=config.simple_classifier_iters, seed=config.seed
+        workflow.images_of(data, tr),
+        data.labels[tr],
+        workflow.images_of(data, va),
+        max_iter=config.simple_classifier_iters,
+        seed=config.seed,
     )
     tmp = f"{path}.{os.getpid()}.tmp.npy"
     np.save(tmp, pred)
@@ -116,7 +123,9 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
     evaluators = []
     if simple is not None:
         evaluators.append(
-            PerformanceCorrelationEvaluator("val", data.images[va], data.labels[va], simple, config.eval_batch_size)
+            PerformanceCorrelationEvaluator(
+                "val", workflow.images_of(data, va), data.labels[va], simple, config.eval_batch_size
+            )
         )
     trainer = workflow.train_on_d_det(
         config, child, data, test, name="n2", recipe=recipe, evaluators=evaluators, seed_purpose=f"n2-seed{cell.seed}"

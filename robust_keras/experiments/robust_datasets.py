@@ -26,11 +26,13 @@ import numpy as np
 from robust_keras import progress
 from robust_keras.analysis import image_plots, plots
 from robust_keras.config import Config
+from robust_keras.data.shard_stream import ShardStream
 from robust_keras.experiments import common
 from robust_keras.export import load_model
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import ClassificationEvaluator, RobustEvaluator
 from robust_keras.workflows import robust_datasets as workflow
+from robust_keras.workflows.d_det import images_of
 
 TITLES = {"d_r": "trained on D_R", "d_nr": "trained on D_NR"}
 
@@ -107,12 +109,15 @@ def _train_on(config: Config, run: Run, data, name: str, evaluators, metrics) ->
     child = run.child(child_name)
     recipe = common.Recipe.from_config(config)
     child.log_params({"model": config.model, "dataset": name, "examples": len(data.labels), **recipe.__dict__})
+    if isinstance(data, ShardStream):
+        examples = {"images": None, "labels": None, "streamed": common.Streamed.of_shards(data, np.arange(len(data)))}
+    else:
+        examples = {"images": data.images, "labels": data.labels}
     trainer = common.train_model(
         config,
         child,
         name=child_name,
-        images=data.images,
-        labels=data.labels,
+        **examples,
         num_classes=data.manifest["spec"]["num_classes"],
         recipe=recipe,
         evaluators=evaluators,
@@ -126,7 +131,7 @@ def _train_on(config: Config, run: Run, data, name: str, evaluators, metrics) ->
 
 def _plot_examples(config: Config, run: Run, train, data: dict, n: int = 8) -> None:
     idx = np.arange(min(n, len(train)))
-    rows = [common.to_float(train.images[idx]), data["d_r"].images[idx], data["d_nr"].images[idx]]
+    rows = [common.to_float(train.images[idx]), *(images_of(data[name], idx) for name in ("d_r", "d_nr"))]
     names = train.class_names
     titles = [f"y={names[y] if names else y}" for y in train.labels[idx]]
     png = image_plots.image_grid(

@@ -245,6 +245,12 @@ def generate(config: Config, dataset_dir: str, source, source_path: str, train, 
     )
 
 
+def images_of(data, rows: np.ndarray) -> np.ndarray:
+    """float32 (len(rows), H, W, C): the images of ``rows`` of an AdversarialData (in memory) or a
+    ShardStream (read from the shards into memory: for small subsets, or a one-off fit)."""
+    return data.images(rows) if isinstance(data, ShardStream) else data.images[rows]
+
+
 def split_indices(config: Config, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The fixed (train, val) split of a D_det of n examples (same for every model trained on it)."""
     return transforms.train_val_indices(n, config.val_fraction, common.derive_seed(config.seed, "val"))

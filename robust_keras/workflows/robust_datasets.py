@@ -23,6 +23,7 @@ from robust_keras import distribute
 from robust_keras.attacks.inversion import RepresentationInversion, start_indices
 from robust_keras.config import Config
 from robust_keras.data import adversarial
+from robust_keras.data.shard_stream import ShardStream, dataset_megabytes
 from robust_keras.errors import ConfigError, DataError, StageFinished
 from robust_keras.experiments import common
 from robust_keras.export import load_model, savedmodel_hash
@@ -62,8 +63,9 @@ def dataset_dirs(config: Config, run: Run) -> dict[str, str]:
     return {name: os.path.join(base, name) for name in DATASETS}
 
 
-def ensure_datasets(config: Config, run: Run, train, test, plan: StagePlan) -> dict[str, adversarial.AdversarialData]:
-    """D_R and D_NR of ``train``, loaded and verified (see the module docstring for the stages).
+def ensure_datasets(config: Config, run: Run, train, test, plan: StagePlan) -> dict:
+    """D_R and D_NR of ``train``, verified, as AdversarialData or, above ``--max_in_memory_mb``,
+    ShardStream (see the module docstring for the stages).
     Under ``--strategy=multi_worker`` the workers split the inversions (distribute.split_work)."""
     dirs = {name: distribute.chief_path(directory) for name, directory in dataset_dirs(config, run).items()}
     if config.gen_stage == "merge":
@@ -109,10 +111,20 @@ def ensure_datasets(config: Config, run: Run, train, test, plan: StagePlan) -> d
             f"worker {config.gen_worker} of {config.gen_workers} wrote its shards of D_R and D_NR; when every worker "
             "is done: the same command with --gen_stage=merge"
         )
-    data = {name: adversarial.load(directory) for name, directory in dirs.items()}
+    data = {name: _open(config, directory) for name, directory in dirs.items()}
     for name, directory in dirs.items():
         run.log_artifact(os.path.join(directory, adversarial.MANIFEST), name)
     return data
+
+
+def _open(config: Config, directory: str) -> adversarial.AdversarialData | ShardStream:
+    """The finished dataset in ``directory``: in memory, or, when its images take more than
+    ``--max_in_memory_mb``, a ShardStream the models train from."""
+    size = dataset_megabytes(adversarial.peek_manifest(directory))
+    if size > config.max_in_memory_mb:
+        print(f"[dataset] {size:.0f} MiB > --max_in_memory_mb={config.max_in_memory_mb}: streaming {directory}")
+        return ShardStream(directory)
+    return adversarial.load(directory)
 
 
 def _generate(config: Config, directory: str, model_path: str, role: str, train, images, start_rule, part) -> None:
