@@ -19,6 +19,27 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 
+# Test files by measured cost (seconds of one pytest worker, 2026-12-01), longest first. pytest-xdist
+# (--dist loadfile) hands files to its two workers in collection order, so starting the long ones
+# first keeps one worker from picking up a 6-minute file when the other is nearly done.
+LONGEST_FIRST = (
+    "test_quickstart_e2e.py",
+    "test_ntk_regression_attacks.py",
+    "test_feature_averaging.py",
+    "test_tracking_faults.py",
+    "test_robust_datasets.py",
+    "test_pathways.py",
+    "test_ntk_dynamics.py",
+    "test_multi_worker.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """Runs the files of LONGEST_FIRST first, in that order; the rest keep their order."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 def run_main(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     """Runs ``python -m robust_keras.main ARGS`` from the repo root as a user would."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
