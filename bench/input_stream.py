@@ -35,7 +35,7 @@ from bounds import median_seconds  # noqa: E402
 
 from robust_keras.data import adversarial, pipeline  # noqa: E402
 from robust_keras.data.shard_stream import ShardStream  # noqa: E402
-from robust_keras.data.tfds_stream import TfdsStream  # noqa: E402
+from robust_keras.data.tfds_stream import TfdsStream, prepared_builder  # noqa: E402
 from robust_keras.models import build_model  # noqa: E402
 from robust_keras.training import loop  # noqa: E402
 
@@ -102,7 +102,7 @@ def main() -> None:
         results.append(("stream/adv 1 of 2", half, half / memory))
 
         data_dir = _prepared_cifar(tmp, n)
-        clean = TfdsStream("cifar10", data_dir, "train")
+        clean = TfdsStream(prepared_builder("cifar10", data_dir, download=False), "train")
         x_clean = np.concatenate([x.numpy() for x, _ in clean.eval_dataset(4096)])
         x_clean = np.round(x_clean * 255).astype(np.uint8)
         y_clean = np.zeros(len(x_clean), np.int64)

@@ -94,6 +94,16 @@ def barrier() -> None:
         raise RuntimeError(f"barrier: {arrived} of {_strategy.num_replicas_in_sync} replicas arrived")
 
 
+def chief_export(path: str) -> str:
+    """``path`` (an export every process has just made or found) as the chief's copy, once the chief
+    has written it: a barrier, then :func:`chief_path`. The path itself in one process. Every
+    process then reads the same files, so records that name them (manifests) agree."""
+    if rank()[1] == 1:
+        return path
+    barrier()
+    return chief_path(path)
+
+
 def split_work(write_part, merge) -> None:
     """Work split over the processes of the cluster, then joined: ``write_part((p, P))`` in every
     process p of P; once all have written (a barrier), ``merge(P)`` on the chief; then all go on

@@ -28,19 +28,19 @@ def _arrays(ds):
 
 def test_examples_task_and_statistics_match_the_in_memory_loader(data_dir):
     train, _ = sources.load_tfds("cifar10", data_dir, download=False)
-    stream = TfdsStream("cifar10", data_dir, "train")
+    builder = prepared_builder("cifar10", data_dir, download=False)
+    stream = TfdsStream(builder, "train")
     x, y = _arrays(stream.eval_dataset(64))
     np.testing.assert_array_equal(x, train.images / np.float32(255))
     np.testing.assert_array_equal(y, train.labels)
     np.testing.assert_allclose(stream.channel_stats(), channel_stats(train.images), rtol=1e-6)
-    builder = prepared_builder("cifar10", data_dir, download=False)
     assert stream.count == 200 and megabytes(builder) == pytest.approx(200 * 3072 / 2**20)
     with pytest.raises(DataError, match="not prepared"):
         prepared_builder("mnist", data_dir, download=False)
 
     drop = {"train_00003", "train_00100", "test_00001"}  # one id outside the train split
     assert matching_ids(builder, drop) == 3 and matching_ids(builder, {"nope"}) == 0
-    task = TfdsStream("cifar10", data_dir, "train", classes=[3, 1, 7], binary_positive=[0], exclude_ids=sorted(drop))
+    task = TfdsStream(builder, "train", classes=[3, 1, 7], binary_positive=[0], exclude_ids=sorted(drop))
     want = sources.exclude([train], drop - {"test_00001"}, "list")[0].select_classes([3, 1, 7])
     want_labels = transforms.binary_labels(want.labels, [0])
     x, y = _arrays(task.eval_dataset(64))
@@ -57,7 +57,7 @@ def test_examples_task_and_statistics_match_the_in_memory_loader(data_dir):
 def test_epochs_are_seeded_and_workers_read_disjoint_parts(data_dir):
     import tensorflow as tf
 
-    stream = TfdsStream("cifar10", data_dir, "train[:150]")
+    stream = TfdsStream(prepared_builder("cifar10", data_dir, download=False), "train[:150]")
     want, _ = _arrays(stream.eval_dataset(64))
     key = lambda x: {im.tobytes() for im in x}  # noqa: E731
 

@@ -24,8 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from robust_keras.data import adversarial
-from robust_keras.data.pipeline import to_unit_float
-from robust_keras.data.transforms import augment_batch
+from robust_keras.data.pipeline import seeded_batches, streamed_channel_stats
 
 _INT_COLUMNS = ("label", "orig_label", "index", "target_hit")
 
@@ -130,18 +129,14 @@ class ShardStream:
             pipeline = input_context.input_pipeline_id
             if whole:
                 ds = ds.shard(input_context.num_input_pipelines, pipeline)
-        shuffle_seed = (seed * 100_003 + epoch) * 1_009 + pipeline
-        ds = ds.shuffle(shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=False)
-        ds = ds.map(lambda x, y, i: (x, y)).batch(batch_size).enumerate()
-
-        def prepare(step, batch):
-            x, y = batch
-            if augment:
-                augment_seed = tf.cast(seed * 7919 + epoch * 31 + pipeline, tf.int32)
-                x = augment_batch(x, tf.stack([augment_seed, tf.cast(step, tf.int32)]), flip=flip)
-            return x, y
-
-        return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+        return seeded_batches(
+            ds.map(lambda x, y, i: (x, y)),
+            batch_size=batch_size,
+            shuffle_buffer=shuffle_buffer,
+            shuffle_seed=(seed * 100_003 + epoch) * 1_009 + pipeline,
+            augment_seed=seed * 7919 + epoch * 31 + pipeline if augment else None,
+            flip=flip,
+        )
 
     def eval_dataset(self, rows: np.ndarray, batch_size: int) -> tf.data.Dataset:
         """Batches of (float32 image, int64 label) over ``rows``, in dataset order."""
@@ -156,10 +151,4 @@ class ShardStream:
 
     def channel_stats(self, rows: np.ndarray) -> tuple[list[float], list[float]]:
         """Per-channel mean and std of ``rows`` in [0, 1] units, in one streamed pass (float64 sums)."""
-        total, square, count = 0.0, 0.0, 0
-        for x, _ in self.eval_dataset(rows, 1024):
-            x = to_unit_float(x).numpy().astype(np.float64).reshape(-1, self.shape[-1])
-            total, square, count = total + x.sum(0), square + (x**2).sum(0), count + len(x)
-        mean = total / max(count, 1)
-        std = np.sqrt(np.maximum(square / max(count, 1) - mean**2, 0.0))
-        return mean.tolist(), np.maximum(std, 1e-3).tolist()
+        return streamed_channel_stats(self.eval_dataset(rows, 1024), self.shape[-1])

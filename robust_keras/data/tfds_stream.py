@@ -23,8 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from robust_keras.data.pipeline import to_unit_float
-from robust_keras.data.transforms import augment_batch
+from robust_keras.data.pipeline import seeded_batches, streamed_channel_stats, to_unit_float
 from robust_keras.errors import DataError
 
 
@@ -71,13 +70,18 @@ def cut(num_examples: int, limit: int, val_fraction: float) -> tuple[str, str | 
     return f"train[:{n - held}]", f"train[{n - held}:{n}]"
 
 
+def id_table(ids) -> tf.lookup.StaticHashTable:
+    """Example id (string) -> 1 if it is in ``ids``, else 0."""
+    keys = tf.constant(sorted(ids))
+    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, tf.ones_like(keys, tf.int64)), 0)
+
+
 def matching_ids(builder, ids: set[str]) -> int:
     """How many examples of the dataset's train and test splits have an id in ``ids`` (one pass
     over the ids, images not decoded)."""
     import tensorflow_datasets as tfds
 
-    keys = tf.constant(sorted(ids))
-    table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, tf.ones_like(keys, tf.int64)), 0)
+    table = id_table(ids)
     matched = 0
     for split in ("train", "test"):
         ds = builder.as_dataset(split=split, decoders={"image": tfds.decode.SkipDecoding()})
@@ -96,18 +100,15 @@ class TfdsStream:
 
     def __init__(
         self,
-        name: str,
-        data_dir: str | None,
+        builder,
         split: str,
         *,
         classes: Sequence[int] = (),
         binary_positive: Sequence[int] = (),
         exclude_ids: Sequence[str] = (),
     ):
-        import tensorflow_datasets as tfds
-
-        self.name, self.split = name, split
-        self.builder = tfds.builder(name, data_dir=data_dir)
+        """``builder``: the prepared dataset's tfds builder (:func:`prepared_builder`)."""
+        self.builder, self.split = builder, split
         features = self.builder.info.features
         self.shape = tuple(features["image"].shape)
         num_labels = features["label"].num_classes
@@ -122,12 +123,9 @@ class TfdsStream:
         if exclude_ids:
             if "id" not in features:
                 raise DataError(
-                    f"{name} has no example ids to exclude by", "exclusion lists work for cifar10 and cinic10"
+                    f"{builder.name} has no example ids to exclude by", "exclusion lists work for cifar10 and cinic10"
                 )
-            keys = tf.constant(sorted(exclude_ids))
-            self._excluded = tf.lookup.StaticHashTable(
-                tf.lookup.KeyValueTensorInitializer(keys, tf.ones_like(keys, tf.int64)), default_value=0
-            )
+            self._excluded = id_table(exclude_ids)
         labels = [y.numpy() for y in self._read(split, decode_images=False, seed=None).batch(8192).map(lambda x, y: y)]
         labels = np.concatenate(labels) if labels else np.zeros([0], np.int64)
         self.count = len(labels)
@@ -176,19 +174,14 @@ class TfdsStream:
             pipeline = input_context.input_pipeline_id
             split = tfds.even_splits(self.split, n=input_context.num_input_pipelines)[pipeline]
         file_seed = (seed * 100_003 + epoch) % (2**31 - 1)
-        ds = self._read(split, decode_images=True, seed=file_seed)
-        ds = ds.shuffle(shuffle_buffer, seed=file_seed * 1_009 + pipeline, reshuffle_each_iteration=False)
-        ds = ds.batch(batch_size).enumerate()
-
-        def prepare(step, batch):
-            x, y = batch
-            x = to_unit_float(x)
-            if augment:
-                augment_seed = tf.cast(seed * 7919 + epoch * 31 + pipeline, tf.int32)
-                x = augment_batch(x, tf.stack([augment_seed, tf.cast(step, tf.int32)]), flip=flip)
-            return x, y
-
-        return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+        return seeded_batches(
+            self._read(split, decode_images=True, seed=file_seed),
+            batch_size=batch_size,
+            shuffle_buffer=shuffle_buffer,
+            shuffle_seed=file_seed * 1_009 + pipeline,
+            augment_seed=seed * 7919 + epoch * 31 + pipeline if augment else None,
+            flip=flip,
+        )
 
     def eval_dataset(self, batch_size: int) -> tf.data.Dataset:
         """Batches of (float32 image, int64 label) in tfds order."""
@@ -199,10 +192,4 @@ class TfdsStream:
 
     def channel_stats(self) -> tuple[list[float], list[float]]:
         """Per-channel mean and std in [0, 1] units, one streamed pass (float64 sums)."""
-        total, square, count = 0.0, 0.0, 0
-        for x, _ in self.eval_dataset(1024):
-            x = x.numpy().astype(np.float64).reshape(-1, self.shape[-1])
-            total, square, count = total + x.sum(0), square + (x**2).sum(0), count + len(x)
-        mean = total / max(count, 1)
-        std = np.sqrt(np.maximum(square / max(count, 1) - mean**2, 0.0))
-        return mean.tolist(), np.maximum(std, 1e-3).tolist()
+        return streamed_channel_stats(self.eval_dataset(1024), self.shape[-1])

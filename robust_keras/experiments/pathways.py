@@ -79,7 +79,10 @@ def _prepare_and_train(config: Config, run: Run, todo: list[grid.Cell], rule: Pa
     )
     data = workflow.ensure_dataset(config, run, train, test, dataset_dir, plan, stream=True)
     tr, va = workflow.split_indices(config, len(data.labels))
-    simple = _simple_predictions(config, run, data, tr, va) if config.performance_correlation else None
+    simple = None  # (validation images, the simple classifier's predictions on them)
+    if config.performance_correlation:
+        val_images = workflow.images_of(data, va)  # read once (from the shards if streamed) for every cell
+        simple = (val_images, _simple_predictions(config, run, data, tr, va, val_images))
     with plan.stage(cells):
         for cell in todo:
             if grid.read_result(run.run_dir, cell):
@@ -88,7 +91,7 @@ def _prepare_and_train(config: Config, run: Run, todo: list[grid.Cell], rule: Pa
             _train_cell(config, run, cell, data, va, test, simple, rule)
 
 
-def _simple_predictions(config: Config, run: Run, data, tr, va) -> np.ndarray:
+def _simple_predictions(config: Config, run: Run, data, tr, va, val_images: np.ndarray) -> np.ndarray:
     """Predictions L of the logistic regression on the D_det validation split (cached: every
     cell, in any process, compares with the same L)."""
     path = run.path("simple_classifier", "val_predictions.npy")
@@ -100,7 +103,7 @@ def _simple_predictions(config: Config, run: Run, data, tr, va) -> np.ndarray:
     pred = simple_classifier.fit_predict(
         workflow.images_of(data, tr),
         data.labels[tr],
-        workflow.images_of(data, va),
+        val_images,
         max_iter=config.simple_classifier_iters,
         seed=config.seed,
     )
@@ -122,10 +125,9 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
     child.log_params({**cell.params(), "model": config.model, "epochs": recipe.epochs, "batch_size": recipe.batch_size})
     evaluators = []
     if simple is not None:
+        val_images, predictions = simple
         evaluators.append(
-            PerformanceCorrelationEvaluator(
-                "val", workflow.images_of(data, va), data.labels[va], simple, config.eval_batch_size
-            )
+            PerformanceCorrelationEvaluator("val", val_images, data.labels[va], predictions, config.eval_batch_size)
         )
     trainer = workflow.train_on_d_det(
         config, child, data, test, name="n2", recipe=recipe, evaluators=evaluators, seed_purpose=f"n2-seed{cell.seed}"

@@ -11,13 +11,12 @@ from robust_keras.workflows import clean_stream
 
 
 def run(config: Config, run: Run) -> dict:
+    if _already_exported(run, "model"):
+        return {}
     streams = clean_stream.open_streams(config)
     if streams is None:
         train, test = common.load_clean(config)
-        return train_and_export(config, run, train, test, name="model", seed=config.seed)
-    if common.exported(run, "model"):
-        print(f"[model] already exported in {run.run_dir}; nothing to do")
-        return {}
+        return _train_in_memory(config, run, train, test, name="model", seed=config.seed)
     batch = config.eval_batch_size
     evaluators = [ClassificationEvaluator.of_dataset("test", streams.test.eval_dataset(batch))]
     if streams.val is not None:
@@ -30,9 +29,19 @@ def train_and_export(config: Config, run: Run, train, test, *, name: str, seed: 
     """Trains ``config.model`` on ``train`` with the training flags (``--val_fraction`` held out)
     and exports it to ``models/<name>``; returns its test metrics ({} when an earlier run of the
     same directory already exported it)."""
+    if _already_exported(run, name):
+        return {}
+    return _train_in_memory(config, run, train, test, name=name, seed=seed)
+
+
+def _already_exported(run: Run, name: str) -> bool:
     if common.exported(run, name):
         print(f"[{name}] already exported in {run.run_dir}; nothing to do")
-        return {}
+        return True
+    return False
+
+
+def _train_in_memory(config: Config, run: Run, train, test, *, name: str, seed: int) -> dict:
     tr, va = transforms.train_val_indices(len(train), config.val_fraction, common.derive_seed(seed, "val"))
     evaluators = [ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size)]
     if len(va):

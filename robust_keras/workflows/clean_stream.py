@@ -65,9 +65,9 @@ def open_streams(config: Config) -> CleanStreams | None:
     )
     test_split = f"test[:{config.max_test_examples}]" if config.max_test_examples > 0 else "test"
     streams = CleanStreams(
-        TfdsStream(config.dataset, config.data_dir, train_split, **task),
-        TfdsStream(config.dataset, config.data_dir, val_split, **task) if val_split else None,
-        TfdsStream(config.dataset, config.data_dir, test_split, **task),
+        TfdsStream(builder, train_split, **task),
+        TfdsStream(builder, val_split, **task) if val_split else None,
+        TfdsStream(builder, test_split, **task),
     )
     if (streams.train.class_counts > 0).sum() < 2:
         raise DataError(

@@ -137,21 +137,14 @@ def ensure_dataset(
     else:
         with plan.stage("source training"):
             source_path = source_model(config, run, train, test)
-    if distribute.rank()[1] > 1:  # every worker attacks the chief's export, once the chief has written it
-        distribute.barrier()
-        source_path = distribute.chief_path(source_path)
+    source_path = distribute.chief_export(source_path)  # multi_worker: every worker attacks the chief's
     source = load_model(source_path, train.image_shape, config.trust_savedmodels)
     source_acc = accuracy(source, common.to_float(test.images), test.labels, config.eval_batch_size)
     print(f"[source] clean test accuracy {source_acc:.4f}")
     if not adversarial.is_complete(dataset_dir, previous):
         with plan.stage("D_det generation"):
             generate_everywhere(config, dataset_dir, source, source_path, train)
-    size = dataset_megabytes(adversarial.peek_manifest(dataset_dir))
-    if stream and size > config.max_in_memory_mb:
-        print(f"[dataset] {size:.0f} MiB > --max_in_memory_mb={config.max_in_memory_mb}: streaming it from its shards")
-        data = ShardStream(dataset_dir)
-    else:
-        data = adversarial.load(dataset_dir)
+    data = open_dataset(config, dataset_dir) if stream else adversarial.load(dataset_dir)
     run.log_artifact(os.path.join(dataset_dir, adversarial.MANIFEST), "d_det")
     hit_rate = float(data.target_hit.mean())
     run.log_metrics(
@@ -245,6 +238,16 @@ def generate(config: Config, dataset_dir: str, source, source_path: str, train, 
     )
 
 
+def open_dataset(config: Config, directory: str) -> adversarial.AdversarialData | ShardStream:
+    """The finished, verified dataset in ``directory``: in memory, or a :class:`ShardStream` the
+    models train from when its images take more than ``--max_in_memory_mb``."""
+    size = dataset_megabytes(adversarial.peek_manifest(directory))
+    if size > config.max_in_memory_mb:
+        print(f"[dataset] {size:.0f} MiB > --max_in_memory_mb={config.max_in_memory_mb}: streaming it from its shards")
+        return ShardStream(directory)
+    return adversarial.load(directory)
+
+
 def images_of(data, rows: np.ndarray) -> np.ndarray:
     """float32 (len(rows), H, W, C): the images of ``rows`` of an AdversarialData (in memory) or a
     ShardStream (read from the shards into memory: for small subsets, or a one-off fit)."""
@@ -319,7 +322,7 @@ def _mean_l2(data, train) -> float:
 
 def _plot_examples(run: Run, data, train, n: int = 8) -> None:
     idx = np.arange(min(n, len(data.labels)))
-    shown = data.images(idx) if isinstance(data, ShardStream) else data.images[idx]
+    shown = images_of(data, idx)
     titles = [f"y={data.orig_labels[i]} t={data.labels[i]}{' hit' if data.target_hit[i] else ''}" for i in idx]
     attack = data.manifest["spec"].get("attack", {})
     png = image_plots.image_grid(

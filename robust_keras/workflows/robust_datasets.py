@@ -23,7 +23,6 @@ from robust_keras import distribute
 from robust_keras.attacks.inversion import RepresentationInversion, start_indices
 from robust_keras.config import Config
 from robust_keras.data import adversarial
-from robust_keras.data.shard_stream import ShardStream, dataset_megabytes
 from robust_keras.errors import ConfigError, DataError, StageFinished
 from robust_keras.experiments import common
 from robust_keras.export import load_model, savedmodel_hash
@@ -84,9 +83,7 @@ def ensure_datasets(config: Config, run: Run, train, test, plan: StagePlan) -> d
     paths = models(config, run, train, test, plan)
     if config.gen_stage == "source":
         raise StageFinished(f"models ready ({', '.join(paths.values())}); next: --gen_stage=shards --gen_worker=0..W-1")
-    if distribute.rank()[1] > 1:  # every worker inverts through the chief's exports, once written
-        distribute.barrier()
-        paths = {role: distribute.chief_path(path) for role, path in paths.items()}
+    paths = {role: distribute.chief_export(path) for role, path in paths.items()}  # multi_worker: the chief's
     images = common.to_float(train.images)
     seed = common.derive_seed(config.seed, "rd_starts")
     starts = start_indices(len(train), seed)
@@ -111,20 +108,10 @@ def ensure_datasets(config: Config, run: Run, train, test, plan: StagePlan) -> d
             f"worker {config.gen_worker} of {config.gen_workers} wrote its shards of D_R and D_NR; when every worker "
             "is done: the same command with --gen_stage=merge"
         )
-    data = {name: _open(config, directory) for name, directory in dirs.items()}
+    data = {name: d_det.open_dataset(config, directory) for name, directory in dirs.items()}
     for name, directory in dirs.items():
         run.log_artifact(os.path.join(directory, adversarial.MANIFEST), name)
     return data
-
-
-def _open(config: Config, directory: str) -> adversarial.AdversarialData | ShardStream:
-    """The finished dataset in ``directory``: in memory, or, when its images take more than
-    ``--max_in_memory_mb``, a ShardStream the models train from."""
-    size = dataset_megabytes(adversarial.peek_manifest(directory))
-    if size > config.max_in_memory_mb:
-        print(f"[dataset] {size:.0f} MiB > --max_in_memory_mb={config.max_in_memory_mb}: streaming {directory}")
-        return ShardStream(directory)
-    return adversarial.load(directory)
 
 
 def _generate(config: Config, directory: str, model_path: str, role: str, train, images, start_rule, part) -> None:
