@@ -218,7 +218,8 @@ flags.register_validator(
 flags.DEFINE_bool(
     "trust_savedmodels",
     False,
-    "Call SavedModels whose serve graph has side-effecting ops (file I/O, PyFunc, summaries); see README.",
+    "Load and call SavedModels that can run ops outside the pure-computation allowlist "
+    "(file I/O, PyFunc, datasets, summaries); see README.",
 )
 
 flags.register_validator("val_fraction", lambda v: 0.0 <= v < 1.0, "--val_fraction must be in [0, 1).")

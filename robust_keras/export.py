@@ -161,8 +161,8 @@ class LoadedModel:
 
 
 def load_model(directory: str, image_shape=None, trusted: bool = False) -> LoadedModel:
-    """Loads a SavedModel (refusing side-effecting serve graphs unless ``trusted``, see
-    savedmodel_checks.py); with ``image_shape`` also checks the data fits it."""
+    """Loads a SavedModel (refusing one that can run ops outside the pure-computation allowlist
+    unless ``trusted``, see savedmodel_checks.py); with ``image_shape`` also checks the data fits it."""
     model = LoadedModel(directory, trusted)
     if image_shape is not None:
         model.check_input_shape(image_shape)
