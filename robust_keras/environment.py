@@ -4,6 +4,7 @@ executables, spelled as a user can paste them into a shell."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 
@@ -38,6 +39,9 @@ def mlflow_command() -> str:
     return pasteable(path) if os.path.exists(path) else "mlflow"
 
 
-def sync_command(run_dir: str) -> str:
-    """The command that replays ``run_dir`` to MLflow (add --mlflow_tracking_uri for a new store)."""
-    return f"{pasteable(sys.executable)} -m robust_keras.main --experiment=sync_mlflow --output_dir={run_dir}"
+def sync_command(run_dir: str, tracking_uri: str) -> str:
+    """The command that replays ``run_dir`` to the MLflow store ``tracking_uri``, ready to paste."""
+    return (
+        f"{pasteable(sys.executable)} -m robust_keras.main --experiment=sync_mlflow --output_dir={run_dir} "
+        f"--mlflow_tracking_uri={shlex.quote(tracking_uri)}"
+    )

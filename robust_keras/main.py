@@ -36,6 +36,7 @@ from robust_keras import (  # noqa: E402
     paths,  # noqa: E402
 )
 from robust_keras.errors import RobustKerasError, StageFinished  # noqa: E402
+from robust_keras.tracking_store import first_line  # noqa: E402
 
 FLAGS = flags.FLAGS
 # where the project's flags are defined, in the order --help shows their groups
@@ -218,10 +219,11 @@ def _run(config: config_lib.Config, chief: bool) -> None:
         run = tracking.open_run(
             config.output_dir, config.mlflow_tracking_uri, config.mlflow_experiment, config.run_name, tags
         )
-    except Exception as e:  # an unreachable server, a bad URI, a locked database...
+    except RobustKerasError as e:  # an unreachable server, an unusable SQLite file
+        _fail(str(e), 1)
+    except Exception as e:  # a bad URI, a locked database...
         _fail(
-            f"cannot open MLflow run at {config.mlflow_tracking_uri} ({type(e).__name__}: "
-            f"{str(e).splitlines()[0] if str(e) else ''}) -- check --mlflow_tracking_uri",
+            f"cannot open MLflow run at {config.mlflow_tracking_uri} ({first_line(e)}) -- check --mlflow_tracking_uri",
             1,
         )
     flagfile = run.path("flags.flags")
@@ -267,11 +269,28 @@ def _sync_mlflow() -> None:
     run_dir = os.path.abspath(FLAGS.output_dir) if FLAGS.output_dir else ""
     if not run_dir or not os.path.exists(os.path.join(run_dir, tracking.INFO)):
         _fail(f"--output_dir={FLAGS.output_dir!r} is not a run directory -- pass the directory of the run to replay", 2)
-    uri = FLAGS.mlflow_tracking_uri or tracking.default_tracking_uri("artifacts")
-    in_step, total = tracking.sync_run_dir(run_dir, uri)
-    if in_step < total:
-        _fail(f"{total - in_step} of {total} runs of {run_dir} could not reach {uri} -- retry when it is reachable", 1)
-    print(f"[sync] {total} runs of {run_dir} are in step with {uri}", flush=True)
+    # without --mlflow_tracking_uri: the store the run was started in, never silently another one
+    uri = FLAGS.mlflow_tracking_uri or tracking.home_tracking_uri(run_dir) or tracking.default_tracking_uri("artifacts")
+    try:
+        report = tracking.sync_run_dir(run_dir, uri)
+    except RobustKerasError as e:
+        _fail(str(e), 1)
+    if report.in_step < report.total:
+        _fail(
+            f"{report.total - report.in_step} of {report.total} runs of {run_dir} could not reach {uri} -- "
+            "retry when it is reachable",
+            1,
+        )
+    if report.duplicates:
+        shown = ", ".join(f"{label} {name} step {step} x{n}" for label, name, step, n in report.duplicates[:3])
+        more = f" and {len(report.duplicates) - 3} more" if len(report.duplicates) > 3 else ""
+        _fail(
+            f"MLflow at {uri} holds metric values of {run_dir} more than once ({shown}{more}) -- the run directory "
+            "is right: delete the affected MLflow runs (mlflow runs delete --run-id ID) and rerun this command, "
+            "which recreates them from it",
+            1,
+        )
+    print(f"[sync] {report.total} runs of {run_dir} are in step with {uri}", flush=True)
 
 
 def _prepare_data() -> None:

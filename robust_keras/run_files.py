@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 
+from robust_keras.atomic_files import write_text
 from robust_keras.faults import die, fail_point
 
 METRICS = "metrics.jsonl"
@@ -92,16 +93,10 @@ def entry_items(entry: dict) -> list[tuple[str, str]]:
 
 
 def write_id(id_file: str, run_id: str) -> None:
-    tmp = f"{id_file}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        f.write(run_id)
-    os.replace(tmp, id_file)
+    write_text(id_file, run_id)
 
 
 def drop_pending(run_dir: str, label: str) -> None:
     path = os.path.join(run_dir, PENDING)
     rest = [e for e in read_jsonl(path) if e.get("run") != label]
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        f.write("".join(json.dumps(e) + "\n" for e in rest))
-    os.replace(tmp, path)
+    write_text(path, "".join(json.dumps(e) + "\n" for e in rest))

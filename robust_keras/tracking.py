@@ -5,7 +5,8 @@ Layout of a run directory (DESIGN.md "Runs")::
     flags.flags            the flagfile that reproduces the run (written by main)
     metrics.jsonl          one {"run", "step", "name", "value"} object per line, fsynced
     mlflow_run_id          the MLflow run this directory mirrors into (children: mlflow_run_id.<name>)
-    mlflow.json            experiment name, run name and tags, to recreate the run on another server
+    mlflow.json            experiment name, run name, tags and home tracking URI (to mirror the run elsewhere)
+    mlflow_run_id@<hash>   the run id in another tracking store this directory was mirrored into
     mlflow_ledger.jsonl    every params / tags / artifact / child call, for a full replay
     mlflow_pending.jsonl   the calls MLflow missed while it was away  (these files: run_files.py)
     plots/, models/, checkpoints/, datasets...
@@ -22,14 +23,18 @@ there and replays everything from the run directory.
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from robust_keras.atomic_files import write_json
 from robust_keras.environment import mlflow_command, sync_command
 from robust_keras.run_files import (
     LEDGER,
@@ -45,8 +50,19 @@ from robust_keras.run_files import (
     recorded_params,
     write_id,
 )
+from robust_keras.tracking_store import TrackingError, ensure_sqlite_store, first_line, server_reachable
 
-__all__ = ["Run", "open_run", "sync_run_dir", "sync_command", "metric_history", "metric_rows", "recorded_params"]
+__all__ = [
+    "Run",
+    "open_run",
+    "sync_run_dir",
+    "sync_command",
+    "metric_history",
+    "metric_rows",
+    "recorded_params",
+    "home_tracking_uri",
+    "run_id_for",
+]
 
 _PARAM_MAX = 6000  # MLflow 3 limit on one param value
 _BATCH = 100
@@ -89,6 +105,8 @@ class Run:
             mend_once(os.path.join(run_dir, name))
         self._logged = {(r["step"], r["name"]): r["value"] for r in metric_rows(run_dir, label)}
         self._next_retry = 0.0
+        self.home_uri = parent.home_uri if parent is not None else client.tracking_uri
+        self.duplicates: list[tuple[str, int, int]] = []  # (metric, step, times) MLflow holds twice or more
 
     @property
     def tracking_uri(self) -> str:
@@ -115,10 +133,12 @@ class Run:
         rows = [{"run": self.label, "step": step, "name": k, "value": v} for k, v in new.items()]
         append_jsonl(self._metrics_path, rows)
         self._logged.update({(step, k): v for k, v in new.items()})
-        if self._catch_up():
-            now = int(time.time() * 1000)
-            items = [Metric(k, v, now, step) for k, v in new.items()]
-            self._call(lambda: _log_batches(self.client, self.run_id, metrics=items))
+        if not self._online:  # a catch-up replays metrics.jsonl, these rows included: send nothing twice
+            self._catch_up()
+            return
+        now = int(time.time() * 1000)
+        items = [Metric(k, v, now, step) for k, v in new.items()]
+        self._call(lambda: _log_batches(self.client, self.run_id, metrics=items))
 
     def log_params(self, params: Mapping[str, object]) -> None:
         self._record("params", {k: str(v)[:_PARAM_MAX] for k, v in sorted(params.items())})
@@ -136,7 +156,7 @@ class Run:
         if not self._online and self.parent is None:
             print(
                 f"[mlflow] warning: {self.tracking_uri} was not reachable; everything is in {self.run_dir} -- "
-                f"replay it with: {sync_command(_top(self))}",
+                f"replay it with: {sync_command(_top(self), self.tracking_uri)}",
                 flush=True,
             )
 
@@ -176,7 +196,7 @@ class Run:
         self._next_retry = time.time() + _RETRY_SECONDS
         if self.tracking_uri not in _warned:
             _warned.add(self.tracking_uri)
-            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:100] if str(error) else ''}"
+            reason = first_line(error, 100)
             print(
                 f"[mlflow] warning: {self.tracking_uri} is not reachable ({reason}); training goes on, "
                 f"results are kept in {self.run_dir} and replayed to MLflow when it is back",
@@ -189,6 +209,9 @@ class Run:
         if self._online:
             return True
         if not force and time.time() < self._next_retry:
+            return False
+        if not server_reachable(self.tracking_uri):  # a closed port: no blocking client retries
+            self._next_retry = time.time() + _RETRY_SECONDS
             return False
         return self.sync()
 
@@ -219,15 +242,19 @@ class Run:
         return True
 
     def _replay_metrics(self) -> int:
+        """Sends every (metric, step) of ``metrics.jsonl`` that MLflow does not hold yet; notes in
+        :attr:`duplicates` the (metric, step) pairs MLflow holds more than once."""
         latest: dict[str, dict[int, float]] = {}
         for row in metric_rows(self.run_dir, self.label):
             latest.setdefault(row["name"], {})[row["step"]] = row["value"]
         now = int(time.time() * 1000)
-        missing = []
+        missing, duplicates = [], []
         for name, steps in latest.items():
-            have = {m.step for m in self.client.get_metric_history(self.run_id, name)}
+            have = Counter(m.step for m in self.client.get_metric_history(self.run_id, name))
             missing += [Metric(name, v, now, s) for s, v in sorted(steps.items()) if s not in have]
+            duplicates += [(name, s, n) for s, n in sorted(have.items()) if n > 1]
         _log_batches(self.client, self.run_id, metrics=missing)
+        self.duplicates = duplicates
         return len(missing)
 
     # -- reads --------------------------------------------------------------------------------------
@@ -269,12 +296,12 @@ class Run:
             tags.update({k: v for k, v in parent_tags.items() if k in ("git_sha", "experiment")})
             return self.client.create_run(self.experiment_id, tags=tags, run_name=name).info.run_id
 
-        return _open(self.client, id_file, create, child_dir, name, parent=self, resume=resume)
+        return _open(self.client, id_file, create, child_dir, name, parent=self, resume=resume, home=self.home_uri)
 
     def ui_hint(self, tracking_uri: str) -> str:
         """The command and address that show this run in the MLflow UI."""
         if self.run_id is None or not self._online:
-            return f"MLflow was away: replay with {sync_command(_top(self))}"
+            return f"MLflow was away: replay with {sync_command(_top(self), self.tracking_uri)}"
         if tracking_uri.startswith(("http://", "https://")):
             return f"open {tracking_uri}/#/experiments/{self.experiment_id}/runs/{self.run_id}"
         return (
@@ -296,13 +323,26 @@ def _top(run: Run) -> str:
     return run.run_dir
 
 
-def _open(client: MlflowClient, id_file: str, create, run_dir: str, label: str, parent=None, resume=True) -> Run:
-    """The run recorded in ``id_file`` (marked RUNNING again; recreated with a full replay if this
-    tracking store does not know it), or a new one from ``create()``. Two processes racing to
-    create it end up sharing one run: the id is published with an atomic link and the loser
+def _store_id_file(id_file: str, tracking_uri: str, home_uri: str) -> str:
+    """Where the run id for ``tracking_uri`` is kept: ``id_file`` for the run directory's home
+    store, ``id_file@<hash of the URI>`` for any other store it is mirrored into."""
+    if tracking_uri == home_uri:
+        return id_file
+    return f"{id_file}@{hashlib.sha1(tracking_uri.encode()).hexdigest()[:10]}"
+
+
+def _open(client: MlflowClient, id_file: str, create, run_dir: str, label: str, parent=None, resume=True, home=None):
+    """The run recorded for this tracking store (marked RUNNING again; recreated with a full
+    replay if the store lost it), or a new one from ``create()``. Ids are kept per store: a run
+    directory opened against a store other than its home (``home``, the URI it was started with)
+    gets a mirror run there, and its home run id is never overwritten. Two processes racing to
+    create a run end up sharing one: the id is published with an atomic link and the loser
     deletes its own. If MLflow is away the run starts offline and is created by its first sync.
     ``resume=False`` (a replay, not a continuation) leaves the run's status alone."""
     run = Run(client, None, run_dir, label, id_file=id_file, create=create, parent=parent)
+    run.home_uri = home or run.home_uri
+    home_file = id_file
+    id_file = run._id_file = _store_id_file(id_file, client.tracking_uri, run.home_uri)
     try:
         if not os.path.exists(id_file):
             run_id = create()
@@ -312,6 +352,12 @@ def _open(client: MlflowClient, id_file: str, create, run_dir: str, label: str, 
             try:
                 os.link(tmp, id_file)  # fails if another process published first
                 run.run_id, run._online = run_id, True
+                if id_file != home_file and os.path.exists(home_file):
+                    print(
+                        f"[mlflow] {label}: mirroring {run_dir} into {client.tracking_uri} as run {run_id}; "
+                        f"its home run stays in {run.home_uri}"
+                    )
+                    run.sync(full=True)
                 return run
             except FileExistsError:
                 client.delete_run(run_id)
@@ -324,7 +370,7 @@ def _open(client: MlflowClient, id_file: str, create, run_dir: str, label: str, 
                 client.update_run(run_id, status="RUNNING")
             run.run_id, run._online = run_id, True
             run.sync()  # a resume replays what an earlier attempt could not send
-        else:  # the run directory moved to another tracking store: recreate the run there
+        else:  # the store lost the run (deleted, or a new database at the same URI): recreate it
             print(f"[mlflow] {label}: run {run_id} is not in {client.tracking_uri}; recreating it from {run_dir}")
             os.remove(id_file)
             run.sync(full=True)
@@ -337,61 +383,98 @@ def _exists(client: MlflowClient, run_id: str) -> bool:
     from mlflow.exceptions import MlflowException
 
     try:
-        client.get_run(run_id)
-        return True
+        return client.get_run(run_id).info.lifecycle_stage != "deleted"
     except MlflowException as e:
         if e.error_code == "RESOURCE_DOES_NOT_EXIST":
             return False
         raise
 
 
+def home_tracking_uri(run_dir: str) -> str | None:
+    """The tracking URI ``run_dir`` was started with (its home store), if recorded."""
+    path = os.path.join(run_dir, INFO)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f).get("tracking_uri")
+
+
+def run_id_for(run_dir: str, tracking_uri: str) -> str | None:
+    """The id of ``run_dir``'s main run in the store ``tracking_uri`` (None if it has none)."""
+    home = home_tracking_uri(run_dir) or tracking_uri
+    path = _store_id_file(os.path.join(run_dir, ID_FILE), tracking_uri, home)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return f.read().strip()
+
+
 def open_run(
     run_dir: str, tracking_uri: str, experiment_name: str, run_name: str, tags: Mapping[str, str], resume=True
 ) -> Run:
-    """Opens the MLflow run of ``run_dir``: the one recorded there (a resume), or a new one.
+    """Opens the MLflow run of ``run_dir`` in ``tracking_uri``: the one recorded for that store
+    (a resume), or a new one.
 
     Raises:
-      Exception: MLflow cannot be reached for a run that has never been created (a new run must
-        start with a working tracking URI; an outage later only degrades to a warning).
+      TrackingError: MLflow cannot be reached for a run that has never been created there (a new
+        run must start with a working tracking URI; an outage later only degrades to a warning),
+        or the SQLite store is unusable.
     """
     os.makedirs(run_dir, exist_ok=True)
     if tracking_uri.startswith("sqlite:///"):
         os.makedirs(os.path.dirname(tracking_uri[len("sqlite:///") :]) or ".", exist_ok=True)
     info_path = os.path.join(run_dir, INFO)
     if not os.path.exists(info_path):
-        with open(info_path, "w") as f:
-            json.dump({"experiment": experiment_name, "run_name": run_name, "tags": dict(tags)}, f, indent=2)
+        info = {"experiment": experiment_name, "run_name": run_name, "tags": dict(tags), "tracking_uri": tracking_uri}
+        write_json(info_path, info)
     with open(info_path) as f:
         info = json.load(f)
+    home = info.get("tracking_uri") or tracking_uri  # run directories from before the home was recorded
+    ensure_sqlite_store(tracking_uri)
     client = MlflowClient(tracking_uri=tracking_uri)
 
     def create() -> str:
         experiment_id = _experiment_id(client, info["experiment"], tracking_uri)
         return client.create_run(experiment_id, tags=info["tags"], run_name=info["run_name"]).info.run_id
 
-    fresh = not os.path.exists(os.path.join(run_dir, ID_FILE))
-    run = _open(client, os.path.join(run_dir, ID_FILE), create, run_dir, "main", resume=resume)
-    if fresh and run.run_id is None:
-        client.search_experiments(max_results=1)  # raises the reason it cannot be reached
-    return run
+    id_file = os.path.join(run_dir, ID_FILE)
+    if not os.path.exists(_store_id_file(id_file, tracking_uri, home)):  # a new run there: the store must answer
+        try:
+            if not server_reachable(tracking_uri):
+                raise ConnectionRefusedError("nothing answers at that address")
+            client.search_experiments(max_results=1)
+        except Exception as e:
+            raise TrackingError(
+                f"cannot reach MLflow at {tracking_uri} ({first_line(e)})",
+                "start the tracking server, or pass a reachable --mlflow_tracking_uri "
+                "(a sqlite:/// file needs no server)",
+            ) from None
+    return _open(client, id_file, create, run_dir, "main", resume=resume, home=home)
 
 
-def sync_run_dir(run_dir: str, tracking_uri: str) -> tuple[int, int]:
+class SyncReport(NamedTuple):
+    in_step: int  # runs MLflow now mirrors
+    total: int  # runs found in the run directory (main, children, grid cells)
+    duplicates: list  # (run label, metric, step, times) that MLflow holds more than once
+
+
+def sync_run_dir(run_dir: str, tracking_uri: str) -> SyncReport:
     """Replays a whole run directory (main run, its children, grid cells) to ``tracking_uri``,
-    each run ending in the last status it recorded; returns (runs in step, runs found)."""
+    each run ending in the last status it recorded, and reports metric values MLflow holds twice."""
     main = open_run(run_dir, tracking_uri, "", "", {}, resume=False)
     runs = [main]
     names = {e["name"] for e in read_jsonl(os.path.join(run_dir, LEDGER)) if e.get("kind") == "child"}
     runs += [main.child(name, resume=False) for name in sorted(names)]
     for cell_dir in sorted(glob.glob(os.path.join(run_dir, "cells", "*", ""))):
         runs.append(main.child(os.path.basename(os.path.dirname(cell_dir)), run_dir=cell_dir, resume=False))
-    in_step = 0
+    in_step, duplicates = 0, []
     for run in runs:
         statuses = [e for e in read_jsonl(os.path.join(run.run_dir, LEDGER)) if e.get("run") == run.label]
         statuses = [e for e in statuses if e["kind"] == "status"]
         if run.sync() and (not statuses or run._call(lambda r=run, e=statuses[-1]: r._apply(e))):
             in_step += 1
-    return in_step, len(runs)
+        duplicates += [(run.label, *d) for d in run.duplicates]
+    return SyncReport(in_step, len(runs), duplicates)
 
 
 # MLflow 3's UI opens an experiment in its GenAI view (traces, evaluations) unless the experiment

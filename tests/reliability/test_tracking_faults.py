@@ -4,6 +4,8 @@ against another tracking store. Nothing may be lost or logged twice."""
 
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -37,14 +39,20 @@ def test_server_killed_mid_run_then_synced_loses_and_duplicates_nothing(mlflow_s
     mlflow_server.kill()  # after epoch 1 reached MLflow; epochs 2.. and the export happen without it
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr[-3000:]
-    assert "is not reachable" in stdout and "--experiment=sync_mlflow" in stdout
+    assert "is not reachable" in stdout and stdout.count("\n") < 40  # one warning, no urllib3 retry lines
+    printed = [ln for ln in stdout.splitlines() if "--experiment=sync_mlflow" in ln][-1]
+    replay = shlex.split(re.search(r" with:? (\S+ -m robust_keras\.main .+)$", printed).group(1))
+    assert f"--mlflow_tracking_uri={mlflow_server.uri}" in replay  # pasted as printed, it reaches the server
     rows = [r for r in read_jsonl(out / "metrics.jsonl") if r["name"] == "train/accuracy"]
     assert [r["step"] for r in rows] == [1, 2, 3]  # the run directory has everything
 
     mlflow_server.start()
-    sync = run_main("--experiment=sync_mlflow", f"--output_dir={out}", f"--mlflow_tracking_uri={mlflow_server.uri}")
+    sync = run_main(*replay[replay.index("robust_keras.main") + 1 :])  # the printed command, as printed
     assert sync.returncode == 0, sync.stderr[-3000:]
-    assert tracking.sync_run_dir(str(out), mlflow_server.uri) == (1, 1)  # idempotent: a second sync adds nothing
+    # idempotent: a second sync (without a URI: the run's home store, the server) adds nothing
+    assert run_main("--experiment=sync_mlflow", f"--output_dir={out}").returncode == 0
+    assert tracking.sync_run_dir(str(out), mlflow_server.uri) == (1, 1, [])
+    assert [p.name for p in out.glob("mlflow_run_id*")] == ["mlflow_run_id"]  # no other store was touched
     client = MlflowClient(tracking_uri=mlflow_server.uri)
     run = client.get_run((out / "mlflow_run_id").read_text().strip())
     for name in ("train/accuracy", "val/accuracy"):
@@ -84,16 +92,23 @@ def test_kill_between_checkpoint_and_metrics_then_torn_line_then_moved_store_los
         f.write('{"run": "main", "step": 9, "na')  # what a kill or a full disk mid-write leaves
     resumed = run_main(*TRAIN, f"--output_dir={out}", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/b.db")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "recreating it" in resumed.stdout and "resumed from" in resumed.stdout
+    assert "mirroring" in resumed.stdout and "resumed from" in resumed.stdout
     assert "epoch 2/3" not in resumed.stdout  # epoch 2 was not redone: its metrics came from the checkpoint
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert all(json.loads(line) for line in lines)  # the torn line is gone, nothing after it broke
     assert [json.loads(ln)["step"] for ln in lines if '"train/accuracy"' in ln] == [1, 2, 3]
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/b.db")
-    run = client.get_run((out / "mlflow_run_id").read_text().strip())
+    run = client.get_run(tracking.run_id_for(str(out), f"sqlite:///{tmp_path}/b.db"))
     assert _steps(client, run.info.run_id, "train/accuracy") == [1, 2, 3]
     assert run.data.params["epochs"] == "3" and run.info.status == "FINISHED"
     assert "models" in {a.path for a in client.list_artifacts(run.info.run_id)}
+    # the home store's run is not repointed: syncing there continues it, it does not start another
+    home = f"sqlite:///{tmp_path}/a.db"
+    assert tracking.run_id_for(str(out), home) == (out / "mlflow_run_id").read_text().strip() != run.info.run_id
+    assert tracking.sync_run_dir(str(out), home) == (1, 1, [])
+    client_a = MlflowClient(tracking_uri=home)
+    assert _steps(client_a, tracking.run_id_for(str(out), home), "train/accuracy") == [1, 2, 3]
+    assert len(client_a.search_runs([client_a.get_run(tracking.run_id_for(str(out), home)).info.experiment_id])) == 1
 
 
 def test_killed_source_training_resumes_into_the_same_child_run(tmp_path):
