@@ -20,6 +20,7 @@ directory (:func:`chief_path`), so all workers take the same path through a resu
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -27,6 +28,8 @@ import tempfile
 
 import numpy as np
 import tensorflow as tf
+
+from robust_keras.atomic_files import pid_alive
 
 _strategy: tf.distribute.Strategy | None = None
 _roots: tuple[str, str] | None = None  # (this worker's scratch dir, the chief's output dir)
@@ -136,9 +139,22 @@ def redirect_worker(values: dict) -> dict:
     if is_chief():
         return values
     task_type, task_id = task()
-    scratch = tempfile.mkdtemp(prefix=f"robust_keras-{task_type}{task_id}-")
+    _remove_orphaned_scratch()
+    scratch = tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-{task_type}{task_id}-")
     _roots = (scratch, values["output_dir"])
     return {**values, "output_dir": scratch, "mlflow_tracking_uri": f"sqlite:///{scratch}/mlflow.db"}
+
+
+_SCRATCH_PREFIX = "robust_keras-pid"
+
+
+def _remove_orphaned_scratch() -> None:
+    """Deletes scratch directories of workers of this host that were killed before their cleanup
+    (their pid is in the name and no longer runs)."""
+    for path in glob.glob(os.path.join(glob.escape(tempfile.gettempdir()), f"{_SCRATCH_PREFIX}*")):
+        pid = os.path.basename(path)[len(_SCRATCH_PREFIX) :].split("-")[0]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def chief_path(path: str) -> str:

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import keras
 import tensorflow as tf
 
+from robust_keras.atomic_files import write_json
 from robust_keras.errors import ModelError
+from robust_keras.faults import fail_point, fill_disk
 from robust_keras.models import representation_model
 from robust_keras.savedmodel_checks import check_safe, savedmodel_hash  # noqa: F401  (re-exported)
 
@@ -52,7 +55,6 @@ def export_model(model: keras.Model, directory: str, metadata: dict) -> str:
     representation = _representation(model)
     if representation is not None:
         archive.add_endpoint(REPRESENTATION, representation, [spec])
-    archive.write_out(tmp, verbose=False)
     meta = {
         "input_shape": list(model.input_shape[1:]),
         "num_classes": int(model.output_shape[-1]),
@@ -61,8 +63,14 @@ def export_model(model: keras.Model, directory: str, metadata: dict) -> str:
         "input_range": [0.0, 1.0],
         **metadata,
     }
-    with open(os.path.join(tmp, METADATA), "w") as f:
-        json.dump(meta, f, indent=2, sort_keys=True, default=str)
+    if fail_point("disk_full_before_export"):
+        fill_disk(os.path.dirname(os.path.abspath(tmp)))
+    try:
+        archive.write_out(tmp, verbose=False)
+        write_json(os.path.join(tmp, METADATA), meta)
+    except BaseException:  # a full disk: no half-written export is left beside the finished files
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if os.path.exists(directory):
         tf.io.gfile.rmtree(directory)
     os.replace(tmp, directory)

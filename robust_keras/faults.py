@@ -5,8 +5,10 @@ Points: ``after_checkpoint`` (an epoch's checkpoint is on disk, its metrics are 
 ``train_step`` (a training step has run: a process killed mid-epoch),
 ``mid_metrics_write`` (half of a metrics.jsonl line is on disk), ``disk_full_on_shard`` (writing
 an adversarial shard raises ENOSPC instead of dying), ``mid_shard`` (a batch of an adversarial
-shard is in its temporary file, not yet renamed into place). Unset, a fail point is one environment
-lookup.
+shard is in its temporary file, not yet renamed into place), ``disk_full_before_checkpoint``,
+``disk_full_before_shard``, ``disk_full_before_export`` (the caller fills the file system it is about
+to write to, so TensorFlow's own writer meets a real full disk). Unset, a fail point is one
+environment lookup.
 """
 
 from __future__ import annotations
@@ -33,3 +35,23 @@ def fail_point(name: str) -> bool:
 def die() -> None:
     """SIGKILL this process (no cleanup, no flush: what a crash or an OOM kill leaves)."""
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def fill_disk(directory: str) -> None:
+    """Fills the file system holding ``directory`` (a ``.filler`` file there, written until the
+    device reports ENOSPC); what the next write in it meets is a real full disk."""
+    import errno
+
+    chunk = b"\0" * (1 << 20)
+    with open(os.path.join(directory, ".filler"), "ab", buffering=0) as f:
+        try:
+            while True:
+                f.write(chunk)
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                raise
+        try:  # the last partial chunk
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass

@@ -8,7 +8,7 @@ line on stderr and exit 1; the MLflow run is then marked FAILED.
 
 from __future__ import annotations
 
-import errno
+import contextlib
 import math
 import os
 import sys
@@ -36,6 +36,7 @@ from robust_keras import (  # noqa: E402
     paths,  # noqa: E402
 )
 from robust_keras.errors import RobustKerasError, StageFinished  # noqa: E402
+from robust_keras.failures import describe_failure  # noqa: E402
 from robust_keras.tracking_store import first_line  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -48,7 +49,6 @@ FLAG_MODULES = (
     flags_toy_linear,
     flags_robust_datasets,
 )
-_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO}
 
 
 def _fail(message: str, code: int) -> None:
@@ -238,19 +238,21 @@ def _run(config: config_lib.Config, chief: bool) -> None:
         print(f"[run] {e}", flush=True)
         return
     except RobustKerasError as e:
-        run.finish("FAILED")
+        _mark_failed(run)
         _fail(str(e), 1)
-    except OSError as e:
-        run.finish("FAILED")
-        if e.errno not in _DISK_ERRORS:
+    except Exception as e:  # a full disk, memory running out, a lost cluster peer: one line
+        _mark_failed(run)
+        multi_worker = config.strategy == "multi_worker"
+        line = describe_failure(e, multi_worker=multi_worker)
+        if line is None:
             raise
-        _fail(
-            f"{e.strerror} while writing {e.filename or 'the run directory'} -- free space or fix permissions, then "
-            "rerun the same command: finished shards, checkpoints and metrics are kept",
-            1,
-        )
+        if multi_worker:  # the collective runtime is broken: tearing it down prints tracebacks or blocks
+            print(f"error: {line}", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            os._exit(1)
+        _fail(line, 1)
     except BaseException:
-        run.finish("FAILED")
+        _mark_failed(run)
         raise
     run.log_artifact(run.path("metrics.jsonl"))
     run.finish()
@@ -259,6 +261,13 @@ def _run(config: config_lib.Config, chief: bool) -> None:
         return
     print(f"[run] done. Results in {config.output_dir}")
     print(f"[run] see it in the MLflow UI: {run.ui_hint(config.mlflow_tracking_uri)}", flush=True)
+
+
+def _mark_failed(run) -> None:
+    """Marks the run FAILED; on a full disk the ledger cannot take the entry, and the cause (not
+    this) is what the user must see."""
+    with contextlib.suppress(OSError):
+        run.finish("FAILED")
 
 
 def _sync_mlflow() -> None:

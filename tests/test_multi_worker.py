@@ -4,13 +4,15 @@ A worker killed mid-epoch leaves the chief's last checkpoint intact and one MLfl
 both workers resumes from it, both finish, only the chief wrote the run directory, checkpoints and
 the MLflow run, and the weights match one-process training."""
 
+import glob
 import os
 import signal
 import subprocess
+import tempfile
 
 import numpy as np
 import pytest
-from conftest import read_jsonl, run_main, start_workers
+from conftest import last_line, read_jsonl, run_main, start_workers
 
 from robust_keras.export import load_model
 
@@ -58,14 +60,15 @@ def single(tmp_path_factory):
 
 def test_two_workers_killed_mid_epoch_resume_and_match_one_process(tmp_path, single):
     out = str(tmp_path / "run")
-    # worker 1 dies at its 7th step (epoch 2 of 2, 5 steps per epoch). When one task of a job step
-    # dies the chief blocks in its next collective until the scheduler ends the step (srun
-    # --kill-on-bad-exit); the test ends it the same way.
+    # worker 1 dies at its 7th step (epoch 2 of 2, 5 steps per epoch); the chief's next collective
+    # fails (the peer's port is closed) and it exits with one line saying what to do
     chief, worker = _cluster(tmp_path, out, failpoints=("", "train_step:7"))
     assert worker.wait(timeout=300) == -signal.SIGKILL, _log(worker)
-    chief.kill()
-    chief.wait()
+    assert chief.wait(timeout=120) == 1, _log(chief)[-3000:]
+    killed_scratch = glob.glob(os.path.join(tempfile.gettempdir(), f"robust_keras-pid{worker.pid}-*"))
+    assert killed_scratch  # a SIGKILLed worker cannot clean up after itself...
     log = _log(chief)
+    assert last_line(log).startswith("error: a worker of the cluster was lost") and "Traceback" not in log, log[-3000:]
     assert "2 replicas in sync" in log and ": chief" in log and "non-chief" in _log(worker)
     metrics = read_jsonl(os.path.join(out, "metrics.jsonl"))
     assert {r["step"] for r in metrics if r["name"] == "train/loss"} == {1}  # epoch 1 done, 2 not
@@ -78,6 +81,7 @@ def test_two_workers_killed_mid_epoch_resume_and_match_one_process(tmp_path, sin
     logs = [_log(p) for p in (chief, worker)]
     assert codes == [0, 0], logs
     assert all("resumed from" in log and "after epoch 1" in log for log in logs)
+    assert not any(os.path.exists(path) for path in killed_scratch)  # ...the next worker on the host does
     runs = _runs(tmp_path)  # the chief's run only, continued, never a second one
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     steps = [r["step"] for r in read_jsonl(os.path.join(out, "metrics.jsonl")) if r["name"] == "train/loss"]

@@ -34,6 +34,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from robust_keras.atomic_files import remove_stale_tmp, replaced_by, write_json
 from robust_keras.data.adversarial_reader import (
     FORMAT,
     MANIFEST,
@@ -49,7 +50,7 @@ from robust_keras.data.adversarial_reader import (
     shard_name,
 )
 from robust_keras.errors import DataError
-from robust_keras.faults import die, fail_point
+from robust_keras.faults import die, fail_point, fill_disk
 
 __all__ = [  # the writer's API and the reader's, re-exported
     "FORMAT",
@@ -71,13 +72,6 @@ __all__ = [  # the writer's API and the reader's, re-exported
 _SEED_STRIDE = 1_000_003  # separates per-shard attack seeds
 
 AttackFn = Callable[[np.ndarray, np.ndarray, tuple[int, int]], tuple[np.ndarray, np.ndarray]]
-
-
-def _write_json_atomic(path: str, obj: dict) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
 
 
 def _example(image: np.ndarray, label: int, orig_label: int, index: int, hit: bool) -> bytes:
@@ -236,7 +230,7 @@ def _write(directory, image_shape, spec, seed, columns, produce, shard_size, bat
     if done:
         log(f"[dataset] resuming: {len(done)}/{len(mine)} shards already written and verified")
     manifest = {**header, "complete": False, "shards": sorted(done.values(), key=lambda s: s["name"])}
-    _write_json_atomic(manifest_path, manifest)
+    write_json(manifest_path, manifest)
     start = time.time()
     made = 0
     for i in mine:
@@ -246,7 +240,7 @@ def _write(directory, image_shape, spec, seed, columns, produce, shard_size, bat
         lo, hi = i * shard_size, min(n, (i + 1) * shard_size)
         manifest["shards"].append(_write_shard(directory, name, columns, lo, hi, produce, batch_size, i))
         manifest["shards"].sort(key=lambda s: s["name"])
-        _write_json_atomic(manifest_path, manifest)
+        write_json(manifest_path, manifest)
         made += hi - lo
         rate = made / max(time.time() - start, 1e-9)
         remaining = sum(min(n, (j + 1) * shard_size) - j * shard_size for j in mine) - sum(
@@ -258,7 +252,7 @@ def _write(directory, image_shape, spec, seed, columns, produce, shard_size, bat
         )
     if workers > 1:  # this part is done; merge() writes manifest.json once every part is
         manifest["complete"] = True
-        _write_json_atomic(manifest_path, manifest)
+        write_json(manifest_path, manifest)
         return manifest
     return _finish(manifest_path, manifest)
 
@@ -267,7 +261,8 @@ def _finish(manifest_path: str, manifest: dict) -> dict:
     """Marks a manifest holding every shard complete (with the target hit rate) and writes it."""
     manifest = {**manifest, "complete": True}
     manifest["target_hit_rate"] = sum(s["target_hits"] for s in manifest["shards"]) / max(1, manifest["num_examples"])
-    _write_json_atomic(manifest_path, manifest)
+    write_json(manifest_path, manifest)
+    remove_stale_tmp(os.path.dirname(manifest_path))  # temporary shards of killed writers: the dataset is whole
     return manifest
 
 
@@ -313,20 +308,23 @@ def merge(directory: str, workers: int, log: Callable[[str], None] = print) -> d
 def _write_shard(directory, name, columns, lo, hi, produce, batch_size, shard):
     labels, orig_labels, indices = columns
     path = os.path.join(directory, name)
-    tmp = f"{path}.{os.getpid()}.tmp"  # a racing process writing the same shard has its own
     hits = 0
-    if fail_point("disk_full_on_shard"):  # fault injection: what a full disk raises mid-generation
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), tmp)
-    with tf.io.TFRecordWriter(tmp) as writer:
-        for b, start in enumerate(range(lo, hi, batch_size)):
-            stop = min(hi, start + batch_size)
-            x_adv, hit = produce(start, stop, shard, b)
-            x_adv, hit = np.asarray(x_adv, np.float32), np.asarray(hit, bool)
-            hits += int(hit.sum())
-            for j in range(stop - start):
-                writer.write(_example(x_adv[j], labels[start + j], orig_labels[start + j], indices[start + j], hit[j]))
-            if fail_point("mid_shard"):  # fault injection: killed with this shard's records partly on disk
-                writer.flush()
-                die()
-    os.replace(tmp, path)
+    if fail_point("disk_full_before_shard"):
+        fill_disk(directory)
+    with replaced_by(path) as tmp:  # a racing process writing the same shard has its own; a failed write leaves none
+        if fail_point("disk_full_on_shard"):  # fault injection: what a full disk raises mid-generation
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), tmp)
+        with tf.io.TFRecordWriter(tmp) as writer:
+            for b, start in enumerate(range(lo, hi, batch_size)):
+                stop = min(hi, start + batch_size)
+                x_adv, hit = produce(start, stop, shard, b)
+                x_adv, hit = np.asarray(x_adv, np.float32), np.asarray(hit, bool)
+                hits += int(hit.sum())
+                for j in range(stop - start):
+                    writer.write(
+                        _example(x_adv[j], labels[start + j], orig_labels[start + j], indices[start + j], hit[j])
+                    )
+                if fail_point("mid_shard"):  # fault injection: killed with this shard's records partly on disk
+                    writer.flush()
+                    die()
     return {"name": name, "num_records": hi - lo, "first_index": lo, "target_hits": hits, "sha256": sha256_file(path)}

@@ -9,9 +9,11 @@ is the mean cross-entropy over the global batch plus the coupled L2 penalty
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable
 
@@ -19,8 +21,9 @@ import keras
 import tensorflow as tf
 
 from robust_keras import distribute
+from robust_keras.atomic_files import write_json
 from robust_keras.errors import TrainingError
-from robust_keras.faults import die, fail_point
+from robust_keras.faults import die, fail_point, fill_disk
 
 Metrics = dict[str, float]
 # tf.distribute.InputContext -> this input pipeline's dataset of per-replica (image, label) batches
@@ -184,7 +187,7 @@ def fit(
         epoch_var.assign(epoch + 1)
         if manager:  # the epoch's metrics first, so that its checkpoint never exists without them
             _write_epoch_metrics(checkpoint_dir, epoch + 1, metrics)
-            manager.save(checkpoint_number=epoch + 1)
+            _save_checkpoint(manager, checkpoint_dir, epoch + 1)
             if fail_point("after_checkpoint"):
                 die()
         shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.endswith(_SHOWN) or "/transfer_" in k)
@@ -195,12 +198,25 @@ def fit(
     return history
 
 
+def _save_checkpoint(manager, checkpoint_dir: str, epoch: int) -> None:
+    """Saves epoch ``epoch``; if the write fails (a full disk), removes the partial files it left
+    (TensorFlow writes ``ckpt-N_temp/`` first) and re-raises: the previous checkpoint stays the latest."""
+    if fail_point("disk_full_before_checkpoint"):
+        fill_disk(checkpoint_dir)
+    try:
+        manager.save(checkpoint_number=epoch)
+    except tf.errors.OpError:
+        for partial in glob.glob(os.path.join(glob.escape(checkpoint_dir), f"ckpt-{epoch}*")):
+            shutil.rmtree(partial, ignore_errors=True) if os.path.isdir(partial) else os.remove(partial)
+        raise
+
+
 def _write_epoch_metrics(checkpoint_dir: str, epoch: int, metrics: Metrics) -> None:
     os.makedirs(checkpoint_dir, exist_ok=True)
-    path = os.path.join(checkpoint_dir, _EPOCH_METRICS)
-    with open(f"{path}.tmp", "w") as f:
-        json.dump({"epoch": epoch, "metrics": {k: float(v) for k, v in metrics.items()}}, f)
-    os.replace(f"{path}.tmp", path)
+    write_json(
+        os.path.join(checkpoint_dir, _EPOCH_METRICS),
+        {"epoch": epoch, "metrics": {k: float(v) for k, v in metrics.items()}},
+    )
 
 
 def _read_epoch_metrics(checkpoint_dir: str) -> dict | None:
