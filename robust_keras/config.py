@@ -19,7 +19,16 @@ MODELS = ("cnn_mnist", "cnn_cifar", "resnet18", "resnet34", "resnet50", "two_lay
 # part of a split grid shares one parent run, and a run directory can resume against another
 # tracking URI. The work-splitting ones are not written into flags.flags either.
 PLACEMENT_FLAGS = frozenset(
-    {"grid_cell", "grid_stage", "gen_stage", "gen_worker", "gen_workers", "mlflow_tracking_uri", "cluster_port_base"}
+    {
+        "grid_cell",
+        "grid_stage",
+        "gen_stage",
+        "gen_worker",
+        "gen_workers",
+        "mlflow_tracking_uri",
+        "cluster_port_base",
+        "dataset_write",
+    }
 )
 NOT_IN_FLAGFILE = frozenset({"grid_cell", "grid_stage", "gen_stage", "gen_worker", "gen_workers", "cluster_port_base"})
 
@@ -159,7 +168,14 @@ flags.DEFINE_enum(
 flags.DEFINE_string(
     "dataset_dir",
     "",
-    "Adversarial dataset directory; default <output_dir>/d_det (robust_datasets: the parent of d_r/, d_nr/).",
+    "Adversarial dataset directory; default <output_dir>/d_det (robust_datasets: the parent of d_r/, d_nr/). "
+    "It must hold a complete dataset, which is only read, unless --dataset_write.",
+)
+flags.DEFINE_bool(
+    "dataset_write",
+    False,
+    "With --dataset_dir: let this run generate D_det into that directory when it holds none, or finish an "
+    "incomplete one with the source model its manifest names (refused if that model changed).",
 )
 flags.DEFINE_integer("shard_size", 1000, "Examples per TFRecord shard (the unit of resume).", lower_bound=1)
 flags.DEFINE_integer(
@@ -258,6 +274,16 @@ class Config:
 
     def __getattr__(self, name: str) -> Any:
         try:
-            return self.values[name]
+            value = self.values[name]
         except KeyError:
             raise AttributeError(f"Config has no value {name!r}") from None
+        _READ.add(name)
+        return value
+
+
+_READ: set[str] = set()  # names read through a Config in this process (main warns about flags never read)
+
+
+def read_names() -> frozenset[str]:
+    """The settings this process has read through :class:`Config` so far."""
+    return frozenset(_READ)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import sys
 import time
 
@@ -37,7 +38,7 @@ from robust_keras import (  # noqa: E402
 )
 from robust_keras.errors import RobustKerasError, StageFinished  # noqa: E402
 from robust_keras.failures import describe_failure  # noqa: E402
-from robust_keras.tracking_store import first_line  # noqa: E402
+from robust_keras.tracking_store import default_tracking_uri, first_line  # noqa: E402
 
 FLAGS = flags.FLAGS
 # where the project's flags are defined, in the order --help shows their groups
@@ -51,7 +52,22 @@ FLAG_MODULES = (
 )
 
 
+def _shown(value: object, limit: int = 80) -> str:
+    """``value`` as text, cut to ``limit`` characters with its full length noted."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[: limit - 20]}...({len(text)} chars)"
+
+
+# --only_check_flags / --only_check_args: every check a run makes before its work (values, flags
+# that fit together, inputs, output paths), then exit 0 -- nothing created, nothing trained.
+_CHECK_ONLY_FLAGS = ("--only_check_flags", "--only_check_args", "--noonly_check_flags", "--noonly_check_args")
+_CHECK_ONLY = False
+
+
 def _fail(message: str, code: int) -> None:
+    """One line on stderr and exit ``code``; any word longer than 120 characters (a pasted value,
+    not a path) is shortened, so the line stays readable whatever the input."""
+    message = re.sub(r"\S{121,}", lambda m: _shown(m.group(0)), message.replace("\n", " "))
     print(f"error: {message}", file=sys.stderr, flush=True)
     sys.exit(code)
 
@@ -59,6 +75,11 @@ def _fail(message: str, code: int) -> None:
 def parse_flags(argv: list[str]) -> list[str]:
     """absl parsing with one-line errors (absl's own adds usage lines); also refuses recursive
     flagfiles and non-finite numbers. ``--help`` / ``-h`` print the project's flags by group."""
+    global _CHECK_ONLY
+    checks = [a for a in argv[1:] if a.split("=")[0] in _CHECK_ONLY_FLAGS]
+    if checks:  # absl's versions check flag definitions (or nothing) and exit before the values are seen
+        _CHECK_ONLY = checks[-1].split("=", 1)[-1].lower() not in ("false", "0") and "--no" not in checks[-1]
+        argv = [a for a in argv if a not in checks]
     if any(a in ("--help", "-h", "--helpshort", "-?") for a in argv[1:]):
         from robust_keras import help_text
         from robust_keras.experiments import EXPERIMENTS
@@ -103,8 +124,6 @@ def build_config() -> config_lib.Config:
         )
     values["output_dir"] = os.path.abspath(values["output_dir"])
     if not values["mlflow_tracking_uri"]:
-        from robust_keras.tracking import default_tracking_uri
-
         values["mlflow_tracking_uri"] = default_tracking_uri("artifacts")
     values["mlflow_experiment"] = values["mlflow_experiment"] or f"robust_keras/{values['experiment']}"
     values["run_name"] = values["run_name"] or os.path.basename(values["output_dir"])
@@ -137,14 +156,21 @@ def checked_config() -> config_lib.Config:
     """The run's Config after every check that needs neither data nor MLflow: a known experiment,
     flags that match an earlier run in the same --output_dir, output paths that can be created.
     Exits with one line (code 2) otherwise."""
+    from robust_keras.experiment_names import NAMES, SYNTHETIC_DATA, TARGETED_DATASET, TOOLS
+
+    if FLAGS.experiment not in NAMES:  # before TensorFlow and MLflow are imported: instant
+        known = sorted([*NAMES, *TOOLS])
+        _fail(f"--experiment={_shown(FLAGS.experiment)} is not one of {known} -- pick one of those", 2)
+    config = build_config()
+    if config.experiment in TARGETED_DATASET and config.attack_target == "none":
+        _fail(
+            f"{config.experiment} builds D_det, which needs a targeted attack, not --attack_target=none -- "
+            "use --attack_target=next (D_det) or random (D_rand)",
+            2,
+        )
     from robust_keras import tracking
     from robust_keras.data.sources import check_inputs
-    from robust_keras.experiments import EXPERIMENTS, SYNTHETIC_DATA
 
-    if FLAGS.experiment not in EXPERIMENTS:
-        known = sorted([*EXPERIMENTS, "prepare_data", "sync_mlflow"])
-        _fail(f"--experiment={FLAGS.experiment} is not one of {known} -- pick one of those", 2)
-    config = build_config()
     params = {k: v for k, v in config.values.items() if k not in config_lib.PLACEMENT_FLAGS}
     recorded = tracking.recorded_params(config.output_dir)
     changed = {k: (recorded[k], str(v)[:6000]) for k, v in sorted(params.items()) if k in recorded}
@@ -166,11 +192,13 @@ def checked_config() -> config_lib.Config:
                 cinic10_dir=config.cinic10_dir,
                 exclude_index_file=config.exclude_index_file,
             )
-        paths.ensure_dir("output_dir", config.output_dir)
+        create = not _CHECK_ONLY
+        paths.ensure_dir("output_dir", config.output_dir, create)
         if config.dataset_dir:
-            paths.ensure_dir("dataset_dir", config.dataset_dir)
+            paths.ensure_dir("dataset_dir", config.dataset_dir, create)
         if config.mlflow_tracking_uri.startswith("sqlite:///"):
-            paths.ensure_dir("mlflow_tracking_uri", os.path.dirname(config.mlflow_tracking_uri[len("sqlite:///") :]))
+            store_dir = os.path.dirname(config.mlflow_tracking_uri[len("sqlite:///") :])
+            paths.ensure_dir("mlflow_tracking_uri", store_dir, create)
     except RobustKerasError as e:
         _fail(str(e), 2)
     return config
@@ -192,6 +220,9 @@ def main(argv: list[str]) -> None:
         _prepare_data()
         return
     config = checked_config()
+    if _CHECK_ONLY:
+        print(f"[check] the flags are valid for --experiment={config.experiment}; nothing was run", flush=True)
+        return
     _configure_tensorflow(config)
     from robust_keras import distribute
 
@@ -256,11 +287,26 @@ def _run(config: config_lib.Config, chief: bool) -> None:
         raise
     run.log_artifact(run.path("metrics.jsonl"))
     run.finish()
+    _warn_unread(config.experiment)
     if not chief:
         print("[run] done as a non-chief worker: the chief's --output_dir and MLflow run hold the results", flush=True)
         return
     print(f"[run] done. Results in {config.output_dir}")
     print(f"[run] see it in the MLflow UI: {run.ui_hint(config.mlflow_tracking_uri)}", flush=True)
+
+
+# Flags every run reads outside Config or that name the run rather than change it.
+_NOT_JUDGED = config_lib.PLACEMENT_FLAGS | {"experiment", "output_dir", "mlflow_experiment", "run_name"}
+
+
+def _warn_unread(experiment: str) -> None:
+    """One line naming the flags set on the command line or in a flagfile that this run never
+    read: they had no effect (a flag of another experiment, or one its other settings make moot)."""
+    read = config_lib.read_names()
+    unread = sorted(f.name for f in project_flags() if f.present and f.name not in read | _NOT_JUDGED)
+    if unread:
+        names = ", ".join(f"--{name}" for name in unread)
+        print(f"[run] warning: {experiment} never read {names}: they had no effect on this run", flush=True)
 
 
 def _mark_failed(run) -> None:

@@ -7,8 +7,9 @@ import os
 from robust_keras.errors import ConfigError
 
 
-def ensure_dir(flag: str, path: str) -> str:
-    """Creates directory ``path`` (given by ``--flag``) if needed; returns it.
+def ensure_dir(flag: str, path: str, create: bool = True) -> str:
+    """Creates directory ``path`` (given by ``--flag``) if needed; returns it. ``create=False``
+    only checks that it could be created (its nearest existing ancestor is a writable directory).
 
     Refuses, with a :class:`ConfigError`: a path under a regular file; a path whose creation would
     start at the filesystem root (a typo such as ``/nonexistent/x`` must not litter ``/``); and any
@@ -25,6 +26,12 @@ def ensure_dir(flag: str, path: str) -> str:
             f"--{flag}={path} would create a new directory at the filesystem root",
             f"create its parent first or pick a --{flag} under an existing directory",
         )
+    if not create:
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ConfigError(
+                f"--{flag}={path} cannot be created ({existing} is not writable)", f"pick a writable --{flag}"
+            )
+        return path
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as e:

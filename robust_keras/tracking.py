@@ -50,7 +50,13 @@ from robust_keras.run_files import (
     recorded_params,
     write_id,
 )
-from robust_keras.tracking_store import TrackingError, ensure_sqlite_store, first_line, server_reachable
+from robust_keras.tracking_store import (  # noqa: F401  (default_tracking_uri re-exported)
+    TrackingError,
+    default_tracking_uri,
+    ensure_sqlite_store,
+    first_line,
+    server_reachable,
+)
 
 __all__ = [
     "Run",
@@ -70,11 +76,6 @@ ID_FILE = "mlflow_run_id"
 INFO = "mlflow.json"
 _RETRY_SECONDS = 15.0  # while MLflow is away, try to catch up at most this often (finish always tries)
 _warned: set[str] = set()  # tracking URIs whose outage was already reported (one line per process)
-
-
-def default_tracking_uri(root: str = "artifacts") -> str:
-    """SQLite store under ``root`` (``mlflow ui --backend-store-uri`` opens it)."""
-    return f"sqlite:///{os.path.abspath(os.path.join(root, 'mlflow.db'))}"
 
 
 class Run:

@@ -32,6 +32,11 @@ class TrackingError(RobustKerasError):
     """The tracking store cannot be reached or used."""
 
 
+def default_tracking_uri(root: str = "artifacts") -> str:
+    """SQLite store under ``root`` (``mlflow ui --backend-store-uri`` opens it)."""
+    return f"{SQLITE}{os.path.abspath(os.path.join(root, 'mlflow.db'))}"
+
+
 def sqlite_path(tracking_uri: str) -> str | None:
     return tracking_uri[len(SQLITE) :] if tracking_uri.startswith(SQLITE) else None
 

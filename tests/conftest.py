@@ -73,8 +73,10 @@ def read_jsonl(path):
         return [json.loads(line) for line in f]
 
 
-def run_experiment(flagfile: str, out_dir, *extra: str) -> subprocess.CompletedProcess:
-    """Runs ``flags/<flagfile>`` (plus overrides) into ``out_dir`` with its own SQLite store; must succeed."""
+def run_experiment(flagfile: str, out_dir, *extra: str, unread=()) -> subprocess.CompletedProcess:
+    """Runs ``flags/<flagfile>`` (plus overrides) into ``out_dir`` with its own SQLite store; must
+    succeed, and read every flag it sets except those named in ``unread`` (a shipped flagfile sets
+    no flag its experiment ignores)."""
     proc = run_main(
         f"--flagfile=flags/{flagfile}",
         *extra,
@@ -82,6 +84,9 @@ def run_experiment(flagfile: str, out_dir, *extra: str) -> subprocess.CompletedP
         f"--mlflow_tracking_uri=sqlite:///{out_dir}/m.db",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    warning = [line for line in proc.stdout.splitlines() if " never read " in line]
+    named = sorted(w[2:] for w in warning[0].split(" never read ")[1].split(":")[0].split(", ")) if warning else []
+    assert named == sorted(unread), warning
     check_figures(out_dir)
     return proc
 

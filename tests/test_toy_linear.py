@@ -60,7 +60,8 @@ def test_step_size_bound_is_where_gd_diverges():
 
 
 def test_toy_linear_experiment_shows_both_regimes(tmp_path):
-    proc = run_experiment("toy_linear_tiny.flags", tmp_path)
+    # --source_models belongs to transfer: the run warns once that it had no effect
+    proc = run_experiment("toy_linear_tiny.flags", tmp_path, "--source_models=a", unread=["source_models"])
     summary = read_json(tmp_path / "summary.json")
     p, k_t = 0.2, summary["k_t"]
     assert f"k_t = {k_t:.3f}" in proc.stdout

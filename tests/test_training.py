@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from robust_keras.data import pipeline
+from robust_keras.errors import TrainingError
 from robust_keras.models import build_model
 from robust_keras.training import loop, optim
 from robust_keras.training.evaluators import ClassificationEvaluator
@@ -78,6 +79,10 @@ def test_resume_from_checkpoint_equals_uninterrupted(tmp_path):
     assert len(ran) == 2
     for va, vb in zip(whole.model.weights, resumed.model.weights):
         np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-5, atol=1e-6)
+    data = next((tmp_path / "b").glob("ckpt-3.data-*"))
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 3])  # a truncated copy or a torn disk
+    with pytest.raises(TrainingError, match=r"ckpt-3 cannot be restored \(IndexError.* -- .*delete .*/b and rerun"):
+        loop.fit(_trainer(), epochs=4, train_data=_data(x, y), checkpoint_dir=str(tmp_path / "b"), log=lambda _: None)
 
 
 MIRRORED = r"""
@@ -87,6 +92,7 @@ tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU"
 from robust_keras.models import build_model
 from robust_keras.training import loop, optim
 from robust_keras.data import pipeline
+from robust_keras.errors import TrainingError
 rng = np.random.default_rng(0)
 x = rng.random((64, 2, 2, 1), dtype=np.float32); y = rng.integers(0, 2, 64)
 def run(strategy):

@@ -1,5 +1,6 @@
 """Experiment registry: ``--experiment=<name>`` runs ``EXPERIMENTS[name](config, run)``."""
 
+from robust_keras.experiment_names import NAMES, SYNTHETIC_DATA, TARGETED_DATASET  # noqa: F401  (re-exported)
 from robust_keras.experiments import (
     clean_pathways,
     cross_dataset,
@@ -34,5 +35,4 @@ EXPERIMENTS = {
     "transfer_split": transfer_split.run,
 }
 
-# Experiments that make their own data: --dataset and its companions are not read.
-SYNTHETIC_DATA = frozenset({"feature_averaging", "toy_linear"})
+assert tuple(sorted(EXPERIMENTS)) == NAMES, "experiment_names.NAMES and EXPERIMENTS must list the same experiments"

@@ -383,7 +383,7 @@ def attack_params(config: Config) -> dict:
         "attack_random_start",
         "attack_target",
     )
-    return {k: config.values[k] for k in keys}
+    return {k: getattr(config, k) for k in keys}
 
 
 def to_float(images: np.ndarray) -> np.ndarray:

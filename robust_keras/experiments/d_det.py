@@ -13,26 +13,30 @@
 from __future__ import annotations
 
 import json
+import os
 
 from robust_keras import progress
 from robust_keras.analysis import plots
+from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
-from robust_keras.errors import ConfigError
 from robust_keras.experiments import common
 from robust_keras.tracking import Run
 from robust_keras.workflows import d_det as workflow
 
 
 def run(config: Config, run: Run) -> dict:
-    if config.attack_target == "none":
-        raise ConfigError("d_det needs a targeted attack", "use --attack_target=next (D_det) or random (D_rand)")
+    name = "d_det_model"
+    summary = run.path("summary.json")
+    if common.exported(run, name) and os.path.exists(summary):  # a rerun of a finished run: nothing to redo
+        print(f"[d_det] finished earlier in {run.run_dir} (N2 exported, summary written); nothing to do", flush=True)
+        with open(summary) as f:
+            return json.load(f)
     train, test = common.load_clean(config)
     n2_work = progress.training_passes(config.epochs, len(train), 3 * len(test))  # val + clean + shift
     plan = workflow.stages(config, train, test, then=("N2 training", n2_work))
     data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"), plan, stream=True)
     num_classes = data.manifest["spec"]["num_classes"]
     recipe = common.Recipe.from_config(config)
-    name = "d_det_model"
     with plan.stage("N2 training"):
         trainer = workflow.train_on_d_det(config, run, data, test, name=name, recipe=recipe)
     curves = workflow.curves(run)
@@ -55,7 +59,6 @@ def run(config: Config, run: Run) -> dict:
     )
     final = {k: v[-1] for k, v in curves.items() if v}
     final.update({k: v for k, v in run.latest_metrics().items() if k.startswith(("source/", "attack/"))})
-    with open(run.path("summary.json"), "w") as f:
-        json.dump(final, f, indent=2, sort_keys=True)
-    run.log_artifact(run.path("summary.json"))
+    write_json(summary, final)
+    run.log_artifact(summary)
     return final

@@ -219,11 +219,14 @@ def _wrap(model: keras.Model, tensors: list[tuple[tf.Tensor, ...]]) -> list[Dens
 
 
 def _pre_activation(layer, a: tf.Tensor) -> tf.Tensor:
+    """The layer's affine map in its compute dtype (float16 under mixed precision, as its own call
+    autocasts the float32 variables)."""
+    kernel = tf.cast(layer.kernel, a.dtype)
     if isinstance(layer, keras.layers.Dense):
-        z = tf.matmul(a, layer.kernel)  # (N, H_out)
+        z = tf.matmul(a, kernel)  # (N, H_out)
     else:
-        z = layer.convolution_op(a, layer.kernel)  # (N, H', W', C_out)
-    return z + layer.bias if layer.use_bias else z
+        z = layer.convolution_op(a, kernel)  # (N, H', W', C_out)
+    return z + tf.cast(layer.bias, a.dtype) if layer.use_bias else z
 
 
 def _conv_jacobians(layer, a: tf.Tensor, g: tf.Tensor) -> tuple[tf.Tensor, ...]:

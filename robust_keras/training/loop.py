@@ -166,7 +166,7 @@ def fit(
         restore_dir = distribute.chief_path(checkpoint_dir)  # multi-worker: every worker resumes from the chief's
         latest = tf.train.latest_checkpoint(restore_dir)
         if latest:
-            ckpt.restore(latest).assert_existing_objects_matched()
+            _restore(ckpt, latest, name, restore_dir)
             restored = int(epoch_var.numpy())
             log(f"[{name}] resumed from {latest} after epoch {restored}")
             saved = _read_epoch_metrics(restore_dir)
@@ -196,6 +196,19 @@ def fit(
             on_epoch_end(epoch + 1, metrics)
         history.append(metrics)
     return history
+
+
+def _restore(ckpt, latest: str, name: str, directory: str) -> None:
+    """Restores ``latest``; a truncated or corrupt checkpoint is one line naming the fix."""
+    try:
+        ckpt.restore(latest).assert_existing_objects_matched()
+    except (IndexError, ValueError, AssertionError, tf.errors.OpError) as e:
+        text = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
+        raise TrainingError(
+            f"[{name}] checkpoint {latest} cannot be restored ({type(e).__name__}: {text})",
+            f"it is truncated or from another model: delete {directory} and rerun to train {name} from scratch "
+            "(the run's other results are kept)",
+        ) from None
 
 
 def _save_checkpoint(manager, checkpoint_dir: str, epoch: int) -> None:

@@ -115,6 +115,8 @@ def ensure_dataset(
     if config.gen_stage != "all":
         _one_stage(config, run, train, test, dataset_dir, plan)
     previous = adversarial.peek_manifest(dataset_dir)
+    if config.dataset_dir and config.gen_stage == "all" and not config.dataset_write:
+        _check_read_only(dataset_dir, previous)
     if previous:  # finish, repair or reuse (one D_det, many recipes) that dataset, with its source
         if previous["spec"].get("dataset") != config.dataset:
             raise DataError(
@@ -138,6 +140,8 @@ def ensure_dataset(
         with plan.stage("source training"):
             source_path = source_model(config, run, train, test)
     source_path = distribute.chief_export(source_path)  # multi_worker: every worker attacks the chief's
+    if previous and not adversarial.is_complete(dataset_dir, previous):
+        _check_same_source(dataset_dir, previous, source_path)
     source = load_model(source_path, train.image_shape, config.trust_savedmodels)
     source_acc = accuracy(source, common.to_float(test.images), test.labels, config.eval_batch_size)
     print(f"[source] clean test accuracy {source_acc:.4f}")
@@ -157,6 +161,35 @@ def ensure_dataset(
     print(f"[dataset] target hit on the source model for {hit_rate:.1%} of examples")
     _plot_examples(run, data, train)
     return data
+
+
+def _check_read_only(dataset_dir: str, previous: dict | None) -> None:
+    """A ``--dataset_dir`` of the user's is only read unless ``--dataset_write``: refuses one that
+    holds no dataset or an incomplete one, before any training."""
+    if previous is None:
+        raise DataError(
+            f"--dataset_dir={dataset_dir} holds no adversarial dataset (no {adversarial.MANIFEST})",
+            "pass --dataset_write to generate D_det into it, or drop --dataset_dir to generate it inside the run",
+        )
+    if not adversarial.is_complete(dataset_dir, previous):
+        missing = [s["name"] for s in previous["shards"] if not os.path.exists(os.path.join(dataset_dir, s["name"]))]
+        state = f"shards missing: {', '.join(missing[:3])}" if missing else "generation did not finish"
+        raise DataError(
+            f"--dataset_dir={dataset_dir} holds an incomplete dataset ({state})",
+            "pass --dataset_write to finish it in place with the source model its manifest names, or point "
+            "--dataset_dir at a complete copy",
+        )
+
+
+def _check_same_source(dataset_dir: str, previous: dict, source_path: str) -> None:
+    """Finishing a dataset with another model than the one that made its shards would mix two
+    datasets: the source's hash must match the manifest's."""
+    recorded = previous["spec"].get("source_model", {}).get("sha256")
+    if recorded and savedmodel_hash(source_path) != recorded:
+        raise DataError(
+            f"{dataset_dir} was started with a source model that {source_path} no longer is (its weights changed)",
+            "restore that model, or delete the directory to generate the dataset again from scratch",
+        )
 
 
 def _one_stage(config: Config, run: Run, train, test, dataset_dir: str, plan: StagePlan) -> None:

@@ -41,7 +41,7 @@ def models(config: Config, run: Run, train, test, plan: StagePlan) -> dict[str, 
     (``plan`` reports the training stages of models trained now)."""
     paths = {}
     for role, flag in DATASETS.values():
-        given = config.values[flag]
+        given = getattr(config, flag)
         if given:
             paths[role] = given
             continue
@@ -74,7 +74,9 @@ def ensure_datasets(config: Config, run: Run, train, test, plan: StagePlan) -> d
             if not adversarial.is_complete(directory, adversarial.peek_manifest(directory)):
                 adversarial.merge(directory, config.gen_workers)
     if config.gen_stage == "shards":
-        missing = [role for role, flag in DATASETS.values() if not (config.values[flag] or common.exported(run, role))]
+        missing = [
+            role for role, flag in DATASETS.values() if not (getattr(config, flag) or common.exported(run, role))
+        ]
         if missing:
             raise DataError(
                 f"--gen_stage=shards needs the {' and '.join(missing)} model, and {run.run_dir} has none yet",

@@ -78,6 +78,37 @@ def test_dataset_made_with_other_attack_flags_is_refused(tmp_path):
     _one_line(err)
 
 
+def test_a_dataset_dir_is_only_read_unless_dataset_write(tmp_path):
+    """A user's --dataset_dir is never generated into or repaired silently; with --dataset_write an
+    incomplete one is finished only by the model that started it."""
+    empty = Config(parse_project_flags(QUICKSTART, f"--dataset_dir={tmp_path / 'empty'}"))
+    with pytest.raises(DataError, match="holds no adversarial dataset .* pass --dataset_write") as err:
+        workflow.ensure_dataset(empty, None, None, None, str(tmp_path / "empty"))  # before any training
+    _one_line(err)
+    from robust_keras.export import export_model
+    from robust_keras.models import build_model
+
+    source = export_model(
+        build_model("two_layer", (4, 4, 1), 3, mean=[0.5], std=[0.2], seed=0), str(tmp_path / "c"), {}
+    )
+    made = Config(parse_project_flags(QUICKSTART))
+    spec = {
+        "dataset": "mnist_sample",
+        "attack": common.attack_params(made),
+        "source_model": {"path": source, "sha256": "0" * 64},  # the model that started it had other weights
+    }
+    d = _dataset(tmp_path / "d_det", spec)
+    (d / "shard-00001-of-00004.tfrecord").unlink()
+    read_only = Config(parse_project_flags(QUICKSTART, f"--dataset_dir={d}"))
+    with pytest.raises(DataError, match=r"incomplete dataset \(shards missing: shard-00001-of-00004") as err:
+        workflow.ensure_dataset(read_only, None, None, None, str(d))
+    _one_line(err)
+    writable = Config(parse_project_flags(QUICKSTART, f"--dataset_dir={d}", "--dataset_write"))
+    with pytest.raises(DataError, match="started with a source model that .* no longer is") as err:
+        workflow.ensure_dataset(writable, None, None, None, str(d))
+    _one_line(err)
+
+
 def test_one_class_task_is_refused():
     config = Config(parse_project_flags(QUICKSTART, "--classes=1,0", "--binary_positive_classes=5"))
     with pytest.raises(DataError, match="one class only") as err:
@@ -142,7 +173,8 @@ def test_unreachable_tracking_uri_fails_fast_with_one_line(tmp_path):
         f"--output_dir={tmp_path}/run",
         f"--mlflow_tracking_uri=http://127.0.0.1:{free_port()}",
     )
-    assert proc.returncode == 1 and "cannot open MLflow run" in last_line(proc.stderr)
+    assert proc.returncode == 1 and last_line(proc.stderr).startswith("error: cannot reach MLflow at http://")
+    assert len(last_line(proc.stderr)) < 300 and "training goes on" not in proc.stdout
     assert time.time() - start < 60  # MLflow's own retries would take ~4 minutes
     with pytest.raises(ConfigError, match="cannot be created"):
         ensure_dir("dataset_dir", "/proc/self/robust_keras_nonexistent")
