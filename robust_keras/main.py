@@ -65,9 +65,9 @@ _CHECK_ONLY = False
 
 
 def _fail(message: str, code: int) -> None:
-    """One line on stderr and exit ``code``; any word longer than 120 characters (a pasted value,
+    """One line on stderr and exit ``code``; any word longer than 300 characters (a pasted value,
     not a path) is shortened, so the line stays readable whatever the input."""
-    message = re.sub(r"\S{121,}", lambda m: _shown(m.group(0)), message.replace("\n", " "))
+    message = re.sub(r"\S{301,}", lambda m: _shown(m.group(0)), message.replace("\n", " "))
     print(f"error: {message}", file=sys.stderr, flush=True)
     sys.exit(code)
 

@@ -204,6 +204,7 @@ def test_killed_generation_resumes_to_the_same_dataset(quickstart, split_generat
     assert "resuming: 2/4 shards" in again.stdout and "shard 1/4" not in again.stdout  # only missing shards redone
     want = [s["sha256"] for s in read_json(split_dir / "run" / "d_det" / "manifest.json")["shards"]]
     assert [s["sha256"] for s in read_json(tmp_path / "run" / "d_det" / "manifest.json")["shards"]] == want
+    assert not list((tmp_path / "run" / "d_det").glob("*.tmp*"))  # the finished dataset keeps no leftovers
 
 
 def test_gpu_flags_run_on_cpu(tmp_path):
