@@ -5,10 +5,19 @@ from absl import flags
 flags.DEFINE_integer("ntk_batch", 64, "Size N of the fixed batch whose empirical NTK is tracked.", lower_bound=2)
 flags.DEFINE_enum(
     "ntk_batch_source",
-    "train",
-    ["train", "test"],
-    "kernel_dynamics: track the first N training inputs (the paper's fixed training mini-batch, Sec. 5 / "
-    "App. E) or the first N test inputs.",
+    "trained",
+    ["trained", "train", "test"],
+    "kernel_dynamics: the N inputs whose kernel is tracked. trained (the paper's, Sec. 5: the kernel of the "
+    "batch as training sees it): the first N training inputs, in adversarial training their adversarial "
+    "versions against the model of that epoch (the --attack* flags, untargeted); train: the same N clean "
+    "inputs in both modes; test: the first N clean test inputs.",
+)
+flags.DEFINE_enum(
+    "ntk_kernel_shape",
+    "trace",
+    ["trace", "full"],
+    "kernel_dynamics: trace = the (N, N) kernel summed over the K outputs; full = the whole (N K, N K) kernel "
+    "(K^2 times the memory).",
 )
 flags.DEFINE_integer("ntk_every", 1, "Compute the kernel every N epochs.", lower_bound=1)
 flags.DEFINE_integer("ntk_top", 20, "r of the top-r eigenspace for polar dynamics (paper: 20).", lower_bound=1)

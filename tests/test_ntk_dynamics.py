@@ -40,6 +40,32 @@ def test_callback_records_kernels_during_training():
     assert d.shape == (3, 3) and np.allclose(np.diag(d), 0, atol=1e-9) and np.allclose(d, d.T)
 
 
+def test_full_kernel_traces_to_the_traced_one_and_inputs_follow_the_epoch():
+    """--ntk_kernel_shape=full holds the traced kernel on its output diagonal; the "trained" batch
+    source computes each epoch's kernel on the inputs of that epoch (adversarial ones in
+    adversarial training), not on the fixed clean batch."""
+    rng = np.random.default_rng(1)
+    x = rng.random((5, 2, 2, 1)).astype(np.float32)
+    inputs = keras.Input((2, 2, 1))
+    model = keras.Model(
+        inputs, keras.layers.Dense(3)(keras.layers.Dense(8, activation="relu")(keras.layers.Flatten()(inputs)))
+    )
+    traced = dynamics.KernelDynamics(model, x, top=2, ks=(1,))
+    full = dynamics.KernelDynamics(model, x, top=2, ks=(1,), full=True)
+    traced.epoch_zero(), full.epoch_zero()
+    blocks = full.kernels[0].reshape(5, 3, 5, 3)
+    assert full.kernels[0].shape == (15, 15)
+    np.testing.assert_allclose(np.einsum("iojo->ij", blocks), traced.kernels[0], rtol=1e-6)  # float32 model
+    seen = []
+    shifted = dynamics.KernelDynamics(model, x, top=2, ks=(1,), inputs=lambda e, b: seen.append(e) or b + 0.1 * e)
+    shifted.epoch_zero(), shifted(3, {})
+    assert seen == [0, 3]
+    np.testing.assert_allclose(shifted.kernels[0], traced.kernels[0], rtol=1e-12)
+    other = dynamics.KernelDynamics(model, x + 0.3, top=2, ks=(1,))
+    other.epoch_zero()
+    np.testing.assert_allclose(shifted.kernels[1], other.kernels[0], rtol=1e-10)
+
+
 def test_resumed_callback_keeps_the_kernels_of_earlier_epochs(tmp_path):
     """A fresh callback on the same state_dir (a resumed run) continues the history."""
     inputs = keras.Input((3,))
@@ -68,7 +94,14 @@ def _first_inputs(split, n):
 def test_tiny_kernel_dynamics_experiment(tmp_path):
     from conftest import read_jsonl, run_experiment
 
-    run_experiment("kernel_dynamics_mnist_tiny.flags", tmp_path, "--epochs=4", "--ntk_linearize_epoch=2")
+    # a fixed clean batch (the trained one's adversarial inputs change every epoch, even for a frozen kernel)
+    run_experiment(
+        "kernel_dynamics_mnist_tiny.flags",
+        tmp_path,
+        "--epochs=4",
+        "--ntk_linearize_epoch=2",
+        "--ntk_batch_source=train",
+    )
     rows = read_jsonl(tmp_path / "metrics.jsonl")
     for mode in ("standard", "adversarial"):
         metric = lambda name, mode=mode: {r["step"]: r["value"] for r in rows if (r["run"], r["name"]) == (mode, name)}  # noqa: E731

@@ -1,6 +1,8 @@
 """Pathway grid end to end: one process vs one process per cell give the same summary; labels
 reach MLflow as filterable tags; placement flags stay out of the parent's params and flagfile."""
 
+import csv
+
 import pytest
 from conftest import check_figures, parse_project_flags, read_json, run_main
 from mlflow.tracking import MlflowClient
@@ -52,6 +54,12 @@ def test_one_process_grid_labels_every_cell_in_mlflow(one_process):
         assert [h.step for h in history] == list(range(1, EPOCHS + 1)) and all(h.value > 0 for h in history)
         assert cell.data.params["learning_rate"] in ("0.01", "0.1")
     assert parent.data.metrics["grid/cells_finished"] == 2
+    rows = list(csv.DictReader((out / "grid.csv").open()))  # one column per metric, none overwriting another
+    by_lr = {float(c.data.params["learning_rate"]): c.data.metrics for c in cells}
+    for row in rows:
+        metrics = by_lr[float(row["learning_rate"])]
+        assert float(row["val_accuracy"]) == pytest.approx(metrics["val/accuracy"], abs=1e-4)
+        assert float(row["val_performance_correlation"]) == pytest.approx(metrics[pathways.CORRELATION], abs=1e-4)
     table = (out / "grid.md").read_text()
     assert table.count("| no |") == 2 and (out / "plots" / "pathway_grid.png").stat().st_size > 20_000
     for cell_dir in (out / "cells").iterdir():

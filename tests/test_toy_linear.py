@@ -76,3 +76,18 @@ def test_toy_linear_experiment_shows_both_regimes(tmp_path):
     assert {r["k"] for r in summary["sweep"]} == {1.5, 2.0, 20.0, 40.0}
     for png in ("toy_accuracy_vs_k.png", "toy_weights_over_steps.png"):
         assert (tmp_path / "plots" / png).stat().st_size > 10_000
+
+
+def test_collisions_of_noise_coordinates_are_refused_when_expected():
+    """Theorem 2 needs distinct noise coordinates (n^2 << d); a run where they collide is refused
+    before any GD instead of reporting an interpolant pinned by the collisions."""
+    from conftest import parse_project_flags
+
+    from robust_keras.config import Config
+    from robust_keras.errors import ConfigError
+    from robust_keras.experiments import toy_linear as experiment
+
+    assert experiment.expected_collisions(1000, 10**9) == pytest.approx(999 * 1000 / 2 / (10**9 - 2))
+    config = Config(parse_project_flags("--flagfile=flags/toy_linear_tiny.flags", "--toy_d=100000"))
+    with pytest.raises(ConfigError, match=r"share a noise coordinate 5 times on average"):
+        experiment.run(config, None)

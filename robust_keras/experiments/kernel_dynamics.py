@@ -1,9 +1,11 @@
 """Kernel dynamics under standard vs adversarial training (NTK paper Sec. 5, App. E; Fig. 5, 6, 14, 15).
 
 Trains ``--model`` twice with the same recipe and seed -- ``standard`` and ``adversarial`` (PGD on
-the --attack* flags, untargeted) -- as child runs. On a fixed batch (the first ``--ntk_batch``
-training inputs, as the paper tracks a training mini-batch; ``--ntk_batch_source=test`` for test
-inputs) the traced empirical NTK K_t is computed before training and every ``--ntk_every`` epochs;
+the --attack* flags, untargeted) -- as child runs. On the first ``--ntk_batch`` training inputs as
+training sees them (the paper's kernel of the current batch: in adversarial training their
+adversarial versions against the model of that epoch; ``--ntk_batch_source=train`` keeps them clean
+in both modes, ``test`` takes clean test inputs) the empirical NTK K_t -- traced over outputs, or
+whole with ``--ntk_kernel_shape=full`` -- is computed before training and every ``--ntk_every`` epochs;
 logged per epoch: ``ntk/distance_to_init`` (Eq. 12), ``ntk/radius`` and ``ntk/angle`` (Eq. 13) on
 the whole kernel and on its top-r eigenspace, ``ntk/concentration_top{10,20}``. Plots: distance
 heatmaps over epochs, polar trajectories, concentration curves, entry histograms before/after,
@@ -27,8 +29,9 @@ from robust_keras.training.evaluators import ClassificationEvaluator, RobustEval
 def run(config: Config, run: Run) -> dict:
     train, test = common.load_clean(config)
     robust_metric, make_robust_attack = common.robust_eval(config)
-    source = train if config.ntk_batch_source == "train" else test
+    source = test if config.ntk_batch_source == "test" else train
     x_fixed = common.to_float(source.images[: config.ntk_batch])
+    y_fixed = source.labels[: config.ntk_batch]
     recipe = common.Recipe.from_config(config)
     tracked: dict[str, KernelDynamics] = {}
     accuracies: dict[str, dict[str, dict[int, float]]] = {}
@@ -37,6 +40,7 @@ def run(config: Config, run: Run) -> dict:
         child = run.child(mode)
 
         def make_callbacks(model, mode=mode, child=child):
+            as_trained = config.ntk_batch_source == "trained" and mode == "adversarial"
             dyn = KernelDynamics(
                 model,
                 x_fixed,
@@ -46,6 +50,8 @@ def run(config: Config, run: Run) -> dict:
                 method=config.ntk_method,
                 chunk_size=config.ntk_chunk,
                 state_dir=run.path(mode, "kernels"),  # a resumed run keeps earlier kernels
+                inputs=_adversarial_batch(config, model, y_fixed) if as_trained else None,
+                full=config.ntk_kernel_shape == "full",
             )
             dyn.epoch_zero()
             tracked[mode] = dyn
@@ -94,10 +100,22 @@ def run(config: Config, run: Run) -> dict:
         )
     name = config.attack if config.robust_eval == "pgd" else config.robust_eval.replace("_", "-").upper()
     attack = f"{name} ({config.attack_norm}, eps {config.attack_eps:g})"
-    batch = f"{len(x_fixed)} {config.ntk_batch_source}"
+    batch = {
+        "trained": f"{len(x_fixed)} training (adversarial in adversarial training)",
+        "train": f"{len(x_fixed)} clean training",
+        "test": f"{len(x_fixed)} clean test",
+    }[config.ntk_batch_source]
     _plots(run, tracked, accuracies, config.ntk_top, batch, config.model, attack)
     run.log_metrics(final)
     return final
+
+
+def _adversarial_batch(config: Config, model, labels: np.ndarray):
+    """(epoch, x) -> the batch x as adversarial training sees it at the end of that epoch: the
+    --attack* flags' untargeted attack against the current model, seeded per epoch."""
+    attack = common.make_attack(config, model, targeted=False)
+    seed = common.derive_seed(config.seed, "ntk_batch_attack")
+    return lambda epoch, x: np.asarray(attack(x, labels, (seed, epoch))[0])
 
 
 def _plots(
@@ -138,7 +156,7 @@ def _plots(
         run.path("plots", "kernel_dynamics.png"),
         epochs,
         panels,
-        title=f"empirical NTK of a fixed batch of {batch} inputs (Sec. 5)",
+        title=f"empirical NTK of the {batch} inputs tracked (Sec. 5)",
         xlabel="epoch",
     )
     run.log_artifact(png, "plots")

@@ -184,7 +184,9 @@ def _cell_row(cell: grid.Cell, result: dict) -> dict:
     row = {"cell": cell.index, "name": cell.name, "learning_rate": cell.learning_rate}
     row.update({"weight_decay": cell.weight_decay, "augment": cell.augment, "seed": cell.seed})
     row["epochs"] = len(curves["train/accuracy"])
-    row.update({name.split("/")[0]: round(values[-1], 4) for name, values in curves.items() if values})
+    # one column per curve, named after the whole metric (val/accuracy and val/performance_correlation
+    # both start with "val"): train_accuracy, val_accuracy, clean_accuracy, shift_accuracy, ...
+    row.update({name.replace("/", "_"): round(values[-1], 4) for name, values in curves.items() if values})
     row.update({"score": round(result["verdict"]["score"], 4), "pathway": result["verdict"]["label"]})
     return row
 

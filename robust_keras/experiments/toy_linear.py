@@ -29,6 +29,12 @@ from robust_keras.training.toy_linear_gd import gradient_descent, min_norm_inter
 _CLOSED_FORM_MAX_N = 4000  # dense lstsq of (n, n + 2): fine up to a few thousand points
 
 
+def expected_collisions(n: int, d: int) -> float:
+    """Expected number of pairs of the n training points whose noise coordinates q ~ U{3..d} coincide:
+    C(n, 2) / (d - 2). Theorem 2 describes the regime where it is small (n^2 << d)."""
+    return n * (n - 1) / 2.0 / max(d - 2, 1)
+
+
 def run(config: Config, run: Run) -> dict:
     n, p, eps, eta = config.toy_n, config.toy_p, config.toy_eps, config.toy_lr
     ks = sorted(float(k) for k in config.toy_k)
@@ -37,10 +43,29 @@ def run(config: Config, run: Run) -> dict:
         raise ConfigError(
             f"--toy_lr={eta} is at or above the GD stability bound {bound:.4f}", "pass a smaller --toy_lr"
         )
+    collisions = expected_collisions(n, config.toy_d)
+    if collisions >= 1.0:
+        raise ConfigError(
+            f"--toy_n={n} points in --toy_d={config.toy_d} dimensions share a noise coordinate {collisions:.2g} times "
+            "on average, so the interpolant is pinned by the collisions and Theorem 2 does not apply",
+            "raise --toy_d (the paper's regime is n^2 / d small) or lower --toy_n",
+        )
+    if collisions >= 0.05:
+        print(
+            f"[toy] warning: expected noise-coordinate collisions n(n-1)/(2(d-2)) = {collisions:.3f}: some training "
+            "sets will have points sharing a noise coordinate, where Theorem 2's interpolant does not apply",
+            flush=True,
+        )
     k_t = theory.k_threshold(n, p, eps)
     print(f"[toy] n={n} d={config.toy_d} p={p} eps={eps}: n*eps^2 = {n * eps**2:.3f}")
     print(f"[toy] derived k_t = {k_t:.3f} (population accuracy 1-p below it, 1-p/k above); GD needs eta < {bound:.4f}")
-    run.log_metrics({"theory/k_t": k_t if np.isfinite(k_t) else -1.0, "theory/eta_bound": bound})
+    run.log_metrics(
+        {
+            "theory/k_t": k_t if np.isfinite(k_t) else -1.0,
+            "theory/eta_bound": bound,
+            "theory/expected_collisions": collisions,
+        }
+    )
     record = np.unique(np.geomspace(1, config.toy_steps, 60).astype(int))
     rows, trajectories, per_seed = [], {}, {}
     for i, k in enumerate(ks):

@@ -1,6 +1,7 @@
 """Kernel dynamics during (adversarial) training (NTK paper Sec. 5, App. E; docs/methods.md §B).
 
-All kernels are traced (N, N) empirical NTKs of one fixed batch, float64.
+Kernels are float64 empirical NTKs of a batch of N inputs: traced over the K outputs, (N, N), or
+whole, (N K, N K) with rows ordered (input, output).
   distance       d(K_s, K_t) = 1 - <K_s, K_t>_F / (||K_s||_F ||K_t||_F)           (Eq. 12)
   polar          radius ||K_t - K_0||_F and angle arccos(1 - d(K_0, K_t))         (Eq. 13)
   top space      the same on the projection of each kernel onto its own top-r eigenspace
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from robust_keras.atomic_files import atomic_open
 from robust_keras.ntk.empirical import empirical_ntk
 
 
@@ -68,8 +70,14 @@ class KernelDynamics:
         method: str = "auto",
         chunk_size: int | None = None,
         state_dir: str | None = None,
+        inputs: Callable[[int, np.ndarray], np.ndarray] | None = None,
+        full: bool = False,
     ):
+        """``inputs(epoch, x_batch)``: the inputs the kernel of that epoch is computed on (e.g. the
+        batch's adversarial versions against the current model); default ``x_batch`` itself.
+        ``full``: the whole (N K, N K) kernel instead of its trace over outputs."""
         self.model, self.x, self.every, self.log = model, np.asarray(x_batch, np.float32), every, log
+        self.inputs, self.full = inputs, full
         self.top, self.ks, self.method, self.chunk_size = top, tuple(sorted({*ks, top})), method, chunk_size
         self.epochs: list[int] = []
         self.kernels: list[np.ndarray] = []
@@ -80,10 +88,16 @@ class KernelDynamics:
             for name in sorted(glob.glob(os.path.join(state_dir, "kernel_*.npy"))):
                 self._record(int(os.path.basename(name)[len("kernel_") : -len(".npy")]), np.load(name))
 
-    def _kernel(self) -> np.ndarray:
-        return empirical_ntk(
-            self.model, self.x, trace="sum", method=self.method, chunk_size=self.chunk_size, dtype=np.float64
+    def _kernel(self, epoch: int) -> np.ndarray:
+        x = self.x if self.inputs is None else np.asarray(self.inputs(epoch, self.x), np.float32)
+        trace = None if self.full else "sum"
+        kernel = empirical_ntk(
+            self.model, x, trace=trace, method=self.method, chunk_size=self.chunk_size, dtype=np.float64
         )
+        if self.full:  # (N, N, K, K) -> (N K, N K), rows (input, output)
+            n, _, k, _ = kernel.shape
+            kernel = kernel.transpose(0, 2, 1, 3).reshape(n * k, n * k)
+        return kernel
 
     def epoch_zero(self) -> dict:
         return self(0, {})
@@ -92,12 +106,10 @@ class KernelDynamics:
         del metrics
         if epoch % self.every or epoch in self.epochs:
             return {}
-        kt = self._kernel()
+        kt = self._kernel(epoch)
         if self.state_dir:  # write-then-rename: a killed run never leaves a partial kernel file
-            path = os.path.join(self.state_dir, f"kernel_{epoch:06d}.npy")
-            with open(path + ".tmp", "wb") as f:
+            with atomic_open(os.path.join(self.state_dir, f"kernel_{epoch:06d}.npy"), "wb") as f:
                 np.save(f, kt)
-            os.replace(path + ".tmp", path)
         out = self._record(epoch, kt)
         if self.log:
             self.log(out, epoch)
