@@ -24,5 +24,9 @@ TOOLS = ("prepare_data", "sync_mlflow")  # --experiment values that run a tool, 
 # is refused before any work.
 TARGETED_DATASET = frozenset({"cross_dataset", "d_det", "pathways", "transfer_split"})
 
+# Experiments whose attacks are l-inf only (FGSM / sign steps on kernel predictors, NTK paper Eq. 8,
+# 18-21): --attack_norm must say so, so that the run's params record the norm actually used.
+LINF_ONLY = frozenset({"ntk_features", "ntk_transfer"})
+
 # Experiments that make their own data: --dataset and its companions are not read.
 SYNTHETIC_DATA = frozenset({"feature_averaging", "toy_linear"})

@@ -79,8 +79,8 @@ flags.DEFINE_enum(
     "ntk_inputs",
     "unit_norm",
     ["unit_norm", "pixels"],
-    "ntk_transfer inputs: each image scaled to unit l2 norm (--attack_eps is then in those units: a pixel eps e "
-    "is e / ||x||_2 for image x) or raw [0, 1] pixels (--attack_eps in pixels; eta = c / lambda_max adapts).",
+    "ntk_transfer inputs: each image scaled to unit l2 norm, or raw [0, 1] pixels (eta = c / lambda_max adapts). "
+    "--attack_eps is in [0, 1] pixels either way (on a unit-norm image x the attack uses eps / ||x||_2).",
 )
 flags.DEFINE_integer(
     "ntk_gradient_images",

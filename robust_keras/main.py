@@ -156,7 +156,7 @@ def checked_config() -> config_lib.Config:
     """The run's Config after every check that needs neither data nor MLflow: a known experiment,
     flags that match an earlier run in the same --output_dir, output paths that can be created.
     Exits with one line (code 2) otherwise."""
-    from robust_keras.experiment_names import NAMES, SYNTHETIC_DATA, TARGETED_DATASET, TOOLS
+    from robust_keras.experiment_names import LINF_ONLY, NAMES, SYNTHETIC_DATA, TARGETED_DATASET, TOOLS
 
     if FLAGS.experiment not in NAMES:  # before TensorFlow and MLflow are imported: instant
         known = sorted([*NAMES, *TOOLS])
@@ -166,6 +166,12 @@ def checked_config() -> config_lib.Config:
         _fail(
             f"{config.experiment} builds D_det, which needs a targeted attack, not --attack_target=none -- "
             "use --attack_target=next (D_det) or random (D_rand)",
+            2,
+        )
+    if config.experiment in LINF_ONLY and config.attack_norm != "linf":
+        _fail(
+            f"{config.experiment} attacks in l-inf only (FGSM / sign steps, NTK paper Eq. 8, 18-21), not "
+            f"--attack_norm={config.attack_norm} -- pass --attack_norm=linf (the flagfiles do)",
             2,
         )
     from robust_keras import tracking

@@ -105,6 +105,7 @@ def _max_of_k_direction(predict, x: tf.Tensor, y, eps: float) -> tf.Tensor:
     grads = tape.batch_jacobian(margins, x)  # (B, K, ...): the gradient of every f_k - f_y
     l1 = tf.reduce_sum(tf.abs(tf.reshape(grads, [tf.shape(grads)[0], tf.shape(grads)[1], -1])), axis=2)
     is_label = tf.one_hot(y, tf.shape(margins)[1]) > 0
+    eps = tf.reshape(tf.cast(eps, margins.dtype), [-1, 1])  # a scalar, or one per example: (B, 1)
     score = tf.where(is_label, tf.constant(-np.inf, margins.dtype), margins + eps * l1)  # (B, K)
     return tf.sign(tf.gather(grads, tf.argmax(score, axis=1), axis=1, batch_dims=1))
 
@@ -118,15 +119,18 @@ def attack_predictor(
     Args:
       predict: differentiable x (B, ...) -> (B, O), e.g. EmpiricalKernelPredictor.
       y: {-1, +1} for ``objective="binary"``, else int labels (B,).
-      clip: value range of valid inputs, or None.
+      eps: the budget, one number or one per example (B,) (e.g. a pixel budget on rescaled inputs).
+      clip: (low, high) of valid inputs, each a number or one per example (B,); or None.
     """
     x0 = tf.convert_to_tensor(np.asarray(x, np.float32))
     y = tf.constant(np.asarray(y))
-    step = eps if steps == 1 else (step_size or 2.5 * eps / steps)
+    per_example = lambda v: tf.reshape(tf.cast(v, tf.float32), [-1] + [1] * (x0.shape.rank - 1))  # noqa: E731
+    eps_x = per_example(eps)
+    step = eps_x if steps == 1 else (per_example(step_size) if step_size else 2.5 * eps_x / steps)
     x_adv = x0
     for _ in range(steps):
         x_adv = x_adv + step * ascent_direction(predict, x_adv, y, objective, eps)
-        x_adv = tf.clip_by_value(x_adv, x0 - eps, x0 + eps)
+        x_adv = tf.clip_by_value(x_adv, x0 - eps_x, x0 + eps_x)
         if clip is not None:
-            x_adv = tf.clip_by_value(x_adv, *clip)
+            x_adv = tf.clip_by_value(x_adv, per_example(clip[0]), per_example(clip[1]))
     return x_adv.numpy()

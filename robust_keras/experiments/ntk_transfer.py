@@ -13,9 +13,11 @@ ce | max_of_k | sum_of_k, ``--ntk_attack_steps`` 1 = FGSM), and the cosine betwe
 gradients (cross-entropy of f_t and of g_t, App. C Eq. 43). Binary tasks (e.g. CIFAR-10 car vs
 airplane, ``--classes=1,0``) use the paper's scalar form by default (``--ntk_binary_output=scalar``,
 Eq. 18): one output regressing y in {-1, +1}, accuracy of sign f, the attack x - eps y sign grad f,
-the cosine between the gradients of (1/2)(f - y)^2; ``two`` regresses two one-hot outputs instead.
-``--ntk_inputs=pixels`` keeps raw [0, 1] pixels (eps in pixel units; eta = c / lambda_max scales
-with the kernel, so GD still trains) instead of unit-norm images.
+the cosine between the gradients of the margin -y f (the attack direction); ``two`` regresses two
+one-hot outputs instead.
+``--ntk_inputs=pixels`` keeps raw [0, 1] pixels (eta = c / lambda_max scales with the kernel, so GD
+still trains) instead of unit-norm images. ``--attack_eps`` is in [0, 1] pixels either way: on an
+image x divided by its norm the budget is eps / ||x||_2 (and the valid range [0, 1 / ||x||_2]).
 
 Fig. 7b: the loss gradients of the first ``--ntk_gradient_images`` held-out images, for the NTK
 predictor and each width's first net, at the first, middle and last evaluation:
@@ -47,8 +49,8 @@ def run(config: Config, run: Run) -> dict:
     train, test = common.load_clean(config)
     scalar = train.num_classes == 2 and config.ntk_binary_output == "scalar"
     k = 1 if scalar else train.num_classes
-    scale = _unit_norm if config.ntk_inputs == "unit_norm" else (lambda images: images)
-    x_train, x_test = scale(common.to_float(train.images)), scale(common.to_float(test.images))
+    x_train, _ = _inputs(config, train.images)
+    x_test, test_norms = _inputs(config, test.images)
     flat_train = tf.constant(x_train.reshape(len(train), -1))
     if scalar:  # Eq. 18: one output, +-1 targets
         targets = (2.0 * train.labels - 1.0).astype(np.float32)[:, None]  # (N, 1)
@@ -83,7 +85,7 @@ def run(config: Config, run: Run) -> dict:
             loss = gd.run(min(config.ntk_eval_every, config.ntk_steps - gd.step_count))
             # g_t(x) = Theta(x, X) alpha_t: no network weights involved
             kernel = ClosedFormKernelPredictor(two_layer_relu_ntk_tf, x_train, reg.alpha(gd.step_count))
-            evaluation, g_nn, g_ntk = _evaluate(model, kernel, x_test, test.labels, config)
+            evaluation, g_nn, g_ntk = _evaluate(model, kernel, x_test, test.labels, test_norms, config)
             metrics = {"train/loss": loss, **evaluation}
             if replica == 0:
                 gradients.setdefault(f"m={width}", {})[gd.step_count] = g_nn[: len(shown)]
@@ -115,8 +117,8 @@ def run(config: Config, run: Run) -> dict:
                 name: [r["grad_cosine"] for r in rows] for name, rows in history.items()
             },
         },
-        title=f"own vs NTK {objective} attack, l-inf eps={config.attack_eps:g} ({config.ntk_inputs.replace('_', '-')} "
-        f"units), {config.ntk_attack_steps} step{'s' if config.ntk_attack_steps > 1 else ''}",
+        title=f"own vs NTK {objective} attack, l-inf eps={config.attack_eps:g} ([0, 1] pixels; "
+        f"{config.ntk_inputs.replace('_', '-')} inputs), {config.ntk_attack_steps} step(s)",
         xlabel="GD step",
     )
     run.log_artifact(png, "plots")
@@ -169,20 +171,26 @@ def _antisymmetric(model) -> None:
     readout.kernel.assign(a)
 
 
-def _unit_norm(images: np.ndarray) -> np.ndarray:
-    """Each image scaled to unit l2 norm (so the NTK's entries and f_0 are O(1)); still in [0, 1]."""
-    norms = np.sqrt((images.reshape(len(images), -1) ** 2).sum(1))
-    return (images / np.maximum(norms, 1e-12)[:, None, None, None]).astype(np.float32)
+def _inputs(config: Config, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, per-image scale (N,)): [0, 1] pixels (scale 1) or, with --ntk_inputs=unit_norm, each
+    image divided by its l2 norm (so the NTK's entries and f_0 are O(1)); scale = that norm."""
+    x = common.to_float(images)
+    if config.ntk_inputs != "unit_norm":
+        return x, np.ones(len(x), np.float32)
+    norms = np.maximum(np.sqrt((x.reshape(len(x), -1) ** 2).sum(1)), 1e-12).astype(np.float32)
+    return (x / norms[:, None, None, None]).astype(np.float32), norms
 
 
 def _loss_grad(predict, x, y):
-    """(outputs, input gradient of the loss): cross-entropy for K outputs, (1/2)(f - y)^2 for one
-    output with y in {-1, +1}."""
+    """(outputs, input gradient of the attack objective): cross-entropy for K outputs; for one
+    output with y in {-1, +1} the margin -y f, whose gradient -y grad f is the direction of Eq. 18's
+    attack x - eps y sign(grad f) (a squared loss would weigh it by f - y, whose sign differs
+    between the net and the kernel and flips their cosine)."""
     with tf.GradientTape() as tape:
         tape.watch(x)
         logits = predict(x)
         if logits.shape[-1] == 1:
-            loss = 0.5 * tf.reduce_sum((logits[:, 0] - tf.cast(y, logits.dtype)) ** 2)
+            loss = -tf.reduce_sum(tf.cast(y, logits.dtype) * logits[:, 0])
         else:
             loss = tf.reduce_sum(tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
     return logits, tape.gradient(loss, x)
@@ -193,8 +201,9 @@ def _correct(outputs, y) -> np.ndarray:
     return outputs[:, 0] * y > 0 if outputs.shape[-1] == 1 else np.argmax(outputs, -1) == y
 
 
-def _evaluate(model, kernel: ClosedFormKernelPredictor, x_test, y_test, config: Config):
-    """(metrics, net loss gradient, NTK loss gradient); the gradients (N, H, W, C) as NumPy."""
+def _evaluate(model, kernel: ClosedFormKernelPredictor, x_test, y_test, scale, config: Config):
+    """(metrics, net loss gradient, NTK loss gradient); the gradients (N, H, W, C) as NumPy.
+    ``scale`` (N,): what each input was divided by (its pixel l2 norm for unit-norm inputs, else 1)."""
     scalar = int(model.output_shape[-1]) == 1
     y_test = 2.0 * y_test - 1.0 if scalar else y_test  # +-1 for the scalar form
     x, y = tf.constant(x_test), tf.constant(y_test)
@@ -204,7 +213,15 @@ def _evaluate(model, kernel: ClosedFormKernelPredictor, x_test, y_test, config: 
     acc = lambda z: float(np.mean(_correct(net(z), y_test)))  # noqa: E731
     objective = "binary" if scalar else config.ntk_attack
     attack = lambda predict: attack_predictor(  # noqa: E731
-        predict, x_test, y_test, config.attack_eps, objective=objective, steps=config.ntk_attack_steps
+        # --attack_eps is in [0, 1] pixels: on an image divided by its norm s the same budget is eps / s,
+        # and the valid range [0, 1 / s]
+        predict,
+        x_test,
+        y_test,
+        config.attack_eps / scale,
+        objective=objective,
+        steps=config.ntk_attack_steps,
+        clip=(0.0, 1.0 / scale),
     )
     flat_nn, flat_ntk = tf.reshape(g_nn, [len(y_test), -1]), tf.reshape(g_ntk, [len(y_test), -1])
     cos = tf.reduce_sum(flat_nn * flat_ntk, 1) / (tf.norm(flat_nn, axis=1) * tf.norm(flat_ntk, axis=1) + 1e-12)

@@ -1,6 +1,7 @@
 """Flags refused before any work, in one short line: a misspelt experiment before TensorFlow is
-imported, an untargeted attack where D_det is built, a pasted 5,000-character value, a step size
-that never moves, and --only_check_flags running the run's own checks without creating anything."""
+imported, an untargeted attack where D_det is built, an l2 norm for the l-inf-only NTK attacks, a
+pasted 5,000-character value, a step size that never moves, and --only_check_flags running the
+run's own checks without creating anything."""
 
 import time
 
@@ -21,7 +22,9 @@ def test_a_misspelt_experiment_and_an_untargeted_d_det_are_refused_before_the_im
     _refused(run_main("--experiment=d_dett"), "d_dett", "d_det")
     for flagfile in ("pathways_mnist_tiny", "transfer_split_mnist_tiny"):
         _refused(run_main(f"--flagfile=flags/{flagfile}.flags", "--attack_target=none"), "--attack_target=none")
-    assert time.time() - start < 15  # three processes that never import TensorFlow (~8 s each if they did)
+    # the NTK experiments attack in l-inf only: their params must not record another norm
+    _refused(run_main("--flagfile=flags/ntk_transfer_mnist_tiny.flags", "--attack_norm=l2"), "--attack_norm=linf")
+    assert time.time() - start < 20  # four processes that never import TensorFlow (~8 s each if they did)
 
 
 def test_a_pasted_5000_character_value_gives_a_short_line():

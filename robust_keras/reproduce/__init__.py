@@ -1,0 +1,169 @@
+"""``python -m robust_keras.reproduce``: every paper claim run, checked and tabulated.
+
+For each claim of :data:`claims.CLAIMS` (``--only=NAME,...``, or ``--quick`` for those that hold
+at CPU scale in minutes) the runner runs its flagfile (``flags/reproduce/``) once per seed with
+``python -m robust_keras.main`` into ``<output_dir>/<claim>/seed<s>/`` -- as a user would, so every
+run is an ordinary run directory with its own MLflow run -- then applies the claim's check and
+writes ``<output_dir>/<claim>/verdict.json``, the claim's figure (``<output_dir>/figures/``) and an
+MLflow run per claim (experiment ``robust_keras/reproduce``: params say the claim, metrics what was
+measured, tag ``holds``). ``reproduce.md`` collects one row per claim: claim -> the paper's value ->
+measured -> holds / does not hold.
+
+Resumable: a claim with a verdict is not rerun (delete its directory to redo it); an interrupted
+run resumes where it stopped (main's own resume). Exit status 1 when a claim marked quick does not
+hold (CI runs ``--quick``), else 0: a claim documented not to hold at CPU scale is reported, not
+failed on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from robust_keras.atomic_files import write_json, write_text
+from robust_keras.reproduce.claims import CLAIMS, Claim, Verdict
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FLAGS_DIR = os.path.join(ROOT, "flags", "reproduce")
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m robust_keras.reproduce", description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default="", help="comma-separated claim names (default: all)")
+    parser.add_argument("--quick", action="store_true", help="only the claims that hold at CPU scale in minutes")
+    parser.add_argument("--output_dir", default=os.path.join("artifacts", "reproduce"))
+    parser.add_argument("--mlflow_tracking_uri", default="", help="default: sqlite:///<output_dir>/mlflow.db")
+    parser.add_argument("--list", action="store_true", help="print the claims and exit")
+    return parser.parse_args(argv)
+
+
+def _selected(args: argparse.Namespace) -> list[Claim]:
+    names = [n for n in args.only.split(",") if n]
+    unknown = sorted(set(names) - {c.name for c in CLAIMS})
+    if unknown:
+        print(f"error: unknown claim(s) {unknown} -- pick from {[c.name for c in CLAIMS]}", file=sys.stderr)
+        sys.exit(2)
+    return [c for c in CLAIMS if (not names or c.name in names) and (c.quick or not args.quick)]
+
+
+def _run_seed(claim: Claim, seed: int | None, run_dir: str, uri: str) -> None:
+    """One run of the claim's flagfile, as a user would start it (re-running resumes it)."""
+    cmd = [sys.executable, "-m", "robust_keras.main", f"--flagfile={os.path.join(FLAGS_DIR, claim.flagfile)}"]
+    cmd += [f"--seed={seed}"] if seed is not None else []
+    cmd += [
+        f"--output_dir={run_dir}",
+        f"--mlflow_tracking_uri={uri}",
+        f"--mlflow_experiment=robust_keras/reproduce/{claim.name}",
+    ]
+    log_path = run_dir.rstrip("/") + ".log"
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    with open(log_path, "w") as log:
+        proc = subprocess.run(
+            cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": ROOT}
+        )
+    if proc.returncode != 0:
+        with open(log_path) as f:
+            last = [ln for ln in f.read().splitlines() if ln.strip()][-1:] or [""]
+        raise RuntimeError(f"{claim.name}: the run in {run_dir} failed ({last[0][:300]}); its log: {log_path}")
+
+
+def _record(claim: Claim, verdict: Verdict, claim_dir: str, runs: list[str], uri: str, out: str) -> dict:
+    """verdict.json, the claim's figure and its MLflow run."""
+    from robust_keras import tracking
+
+    figure = os.path.join(runs[0], claim.figure)
+    shown = os.path.join(out, "figures", f"{claim.name}.png")
+    if os.path.exists(figure):
+        os.makedirs(os.path.dirname(shown), exist_ok=True)
+        shutil.copyfile(figure, shown)
+    record = {
+        "claim": claim.name,
+        "paper": claim.paper,
+        "statement": claim.statement,
+        **dataclasses.asdict(verdict),
+        "runs": runs,
+        "figure": shown if os.path.exists(shown) else None,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    run = tracking.open_run(claim_dir, uri, "robust_keras/reproduce", claim.name, {"claim": claim.name})
+    run.log_params({"paper": claim.paper, "statement": claim.statement, "flagfile": claim.flagfile})
+    run.log_params({"seeds": ",".join(map(str, claim.seeds or ())), "paper_value": verdict.paper_value})
+    run.log_metrics({**verdict.metrics, "holds": float(verdict.holds)})
+    run.set_tags({"holds": str(verdict.holds).lower(), "measured": verdict.measured[:5000]})
+    if record["figure"]:
+        run.log_artifact(shown, "plots")
+    write_json(os.path.join(claim_dir, "verdict.json"), record)
+    run.log_artifact(os.path.join(claim_dir, "verdict.json"))
+    run.finish()
+    return record
+
+
+def _table(records: list[dict]) -> str:
+    lines = [
+        "| claim | paper | the paper says | measured | holds |",
+        "|---|---|---|---|---|",
+    ]
+    for r in records:
+        lines.append(
+            f"| `{r['claim']}`: {r['statement']} | {r['paper']} | {r['paper_value']} | {r['measured']} | "
+            f"{'holds' if r['holds'] else '**does not hold**'} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    if args.list:
+        for c in CLAIMS:
+            print(f"{c.name:28s} {'quick' if c.quick else '     '} ~{c.minutes:g} min  {c.paper}: {c.statement}")
+        return 0
+    claims = _selected(args)
+    out = os.path.abspath(args.output_dir)
+    uri = args.mlflow_tracking_uri or f"sqlite:///{out}/mlflow.db"
+    os.makedirs(out, exist_ok=True)
+    todo = [c for c in claims if not os.path.exists(os.path.join(out, c.name, "verdict.json"))]
+    planned = sum(c.minutes for c in todo)
+    print(f"[reproduce] {len(claims)} claims, {len(claims) - len(todo)} already checked; ~{planned:.0f} min of runs")
+    start, done_minutes = time.time(), 0.0
+    for i, claim in enumerate(todo, 1):
+        elapsed = (time.time() - start) / 60
+        rate = elapsed / done_minutes if done_minutes else 1.0  # this machine's pace against the estimates
+        eta = (planned - done_minutes) * rate
+        print(
+            f"[reproduce] {i}/{len(todo)} {claim.name} ({claim.paper}): running, ETA of the rest {eta:.1f} min",
+            flush=True,
+        )
+        claim_dir = os.path.join(out, claim.name)
+        runs = []
+        for seed in claim.seeds or (None,):
+            run_dir = os.path.join(claim_dir, f"seed{seed}" if seed is not None else "run")
+            _run_seed(claim, seed, run_dir, uri)
+            runs.append(run_dir)
+        record = _record(claim, claim.check(runs), claim_dir, runs, uri, out)
+        done_minutes += claim.minutes
+        print(
+            f"[reproduce] {claim.name}: {'holds' if record['holds'] else 'DOES NOT HOLD'} -- {record['measured']}",
+            flush=True,
+        )
+    records = []
+    for claim in claims:
+        with open(os.path.join(out, claim.name, "verdict.json")) as f:
+            records.append(json.load(f))
+    table = _table(records)
+    header = (
+        f"# Reproduction, {time.strftime('%Y-%m-%d')}\n\nClaims checked by `python -m robust_keras.reproduce` on "
+        f"{os.cpu_count()} CPU cores; runs under `{out}`, MLflow at `{uri}`.\n\n"
+    )
+    write_text(os.path.join(out, "reproduce.md"), header + table + "\n")
+    print(table)
+    failed = [r["claim"] for r, c in zip(records, claims, strict=True) if c.quick and not r["holds"]]
+    if failed:
+        print(f"error: quick claims that do not hold: {failed} -- see {out}/reproduce.md", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,243 @@
+"""The papers' claims, each with the runs that test it and the check that reads them.
+
+A claim is one statement of one paper (section / figure), the flagfile under ``flags/reproduce/``
+that tests it at the largest scale a 2-core CPU affords, the seeds it runs over, and a check that
+reads the finished runs and returns a :class:`Verdict`: what the paper reports, what was measured,
+and whether the statement holds -- in every seed, never on average only. Checks read only what the
+runs wrote (summary files, metrics.jsonl, arrays); thresholds are the paper's statement, not values
+fitted to our runs, and a row that does not hold says what was measured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Verdict:
+    paper_value: str  # what the paper reports
+    measured: str  # what the runs show, per seed
+    holds: bool
+    metrics: dict  # numbers for MLflow (name -> value)
+
+
+@dataclass(frozen=True)
+class Claim:
+    name: str
+    paper: str  # paper and place, e.g. "RB Thm. 1-2"
+    statement: str
+    flagfile: str  # under flags/reproduce/
+    seeds: tuple[int, ...] | None  # None: one run without --seed (an experiment with no randomness)
+    minutes: float  # measured wall time of all its runs on 2 cores (for the ETA)
+    quick: bool  # holds at CPU scale in minutes: part of --quick (and of CI)
+    check: Callable[[list[str]], Verdict]  # run directories (one per seed) -> verdict
+    figure: str  # the run's figure that shows it (path inside a run directory)
+
+
+def _json(path: str):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _metrics(run_dir: str, run: str = "main") -> dict[str, dict[int, float]]:
+    """{metric: {step: value}} of one run (``run``: main or a child's label) from metrics.jsonl."""
+    out: dict[str, dict[int, float]] = {}
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        for line in f:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if row["run"] == run:
+                out.setdefault(row["name"], {})[row["step"]] = row["value"]
+    return out
+
+
+def _toy_switch(runs: list[str]) -> Verdict:
+    """RB Thm. 1-2: accuracy 1 - p for k well below k_t, 1 - p/k well above; step 1 robust."""
+    parts, holds, metrics = [], True, {}
+    for run_dir in runs:
+        summary = _json(os.path.join(run_dir, "summary.json"))
+        p, k_t = summary["p"], summary["k_t"]
+        for row in summary["sweep"]:
+            k, acc = row["k"], row["population_accuracy"]
+            want = 1 - p if k < k_t / 2 else (1 - p / k if k > 2 * k_t else None)
+            if want is not None:
+                holds &= abs(acc - want) < 0.01
+            holds &= abs(row["step1_accuracy"] - (1 - p)) < 0.01
+            parts.append(f"k={k:g}: {acc:.3f}")
+            metrics[f"population_accuracy_k{k:g}"] = acc
+        metrics["k_t"] = k_t
+        parts.insert(0, f"k_t={k_t:.2f}")
+    return Verdict(
+        paper_value="population accuracy 1-p (0.8) for k < k_t, 1-p/k above; GD's step 1 uses the robust coordinate",
+        measured=", ".join(parts),
+        holds=bool(holds),
+        metrics=metrics,
+    )
+
+
+def _feature_averaging(runs: list[str]) -> Verdict:
+    """FA: the binary net's neurons average the clusters of their class (|cos| ~ 1/sqrt(k/2)),
+    the k-class net's neurons each take one cluster, and the finer labels buy l2 robustness."""
+    parts, holds, metrics = [], True, {}
+    for seed, run_dir in enumerate(runs):
+        result = _json(os.path.join(run_dir, "robust_accuracy.json"))
+        k = result["k"]
+        binary = np.load(os.path.join(run_dir, "binary", "cosine_matrix.npy"))  # (2m, k): neurons x clusters
+        multi = np.load(os.path.join(run_dir, "multiclass", "cosine_matrix.npy"))  # (k, k)
+        m = binary.shape[0] // 2
+        own = np.zeros(binary.shape, bool)  # the first m neurons read out +1 (clusters of class 1), the rest -1
+        own[:m, : k // 2] = own[m:, k // 2 :] = True
+        averaged = float(binary[own].mean())
+        diagonal = float(np.mean(np.diag(multi)))
+        radii = np.asarray(result["radii"])
+        between = (radii >= result["markers"]["sqrt(d/k)"]) & (radii <= result["markers"]["sqrt(d)"])
+        worst = {name: np.minimum(c[result["attack"]], c["analytic"]) for name, c in result["curves"].items()}
+        gap = worst["multiclass"][between] - worst["binary"][between]  # the worse of PGD and the analytic attack
+        i = int(np.argmax(gap))
+        at = {name: float(w[between][i]) for name, w in worst.items()}
+        holds &= abs(averaged - 1 / np.sqrt(k / 2)) < 0.1 and diagonal > 0.8 and gap[i] > 0.3
+        parts.append(
+            f"seed {seed}: binary |cos| {averaged:.2f}, k-class diagonal {diagonal:.2f}; at l2 radius "
+            f"{radii[between][i]:.1f} robust accuracy binary {at['binary']:.2f} vs k-class {at['multiclass']:.2f}"
+        )
+        metrics.update({f"seed{seed}/binary_cos": averaged, f"seed{seed}/multiclass_diagonal_cos": diagonal})
+        metrics.update({f"seed{seed}/robust_binary": at["binary"], f"seed{seed}/robust_multiclass": at["multiclass"]})
+    k = _json(os.path.join(runs[0], "robust_accuracy.json"))["k"]
+    return Verdict(
+        paper_value=f"binary |cos| = 1/sqrt(k/2) = {1 / np.sqrt(k / 2):.2f}; k-class neurons decouple; between radii "
+        "sqrt(d/k) and sqrt(d) the k-class readout is robust where the binary net is not",
+        measured="; ".join(parts),
+        holds=bool(holds),
+        metrics=metrics,
+    )
+
+
+def _ntk_top_features(runs: list[str]) -> Verdict:
+    """NTK Sec. 4: the top eigen-features are more robust than the tail ones."""
+    parts, holds, metrics = [], True, {}
+    for run_dir in runs:
+        rows = _json(os.path.join(run_dir, "features.json"))
+        tenth = max(1, len(rows) // 5)
+        top = float(np.mean([r["robustness"] for r in rows[:tenth]]))
+        tail = float(np.mean([r["robustness"] for r in rows[-tenth:]]))
+        useful_top = float(np.mean([r["usefulness"] for r in rows[:tenth]]))
+        useful_tail = float(np.mean([r["usefulness"] for r in rows[-tenth:]]))
+        holds &= top > tail + 0.1 and useful_top > useful_tail
+        parts.append(
+            f"robustness top fifth {top:.2f} vs tail fifth {tail:.2f}; usefulness {useful_top:.2f} vs {useful_tail:.2f}"
+        )
+        metrics.update({"robustness_top": top, "robustness_tail": tail, "usefulness_top": useful_top})
+        metrics["usefulness_tail"] = useful_tail
+    return Verdict(
+        paper_value="the top of the spectrum holds the useful and robust features, the tail useful but non-robust ones",
+        measured="; ".join(parts),
+        holds=bool(holds),
+        metrics=metrics,
+    )
+
+
+def _d_det_robust_first(runs: list[str]) -> Verdict:
+    """RB Fig. 1: N2 trained on D_det picks up the robust features (shift accuracy far above
+    chance) and, from the planted non-robust ones, clean accuracy above chance."""
+    parts, holds, metrics = [], True, {}
+    for seed, run_dir in enumerate(runs):
+        m = _metrics(run_dir)
+        shift, clean = m["shift/accuracy"], m["clean/accuracy"]
+        peak_epoch = max(shift, key=shift.get)
+        holds &= max(shift.values()) > 0.3 and clean[max(clean)] > 0.12
+        parts.append(
+            f"seed {seed}: shift peaks {max(shift.values()):.2f} at epoch {peak_epoch}, final clean "
+            f"{clean[max(clean)]:.2f}, final shift {shift[max(shift)]:.2f}"
+        )
+        metrics.update({f"seed{seed}/shift_peak": max(shift.values()), f"seed{seed}/clean_final": clean[max(clean)]})
+    return Verdict(
+        paper_value="shift accuracy (robust features, D_shift labels) far above chance; clean accuracy above chance",
+        measured="; ".join(parts),
+        holds=bool(holds),
+        metrics=metrics,
+    )
+
+
+def _kernel_rotation(runs: list[str]) -> Verdict:
+    """NTK Sec. 5: adversarial training rotates the kernel more than standard training."""
+    parts, holds, metrics = [], True, {}
+    for seed, run_dir in enumerate(runs):
+        angle = {mode: _metrics(run_dir, mode)["ntk/angle"] for mode in ("standard", "adversarial")}
+        final = {mode: a[max(a)] for mode, a in angle.items()}
+        holds &= final["adversarial"] > final["standard"]
+        parts.append(
+            f"seed {seed}: final angle adversarial {final['adversarial']:.3f} vs standard {final['standard']:.3f} rad"
+        )
+        metrics.update({f"seed{seed}/angle_{mode}": v for mode, v in final.items()})
+    return Verdict(
+        paper_value="the kernel rotates more (larger angle to K_0) under adversarial than under standard training",
+        measured="; ".join(parts),
+        holds=bool(holds),
+        metrics=metrics,
+    )
+
+
+CLAIMS = (
+    Claim(
+        name="rb_toy_switch",
+        paper="RB Sec. 5, Thm. 1-2",
+        statement="in the toy linear model GD relies on the robust coordinate below k_t, on the non-robust one above",
+        flagfile="rb_toy_switch.flags",
+        seeds=(0,),
+        minutes=0.5,
+        quick=True,
+        check=_toy_switch,
+        figure="plots/toy_accuracy_vs_k.png",
+    ),
+    Claim(
+        name="fa_averaging",
+        paper="FA poster (Li et al., ICLR 2025)",
+        statement="a binary two-layer net averages the cluster features of each class, a k-class net does not, and "
+        "the finer labels make it robust between radii sqrt(d/k) and sqrt(d)",
+        flagfile="fa_averaging.flags",
+        seeds=(0, 1),
+        minutes=1.0,
+        quick=True,
+        check=_feature_averaging,
+        figure="plots/robust_accuracy.png",
+    ),
+    Claim(
+        name="ntk_top_features",
+        paper="NTK Sec. 4, Fig. 2",
+        statement="the top NTK eigen-features are more useful and more robust than the tail",
+        flagfile="ntk_top_features.flags",
+        seeds=None,
+        minutes=0.5,
+        quick=True,
+        check=_ntk_top_features,
+        figure="plots/usefulness_robustness.png",
+    ),
+    Claim(
+        name="rb_d_det_robust_features",
+        paper="RB Sec. 3, Fig. 1",
+        statement="a model trained only on D_det learns the robust features (D_shift labels) and non-robust ones",
+        flagfile="rb_d_det.flags",
+        seeds=(0, 1),
+        minutes=3.0,
+        quick=True,
+        check=_d_det_robust_first,
+        figure="plots/d_det_curves.png",
+    ),
+    Claim(
+        name="ntk_kernel_rotation",
+        paper="NTK Sec. 5, Fig. 6",
+        statement="adversarial training rotates the empirical NTK more than standard training",
+        flagfile="ntk_kernel_rotation.flags",
+        seeds=(0, 1),
+        minutes=2.5,
+        quick=False,
+        check=_kernel_rotation,
+        figure="plots/kernel_dynamics.png",
+    ),
+)
