@@ -13,12 +13,12 @@ Outputs: one child run per k (params ``k``; metrics ``population_accuracy``...),
 from __future__ import annotations
 
 import csv
-import json
 
 import numpy as np
 
 from robust_keras.analysis import plots
 from robust_keras.analysis import toy_linear_theory as theory
+from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
 from robust_keras.data import toy_linear
 from robust_keras.errors import ConfigError
@@ -86,9 +86,8 @@ def run(config: Config, run: Run) -> dict:
         )
     _write_table(run, rows)
     _plot(run, config, ks, rows, per_seed, trajectories, k_t)
-    summary = {"k_t": k_t, "eta_bound": bound, "sweep": rows}
-    with open(run.path("summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
+    summary = {"n": n, "p": p, "eps": eps, "k_t": k_t, "eta_bound": bound, "sweep": rows}
+    write_json(run.path("summary.json"), summary)
     run.log_artifact(run.path("summary.json"))
     return summary
 

@@ -33,7 +33,7 @@ class Claim:
     statement: str
     flagfile: str  # under flags/reproduce/
     seeds: tuple[int, ...] | None  # None: one run without --seed (an experiment with no randomness)
-    minutes: float  # measured wall time of all its runs on 2 cores (for the ETA)
+    minutes: float  # wall time of all its runs, measured on 2 idle cores on 2026-12-04 (for the ETA)
     quick: bool  # holds at CPU scale in minutes: part of --quick (and of CI)
     check: Callable[[list[str]], Verdict]  # run directories (one per seed) -> verdict
     figure: str  # the run's figure that shows it (path inside a run directory)
@@ -190,7 +190,7 @@ CLAIMS = (
         statement="in the toy linear model GD relies on the robust coordinate below k_t, on the non-robust one above",
         flagfile="rb_toy_switch.flags",
         seeds=(0,),
-        minutes=0.5,
+        minutes=0.4,
         quick=True,
         check=_toy_switch,
         figure="plots/toy_accuracy_vs_k.png",
@@ -202,7 +202,7 @@ CLAIMS = (
         "the finer labels make it robust between radii sqrt(d/k) and sqrt(d)",
         flagfile="fa_averaging.flags",
         seeds=(0, 1),
-        minutes=1.0,
+        minutes=0.3,
         quick=True,
         check=_feature_averaging,
         figure="plots/robust_accuracy.png",
@@ -213,7 +213,7 @@ CLAIMS = (
         statement="the top NTK eigen-features are more useful and more robust than the tail",
         flagfile="ntk_top_features.flags",
         seeds=None,
-        minutes=0.5,
+        minutes=0.2,
         quick=True,
         check=_ntk_top_features,
         figure="plots/usefulness_robustness.png",
@@ -224,7 +224,7 @@ CLAIMS = (
         statement="a model trained only on D_det learns the robust features (D_shift labels) and non-robust ones",
         flagfile="rb_d_det.flags",
         seeds=(0, 1),
-        minutes=3.0,
+        minutes=1.9,
         quick=True,
         check=_d_det_robust_first,
         figure="plots/d_det_curves.png",
@@ -235,7 +235,7 @@ CLAIMS = (
         statement="adversarial training rotates the empirical NTK more than standard training",
         flagfile="ntk_kernel_rotation.flags",
         seeds=(0, 1),
-        minutes=2.5,
+        minutes=1.1,
         quick=False,
         check=_kernel_rotation,
         figure="plots/kernel_dynamics.png",
