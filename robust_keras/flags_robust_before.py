@@ -21,8 +21,22 @@ flags.DEFINE_enum(
     "pathways: all = D_det, every unfinished cell, summary; prepare = source + D_det only; cell = train "
     "--grid_cell only (after prepare); summary = tables and figure from the cells finished so far.",
 )
-flags.DEFINE_float("pathway_low", 0.2, "Pathway rule: non-robust share <= this -> pathway 2.", lower_bound=0.0)
-flags.DEFINE_float("pathway_high", 0.4, "Pathway rule: non-robust share >= this -> pathway 1.", upper_bound=1.0)
+flags.DEFINE_float(
+    "pathway_low",
+    0.2,
+    "Pathway rule: robust first, training saturated and non-robust share <= this -> 2.",
+    lower_bound=0.0,
+)
+flags.DEFINE_float(
+    "pathway_high", 0.4, "Pathway rule: robust first and non-robust share >= this at the end -> 1.", upper_bound=1.0
+)
+flags.DEFINE_float(
+    "pathway_saturation",
+    0.95,
+    "Pathway rule: end train accuracy at which training counts as saturated (pathway 2 overfits D_det).",
+    lower_bound=0.0,
+    upper_bound=1.0,
+)
 flags.DEFINE_float(
     "pathway_tail", 0.1, "Pathway rule: fraction of the last epochs averaged.", lower_bound=0.0, upper_bound=1.0
 )

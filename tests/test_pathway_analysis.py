@@ -49,27 +49,37 @@ def _curve(start, end, epochs=40):
     return list(np.linspace(start, end, epochs))
 
 
-def test_pathway_rule_on_constructed_curves():
+def test_pathway_rule_on_curves_shaped_like_fig_1():
     k = 10  # chance 0.1
-    # Pathway 1 (Fig. 1a): robust accuracy rises then falls as the non-robust features take over.
+    # Fig. 1a (pathway 1): train and val climb together; robust (shift) accuracy rises first, then
+    # falls as the non-robust features arrive and clean accuracy climbs.
+    train_1 = _curve(0.1, 0.99)
     shift_1 = _curve(0.1, 0.45, 15) + _curve(0.45, 0.2, 25)
-    clean_1 = _curve(0.1, 0.15, 15) + _curve(0.15, 0.6, 25)
-    v = classify(clean_1, shift_1, k)
-    assert v.label == "1" and v.score > 0.7
-    # Pathway 2 (Fig. 1b): D stays at chance, D_shift carries the performance.
-    v = classify(_curve(0.1, 0.11), _curve(0.1, 0.5), k)
-    assert v.label == "2" and v.score < 0.05
-    # Middle ground: both kinds of features contribute comparably little of each other.
-    v = classify(_curve(0.1, 0.18), _curve(0.1, 0.35), k)
+    clean_1 = _curve(0.1, 0.12, 15) + _curve(0.12, 0.6, 25)
+    v = classify(clean_1, shift_1, k, train=train_1)
+    assert v.label == "1" and v.score > 0.7 and v.robust_first
+    # Fig. 1b (pathway 2): training accuracy saturates early while D stays at chance; D_shift carries it.
+    train_2 = _curve(0.1, 1.0, 10) + [1.0] * 30
+    v = classify(_curve(0.1, 0.11), _curve(0.1, 0.5), k, train=train_2)
+    assert v.label == "2" and v.score < 0.05 and v.saturated
+    # the same test curves before training saturates: not yet pathway 2 (it may still turn into 1)
+    assert classify(_curve(0.1, 0.11), _curve(0.1, 0.5), k, train=_curve(0.1, 0.7)).label == "between"
+    # ... and without a train curve the rule cannot tell an overfitted model from an unfinished one
+    assert classify(_curve(0.1, 0.11), _curve(0.1, 0.5), k).label == "between"
+    # non-robust features first is neither pathway
+    v = classify(_curve(0.1, 0.6, 40), [0.1] * 20 + _curve(0.1, 0.3, 20), k, train=train_1)
+    assert v.label == "between" and not v.robust_first
+    # middle ground: both kinds of features contribute, neither dominates, training not saturated
+    v = classify(_curve(0.1, 0.18), _curve(0.1, 0.35), k, train=_curve(0.1, 0.8))
     assert v.label == "between" and 0.2 < v.score < 0.4
     # Table 5: pathway 1 where robust accuracy still ends higher than non-robust
-    assert classify(_curve(0.1, 0.4), _curve(0.1, 0.55), k).label == "1"
+    assert classify(_curve(0.1, 0.4), _curve(0.1, 0.55), k, train=train_1).label == "1"
     # Nothing learned yet: undecided
-    v = classify(_curve(0.1, 0.11), _curve(0.1, 0.12), k)
+    v = classify(_curve(0.1, 0.11), _curve(0.1, 0.12), k, train=train_2)
     assert v.label == "between" and v.score == 0.5
     # the tail average, not the last epoch alone, decides (one noisy final epoch does not flip it)
     noisy = _curve(0.1, 0.11, 39) + [0.3]
-    assert classify(noisy, _curve(0.1, 0.5), k, PathwayRule(tail=0.25)).label == "2"
+    assert classify(noisy, _curve(0.1, 0.5), k, PathwayRule(tail=0.25), train=train_2).label == "2"
 
 
 def test_pathway_rule_validates_thresholds():
@@ -77,3 +87,5 @@ def test_pathway_rule_validates_thresholds():
         PathwayRule(low=0.5, high=0.3)
     with pytest.raises(ValueError, match="length"):
         classify([0.1, 0.2], [0.1], 10)
+    with pytest.raises(ValueError, match="length"):
+        classify([0.1, 0.2], [0.1, 0.2], 10, train=[0.5])

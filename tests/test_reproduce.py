@@ -16,6 +16,8 @@ EXPERIMENT_OF_CHECK = {
     "_ntk_top_features": "ntk_features",
     "_d_det_robust_first": "d_det",
     "_kernel_rotation": "kernel_dynamics",
+    "_pathways_recipe": "pathways",
+    "_d_r_robust": "robust_datasets",
 }
 
 

@@ -4,23 +4,24 @@ The four curves of a model N2 trained on D_det are, per epoch: ``train/accuracy`
 ``val/accuracy`` (held-out D_det), ``clean/accuracy`` (accuracy on D: what the *non-robust*
 features buy) and ``shift/accuracy`` (accuracy on D_shift: what the *robust* features buy).
 
-Rule (docs/methods.md §A.3). Over the last ``tail`` fraction of epochs (at least one epoch),
-average the clean and shift accuracies and take their gains over chance c = 1/K:
+Rule (docs/methods.md §A.3): the paper's own description of the two pathways, read off the whole
+trajectory. Both start by learning robust features: the shift gain over chance c = 1/K reaches
+``min_gain`` no later than the clean gain does. Then
 
-    g_NR = max(0, clean - c),   g_R = max(0, shift - c)
+* **pathway 1**: the non-robust features arrive -- at the end (the last ``tail`` fraction of
+  epochs, averaged) they carry at least a ``high`` share of the above-chance test performance;
+* **pathway 2**: training accuracy saturates (>= ``saturation`` at the end) while accuracy on D
+  stays near chance (the score below, the non-robust share, <= ``low``): the model overfits D_det
+  on robust features;
 
-The **pathway score** is the non-robust share of the above-chance test performance,
+anything else is ``"between"`` (non-robust features first, or the run has not reached either end
+yet). With the end gains g_NR = max(0, clean - c), g_R = max(0, shift - c) the **pathway score**
 
     score = g_NR / (g_NR + g_R)        in [0, 1]
 
-0 means every bit of generalisation comes from robust features (pathway 2: the model overfits
-D_det before it learns the planted non-robust features, so D stays at chance); 1 means it comes
-from non-robust features only (pathway 1 at its end). Label: ``"2"`` if score <= low,
-``"1"`` if score >= high, else ``"between"`` (defaults low = 0.2, high = 0.4: on the paper's
-Fig. 1, pathway 1 ends with clean accuracy comparable to or above shift, pathway 2 with clean at
-chance; Table 5 has pathway-1 models whose robust accuracy is still the larger share, hence a
-high threshold below one half). A model whose test performance is within ``min_gain`` of
-chance on both has learned neither kind of feature yet: score 0.5, label ``"between"``.
+is the non-robust share of what the model generalises with (0: robust features only). ``high`` is
+below one half because [RB] Table 5 has pathway-1 models whose robust accuracy still ends higher.
+A model within ``min_gain`` of chance on both has learned neither: score 0.5, ``"between"``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class PathwayRule:
     high: float = 0.4
     tail: float = 0.1
     min_gain: float = 0.05
+    saturation: float = 0.95
 
     def __post_init__(self):
         if not 0.0 <= self.low <= self.high <= 1.0:
@@ -53,6 +55,8 @@ class PathwayVerdict:
     score: float  # non-robust share of above-chance test performance, [0, 1]
     nonrobust_gain: float  # g_NR
     robust_gain: float  # g_R
+    robust_first: bool = True  # the shift gain reached min_gain no later than the clean gain
+    saturated: bool = False  # training accuracy at the end >= saturation
 
 
 def _tail_mean(values: Sequence[float], tail: float) -> float:
@@ -63,15 +67,37 @@ def _tail_mean(values: Sequence[float], tail: float) -> float:
     return float(values[-n:].mean())
 
 
-def classify(clean: Sequence[float], shift: Sequence[float], num_classes: int, rule: PathwayRule = PathwayRule()):
-    """Pathway of a model from its per-epoch ``clean/accuracy`` and ``shift/accuracy`` (same length)."""
-    if len(clean) != len(shift):
-        raise ValueError(f"clean and shift curves differ in length ({len(clean)} vs {len(shift)})")
+def _first_epoch(values: Sequence[float], level: float) -> int:
+    """Index of the first epoch at or above ``level`` (len(values) if never)."""
+    above = np.flatnonzero(np.asarray(values, float) >= level)
+    return int(above[0]) if above.size else len(values)
+
+
+def classify(
+    clean: Sequence[float],
+    shift: Sequence[float],
+    num_classes: int,
+    rule: PathwayRule = PathwayRule(),
+    train: Sequence[float] | None = None,
+) -> PathwayVerdict:
+    """Pathway of a model from its per-epoch ``clean/accuracy``, ``shift/accuracy`` and
+    ``train/accuracy`` (same length; without ``train`` pathway 2 cannot be told from an unfinished
+    run, so it is never labelled "2")."""
+    if len(clean) != len(shift) or (train is not None and len(train) != len(clean)):
+        lengths = (len(clean), len(shift), len(train) if train is not None else None)
+        raise ValueError(f"clean, shift and train curves differ in length {lengths}")
     chance = 1.0 / num_classes
     g_nr = max(0.0, _tail_mean(clean, rule.tail) - chance)
     g_r = max(0.0, _tail_mean(shift, rule.tail) - chance)
+    saturated = train is not None and _tail_mean(train, rule.tail) >= rule.saturation
+    robust_first = _first_epoch(shift, chance + rule.min_gain) <= _first_epoch(clean, chance + rule.min_gain)
     if g_nr + g_r < rule.min_gain:
-        return PathwayVerdict("between", 0.5, g_nr, g_r)
+        return PathwayVerdict("between", 0.5, g_nr, g_r, robust_first, saturated)
     score = g_nr / (g_nr + g_r)
-    label = "2" if score <= rule.low else "1" if score >= rule.high else "between"
-    return PathwayVerdict(label, score, g_nr, g_r)
+    if robust_first and score >= rule.high:
+        label = "1"
+    elif robust_first and saturated and score <= rule.low:
+        label = "2"
+    else:
+        label = "between"
+    return PathwayVerdict(label, score, g_nr, g_r, robust_first, saturated)

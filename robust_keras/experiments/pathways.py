@@ -58,7 +58,12 @@ def run(config: Config, run: Run) -> dict:
 
 def _rule(config: Config) -> PathwayRule:
     try:
-        return PathwayRule(low=config.pathway_low, high=config.pathway_high, tail=config.pathway_tail)
+        return PathwayRule(
+            low=config.pathway_low,
+            high=config.pathway_high,
+            tail=config.pathway_tail,
+            saturation=config.pathway_saturation,
+        )
     except ValueError as e:
         raise ConfigError(str(e), "pass --pathway_low <= --pathway_high") from None
 
@@ -133,7 +138,7 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
         config, child, data, test, name="n2", recipe=recipe, evaluators=evaluators, seed_purpose=f"n2-seed{cell.seed}"
     )
     curves = workflow.curves(child, (*workflow.FOUR_CURVES, CORRELATION))
-    verdict = classify(curves["clean/accuracy"], curves["shift/accuracy"], num_classes, rule)
+    verdict = classify(curves["clean/accuracy"], curves["shift/accuracy"], num_classes, rule, curves["train/accuracy"])
     child.set_tags({"pathway": verdict.label})
     child.log_metrics({"pathway/score": verdict.score}, step=recipe.epochs)
     png = plots.curves_with_correlation(
@@ -203,7 +208,9 @@ def _by_recipe(finished, rule: PathwayRule) -> list[dict]:
         epochs = min(len(v) for runs in entry["curves"].values() for v in runs)
         entry["curves"] = {k: np.array([v[:epochs] for v in runs]).T for k, runs in entry["curves"].items()}
         mean = {k: v.mean(axis=1) for k, v in entry["curves"].items()}
-        entry["verdict"] = classify(mean["clean/accuracy"], mean["shift/accuracy"], entry["num_classes"], rule)
+        entry["verdict"] = classify(
+            mean["clean/accuracy"], mean["shift/accuracy"], entry["num_classes"], rule, mean["train/accuracy"]
+        )
     return [recipes[k] for k in sorted(recipes)]
 
 

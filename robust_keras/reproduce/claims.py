@@ -183,6 +183,59 @@ def _kernel_rotation(runs: list[str]) -> Verdict:
     )
 
 
+def _tail(run_dir: str, run: str, name: str, epochs: int = 3) -> float:
+    """Mean of a child run's metric over its last ``epochs`` epochs (against epoch-to-epoch noise)."""
+    values = _metrics(run_dir, run)[name]
+    return float(np.mean([values[s] for s in sorted(values)[-epochs:]]))
+
+
+def _pathways_recipe(runs: list[str]) -> Verdict:
+    """RB App. C: low lr, no L2, no augmentation gives pathway 2; high lr or L2 gives pathway 1."""
+    import csv
+
+    parts, holds, metrics = [], True, {}
+    for seed, run_dir in enumerate(runs):
+        with open(os.path.join(run_dir, "grid.csv")) as f:
+            rows = list(csv.DictReader(f))
+        labels = []
+        for row in rows:
+            lr, wd = float(row["learning_rate"]), float(row["weight_decay"])
+            augment = row["augment"].lower() == "true"
+            want = "2" if (lr <= 0.01 and wd == 0 and not augment) else ("1" if lr >= 0.1 or wd >= 2.5e-4 else None)
+            holds &= want is None or row["pathway"] == want
+            labels.append(
+                f"lr {lr:g} L2 {wd:g}{' aug' if augment else ''}: {row['pathway']} ({float(row['score']):.2f})"
+            )
+            metrics[f"seed{seed}/score_lr{lr:g}_wd{wd:g}"] = float(row["score"])
+        parts.append(f"seed {seed}: " + ", ".join(labels))
+    return Verdict(
+        paper_value="lr 0.01, no L2, no augmentation: pathway 2; lr 0.1 or L2 >= 2.5e-4: pathway 1 (sharp transition)",
+        measured="; ".join(parts),
+        holds=bool(holds),
+        metrics=metrics,
+    )
+
+
+def _d_r_robust(runs: list[str]) -> Verdict:
+    """Ilyas et al. Sec. 3.1: a model trained normally on D_R is robust -- well above one trained on
+    D_NR and above a standard model (l2 PGD at the tiny flagfile's eps), last 3 epochs."""
+    parts, holds, metrics = [], True, {}
+    metric = "test/l2_robust_accuracy"
+    for seed, run_dir in enumerate(runs):
+        summary = _json(os.path.join(run_dir, "summary.json"))
+        d_r, d_nr = _tail(run_dir, "train_on_d_r", metric), _tail(run_dir, "train_on_d_nr", metric)
+        standard = summary["standard_model/l2_robust_accuracy"]
+        holds &= d_r > d_nr + 0.1 and d_r > standard + 0.1
+        parts.append(f"seed {seed}: l2 robust accuracy D_R {d_r:.2f}, D_NR {d_nr:.2f}, standard model {standard:.2f}")
+        metrics.update({f"seed{seed}/d_r": d_r, f"seed{seed}/d_nr": d_nr, f"seed{seed}/standard": standard})
+    return Verdict(
+        paper_value="standard training on D_R gives non-trivial robust accuracy; on D_NR, as a standard model, little",
+        measured="; ".join(parts),
+        holds=bool(holds),
+        metrics=metrics,
+    )
+
+
 CLAIMS = (
     Claim(
         name="rb_toy_switch",
@@ -239,5 +292,27 @@ CLAIMS = (
         quick=False,
         check=_kernel_rotation,
         figure="plots/kernel_dynamics.png",
+    ),
+    Claim(
+        name="rb_pathways_recipe",
+        paper="RB Sec. 4, App. C",
+        statement="on D_det, low lr without L2 or augmentation follows pathway 2; high lr or L2 follows pathway 1",
+        flagfile="rb_pathways_recipe.flags",
+        seeds=(0, 1),
+        minutes=2.5,
+        quick=False,
+        check=_pathways_recipe,
+        figure="plots/pathway_grid.png",
+    ),
+    Claim(
+        name="ilyas_d_r_robust",
+        paper="Ilyas et al. 2019, Sec. 3.1",
+        statement="a model trained normally on the robust dataset D_R is robust, well above D_NR and a standard model",
+        flagfile="ilyas_d_r_robust.flags",
+        seeds=(0, 1),
+        minutes=3.0,
+        quick=False,
+        check=_d_r_robust,
+        figure="plots/robust_datasets_curves.png",
     ),
 )
