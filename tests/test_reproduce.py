@@ -18,6 +18,8 @@ EXPERIMENT_OF_CHECK = {
     "_kernel_rotation": "kernel_dynamics",
     "_pathways_recipe": "pathways",
     "_d_r_robust": "robust_datasets",
+    "_transfer_split": "transfer_split",
+    "_ntk_attack_transfer": "ntk_transfer",
 }
 
 

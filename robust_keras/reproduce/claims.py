@@ -236,6 +236,54 @@ def _d_r_robust(runs: list[str]) -> Verdict:
     )
 
 
+def _transfer_split(runs: list[str]) -> Verdict:
+    """RB Claim 1: the part of D_det that transfers to another model trains a model with higher
+    clean accuracy (non-robust features) than the part that does not."""
+    parts, holds, metrics = [], True, {}
+    for seed, run_dir in enumerate(runs):
+        summary = _json(os.path.join(run_dir, "summary.json"))
+        transfers, stays = summary["transfers/clean"], summary["no_transfer/clean"]
+        holds &= transfers > stays + 0.05
+        parts.append(
+            f"seed {seed}: clean accuracy trained on the transferring part {transfers:.2f} vs the rest {stays:.2f}"
+        )
+        metrics.update({f"seed{seed}/transfers_clean": transfers, f"seed{seed}/no_transfer_clean": stays})
+    return Verdict(
+        paper_value="the transferring part gives the higher accuracy on D (its examples carry the non-robust features)",
+        measured="; ".join(parts),
+        holds=bool(holds),
+        metrics=metrics,
+    )
+
+
+def _ntk_attack_transfer(runs: list[str]) -> Verdict:
+    """NTK Fig. 3: the training-free NTK attack lowers a wide net's accuracy about as much as its own
+    attack, and its input gradient aligns more with the net's as width grows."""
+    parts, holds, metrics = [], True, {}
+    for run_dir in runs:
+        history = _json(os.path.join(run_dir, "ntk_transfer.json"))["history"]
+        cosines: dict[int, list[float]] = {}
+        for name, rows in sorted(history.items()):
+            width, last = int(name.split("_")[1]), rows[-1]
+            cosines.setdefault(width, []).append(last["grad_cosine"])
+            clean, own, ntk = last["nn/clean_accuracy"], last["nn/own_attack_accuracy"], last["nn/ntk_attack_accuracy"]
+            if width == max(int(n.split("_")[1]) for n in history):
+                holds &= ntk < clean - 0.25 and abs(ntk - own) < 0.15
+                parts.append(f"{name}: clean {clean:.2f}, own attack {own:.2f}, NTK attack {ntk:.2f}")
+                metrics[f"{name}/ntk_attack_accuracy"] = ntk
+        widths = sorted(cosines)
+        holds &= min(cosines[widths[-1]]) > max(cosines[widths[0]])
+        parts.append("gradient cosine " + ", ".join(f"m={w}: {np.mean(cosines[w]):.2f}" for w in widths))
+        metrics.update({f"cosine_width{w}": float(np.mean(cosines[w])) for w in widths})
+    return Verdict(
+        paper_value="the NTK attack is about as strong as the net's own (within 0.15 here) and gradients align more "
+        "with width",
+        measured="; ".join(parts),
+        holds=bool(holds),
+        metrics=metrics,
+    )
+
+
 CLAIMS = (
     Claim(
         name="rb_toy_switch",
@@ -314,5 +362,27 @@ CLAIMS = (
         quick=False,
         check=_d_r_robust,
         figure="plots/robust_datasets_curves.png",
+    ),
+    Claim(
+        name="rb_transfer_split",
+        paper="RB Sec. 3, Claim 1, Fig. 2",
+        statement="the part of D_det that transfers trains a model with higher clean accuracy than the rest",
+        flagfile="rb_transfer_split.flags",
+        seeds=(0, 1),
+        minutes=1.4,
+        quick=True,
+        check=_transfer_split,
+        figure="plots/transfer_split.png",
+    ),
+    Claim(
+        name="ntk_attack_transfer",
+        paper="NTK Sec. 3.2, Fig. 3",
+        statement="attacks crafted on the NTK alone transfer to wide trained nets, better as width grows",
+        flagfile="ntk_attack_transfer.flags",
+        seeds=None,
+        minutes=2.1,
+        quick=True,
+        check=_ntk_attack_transfer,
+        figure="plots/ntk_transfer.png",
     ),
 )
