@@ -1,4 +1,4 @@
-"""Adversarial datasets as sharded TFRecords with a manifest (the contract of DESIGN.md).
+"""Adversarial datasets as sharded TFRecords with a manifest (the contract of README "Contracts").
 
 Layout of a dataset directory::
 
