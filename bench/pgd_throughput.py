@@ -45,7 +45,8 @@ def bench_model(name: str, batch: int, steps: int, repeats: int) -> list[tuple[s
     t_in = median_seconds(lambda: grad_input(x, y).numpy(), repeats)
     t_pgd = median_seconds(lambda: attack(x, y, (0, 0))[0].numpy(), repeats)
     t_par = median_seconds(lambda: [g.numpy() for g in grad_params(x, y)], repeats)
-    t_train = median_seconds(lambda: [float(v) for v in trainer._train_step(x, y)], repeats)
+    seed = tf.constant([0, 0], tf.int64)  # the per-batch attack seed (unused without an adversary)
+    t_train = median_seconds(lambda: [float(v) for v in trainer._train_step(x, y, seed)], repeats)
     bound_in, bound_par = batch / t_in, batch / t_par
     pgd_rate, train_rate = batch * steps / t_pgd, batch / t_train
     return [

@@ -1,0 +1,45 @@
+"""Every bench/ script runs end to end at a tiny size (seconds, no peer packages), so a changed
+signature in the library breaks the suite instead of the next measurement. Not a timing test: it
+checks that each prints its table of figures. The scripts that need the peers' virtualenv (torch)
+are left to `bench/requirements-attack-peers.txt`."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+TINY = {
+    "pgd_throughput.py": ["--models", "cnn_mnist", "--batch", "8", "--steps", "2", "--repeats", "1"],
+    "apgd_throughput.py": ["--models", "cnn_mnist", "--batch", "8", "--steps", "2", "--repeats", "1"],
+    "inversion_throughput.py": ["--models", "cnn_mnist", "--batch", "8", "--steps", "2", "--repeats", "1"],
+    "d_det_generation.py": ["--model", "cnn_mnist", "--images", "16", "--batch", "8", "--steps", "2", "--repeats", "1"],
+    "input_stream.py": ["--examples", "64", "--batch", "16", "--repeats", "1"],
+    "full_batch_gd.py": ["--k", "4", "--d", "64", "--n", "40", "--m", "2", "--steps", "5", "--repeats", "1"],
+    "ntk.py": ["--sizes", "8", "--jacobian_max", "8", "--models", "mlp", "--kinds", "traced", "--no_fast_path"],
+    "ntk_analytic.py": ["--sizes", "8", "--archs", "fc3", "--repeats", "1", "--cases", "train", "--peer_blocks="],
+    "ntk_peers.py": ["--help"],  # its peers run in their own virtualenvs; the driver itself must start
+}
+NEEDS_PEERS = {"peers.py", "torch_twins.py"}  # import torch at the top
+HELPERS = {"bounds.py"}  # the baselines the scripts above import (no output of its own)
+
+
+def test_every_bench_script_is_covered():
+    scripts = {f for f in os.listdir(os.path.join(ROOT, "bench")) if f.endswith(".py")}
+    assert scripts == set(TINY) | NEEDS_PEERS | HELPERS
+
+
+@pytest.mark.parametrize("script", sorted(TINY))
+def test_bench_script_runs_at_a_tiny_size(script):
+    proc = subprocess.run(
+        [sys.executable, os.path.join("bench", script), *TINY[script]],
+        cwd=ROOT,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    assert lines and any(ch.isdigit() for ch in lines[-1]) or "usage:" in proc.stdout, proc.stdout[-2000:]
