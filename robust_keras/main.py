@@ -89,7 +89,7 @@ def parse_flags(argv: list[str]) -> list[str]:
     try:
         rest = FLAGS(argv)
     except (flags.Error, ValueError) as e:  # absl raises ValueError for e.g. --noaugment=1
-        _fail(f"{str(e).splitlines()[0]} -- see --helpfull for all flags", 2)
+        _fail(f"{str(e).splitlines()[0]} -- see --help for the project's flags and their units", 2)
     for flag in project_flags():
         if isinstance(flag.value, float) and not math.isfinite(flag.value):
             _fail(f"--{flag.name}={flag.value} is not a finite number -- pass a finite value", 2)
