@@ -174,8 +174,9 @@ flags.DEFINE_string(
 flags.DEFINE_bool(
     "dataset_write",
     False,
-    "With --dataset_dir: let this run generate D_det into that directory when it holds none, or finish an "
-    "incomplete one with the source model its manifest names (refused if that model changed).",
+    "With --dataset_dir: let this run generate its datasets (D_det; robust_datasets' d_r/, d_nr/) into that "
+    "directory when it holds none, or finish incomplete ones (a D_det only with the source model its manifest "
+    "names: refused if that model changed).",
 )
 flags.DEFINE_integer("shard_size", 1000, "Examples per TFRecord shard (the unit of resume).", lower_bound=1)
 flags.DEFINE_integer(

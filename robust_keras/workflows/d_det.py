@@ -116,7 +116,7 @@ def ensure_dataset(
         _one_stage(config, run, train, test, dataset_dir, plan)
     previous = adversarial.peek_manifest(dataset_dir)
     if config.dataset_dir and config.gen_stage == "all" and not config.dataset_write:
-        _check_read_only(dataset_dir, previous)
+        check_read_only(dataset_dir, previous)
     if previous:  # finish, repair or reuse (one D_det, many recipes) that dataset, with its source
         if previous["spec"].get("dataset") != config.dataset:
             raise DataError(
@@ -163,7 +163,7 @@ def ensure_dataset(
     return data
 
 
-def _check_read_only(dataset_dir: str, previous: dict | None) -> None:
+def check_read_only(dataset_dir: str, previous: dict | None) -> None:
     """A ``--dataset_dir`` of the user's is only read unless ``--dataset_write``: refuses one that
     holds no dataset or an incomplete one, before any training."""
     if previous is None:

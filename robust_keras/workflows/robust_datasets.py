@@ -67,6 +67,9 @@ def ensure_datasets(config: Config, run: Run, train, test, plan: StagePlan) -> d
     ShardStream (see the module docstring for the stages).
     Under ``--strategy=multi_worker`` the workers split the inversions (distribute.split_work)."""
     dirs = {name: distribute.chief_path(directory) for name, directory in dataset_dirs(config, run).items()}
+    if config.dataset_dir and config.gen_stage == "all" and not config.dataset_write:
+        for directory in dirs.values():  # a user's directory is only read (before any model is trained)
+            d_det.check_read_only(directory, adversarial.peek_manifest(directory))
     if config.gen_stage == "merge":
         if config.gen_workers < 2:
             raise ConfigError("--gen_stage=merge joins the parts of several workers", "pass --gen_workers=W (W >= 2)")

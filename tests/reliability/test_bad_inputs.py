@@ -109,6 +109,17 @@ def test_a_dataset_dir_is_only_read_unless_dataset_write(tmp_path):
     _one_line(err)
 
 
+def test_robust_datasets_dataset_dir_is_only_read_unless_dataset_write(tmp_path):
+    from robust_keras.workflows import robust_datasets
+
+    config = Config(
+        parse_project_flags("--flagfile=flags/robust_datasets_mnist_tiny.flags", f"--dataset_dir={tmp_path}")
+    )
+    with pytest.raises(DataError, match=r"d_r holds no adversarial dataset .* pass --dataset_write") as err:
+        robust_datasets.ensure_datasets(config, None, None, None, None)  # before any model is trained
+    _one_line(err)
+
+
 def test_one_class_task_is_refused():
     config = Config(parse_project_flags(QUICKSTART, "--classes=1,0", "--binary_positive_classes=5"))
     with pytest.raises(DataError, match="one class only") as err:
