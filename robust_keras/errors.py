@@ -33,3 +33,10 @@ class StageFinished(Exception):
 
 class TrainingError(RobustKerasError):
     """Training cannot go on meaningfully (e.g. the loss became NaN or infinite)."""
+
+
+def first_line(error: BaseException, limit: int = 160) -> str:
+    """``Type: first line of the message``, at most ``limit`` characters of message: how a
+    one-line error quotes the exception behind it."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text[:limit]}{'...' if len(text) > limit else ''}"

@@ -9,14 +9,11 @@ import errno
 import re
 import sys
 
+from robust_keras.errors import first_line
+
 DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO}
 _DISK_TEXT = ("No space left on device", "Disk quota exceeded", "Read-only file system")
 _KEPT = "finished shards, checkpoints and metrics are kept"
-
-
-def _first_line(text: str, limit: int = 160) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line[:limit] + ("..." if len(line) > limit else "")
 
 
 def describe_failure(error: BaseException, multi_worker: bool = False) -> str | None:
@@ -37,7 +34,7 @@ def describe_failure(error: BaseException, multi_worker: bool = False) -> str | 
         return f"{reason} while writing {where} -- free space, then rerun the same command: {_KEPT}"
     if isinstance(error, tf.errors.ResourceExhaustedError):
         return (
-            f"out of memory ({_first_line(text)}) -- lower --batch_size / --eval_batch_size, or run on a device "
+            f"out of memory ({first_line(error)}) -- lower --batch_size / --eval_batch_size, or run on a device "
             "with more memory"
         )
     if multi_worker and isinstance(

@@ -36,9 +36,9 @@ from robust_keras import (  # noqa: E402
     flags_toy_linear,  # noqa: E402, F401  (defines the toy_* flags)
     paths,  # noqa: E402
 )
-from robust_keras.errors import RobustKerasError, StageFinished  # noqa: E402
+from robust_keras.errors import RobustKerasError, StageFinished, first_line  # noqa: E402
 from robust_keras.failures import describe_failure  # noqa: E402
-from robust_keras.tracking_store import default_tracking_uri, first_line  # noqa: E402
+from robust_keras.tracking_store import default_tracking_uri  # noqa: E402
 
 FLAGS = flags.FLAGS
 # where the project's flags are defined, in the order --help shows their groups

@@ -7,6 +7,7 @@ line (a kill or a full disk mid-write) is skipped by readers and cut off by the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -16,6 +17,8 @@ from robust_keras.faults import die, fail_point
 METRICS = "metrics.jsonl"
 LEDGER = "mlflow_ledger.jsonl"
 PENDING = "mlflow_pending.jsonl"
+ID_FILE = "mlflow_run_id"  # the run id in the home store (children: mlflow_run_id.<name>)
+INFO = "mlflow.json"  # experiment, run name, tags and the home tracking URI
 _mended: set[str] = set()  # files whose torn last line this process has already mended
 
 
@@ -100,3 +103,30 @@ def drop_pending(run_dir: str, label: str) -> None:
     path = os.path.join(run_dir, PENDING)
     rest = [e for e in read_jsonl(path) if e.get("run") != label]
     write_text(path, "".join(json.dumps(e) + "\n" for e in rest))
+
+
+def store_id_file(id_file: str, tracking_uri: str, home_uri: str) -> str:
+    """Where the run id for ``tracking_uri`` is kept: ``id_file`` for the run directory's home
+    store, ``id_file@<hash of the URI>`` for any other store it is mirrored into."""
+    if tracking_uri == home_uri:
+        return id_file
+    return f"{id_file}@{hashlib.sha1(tracking_uri.encode()).hexdigest()[:10]}"
+
+
+def home_tracking_uri(run_dir: str) -> str | None:
+    """The tracking URI ``run_dir`` was started with (its home store), if recorded."""
+    path = os.path.join(run_dir, INFO)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f).get("tracking_uri")
+
+
+def run_id_for(run_dir: str, tracking_uri: str) -> str | None:
+    """The id of ``run_dir``'s main run in the store ``tracking_uri`` (None if it has none)."""
+    home = home_tracking_uri(run_dir) or tracking_uri
+    path = store_id_file(os.path.join(run_dir, ID_FILE), tracking_uri, home)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return f.read().strip()

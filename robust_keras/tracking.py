@@ -23,7 +23,6 @@ there and replays everything from the run directory.
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import time
@@ -36,25 +35,32 @@ from mlflow.tracking import MlflowClient
 
 from robust_keras.atomic_files import write_json
 from robust_keras.environment import mlflow_command, sync_command
-from robust_keras.run_files import (
+from robust_keras.errors import first_line
+from robust_keras.run_files import (  # noqa: F401  (ID_FILE, INFO, home_tracking_uri, run_id_for re-exported)
+    ID_FILE,
+    INFO,
     LEDGER,
     METRICS,
     PENDING,
     append_jsonl,
     drop_pending,
     entry_items,
+    home_tracking_uri,
     mend_once,
     metric_history,
     metric_rows,
     read_jsonl,
     recorded_params,
+    run_id_for,
+    store_id_file,
     write_id,
 )
 from robust_keras.tracking_store import (  # noqa: F401  (default_tracking_uri re-exported)
     TrackingError,
     default_tracking_uri,
+    ensure_experiment,
     ensure_sqlite_store,
-    first_line,
+    run_exists,
     server_reachable,
 )
 
@@ -72,8 +78,6 @@ __all__ = [
 
 _PARAM_MAX = 6000  # MLflow 3 limit on one param value
 _BATCH = 100
-ID_FILE = "mlflow_run_id"
-INFO = "mlflow.json"
 _RETRY_SECONDS = 15.0  # while MLflow is away, try to catch up at most this often (finish always tries)
 _warned: set[str] = set()  # tracking URIs whose outage was already reported (one line per process)
 
@@ -324,14 +328,6 @@ def _top(run: Run) -> str:
     return run.run_dir
 
 
-def _store_id_file(id_file: str, tracking_uri: str, home_uri: str) -> str:
-    """Where the run id for ``tracking_uri`` is kept: ``id_file`` for the run directory's home
-    store, ``id_file@<hash of the URI>`` for any other store it is mirrored into."""
-    if tracking_uri == home_uri:
-        return id_file
-    return f"{id_file}@{hashlib.sha1(tracking_uri.encode()).hexdigest()[:10]}"
-
-
 def _open(client: MlflowClient, id_file: str, create, run_dir: str, label: str, parent=None, resume=True, home=None):
     """The run recorded for this tracking store (marked RUNNING again; recreated with a full
     replay if the store lost it), or a new one from ``create()``. Ids are kept per store: a run
@@ -343,7 +339,7 @@ def _open(client: MlflowClient, id_file: str, create, run_dir: str, label: str, 
     run = Run(client, None, run_dir, label, id_file=id_file, create=create, parent=parent)
     run.home_uri = home or run.home_uri
     home_file = id_file
-    id_file = run._id_file = _store_id_file(id_file, client.tracking_uri, run.home_uri)
+    id_file = run._id_file = store_id_file(id_file, client.tracking_uri, run.home_uri)
     try:
         if not os.path.exists(id_file):
             run_id = create()
@@ -366,7 +362,7 @@ def _open(client: MlflowClient, id_file: str, create, run_dir: str, label: str, 
                 os.remove(tmp)
         with open(id_file) as f:
             run_id = f.read().strip()
-        if _exists(client, run_id):
+        if run_exists(client, run_id):
             if resume:
                 client.update_run(run_id, status="RUNNING")
             run.run_id, run._online = run_id, True
@@ -378,36 +374,6 @@ def _open(client: MlflowClient, id_file: str, create, run_dir: str, label: str, 
     except Exception as e:
         run._went_away(e)
     return run
-
-
-def _exists(client: MlflowClient, run_id: str) -> bool:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_run(run_id).info.lifecycle_stage != "deleted"
-    except MlflowException as e:
-        if e.error_code == "RESOURCE_DOES_NOT_EXIST":
-            return False
-        raise
-
-
-def home_tracking_uri(run_dir: str) -> str | None:
-    """The tracking URI ``run_dir`` was started with (its home store), if recorded."""
-    path = os.path.join(run_dir, INFO)
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f).get("tracking_uri")
-
-
-def run_id_for(run_dir: str, tracking_uri: str) -> str | None:
-    """The id of ``run_dir``'s main run in the store ``tracking_uri`` (None if it has none)."""
-    home = home_tracking_uri(run_dir) or tracking_uri
-    path = _store_id_file(os.path.join(run_dir, ID_FILE), tracking_uri, home)
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return f.read().strip()
 
 
 def open_run(
@@ -422,8 +388,6 @@ def open_run(
         or the SQLite store is unusable.
     """
     os.makedirs(run_dir, exist_ok=True)
-    if tracking_uri.startswith("sqlite:///"):
-        os.makedirs(os.path.dirname(tracking_uri[len("sqlite:///") :]) or ".", exist_ok=True)
     info_path = os.path.join(run_dir, INFO)
     if not os.path.exists(info_path):
         info = {"experiment": experiment_name, "run_name": run_name, "tags": dict(tags), "tracking_uri": tracking_uri}
@@ -435,11 +399,11 @@ def open_run(
     client = MlflowClient(tracking_uri=tracking_uri)
 
     def create() -> str:
-        experiment_id = _experiment_id(client, info["experiment"], tracking_uri)
+        experiment_id = ensure_experiment(client, info["experiment"], tracking_uri)
         return client.create_run(experiment_id, tags=info["tags"], run_name=info["run_name"]).info.run_id
 
     id_file = os.path.join(run_dir, ID_FILE)
-    if not os.path.exists(_store_id_file(id_file, tracking_uri, home)):  # a new run there: the store must answer
+    if not os.path.exists(store_id_file(id_file, tracking_uri, home)):  # a new run there: the store must answer
         try:
             if not server_reachable(tracking_uri):
                 raise ConnectionRefusedError("nothing answers at that address")
@@ -476,20 +440,3 @@ def sync_run_dir(run_dir: str, tracking_uri: str) -> SyncReport:
             in_step += 1
         duplicates += [(run.label, *d) for d in run.duplicates]
     return SyncReport(in_step, len(runs), duplicates)
-
-
-# MLflow 3's UI opens an experiment in its GenAI view (traces, evaluations) unless the experiment
-# says it holds model training: the UI reads this experiment tag to pick the runs-list view.
-_EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
-
-
-def _experiment_id(client: MlflowClient, name: str, tracking_uri: str) -> str:
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        if experiment.tags.get(_EXPERIMENT_KIND[0]) is None:
-            client.set_experiment_tag(experiment.experiment_id, *_EXPERIMENT_KIND)
-        return experiment.experiment_id
-    location = None
-    if tracking_uri.startswith("sqlite:///"):  # keep artifacts next to the database, not in cwd
-        location = "file://" + os.path.join(os.path.dirname(tracking_uri[len("sqlite:///") :]), "mlartifacts")
-    return client.create_experiment(name, artifact_location=location, tags=dict([_EXPERIMENT_KIND]))

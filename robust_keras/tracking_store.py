@@ -55,6 +55,7 @@ def ensure_sqlite_store(tracking_uri: str) -> None:
     path = sqlite_path(tracking_uri)
     if path is None:
         return
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     if os.path.exists(path):
         try:
             tables, versioned, runs = _tables(path)
@@ -113,7 +114,30 @@ def server_reachable(tracking_uri: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def first_line(error: BaseException, limit: int = 160) -> str:
-    """``Type: first line of the message``, at most ``limit`` characters of message."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {text[:limit]}{'...' if len(text) > limit else ''}"
+def run_exists(client, run_id: str) -> bool:
+    """Whether the store of ``client`` holds run ``run_id`` (a deleted run counts as gone)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(run_id).info.lifecycle_stage != "deleted"
+    except MlflowException as e:
+        if e.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return False
+        raise
+
+
+# MLflow 3's UI opens an experiment in its GenAI view (traces, evaluations) unless the experiment
+# says it holds model training: the UI reads this experiment tag to pick the runs-list view.
+_EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+
+
+def ensure_experiment(client, name: str, tracking_uri: str) -> str:
+    """The id of experiment ``name`` in the store of ``client``, created if needed."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        if experiment.tags.get(_EXPERIMENT_KIND[0]) is None:
+            client.set_experiment_tag(experiment.experiment_id, *_EXPERIMENT_KIND)
+        return experiment.experiment_id
+    path = sqlite_path(tracking_uri)  # keep artifacts next to the database, not in cwd
+    location = "file://" + os.path.join(os.path.dirname(path), "mlartifacts") if path else None
+    return client.create_experiment(name, artifact_location=location, tags=dict([_EXPERIMENT_KIND]))

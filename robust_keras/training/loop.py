@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from robust_keras import distribute
 from robust_keras.atomic_files import write_json
-from robust_keras.errors import TrainingError
+from robust_keras.errors import TrainingError, first_line
 from robust_keras.faults import die, fail_point, fill_disk
 
 Metrics = dict[str, float]
@@ -203,9 +203,8 @@ def _restore(ckpt, latest: str, name: str, directory: str) -> None:
     try:
         ckpt.restore(latest).assert_existing_objects_matched()
     except (IndexError, ValueError, AssertionError, tf.errors.OpError) as e:
-        text = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
         raise TrainingError(
-            f"[{name}] checkpoint {latest} cannot be restored ({type(e).__name__}: {text})",
+            f"[{name}] checkpoint {latest} cannot be restored ({first_line(e)})",
             f"it is truncated or from another model: delete {directory} and rerun to train {name} from scratch "
             "(the run's other results are kept)",
         ) from None
