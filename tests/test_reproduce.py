@@ -20,6 +20,8 @@ EXPERIMENT_OF_CHECK = {
     "_d_r_robust": "robust_datasets",
     "_transfer_split": "transfer_split",
     "_ntk_attack_transfer": "ntk_transfer",
+    "_clean_pathways": "clean_pathways",
+    "_performance_correlation": "pathways",
 }
 
 
@@ -28,7 +30,8 @@ def test_claim_flagfiles_parse_into_the_experiment_their_check_reads(claim):
     path = os.path.join(ROOT, "flags", "reproduce", claim.flagfile)
     with open(path) as f:
         text = f.read()
-    assert text.startswith(f"# .venv/bin/python -m robust_keras.reproduce --only={claim.name}")
+    sharing = [c.name for c in claims.CLAIMS if c.flagfile == claim.flagfile]  # claims reading the same runs
+    assert text.startswith(f"# .venv/bin/python -m robust_keras.reproduce --only={','.join(sharing)}\n")
     values = parse_project_flags(f"--flagfile={path}")
     assert values["experiment"] == EXPERIMENT_OF_CHECK[claim.check.__name__]
     assert "--seed=" not in text  # the runner passes each of the claim's seeds
@@ -41,12 +44,56 @@ def _metrics(run_dir, rows):
     return str(run_dir)
 
 
-def test_kernel_rotation_holds_only_if_every_seed_rotates_more_under_adversarial_training(tmp_path):
-    more = _metrics(tmp_path / "a", [("standard", 8, "ntk/angle", 0.30), ("adversarial", 8, "ntk/angle", 0.35)])
-    less = _metrics(tmp_path / "b", [("standard", 8, "ntk/angle", 0.30), ("adversarial", 8, "ntk/angle", 0.25)])
-    assert claims._kernel_rotation([more]).holds
-    verdict = claims._kernel_rotation([more, less])  # one seed against it: the claim does not hold
-    assert not verdict.holds and "seed 1: final angle adversarial 0.250 vs standard 0.300" in verdict.measured
+def _kernel_run(path, adversarial):
+    """A kernel_dynamics run whose adversarial kernel at epoch 8 differs from the standard one by ``adversarial``
+    (quantity -> value; the standard run has distance 0.05, angle 0.30, norm ratio 2.0, concentration 0.90)."""
+    standard = {"ntk/distance_to_init": 0.05, "ntk/angle": 0.30, "ntk/norm_ratio": 2.0, "ntk/concentration_top5": 0.9}
+    rows = [("standard", 8, name, value) for name, value in standard.items()]
+    rows += [("adversarial", 8, name, adversarial.get(name, value)) for name, value in standard.items()]
+    return _metrics(path, rows)
+
+
+def test_kernel_rotation_holds_only_if_every_part_holds_in_every_seed(tmp_path):
+    paper = {"ntk/distance_to_init": 0.08, "ntk/angle": 0.40, "ntk/norm_ratio": 1.5, "ntk/concentration_top5": 0.95}
+    good = _kernel_run(tmp_path / "a", paper)
+    assert claims._kernel_rotation([good]).holds
+    for name, wrong in (("ntk/angle", 0.25), ("ntk/norm_ratio", 2.5), ("ntk/concentration_top5", 0.85)):
+        other = _kernel_run(tmp_path / name.replace("/", "_"), {**paper, name: wrong})
+        verdict = claims._kernel_rotation([good, other])  # one seed against one part: the claim does not hold
+        assert not verdict.holds
+    assert "seed 1: adversarial vs standard -- distance 0.080 vs 0.050, angle 0.250 vs 0.300 rad" in (
+        claims._kernel_rotation([good, _kernel_run(tmp_path / "b", {**paper, "ntk/angle": 0.25})]).measured
+    )
+
+
+def test_clean_pathways_needs_higher_transfer_from_the_regularised_model_in_every_seed(tmp_path):
+    def run(name, transfer_1, transfer_2, success=0.9):
+        path = tmp_path / name
+        path.mkdir()
+        summary = {f"m1_{r}/adv/attack_success": success for r in "12"}
+        summary.update({f"m1_1/adv/transfer_m2_{t}": transfer_1 for t in "12"})
+        summary.update({f"m1_2/adv/transfer_m2_{t}": transfer_2 for t in "12"})
+        (path / "summary.json").write_text(json.dumps(summary))
+        return str(path)
+
+    assert claims._clean_pathways([run("a", 0.6, 0.3)]).holds
+    assert not claims._clean_pathways([run("b", 0.6, 0.3), run("c", 0.4, 0.38)]).holds  # too close in seed 1
+    assert not claims._clean_pathways([run("d", 0.6, 0.3, success=0.4)]).holds  # the attack itself fails
+
+
+def test_performance_correlation_share_must_fall_in_every_cell(tmp_path):
+    def cell(name, mu, info):
+        rows = [("c", e, "val/performance_correlation", v) for e, v in enumerate(mu, 1)]
+        rows += [("c", e, "val/label_information", v) for e, v in enumerate(info, 1)]
+        rows += [("c", e, "shift/accuracy", 0.1 * e) for e in range(1, len(mu) + 1)]
+        return _metrics(tmp_path / "seed0" / "cells" / name, rows)
+
+    info = [0.01, 1.0, 2.0, 2.5, 3.0, 3.0]  # epoch 1 knows nothing (skipped): shares from epoch 2
+    cell("000-a", [0.0, 0.9, 1.6, 1.7, 1.7, 1.7], info)  # plateau: 0.9 -> 0.57
+    assert claims._performance_correlation([str(tmp_path / "seed0")]).holds
+    cell("001-b", [0.0, 0.9, 1.8, 2.3, 2.8, 2.9], info)  # keeps pace: 0.9 -> 0.97
+    verdict = claims._performance_correlation([str(tmp_path / "seed0")])
+    assert not verdict.holds and "001-b: mu 0.00 -> 2.90 bits" in verdict.measured
 
 
 def test_toy_switch_reads_the_regimes_against_k_t(tmp_path):

@@ -4,6 +4,7 @@ Kernels are float64 empirical NTKs of a batch of N inputs: traced over the K out
 whole, (N K, N K) with rows ordered (input, output).
   distance       d(K_s, K_t) = 1 - <K_s, K_t>_F / (||K_s||_F ||K_t||_F)           (Eq. 12)
   polar          radius ||K_t - K_0||_F and angle arccos(1 - d(K_0, K_t))         (Eq. 13)
+  norm ratio     ||K_t||_F / ||K_0||_F (how much the kernel has grown)
   top space      the same on the projection of each kernel onto its own top-r eigenspace
   concentration  sum_{i <= k} lambda_i^2 / sum_i lambda_i^2
 """
@@ -125,6 +126,7 @@ class KernelDynamics:
             "ntk/distance_to_init": kernel_distance(k0, kt),
             "ntk/radius": radius,
             "ntk/angle": angle,
+            "ntk/norm_ratio": float(np.linalg.norm(kt) / np.linalg.norm(k0)),
             f"ntk/radius_top{self.top}": top_radius,
             f"ntk/angle_top{self.top}": top_angle,
         }

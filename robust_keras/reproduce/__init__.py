@@ -2,15 +2,17 @@
 
 For each claim of :data:`claims.CLAIMS` (``--only=NAME,...``, or ``--quick`` for those that hold
 at CPU scale in minutes) the runner runs its flagfile (``flags/reproduce/``) once per seed with
-``python -m robust_keras.main`` into ``<output_dir>/<claim>/seed<s>/`` -- as a user would, so every
-run is an ordinary run directory with its own MLflow run -- then applies the claim's check and
-writes ``<output_dir>/<claim>/verdict.json``, the claim's figure (``<output_dir>/figures/``) and an
+``python -m robust_keras.main`` into ``<output_dir>/runs/<flagfile>/seed<s>/`` -- as a user would, so
+every run is an ordinary run directory with its own MLflow run, and claims read from the same
+flagfile share its runs -- then applies the claim's check and writes
+``<output_dir>/<claim>/verdict.json``, the claim's figure (``<output_dir>/figures/``) and an
 MLflow run per claim (experiment ``robust_keras/reproduce``: params say the claim, metrics what was
 measured, tag ``holds``). ``reproduce.md`` collects one row per claim: claim -> the paper's value ->
 measured -> holds / does not hold.
 
-Resumable: a claim with a verdict is not rerun (delete its directory to redo it); an interrupted
-run resumes where it stopped (main's own resume). Exit status 1 when a claim marked quick does not
+Resumable: a claim with a verdict is not rerun (delete its directory to redo it); a run that
+finished (``<run>.done``) is not started again, an interrupted one resumes where it stopped (main's
+own resume). Exit status 1 when a claim marked quick does not
 hold (CI runs ``--quick``), else 0: a claim documented not to hold at CPU scale is reported, not
 failed on.
 """
@@ -52,8 +54,17 @@ def _selected(args: argparse.Namespace) -> list[Claim]:
     return [c for c in CLAIMS if (not names or c.name in names) and (c.quick or not args.quick)]
 
 
+def _run_dir(out: str, claim: Claim, seed: int | None) -> str:
+    """Where the run of ``claim``'s flagfile with ``seed`` lives (shared by claims of one flagfile)."""
+    return os.path.join(out, "runs", claim.flagfile.removesuffix(".flags"), "run" if seed is None else f"seed{seed}")
+
+
 def _run_seed(claim: Claim, seed: int | None, run_dir: str, uri: str) -> None:
-    """One run of the claim's flagfile, as a user would start it (re-running resumes it)."""
+    """One run of the claim's flagfile, as a user would start it (re-running resumes it); nothing
+    to do if it finished earlier, for this claim or another of the same flagfile."""
+    done = run_dir.rstrip("/") + ".done"
+    if os.path.exists(done):
+        return
     cmd = [sys.executable, "-m", "robust_keras.main", f"--flagfile={os.path.join(FLAGS_DIR, claim.flagfile)}"]
     cmd += [f"--seed={seed}"] if seed is not None else []
     cmd += [
@@ -71,6 +82,7 @@ def _run_seed(claim: Claim, seed: int | None, run_dir: str, uri: str) -> None:
         with open(log_path) as f:
             last = [ln for ln in f.read().splitlines() if ln.strip()][-1:] or [""]
         raise RuntimeError(f"{claim.name}: the run in {run_dir} failed ({last[0][:300]}); its log: {log_path}")
+    write_text(done, time.strftime("%Y-%m-%d %H:%M:%S\n"))
 
 
 def _record(claim: Claim, verdict: Verdict, claim_dir: str, runs: list[str], uri: str, out: str) -> dict:
@@ -142,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         claim_dir = os.path.join(out, claim.name)
         runs = []
         for seed in claim.seeds or (None,):
-            run_dir = os.path.join(claim_dir, f"seed{seed}" if seed is not None else "run")
+            run_dir = _run_dir(out, claim, seed)
             _run_seed(claim, seed, run_dir, uri)
             runs.append(run_dir)
         record = _record(claim, claim.check(runs), claim_dir, runs, uri, out)

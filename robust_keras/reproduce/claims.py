@@ -10,6 +10,7 @@ fitted to our runs, and a row that does not hold says what was measured.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from collections.abc import Callable
@@ -44,15 +45,16 @@ def _json(path: str):
         return json.load(f)
 
 
-def _metrics(run_dir: str, run: str = "main") -> dict[str, dict[int, float]]:
-    """{metric: {step: value}} of one run (``run``: main or a child's label) from metrics.jsonl."""
+def _metrics(run_dir: str, run: str | None = "main") -> dict[str, dict[int, float]]:
+    """{metric: {step: value}} of one run (``run``: main or a child's label; None: every row -- a
+    directory only one run writes, such as a grid cell's) from metrics.jsonl."""
     out: dict[str, dict[int, float]] = {}
     with open(os.path.join(run_dir, "metrics.jsonl")) as f:
         for line in f:
             if not line.strip():
                 continue
             row = json.loads(line)
-            if row["run"] == run:
+            if run is None or row["run"] == run:
                 out.setdefault(row["name"], {})[row["step"]] = row["value"]
     return out
 
@@ -165,22 +167,43 @@ def _d_det_robust_first(runs: list[str]) -> Verdict:
 
 
 def _kernel_rotation(runs: list[str]) -> Verdict:
-    """NTK Sec. 5: adversarial training rotates the kernel more than standard training."""
+    """NTK Sec. 5: adversarial training moves the kernel further from K_0 (distance, Eq. 12) and
+    rotates it more (angle, Eq. 13), grows its norm less, and concentrates its spectrum more; every
+    part in every seed, at the last recorded epoch."""
     parts, holds, metrics = [], True, {}
     for seed, run_dir in enumerate(runs):
-        angle = {mode: _metrics(run_dir, mode)["ntk/angle"] for mode in ("standard", "adversarial")}
-        final = {mode: a[max(a)] for mode, a in angle.items()}
-        holds &= final["adversarial"] > final["standard"]
+        final = {}
+        for mode in ("standard", "adversarial"):
+            m = _metrics(run_dir, mode)
+            top = next(k for k in sorted(m) if k.startswith("ntk/concentration_top"))
+            final[mode] = {q: m[key][max(m[key])] for q, key in _KERNEL_QUANTITIES.items() if key in m}
+            final[mode]["concentration"] = m[top][max(m[top])]
+        adv, std = final["adversarial"], final["standard"]
+        facets = {
+            "moves more": adv["distance"] > std["distance"],
+            "rotates more": adv["angle"] > std["angle"],
+            "grows less": adv.get("norm_ratio", np.inf) < std.get("norm_ratio", -np.inf),
+            "concentrates more": adv["concentration"] > std["concentration"],
+        }
+        holds &= all(facets.values())
         parts.append(
-            f"seed {seed}: final angle adversarial {final['adversarial']:.3f} vs standard {final['standard']:.3f} rad"
+            f"seed {seed}: adversarial vs standard -- distance {adv['distance']:.3f} vs {std['distance']:.3f}, "
+            f"angle {adv['angle']:.3f} vs {std['angle']:.3f} rad, norm ratio {adv.get('norm_ratio', np.nan):.2f} "
+            f"vs {std.get('norm_ratio', np.nan):.2f}, {top.split('/')[1].replace('_', ' ')} "
+            f"{adv['concentration']:.3f} vs {std['concentration']:.3f} "
+            f"({', '.join(f'{k}: ' + ('yes' if v else 'no') for k, v in facets.items())})"
         )
-        metrics.update({f"seed{seed}/angle_{mode}": v for mode, v in final.items()})
+        metrics.update({f"seed{seed}/{q}_{mode}": v for mode, row in final.items() for q, v in row.items()})
     return Verdict(
-        paper_value="the kernel rotates more (larger angle to K_0) under adversarial than under standard training",
+        paper_value="under adversarial training the kernel moves further from K_0, rotates more (larger angle), "
+        "grows its norm less and concentrates its spectrum more than under standard training",
         measured="; ".join(parts),
         holds=bool(holds),
         metrics=metrics,
     )
+
+
+_KERNEL_QUANTITIES = {"distance": "ntk/distance_to_init", "angle": "ntk/angle", "norm_ratio": "ntk/norm_ratio"}
 
 
 def _tail(run_dir: str, run: str, name: str, epochs: int = 3) -> float:
@@ -284,6 +307,63 @@ def _ntk_attack_transfer(runs: list[str]) -> Verdict:
     )
 
 
+def _clean_pathways(runs: list[str]) -> Verdict:
+    """RB Sec. 4.2, Fig. 4: on clean data the targeted attack succeeds on both M1 models, and the
+    examples crafted on M1(1) (augmentation + L2: pathway 1, non-robust features learned) transfer
+    to the reference models M2(1), M2(2) more than those crafted on M1(2) (neither: pathway 2)."""
+    parts, holds, metrics = [], True, {}
+    for seed, run_dir in enumerate(runs):
+        summary = _json(os.path.join(run_dir, "summary.json"))
+        success = {r: summary[f"m1_{r}/adv/attack_success"] for r in ("1", "2")}
+        transfer = {r: float(np.mean([summary[f"m1_{r}/adv/transfer_m2_{t}"] for t in ("1", "2")])) for r in success}
+        holds &= min(success.values()) >= 0.5 and transfer["1"] > transfer["2"] + 0.05
+        parts.append(
+            f"seed {seed}: attack success M1(1) {success['1']:.2f}, M1(2) {success['2']:.2f}; transfer to the M2s "
+            f"from M1(1) {transfer['1']:.2f} vs from M1(2) {transfer['2']:.2f}"
+        )
+        metrics.update({f"seed{seed}/success_m1_{r}": v for r, v in success.items()})
+        metrics.update({f"seed{seed}/transfer_from_m1_{r}": v for r, v in transfer.items()})
+    return Verdict(
+        paper_value="targeted attack success high (>= 0.5 here) on both M1; transfer from M1(1) clearly higher (by "
+        "> 0.05 here) than from M1(2)",
+        measured="; ".join(parts),
+        holds=bool(holds),
+        metrics=metrics,
+    )
+
+
+def _performance_correlation(runs: list[str]) -> Verdict:
+    """RB Sec. 4.3 (after Nakkiran et al. 2019): as training on D_det goes on, the performance
+    correlation mu_Y(F; L) with the logistic regression L stops keeping pace with what the network
+    knows about the labels, I(F; Y): the share mu / I(F; Y) ends at least 0.1 below its highest
+    value in the first half of training, in every grid cell of every seed. (Epochs where the
+    network knows almost nothing, I(F; Y) < 0.05 bits, have no meaningful share and are skipped.)"""
+    parts, holds, metrics = [], True, {}
+    for seed, run_dir in enumerate(runs):
+        for cell_dir in sorted(glob.glob(os.path.join(run_dir, "cells", "*"))):
+            m = _metrics(cell_dir, None)
+            mu, info = m["val/performance_correlation"], m["val/label_information"]
+            epochs = sorted(e for e in mu if info.get(e, 0.0) >= 0.05)
+            share = {e: mu[e] / info[e] for e in epochs}
+            early = max(share[e] for e in epochs[: max(1, len(epochs) // 2)])
+            final = share[epochs[-1]]
+            shift = m["shift/accuracy"]
+            holds &= final <= early - 0.1
+            cell = os.path.basename(cell_dir)
+            parts.append(
+                f"seed {seed} {cell}: mu {mu[min(mu)]:.2f} -> {mu[max(mu)]:.2f} bits (peak {max(mu.values()):.2f}), "
+                f"share mu/I {early:.2f} -> {final:.2f}, shift accuracy peaks at epoch {max(shift, key=shift.get)}"
+            )
+            metrics.update({f"seed{seed}/{cell}/share_early": early, f"seed{seed}/{cell}/share_final": final})
+    return Verdict(
+        paper_value="the performance correlation with the best simple classifier plateaus (where robust accuracy "
+        "drops) while the network keeps learning: mu / I(F;Y) falls (by >= 0.1 here)",
+        measured="; ".join(parts),
+        holds=bool(holds),
+        metrics=metrics,
+    )
+
+
 CLAIMS = (
     Claim(
         name="rb_toy_switch",
@@ -333,7 +413,8 @@ CLAIMS = (
     Claim(
         name="ntk_kernel_rotation",
         paper="NTK Sec. 5, Fig. 6",
-        statement="adversarial training rotates the empirical NTK more than standard training",
+        statement="adversarial training moves and rotates the empirical NTK more than standard training, grows its "
+        "norm less and concentrates it more",
         flagfile="ntk_kernel_rotation.flags",
         seeds=(0, 1),
         minutes=1.1,
@@ -384,5 +465,29 @@ CLAIMS = (
         quick=True,
         check=_ntk_attack_transfer,
         figure="plots/ntk_transfer.png",
+    ),
+    Claim(
+        name="rb_clean_pathways",
+        paper="RB Sec. 4.2, Fig. 4",
+        statement="on clean data, targeted attacks crafted on the regularised model M1(1) transfer to other models "
+        "more than those crafted on the unregularised M1(2)",
+        flagfile="rb_clean_pathways.flags",
+        seeds=(0, 1),
+        minutes=3.0,
+        quick=False,
+        check=_clean_pathways,
+        figure="plots/clean_pathways.png",
+    ),
+    Claim(
+        name="rb_performance_correlation",
+        paper="RB Sec. 4.3",
+        statement="on D_det the performance correlation with a logistic regression plateaus while the network keeps "
+        "learning: the share of its label information the simple classifier explains falls",
+        flagfile="rb_pathways_recipe.flags",
+        seeds=(0, 1),
+        minutes=0.0,
+        quick=False,
+        check=_performance_correlation,
+        figure="cells/000-lr0.01-l20-noaug-seed0/plots/curves.png",
     ),
 )

@@ -88,7 +88,8 @@ class PerformanceCorrelationEvaluator:
     """Performance correlation mu_Y(F; L) in bits (analysis/performance_correlation.py) between
     the model's predictions F and fixed predictions L of a simple classifier on (images, labels Y).
 
-    Yields ``<split>/performance_correlation``.
+    Yields ``<split>/performance_correlation`` and ``<split>/label_information`` (I(F; Y) in bits,
+    the whole of what F tells about Y: mu / I(F; Y) is the share the simple classifier accounts for).
     """
 
     def __init__(self, split: str, images: np.ndarray, labels: np.ndarray, simple_predictions, batch_size: int = 500):
@@ -98,10 +99,11 @@ class PerformanceCorrelationEvaluator:
         self.simple = np.asarray(simple_predictions, np.int64)
 
     def evaluate(self, predict: Callable[[tf.Tensor], tf.Tensor]) -> Iterator[tuple[str, float]]:
-        from robust_keras.analysis.performance_correlation import performance_correlation
+        from robust_keras.analysis.performance_correlation import mutual_information, performance_correlation
 
         f = np.concatenate([np.argmax(np.asarray(predict(x)), -1) for x, _ in self.dataset])
         yield f"{self.split}/performance_correlation", performance_correlation(f, self.simple, self.labels)
+        yield f"{self.split}/label_information", mutual_information(f, self.labels)
 
 
 class TargetedTransferEvaluator:
