@@ -145,8 +145,12 @@ def test_tiny_ntk_features_experiment_top_features_are_more_robust(tmp_path):
     top = np.mean([r["robustness"] for r in rows[:10]])
     tail = np.mean([r["robustness"] for r in rows[-10:]])
     assert top > tail + 0.1  # NTK paper Sec. 4: robust features sit at the top of the spectrum
-    for png in ("usefulness_robustness.png", "robust_feature_aggregation.png", "feature_gradients.png"):
-        assert (tmp_path / "plots" / png).exists()
+    # Prop. 1: the loss gradient an attack follows comes mostly from beyond the (robust) top fifth
+    shares = read_json(tmp_path / "gradient_shares.json")
+    assert len(shares["share"]) == 50 and sum(shares["share"][:10]) < 0.5, shares
+    pngs = ("usefulness_robustness", "robust_feature_aggregation", "feature_gradients", "useful_nonrobust_features")
+    for png in (*pngs, "gradient_shares"):
+        assert (tmp_path / "plots" / f"{png}.png").exists()
 
 
 def test_tiny_ntk_features_on_an_empirical_kernel_show_the_same_split(tmp_path):

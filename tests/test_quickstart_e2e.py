@@ -12,6 +12,7 @@ import pytest
 from conftest import ROOT, check_figures, finish_workers, last_line, read_json, read_jsonl, run_main, start_workers
 from mlflow.tracking import MlflowClient
 
+from robust_keras import pathway_table
 from robust_keras.data import adversarial
 from robust_keras.export import load_model
 
@@ -64,6 +65,11 @@ def test_quickstart_shows_the_paper_effect_in_mlflow(quickstart):
     assert m["clean/accuracy"] > 0.12
     assert m["train/accuracy"] > 0.8 and m["val/accuracy"] > 0.5
     assert run.data.params["attack_norm"] == "l2" and run.data.tags["experiment"] == "d_det"
+    summary = read_json(out / "summary.json")  # the pathway label, for RB Table 5 (robust_keras.pathway_table)
+    assert run.data.tags["pathway"] == summary["pathway"] and m["pathway/score"] == summary["pathway/score"]
+    (row,) = pathway_table.rows_of(str(out))
+    assert row["pathway"] == summary["pathway"] and row["accuracy on D_shift (robust)"] == f"{m['shift/accuracy']:.3f}"
+    assert (row["dataset"], row["model"], row["augment"]) == ("mnist_sample", "cnn_mnist", "no")
     arts = {a.path for a in client.list_artifacts(run_id)}
     assert {"flags.flags", "metrics.jsonl", "models", "plots", "d_det"} <= arts
     children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'")

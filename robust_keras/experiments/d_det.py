@@ -7,7 +7,10 @@
 3. Train N2 (``--model``) on a train/val split of that dataset and log the four curves per
    epoch: ``train/accuracy``, ``val/accuracy``, ``clean/accuracy`` (D_test, true labels:
    non-robust features) and ``shift/accuracy`` (D_shift, labels (y+1) mod K: robust features).
-4. Export N2; log manifest, plots and both SavedModels.
+4. Label the pathway N2 followed (analysis/pathways.py, ``--pathway_*``): tag ``pathway``, metric
+   ``pathway/score``, both in ``summary.json`` (``python -m robust_keras.pathway_table`` collects
+   them across runs: RB Table 5).
+5. Export N2; log manifest, plots and both SavedModels.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 
 from robust_keras import progress
 from robust_keras.analysis import plots
+from robust_keras.analysis.pathways import classify
 from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
 from robust_keras.experiments import common
@@ -31,6 +35,7 @@ def run(config: Config, run: Run) -> dict:
         print(f"[d_det] finished earlier in {run.run_dir} (N2 exported, summary written); nothing to do", flush=True)
         with open(summary) as f:
             return json.load(f)
+    rule = workflow.pathway_rule(config)
     train, test = common.load_clean(config)
     n2_work = progress.training_passes(config.epochs, len(train), 3 * len(test))  # val + clean + shift
     plan = workflow.stages(config, train, test, then=("N2 training", n2_work))
@@ -40,12 +45,16 @@ def run(config: Config, run: Run) -> dict:
     with plan.stage("N2 training"):
         trainer = workflow.train_on_d_det(config, run, data, test, name=name, recipe=recipe)
     curves = workflow.curves(run)
+    verdict = classify(curves["clean/accuracy"], curves["shift/accuracy"], num_classes, rule, curves["train/accuracy"])
+    run.set_tags({"pathway": verdict.label})
+    run.log_metrics({"pathway/score": verdict.score}, step=recipe.epochs)
     png = plots.curves_with_correlation(
         run.path("plots", "d_det_curves.png"),
         curves,
         chance=1.0 / num_classes,
         title=f"{config.model} trained on D_det of {config.dataset} "
-        f"({config.attack_norm} PGD, eps {config.attack_eps:g}, t = (y+1) mod {num_classes})",
+        f"({config.attack_norm} PGD, eps {config.attack_eps:g}, t = (y+1) mod {num_classes})\n"
+        f"pathway {verdict.label} (non-robust share {verdict.score:.2f})",
     )
     run.log_artifact(png, "plots")
     common.export(
@@ -58,6 +67,7 @@ def run(config: Config, run: Run) -> dict:
         dataset_manifest=data.manifest["spec"],
     )
     final = {k: v[-1] for k, v in curves.items() if v}
+    final.update({"pathway": verdict.label, "pathway/score": verdict.score})
     final.update({k: v for k, v in run.latest_metrics().items() if k.startswith(("source/", "attack/"))})
     write_json(summary, final)
     run.log_artifact(summary)

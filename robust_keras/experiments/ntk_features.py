@@ -16,7 +16,11 @@ ranked by that robustness, the top r summed, clean accuracy, accuracy under FGSM
 under FGSM transferred from the full kernel, against r -- is measured on the rest, so the ranking
 is not scored on the examples it was chosen on.
 Logged per kernel: ``features[_<arch>].json`` (index, eigenvalue, usefulness, robustness), metrics
-``features[/<arch>]/...`` and ``aggregation[/<arch>]/...``, gradient images of the top features;
+``features[/<arch>]/...`` and ``aggregation[/<arch>]/...``, gradient images of the top features and
+of the useful non-robust ones (Fig. 4: the scored features furthest into the upper left of the
+usefulness x robustness plane, usefulness minus robustness largest); on a binary task the loss
+gradient split into the features' shares (App. D.1, Prop. 1, ``ntk.feature_gradients``:
+``gradient_shares[_<arch>].json``, metrics ``features[/<arch>]/loss_gradient_share_*``);
 one usefulness x robustness panel per kernel; with several architectures, ``consistency.md`` and
 ``consistency/*`` metrics: Spearman correlation of feature robustness by eigen-index and the overlap
 ||V_a^T V_b||_F^2 / k of the top-k eigenspaces, for every pair.
@@ -36,7 +40,7 @@ from robust_keras.attacks.ntk import ClosedFormKernelPredictor, EmpiricalKernelP
 from robust_keras.config import Config
 from robust_keras.errors import ConfigError
 from robust_keras.experiments import common
-from robust_keras.ntk import analytic, empirical_ntk
+from robust_keras.ntk import analytic, empirical_ntk, feature_gradients
 from robust_keras.ntk.closed_form import two_layer_relu_ntk_tf
 from robust_keras.ntk.regression import KernelRegression
 from robust_keras.tracking import Run
@@ -118,7 +122,21 @@ def _study(config, run, name: str, reg: KernelRegression, predictor, ranking, ev
         f"features{key}/usefulness_bottom_fifth": float(np.mean([r["usefulness"] for r in tail])),
     }
     metrics.update(_aggregation_curve(run, reg, predictor, rows, evaluation, eps, name, suffix, key))
-    _gradient_images(run, reg, predictor, evaluation, name, suffix)
+    _gradient_images(
+        run, reg, predictor, evaluation, f"feature_gradients{suffix}", rows[:6], f"{name}: the top eigen-features"
+    )
+    useful_nonrobust = sorted(rows, key=lambda r: r["robustness"] - r["usefulness"])[:6]
+    _gradient_images(
+        run,
+        reg,
+        predictor,
+        evaluation,
+        f"useful_nonrobust_features{suffix}",
+        useful_nonrobust,
+        f"{name}: useful non-robust eigen-features (Fig. 4)",
+    )
+    if reg.targets.shape[1] == 1:
+        metrics.update(_gradient_shares(run, reg, predictor, evaluation, count, name, suffix, key))
     return rows, metrics
 
 
@@ -236,23 +254,56 @@ def _aggregation_curve(run, reg, predictor, rows, evaluation, eps, name, suffix,
     }
 
 
-def _gradient_images(run, reg, predictor, evaluation, name: str, suffix: str, count: int = 6) -> None:
-    """grad_x of f^(i) at one held-out image (its true class's output for K outputs)."""
+def _gradient_images(run, reg, predictor, evaluation, stem: str, rows: list[dict], title: str) -> None:
+    """grad_x f^(i) of the features ``rows`` at three held-out images (the true class's output for K
+    outputs): a row per image, the image first, then one column per feature titled with its
+    usefulness and robustness."""
     x_test, y_test = evaluation
-    x = tf.constant(x_test[:1])
-    images = []
-    for i in range(count):
+    shown = min(3, len(x_test))
+    x = tf.constant(x_test[:shown])
+    columns = []
+    for row in rows:
         with tf.GradientTape() as tape:
             tape.watch(x)
-            out = predictor(_direction(reg, [i]))(x)  # (1, O)
-            f = out[0, 0] if out.shape[1] == 1 else out[0, int(y_test[0])]
-        g = tape.gradient(f, x).numpy()[0]
-        images.append(0.5 + 0.5 * g / (np.abs(g).max() + 1e-12))
+            out = predictor(_direction(reg, [row["index"]]))(x)  # (shown, O)
+            f = out[:, 0] if out.shape[1] == 1 else tf.gather(out, np.asarray(y_test[:shown], np.int64), batch_dims=1)
+            total = tf.reduce_sum(f)  # the images do not interact: its gradient is each image's own
+        g = tape.gradient(total, x).numpy()  # (shown, H, W, C)
+        scale = np.abs(g).reshape(shown, -1).max(1).reshape(-1, *[1] * (g.ndim - 1)) + 1e-12
+        columns.append(0.5 + 0.5 * g / scale)
     png = image_plots.image_grid(
-        run.path("plots", f"feature_gradients{suffix}.png"),
-        [np.repeat(x_test[:1], count, 0), np.stack(images)],
-        [f"grad f^({i})" for i in range(count)],
-        row_labels=("input x", "grad_x f^(i)"),
-        title=f"{name}: input gradients of the top eigen-features (grey = 0, scaled per image)",
+        run.path("plots", f"{stem}.png"),
+        [np.stack([x_test[j]] + [c[j] for c in columns]) for j in range(shown)],  # a row per image: x, then grads
+        ["input x"] + [f"f^({r['index']}): use {r['usefulness']:.2f}\nrob {r['robustness']:.2f}" for r in rows],
+        row_labels=[f"image {j + 1}" for j in range(shown)],
+        title=f"{title}: input gradients (grey = 0, scaled per image)",
     )
     run.log_artifact(png, "plots")
+
+
+def _gradient_shares(run, reg, predictor, evaluation, count: int, name: str, suffix: str, key: str) -> dict:
+    """Prop. 1: each scored feature's share of the logistic-loss gradient of the full kernel machine,
+    mean over up to 64 evaluation images; json, a share-by-index plot and summary metrics."""
+    x_test, y_test = evaluation
+    x, y = x_test[:64], y_test[:64]
+    shares = feature_gradients.gradient_shares(lambda d: predictor(d), reg, x, y, count).mean(0)  # (count + 1,)
+    with open(run.path(f"gradient_shares{suffix}.json"), "w") as f:
+        json.dump({"index": list(range(count)), "share": shares[:-1].tolist(), "rest": float(shares[-1])}, f, indent=1)
+    run.log_artifact(run.path(f"gradient_shares{suffix}.json"))
+    png = plots.curves_vs(
+        run.path("plots", f"gradient_shares{suffix}.png"),
+        list(range(count)),
+        {"share of the loss gradient": shares[:-1], "cumulative share": np.cumsum(shares[:-1])},
+        title=f"{name}: logistic-loss gradient by eigen-feature (Prop. 1)\n"
+        f"mean of {len(x)} held-out images; features beyond i = {count - 1} hold {shares[-1]:.2f}",
+        xlabel="eigen-index i (0 = largest eigenvalue)",
+        ylabel="share <c grad f^(i), grad l> / ||grad l||^2",
+        ylim=None,
+    )
+    run.log_artifact(png, "plots")
+    fifth = max(1, count // 5)
+    return {
+        f"features{key}/loss_gradient_share_top_fifth": float(shares[:fifth].sum()),
+        f"features{key}/loss_gradient_share_scored": float(shares[:-1].sum()),
+        f"features{key}/loss_gradient_share_rest": float(shares[-1]),
+    }

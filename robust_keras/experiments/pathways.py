@@ -38,7 +38,7 @@ CORRELATION = "val/performance_correlation"
 
 def run(config: Config, run: Run) -> dict:
     cells = grid.cells(config)
-    rule = _rule(config)
+    rule = workflow.pathway_rule(config)
     stage = config.grid_stage
     if stage == "cell" and not 0 <= config.grid_cell < len(cells):
         raise ConfigError(f"--grid_cell={config.grid_cell} is not a cell of this grid", f"pick 0..{len(cells) - 1}")
@@ -54,18 +54,6 @@ def run(config: Config, run: Run) -> dict:
     if stage in ("all", "summary"):
         return _summarize(config, run, cells, rule)
     return {}
-
-
-def _rule(config: Config) -> PathwayRule:
-    try:
-        return PathwayRule(
-            low=config.pathway_low,
-            high=config.pathway_high,
-            tail=config.pathway_tail,
-            saturation=config.pathway_saturation,
-        )
-    except ValueError as e:
-        raise ConfigError(str(e), "pass --pathway_low <= --pathway_high") from None
 
 
 def _prepare_and_train(config: Config, run: Run, todo: list[grid.Cell], rule: PathwayRule) -> None:

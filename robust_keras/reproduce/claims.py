@@ -175,7 +175,8 @@ def _kernel_rotation(runs: list[str]) -> Verdict:
         final = {}
         for mode in ("standard", "adversarial"):
             m = _metrics(run_dir, mode)
-            top = next(k for k in sorted(m) if k.startswith("ntk/concentration_top"))
+            tops = [k for k in m if k.startswith("ntk/concentration_top")]
+            top = min(tops, key=lambda k: int(k.rsplit("top", 1)[1]))  # the smallest k: the least saturated share
             final[mode] = {q: m[key][max(m[key])] for q, key in _KERNEL_QUANTITIES.items() if key in m}
             final[mode]["concentration"] = m[top][max(m[top])]
         adv, std = final["adversarial"], final["standard"]
@@ -190,7 +191,7 @@ def _kernel_rotation(runs: list[str]) -> Verdict:
             f"seed {seed}: adversarial vs standard -- distance {adv['distance']:.3f} vs {std['distance']:.3f}, "
             f"angle {adv['angle']:.3f} vs {std['angle']:.3f} rad, norm ratio {adv.get('norm_ratio', np.nan):.2f} "
             f"vs {std.get('norm_ratio', np.nan):.2f}, {top.split('/')[1].replace('_', ' ')} "
-            f"{adv['concentration']:.3f} vs {std['concentration']:.3f} "
+            f"{adv['concentration']:.4f} vs {std['concentration']:.4f} "
             f"({', '.join(f'{k}: ' + ('yes' if v else 'no') for k, v in facets.items())})"
         )
         metrics.update({f"seed{seed}/{q}_{mode}": v for mode, row in final.items() for q, v in row.items()})

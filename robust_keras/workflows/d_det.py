@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from robust_keras import distribute
 from robust_keras.analysis import image_plots
+from robust_keras.analysis.pathways import PathwayRule
 from robust_keras.config import Config
 from robust_keras.data import adversarial, transforms
 from robust_keras.data.shard_stream import ShardStream, dataset_megabytes
@@ -367,3 +368,16 @@ def _plot_examples(run: Run, data, train, n: int = 8) -> None:
         "y = true label, t = target, hit = the source model predicts t on x_adv",
     )
     run.log_artifact(png, "plots")
+
+
+def pathway_rule(config: Config) -> PathwayRule:
+    """The pathway rule's thresholds from ``--pathway_*`` (refused, before any work, if inconsistent)."""
+    try:
+        return PathwayRule(
+            low=config.pathway_low,
+            high=config.pathway_high,
+            tail=config.pathway_tail,
+            saturation=config.pathway_saturation,
+        )
+    except ValueError as e:
+        raise ConfigError(str(e), "pass --pathway_low <= --pathway_high") from None
