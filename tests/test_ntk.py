@@ -46,13 +46,15 @@ def test_two_layer_relu_matches_closed_forms_at_width_1e4():
 @pytest.mark.parametrize("method", ["structured", "jacobian", "vp"])
 def test_float64_precision_matches_the_exact_finite_width_formula(method):
     """precision='float64' runs a float64 copy of the model: every method agrees with the NumPy
-    float64 formula on the same weights to ~1e-13 (float32 loses ~1e-5 at this width)."""
+    float64 formula on the same weights to ~1e-13 (float32 loses ~1e-5 at this width), on float64
+    inputs that float32 cannot hold (a copy whose Input stayed float32 rounded them: 3e-8)."""
     d = 20
-    model = _ntk_two_layer(d, 1, 20_000, train_second_layer=False, seed=0)
-    x = RNG.normal(size=(5, d)).astype(np.float32)
+    model = _ntk_two_layer(d, 1, 100_000, train_second_layer=False, seed=0)
+    x = RNG.normal(size=(6, d))  # float64
+    assert np.abs(x - x.astype(np.float32)).max() > 0
     exact = two_layer_relu_ntk_finite(x, None, model.get_layer("hidden").kernel.numpy())
     theta = empirical_ntk(
-        model, x.reshape(5, d, 1, 1), method=method, trace="sum", dtype=np.float64, precision="float64"
+        model, x.reshape(6, d, 1, 1), method=method, trace="sum", dtype=np.float64, precision="float64"
     )
     assert _rel_frob(theta, exact) < 1e-11
     assert model.trainable_variables[0].dtype == "float32"  # the caller's model is untouched

@@ -128,10 +128,10 @@ def empirical_ntk(
       precision: "float32" computes in float32 (the model's own dtype); "float64" runs a float64
         copy of the model (``float64_copy``), for kernels exact to ~1e-12. Attainable accuracy,
         measured on a two-layer ReLU net (m = 100,000, d = 20) against the exact finite-width
-        formula on the same weights (relative Frobenius error, 6 inputs): float32 structured 1.7e-5,
-        jacobian 4.0e-4, vp 4.0e-5 (TensorFlow's float32 reductions, and activation patterns of
-        pre-activations within rounding of 0); float64 structured 8e-16, jacobian 3e-15, vp 2e-13
-        (tests/test_ntk.py asserts < 1e-11 for each).
+        formula on the same weights (relative Frobenius error, 6 Gaussian float64 inputs): float32
+        structured 1.7e-5, jacobian 4.0e-4, vp 4.0e-5 (TensorFlow's float32 reductions, and
+        activation patterns of pre-activations within rounding of 0); float64 structured 8e-16,
+        jacobian 4e-15, vp 2e-13 (tests/test_ntk.py asserts < 1e-11 for each, at that width).
     """
     if method not in METHODS:
         raise ValueError(f"unknown NTK method {method!r}; use one of {METHODS}")
@@ -175,15 +175,22 @@ def empirical_ntk(
 
 
 def float64_copy(model: keras.Model) -> keras.Model:
-    """A float64 copy of a Sequential or functional ``model`` with the same weights."""
+    """A float64 copy of a Sequential or functional ``model`` with the same weights.
+
+    Its inputs are float64 too: a cloned ``keras.Input`` keeps the original's float32 dtype and
+    the model casts whatever it is fed to it, which would round float64 inputs to float32 (a
+    relative kernel error ~1e-8 however exact the rest)."""
 
     def clone(layer):
         config = layer.get_config()
         config["dtype"] = "float64"
         return layer.__class__.from_config(config)
 
+    inputs = [keras.Input(batch_shape=x.shape, dtype="float64") for x in model.inputs]
     try:
-        copy = keras.models.clone_model(model, clone_function=clone)
+        copy = keras.models.clone_model(
+            model, input_tensors=inputs if len(inputs) > 1 else inputs[0], clone_function=clone
+        )
     except ValueError as err:
         raise ValueError(f"precision='float64' needs a Sequential or functional model ({err})") from err
     copy.set_weights(model.get_weights())
