@@ -7,7 +7,9 @@ For each model (the same Keras architecture and weights for every TensorFlow too
 with the copied weights for torch, bench/torch_twins.py, checked to agree on the logits first):
 
 PGD l-inf, eps 8/255, step 2/255, ``--steps`` steps, no random start, batch ``--batch``:
-  bound/input          one compiled forward + backward to the input (what a step must compute)
+  bound/input          ``--steps`` forward + backward passes to the input chained in one compiled loop
+                       (bounds.gradient_loop: what the attack must compute, run as an attack runs)
+  bound/one-call       one compiled forward + backward per call (pays a launch per pass; information)
   robust_keras         attacks.PGD, best iterate kept (steps + 1 forwards)
   robust_keras/last    attacks.PGD(keep_best=False): the last iterate, the peers' semantics
   cleverhans           cleverhans.tf2 projected_gradient_descent, eager (its gradient is a tf.function)
@@ -45,7 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
-from bounds import gradient_passes  # noqa: E402
+from bounds import gradient_loop, gradient_passes  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 from torch_twins import TWINS, max_logit_difference, to_nchw  # noqa: E402
 
@@ -147,10 +149,12 @@ def bench_attacks(name: str, model, twin, batch: int, steps: int, repeats: int) 
             f"# {name} {label:18s} success {flipped.mean():.3f}  max |delta| {size:.4f}  pixels = ours/last {same:.3f}"
         )
     grad_input, _ = gradient_passes(model)
+    chained = gradient_loop(model, steps)
     xt, yt = tf.constant(x), tf.constant(y)
-    fns = {"bound/input": lambda: grad_input(xt, yt).numpy(), **fns}
+    one_call = lambda: [grad_input(xt, yt).numpy() for _ in range(steps)]  # noqa: E731
+    fns = {"bound/input": lambda: chained(xt, yt).numpy(), "bound/one-call": one_call, **fns}
     seconds = interleaved_medians(fns, repeats)
-    bound = batch / seconds["bound/input"]
+    bound = batch * steps / seconds["bound/input"]
     rows = [(f"{name} bound/input", bound, 1.0, float("nan"))]
     ours = batch * steps / seconds["robust_keras"]
     for label in fns:

@@ -9,12 +9,14 @@ line on stderr and exit 1; the MLflow run is then marked FAILED.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import re
 import sys
 import time
 
+_STARTED = time.time()  # the wall-time line at the end counts from here (interpreter start-up is ~0.03 s)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ start-up chatter out of progress output
 # An unreachable tracking server must cost seconds, not MLflow's default ~4 minutes of retries:
 # the run directory keeps everything and replays it when the server is back (tracking.py).
@@ -35,7 +37,9 @@ from robust_keras import (  # noqa: E402
     flags_robust_datasets,  # noqa: E402, F401  (defines the rd_* flags)
     flags_toy_linear,  # noqa: E402, F401  (defines the toy_* flags)
     paths,  # noqa: E402
+    progress,  # noqa: E402
 )
+from robust_keras.atomic_files import write_json  # noqa: E402
 from robust_keras.errors import RobustKerasError, StageFinished, first_line  # noqa: E402
 from robust_keras.failures import describe_failure  # noqa: E402
 from robust_keras.tracking_store import default_tracking_uri  # noqa: E402
@@ -252,6 +256,8 @@ def _run(config: config_lib.Config, chief: bool) -> None:
 
     params = {k: v for k, v in config.values.items() if k not in config_lib.PLACEMENT_FLAGS}
     tags = {"experiment": config.experiment, "git_sha": git_sha(), "mlflow.source.name": "robust_keras.main"}
+    progress.record("start-up (imports, flags)", time.time() - _STARTED)
+    mlflow_start = time.time()
     try:
         run = tracking.open_run(
             config.output_dir, config.mlflow_tracking_uri, config.mlflow_experiment, config.run_name, tags
@@ -267,6 +273,7 @@ def _run(config: config_lib.Config, chief: bool) -> None:
     _write_flagfile(flagfile)
     run.log_params(params)
     run.log_artifact(flagfile)
+    progress.record("MLflow store and run", time.time() - mlflow_start)
     print(f"[run] {config.experiment}: run directory {config.output_dir}", flush=True)
     try:
         EXPERIMENTS[config.experiment](config, run)
@@ -291,14 +298,30 @@ def _run(config: config_lib.Config, chief: bool) -> None:
     except BaseException:
         _mark_failed(run)
         raise
+    line, times = progress.wall_time_summary(time.time() - _STARTED)
+    _record_wall_time(run, times)
     run.log_artifact(run.path("metrics.jsonl"))
     run.finish()
+    print(f"[run] {line}", flush=True)
     _warn_unread(config.experiment)
     if not chief:
         print("[run] done as a non-chief worker: the chief's --output_dir and MLflow run hold the results", flush=True)
         return
     print(f"[run] done. Results in {config.output_dir}")
     print(f"[run] see it in the MLflow UI: {run.ui_hint(config.mlflow_tracking_uri)}", flush=True)
+
+
+def _record_wall_time(run, times: dict[str, float]) -> None:
+    """Appends this attempt's wall time by stage to ``wall_time.json`` (one entry per attempt: a
+    resumed run keeps the earlier ones) and logs it as an artifact."""
+    path = run.path("wall_time.json")
+    attempts = []
+    if os.path.exists(path):
+        with open(path) as f, contextlib.suppress(ValueError):
+            attempts = json.load(f)
+    attempts.append({"finished": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": times})
+    write_json(path, attempts)
+    run.log_artifact(path)
 
 
 # Flags every run reads outside Config or that name the run rather than change it.

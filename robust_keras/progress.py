@@ -8,6 +8,10 @@ evaluation N. The ETA is the remaining
 work times the seconds per pass measured on the stages finished so far, so it is printed from the
 end of the first stage that does work. Stages a resumed run does not enter (their results were
 kept) count as done and cost nothing.
+
+Where the wall time of a run went: stages (and any block under :func:`timed`) add their seconds to
+a per-process record; :func:`wall_time_summary` turns it into the line main prints at the end of
+every run (start-up, MLflow, each stage, the rest).
 """
 
 from __future__ import annotations
@@ -15,6 +19,32 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+
+_TIMES: dict[str, float] = {}  # name -> seconds, in the order first timed
+
+
+def record(name: str, seconds: float) -> None:
+    """Adds ``seconds`` to the time spent on ``name`` in this process."""
+    _TIMES[name] = _TIMES.get(name, 0.0) + seconds
+
+
+@contextlib.contextmanager
+def timed(name: str):
+    """Times the block into the run's wall-time record under ``name``."""
+    start = time.time()
+    try:
+        yield
+    finally:
+        record(name, time.time() - start)
+
+
+def wall_time_summary(total: float) -> tuple[str, dict[str, float]]:
+    """(one line, {name: seconds}) of where ``total`` seconds went; what no block claimed is "rest"
+    (tracing, plots, export, uploads, everything between stages)."""
+    times = dict(_TIMES)
+    times["rest"] = max(0.0, total - sum(times.values()))
+    parts = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in times.items())
+    return f"wall time {total:.1f}s: {parts}", times
 
 
 def training_passes(epochs: int, train_images: int, eval_images: int = 0) -> float:
@@ -52,6 +82,7 @@ class StagePlan:
         start = time.time()
         yield
         elapsed = time.time() - start
+        record(name, elapsed)
         self.seconds += elapsed
         self.state[name] = "done"
         self.log(f"[stage {index + 1}/{len(self.names)}] {name} finished in {elapsed:.0f}s{self._outlook()}")

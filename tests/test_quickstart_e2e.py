@@ -36,6 +36,12 @@ def test_quickstart_leaves_everything_a_user_needs(quickstart):
     assert "mlflow ui --backend-store-uri" in proc.stdout and "shard 4/4" in proc.stdout
     assert "[stage 1/3] source training finished in" in proc.stdout  # stages with an overall ETA
     assert "[stage 2/3] D_det generation finished in" in proc.stdout and "ETA of the rest" in proc.stdout
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("[run] wall time")]  # where the time went
+    for stage in ("start-up", "MLflow store and run", "source training", "D_det generation", "N2 training", "rest"):
+        assert f"{stage}" in line, line
+    (attempt,) = read_json(out / "wall_time.json")
+    total = float(line.split("wall time ")[1].split("s:")[0])
+    assert abs(sum(attempt["seconds"].values()) - total) < 0.2 and attempt["seconds"]["D_det generation"] > 0
     flagfile = (out / "flags.flags").read_text()
     assert "--experiment=d_det" in flagfile and "--attack_eps=3.0" in flagfile
     assert "--test_tmpdir" not in flagfile and "pdb" not in flagfile  # the project's flags only
@@ -84,6 +90,7 @@ def test_rerun_resumes_without_redoing_work(quickstart, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "finished earlier" in proc.stdout and "epoch 1/" not in proc.stdout  # nothing redone
     assert "attacking" not in proc.stdout
+    assert len(read_json(out / "wall_time.json")) == 2  # every attempt's wall time is kept
 
 
 def test_transfer_matrix_between_exported_models(quickstart, tmp_path):
