@@ -75,7 +75,7 @@ def rows_of(run_dir: str) -> list[dict]:
         with open(os.path.join(run_dir, "summary.json")) as f:
             s = json.load(f)
         if "pathway" not in s:
-            raise ValueError(f"{run_dir}: summary.json has no pathway label (written by an older version)")
+            raise ValueError("its summary.json has no pathway label (written by an older version)")
         return [
             _row(
                 name,
@@ -104,7 +104,7 @@ def rows_of(run_dir: str) -> list[dict]:
             )
             for c in cells
         ]
-    raise ValueError(f"{run_dir}: a {experiment!r} run has no pathway; pass d_det or pathways run directories")
+    raise ValueError(f"a {experiment!r} run has no pathway; pass d_det or pathways run directories")
 
 
 def markdown(rows: list[dict]) -> str:

@@ -13,13 +13,17 @@ _TINY = 1e-12
 
 
 def per_example(v: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
-    """A per-example vector (B,) reshaped to (B, 1, ..., 1) to broadcast against ``like``."""
+    """A per-example vector (B,) reshaped to (B, 1, ..., 1) to broadcast against ``like``.
+    With a static rank (attacks trace with fixed image shapes) the target shape is a constant, so
+    an attack step pays one reshape, not a shape computation."""
+    if like.shape.rank is not None:
+        return tf.reshape(v, [-1] + [1] * (like.shape.rank - 1))
     return tf.reshape(v, tf.concat([tf.shape(v), tf.ones([tf.rank(like) - 1], tf.int32)], 0))
 
 
 def _per_example_norm(t: tf.Tensor) -> tf.Tensor:
     """l2 norm of each example, shaped (B, 1, ..., 1) to broadcast against ``t``."""
-    axes = tf.range(1, tf.rank(t))
+    axes = list(range(1, t.shape.rank)) if t.shape.rank is not None else tf.range(1, tf.rank(t))
     return tf.sqrt(tf.reduce_sum(tf.square(t), axis=axes, keepdims=True))
 
 
