@@ -178,14 +178,10 @@ def checked_config() -> config_lib.Config:
             f"--attack_norm={config.attack_norm} -- pass --attack_norm=linf (the flagfiles do)",
             2,
         )
-    from robust_keras import tracking
     from robust_keras.data.sources import check_inputs
 
-    params = {k: v for k, v in config.values.items() if k not in config_lib.PLACEMENT_FLAGS}
-    recorded = tracking.recorded_params(config.output_dir)
-    changed = {k: (recorded[k], str(v)[:6000]) for k, v in sorted(params.items()) if k in recorded}
-    changed = {k: pair for k, pair in changed.items() if pair[0] != pair[1]}
-    if changed:  # MLflow params are immutable, and a resume must continue the same experiment
+    changed = _changed_flags(config.output_dir)
+    if changed:  # a resume must continue the same experiment (and MLflow params are immutable)
         shown = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in list(changed.items())[:4])
         more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
         _fail(
@@ -212,6 +208,25 @@ def checked_config() -> config_lib.Config:
     except RobustKerasError as e:
         _fail(str(e), 2)
     return config
+
+
+def _changed_flags(run_dir: str) -> dict[str, tuple[str, str]]:
+    """{flag: (value then, value now)} for every flag set differently from the run already in
+    ``run_dir`` -- its flags.flags, written when it started, holds every project flag -- placement
+    flags aside; {} for a new directory. Values as written on a command line."""
+    path = os.path.join(run_dir, "flags.flags")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        then = {_flag_name(line): line.strip() for line in f if line.strip()}
+    changed = {}
+    for flag in project_flags():
+        if flag.name in config_lib.PLACEMENT_FLAGS or flag.name not in then:
+            continue  # a flag this version added has no earlier value to differ from
+        now = flag.serialize()
+        if now != then[flag.name]:
+            changed[flag.name] = tuple(v.split("=", 1)[1] if "=" in v else v for v in (then[flag.name], now))
+    return dict(sorted(changed.items()))
 
 
 def _flag_name(line: str) -> str:
@@ -254,8 +269,8 @@ def _run(config: config_lib.Config, chief: bool) -> None:
     from robust_keras.environment import git_sha
     from robust_keras.experiments import EXPERIMENTS
 
-    params = {k: v for k, v in config.values.items() if k not in config_lib.PLACEMENT_FLAGS}
     tags = {"experiment": config.experiment, "git_sha": git_sha(), "mlflow.source.name": "robust_keras.main"}
+    tags.update({f"placement.{name}": str(config.values[name]) for name in sorted(config_lib.PLACEMENT_FLAGS)})
     progress.record("start-up (imports, flags)", time.time() - _STARTED)
     mlflow_start = time.time()
     try:
@@ -271,21 +286,22 @@ def _run(config: config_lib.Config, chief: bool) -> None:
         )
     flagfile = run.path("flags.flags")
     _write_flagfile(flagfile)
-    run.log_params(params)
+    run.log_params(_params(config, set_only=True))  # what the user chose, visible while the run works
     run.log_artifact(flagfile)
     progress.record("MLflow store and run", time.time() - mlflow_start)
     print(f"[run] {config.experiment}: run directory {config.output_dir}", flush=True)
     try:
         EXPERIMENTS[config.experiment](config, run)
     except StageFinished as e:
+        run.log_params(_params(config))
         run.finish()
         print(f"[run] {e}", flush=True)
         return
     except RobustKerasError as e:
-        _mark_failed(run)
+        _mark_failed(run, config)
         _fail(str(e), 1)
     except Exception as e:  # a full disk, memory running out, a lost cluster peer: one line
-        _mark_failed(run)
+        _mark_failed(run, config)
         multi_worker = config.strategy == "multi_worker"
         line = describe_failure(e, multi_worker=multi_worker)
         if line is None:
@@ -296,8 +312,9 @@ def _run(config: config_lib.Config, chief: bool) -> None:
             os._exit(1)
         _fail(line, 1)
     except BaseException:
-        _mark_failed(run)
+        _mark_failed(run, config)
         raise
+    run.log_params(_params(config))
     line, times = progress.wall_time_summary(time.time() - _STARTED)
     _record_wall_time(run, times)
     run.log_artifact(run.path("metrics.jsonl"))
@@ -338,10 +355,20 @@ def _warn_unread(experiment: str) -> None:
         print(f"[run] warning: {experiment} never read {names}: they had no effect on this run", flush=True)
 
 
-def _mark_failed(run) -> None:
-    """Marks the run FAILED; on a full disk the ledger cannot take the entry, and the cause (not
-    this) is what the user must see."""
+def _params(config: config_lib.Config, set_only: bool = False) -> dict:
+    """MLflow params: the flags this run read (its MLflow params table shows what the experiment
+    depends on, not every flag of every experiment), or with ``set_only`` those set on the command
+    line or in a flagfile; placement flags (where the work runs) are tags, not params."""
+    names = {f.name for f in project_flags() if f.present} if set_only else config_lib.read_names()
+    names = (names | {"experiment"}) - config_lib.PLACEMENT_FLAGS
+    return {name: config.values[name] for name in sorted(names) if name in config.values}
+
+
+def _mark_failed(run, config: config_lib.Config) -> None:
+    """Logs what the run read and marks it FAILED; on a full disk the ledger cannot take the
+    entries, and the cause (not this) is what the user must see."""
     with contextlib.suppress(OSError):
+        run.log_params(_params(config))
         run.finish("FAILED")
 
 

@@ -81,15 +81,6 @@ def metric_history(run_dir: str, label: str, name: str) -> dict[int, float]:
     return dict(sorted(history.items()))
 
 
-def recorded_params(run_dir: str) -> dict[str, str]:
-    """The params the main run of ``run_dir`` was started with (from its ledger; {} if none)."""
-    params = {}
-    for entry in read_jsonl(os.path.join(run_dir, LEDGER)):
-        if entry.get("run") == "main" and entry["kind"] == "params":
-            params.update(entry_items(entry))
-    return params
-
-
 def entry_items(entry: dict) -> list[tuple[str, str]]:
     """The key/value pairs of a ``params`` or ``tags`` ledger entry."""
     return [(k, v) for k, v in entry.items() if k not in ("run", "kind")]

@@ -50,7 +50,6 @@ from robust_keras.run_files import (  # noqa: F401  (ID_FILE, INFO, home_trackin
     metric_history,
     metric_rows,
     read_jsonl,
-    recorded_params,
     run_id_for,
     store_id_file,
     write_id,
@@ -71,7 +70,6 @@ __all__ = [
     "sync_command",
     "metric_history",
     "metric_rows",
-    "recorded_params",
     "home_tracking_uri",
     "run_id_for",
 ]

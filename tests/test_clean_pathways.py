@@ -32,6 +32,8 @@ def test_clean_pathways_logs_attack_and_transfer_per_epoch(tmp_path):
         )
     }
     assert set(children) == {"m1_1", "m1_2", "m2_1", "m2_2"}
+    parent_metrics = client.get_run(parent).data.metrics  # the summary on the parent run, to compare runs by
+    assert parent_metrics["m1_2/adv/transfer_m2_1"] == summary["m1_2/adv/transfer_m2_1"]
     assert children["m1_1"].data.params["augment"] == "True" and children["m1_2"].data.params["weight_decay"] == "0.0"
     for m1 in ("m1_1", "m1_2"):
         for metric in ("adv/attack_success", "adv/transfer_m2_1", "adv/transfer_m2_2"):

@@ -71,6 +71,10 @@ def test_quickstart_shows_the_paper_effect_in_mlflow(quickstart):
     assert m["clean/accuracy"] > 0.12
     assert m["train/accuracy"] > 0.8 and m["val/accuracy"] > 0.5
     assert run.data.params["attack_norm"] == "l2" and run.data.tags["experiment"] == "d_det"
+    # params: the flags d_det read (set or default), not every experiment's; placement as tags
+    assert {"attack_steps", "learning_rate", "eval_batch_size", "pathway_high"} <= set(run.data.params)
+    assert not {k for k in run.data.params if k.startswith(("toy_", "fa_", "rd_", "ntk_", "grid_"))}
+    assert run.data.tags["placement.grid_stage"] == "all" and "grid_stage" not in run.data.params
     summary = read_json(out / "summary.json")  # the pathway label, for RB Table 5 (robust_keras.pathway_table)
     assert run.data.tags["pathway"] == summary["pathway"] and m["pathway/score"] == summary["pathway/score"]
     (row,) = pathway_table.rows_of(str(out))
@@ -144,8 +148,10 @@ def test_bad_flags_fail_with_one_line(tmp_path):
 
 def test_rerun_with_other_flags_fails_with_one_line(quickstart):
     out, uri, _ = quickstart
-    proc = run_main(QUICKSTART, f"--output_dir={out}", f"--mlflow_tracking_uri={uri}", "--epochs=3", "--seed=5")
-    _one_line_failure(proc, 2, str(out), "epochs 8 -> 3", "seed 0 -> 5", "new --output_dir")
+    changes = ("--epochs=3", "--seed=5", "--eval_batch_size=100")  # the last one left at its default before
+    proc = run_main(QUICKSTART, f"--output_dir={out}", f"--mlflow_tracking_uri={uri}", *changes)
+    expected = ("epochs 8 -> 3", "eval_batch_size 500 -> 100", "seed 0 -> 5", "new --output_dir")
+    _one_line_failure(proc, 2, str(out), *expected)
     assert (out / "flags.flags").exists() and "--epochs=8" in (out / "flags.flags").read_text()  # untouched
 
 

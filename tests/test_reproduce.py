@@ -111,3 +111,18 @@ def test_toy_switch_reads_the_regimes_against_k_t(tmp_path):
 
     assert claims._toy_switch([summary(0.995)]).holds  # 1 - p/k at k = 40
     assert not claims._toy_switch([summary(0.80)]).holds  # stuck on the robust coordinate above k_t
+
+
+def test_d_det_claim_needs_the_robust_features_first_in_every_seed(tmp_path):
+    def run(name, shift, clean):
+        rows = [("main", e, "shift/accuracy", v) for e, v in enumerate(shift, 1)]
+        rows += [("main", e, "clean/accuracy", v) for e, v in enumerate(clean, 1)]
+        rows += [("main", e, "train/accuracy", 0.5 + 0.1 * e) for e in range(1, len(shift) + 1)]
+        return _metrics(tmp_path / name, rows)
+
+    robust_first = run("a", [0.40, 0.60, 0.55], [0.10, 0.15, 0.20])
+    assert claims._d_det_robust_first([robust_first]).holds
+    clean_first = run("b", [0.10, 0.40, 0.50], [0.20, 0.20, 0.20])  # non-robust features before robust ones
+    verdict = claims._d_det_robust_first([robust_first, clean_first])
+    assert not verdict.holds and "seed 1: robust first no" in verdict.measured
+

@@ -76,7 +76,7 @@ def _train_m1(config, run, recipes, train, tr, val, attacked, targets, reference
 
 
 def _report(config: Config, run: Run, curves: dict) -> dict:
-    """The Fig. 4 plot and summary.json from the M1 curves."""
+    """The Fig. 4 plot, summary.json and the parent run's metrics from the M1 curves."""
     png = plots.clean_pathways(
         run.path("plots", "clean_pathways.png"),
         {
@@ -87,6 +87,7 @@ def _report(config: Config, run: Run, curves: dict) -> dict:
     )
     run.log_artifact(png, "plots")
     final = {f"{m}/{c}": v[-1] for m, cs in curves.items() for c, v in cs.items() if v}
+    run.log_metrics(final)  # the final epoch's numbers on the parent run too, to compare runs by them
     with open(run.path("summary.json"), "w") as f:
         json.dump(final, f, indent=2, sort_keys=True)
     run.log_artifact(run.path("summary.json"))

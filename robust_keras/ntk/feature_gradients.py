@@ -14,9 +14,9 @@ attack follows, is the features' input gradients summed. Feature i's *share* of 
 
 which says which features an attack on the kernel machine pushes against.
 
-Predictors are built by ``make_predictor(directions)``: directions (N, F) -> a differentiable
-x (B, ...) -> Theta(x, X) directions (B, F) (e.g. ``attacks.ntk.ClosedFormKernelPredictor`` bound
-to its kernel and X), so F features are differentiated in one Jacobian.
+Predictors are built by ``make_predictor(direction)``: a direction (N, 1) -> a differentiable
+x (B, ...) -> Theta(x, X) direction (B, 1) (e.g. ``attacks.ntk.ClosedFormKernelPredictor`` bound
+to its kernel and X, or ``EmpiricalKernelPredictor`` bound to its network and X).
 """
 
 from __future__ import annotations
@@ -42,13 +42,20 @@ def feature_directions(reg: KernelRegression, indices: Sequence[int]) -> np.ndar
 
 
 def feature_gradients(make_predictor: Callable[[np.ndarray], Predictor], directions: np.ndarray, x) -> np.ndarray:
-    """grad_x f^(i)(x) for every column of ``directions`` (N, F) at inputs x (B, ...): (B, F, ...)."""
-    predict = make_predictor(np.asarray(directions, np.float32))
+    """grad_x f^(i)(x) for every column of ``directions`` (N, F) at inputs x (B, ...): (B, F, ...).
+
+    One predictor per feature (an empirical-kernel predictor has the network's outputs, so it cannot
+    carry F directions at once); the gradient of the batch sum is each example's own, since a kernel
+    machine's output at x_b depends on x_b alone."""
     x = tf.convert_to_tensor(np.asarray(x, np.float32))
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        out = predict(x)  # (B, F)
-    return tape.batch_jacobian(out, x).numpy()
+    grads = []
+    for column in np.asarray(directions, np.float32).T:
+        predict = make_predictor(column[:, None])
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(predict(x)[:, 0])
+        grads.append(tape.gradient(total, x).numpy())
+    return np.stack(grads, axis=1)
 
 
 def loss_coefficient(f: np.ndarray, y: np.ndarray) -> np.ndarray:
