@@ -125,4 +125,3 @@ def test_d_det_claim_needs_the_robust_features_first_in_every_seed(tmp_path):
     clean_first = run("b", [0.10, 0.40, 0.50], [0.20, 0.20, 0.20])  # non-robust features before robust ones
     verdict = claims._d_det_robust_first([robust_first, clean_first])
     assert not verdict.holds and "seed 1: robust first no" in verdict.measured
-
