@@ -3,6 +3,9 @@ from replications)."""
 
 from absl import flags
 
+# the experiments that read these flags (--help=<experiment> shows them)
+READERS = ("feature_averaging", "feature_averaging_real")
+
 flags.DEFINE_integer("fa_k", 10, "Number of clusters k (orthogonal centres, ||mu_j|| = sqrt(d)).", lower_bound=2)
 flags.DEFINE_integer("fa_d", 3072, "Input dimension d.", lower_bound=2)
 flags.DEFINE_integer("fa_n", 1000, "Training points n (equal share per cluster).", lower_bound=2)

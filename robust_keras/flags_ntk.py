@@ -2,6 +2,9 @@
 
 from absl import flags
 
+# the experiments that read these flags (--help=<experiment> shows them)
+READERS = ("kernel_dynamics", "ntk_features", "ntk_transfer")
+
 flags.DEFINE_integer("ntk_batch", 64, "Size N of the fixed batch whose empirical NTK is tracked.", lower_bound=2)
 flags.DEFINE_enum(
     "ntk_batch_source",

@@ -3,6 +3,9 @@ pathway grid, transfer split, clean-data pathways and cross-dataset transfer."""
 
 from absl import flags
 
+# the experiments that read these flags (--help=<experiment> shows them)
+READERS = ("clean_pathways", "cross_dataset", "d_det", "pathways", "transfer_split")
+
 # -- pathways: the grid of N2 recipes on one D_det (Sec. 4, App. C) ------------------------------
 flags.DEFINE_list("grid_learning_rates", ["0.01", "0.1"], "pathways: learning rates of the grid (App. C).")
 flags.DEFINE_list("grid_weight_decays", ["0", "5e-4"], "pathways: L2 coefficients of the grid (App. C).")

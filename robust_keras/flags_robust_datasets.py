@@ -5,6 +5,9 @@ trained on D_R and D_NR use --model and the training flags."""
 
 from absl import flags
 
+# the experiments that read these flags (--help=<experiment> shows them)
+READERS = ("robust_datasets",)
+
 flags.DEFINE_string(
     "rd_robust_savedmodel", "", "robust_datasets: build D_R through this SavedModel instead of training one."
 )

@@ -2,6 +2,9 @@
 
 from absl import flags
 
+# the experiments that read these flags (--help=<experiment> shows them)
+READERS = ("toy_linear",)
+
 flags.DEFINE_integer("toy_n", 1000, "Training points n (n << d so the noise coordinates are distinct).", lower_bound=2)
 flags.DEFINE_integer("toy_d", 1_000_000_000, "Input dimension d (noise coordinate q uniform in {3..d}).", lower_bound=3)
 flags.DEFINE_float("toy_p", 0.2, "Robust coordinate is wrong with probability p (0 < p < 1/2).")

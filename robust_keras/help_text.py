@@ -2,11 +2,15 @@
 
 Groups come from where flags are defined: ``config.py`` in its ``# -- <title> ---`` sections, each
 experiment family's ``flags_*.py`` as one group titled by its docstring's first sentence.
+``--help=<experiment>`` keeps the shared groups of ``config.py`` and the family modules whose
+``READERS`` name the experiment, and lists the flagfiles that run it.
 """
 
 from __future__ import annotations
 
+import glob
 import inspect
+import os
 import re
 import sys
 import textwrap
@@ -33,8 +37,25 @@ def groups(modules) -> list[tuple[str, list[str]]]:
     return [(title, names) for title, names in out if names]
 
 
-def render(modules, experiments, flag_values=flags.FLAGS, width: int = 100) -> str:
-    """The help text: usage, the experiments, then every group's flags with default and help."""
+FLAGFILES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "flags")
+
+
+def flagfiles_of(experiment: str) -> list[str]:
+    """The repository's flagfiles (flags/, flags/reproduce/) that run ``experiment``."""
+    found = []
+    paths = glob.glob(os.path.join(FLAGFILES, "*.flags")) + glob.glob(os.path.join(FLAGFILES, "*", "*.flags"))
+    for path in sorted(paths):
+        with open(path) as f:
+            if re.search(rf"^--experiment={re.escape(experiment)}\s*$", f.read(), re.M):
+                found.append(os.path.relpath(path, os.path.dirname(FLAGFILES)))
+    return found
+
+
+def render(modules, experiments, flag_values=flags.FLAGS, width: int = 100, only: str | None = None) -> str:
+    """The help text: usage, the experiments, then every group's flags with default and help; with
+    ``only`` an experiment name, the shared groups (the first module) and its own family's only."""
+    if only:
+        modules = [modules[0], *(m for m in modules[1:] if only in getattr(m, "READERS", ()))]
     lines = [
         "robust_keras: adversarial-robustness experiments in TensorFlow / Keras, logged to MLflow.",
         "",
@@ -49,6 +70,12 @@ def render(modules, experiments, flag_values=flags.FLAGS, width: int = 100) -> s
         ),
         "budgets eps are in pixel units of inputs scaled to [0, 1]; --helpfull also lists absl's own flags",
     ]
+    if only:
+        lines += [
+            "",
+            f"--experiment={only}: the shared flags, then its own (--help lists every experiment's).",
+            *textwrap.wrap("flagfiles: " + ", ".join(flagfiles_of(only) or ["none"]), width, subsequent_indent="  "),
+        ]
     for title, names in groups(modules):
         lines += ["", f"{title}:"]
         for name in names:
@@ -59,6 +86,6 @@ def render(modules, experiments, flag_values=flags.FLAGS, width: int = 100) -> s
     return "\n".join(lines) + "\n"
 
 
-def print_and_exit(modules, experiments) -> None:
-    sys.stdout.write(render(modules, experiments))
+def print_and_exit(modules, experiments, only: str | None = None) -> None:
+    sys.stdout.write(render(modules, experiments, only=only))
     sys.exit(0)

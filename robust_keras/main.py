@@ -56,6 +56,9 @@ FLAG_MODULES = (
 )
 
 
+_HELP_FLAGS = ("--help", "-h", "--helpshort", "-?")  # --help=<experiment> shows one experiment's flags
+
+
 def _shown(value: object, limit: int = 80) -> str:
     """``value`` as text, cut to ``limit`` characters with its full length noted."""
     text = str(value)
@@ -84,11 +87,14 @@ def parse_flags(argv: list[str]) -> list[str]:
     if checks:  # absl's versions check flag definitions (or nothing) and exit before the values are seen
         _CHECK_ONLY = checks[-1].split("=", 1)[-1].lower() not in ("false", "0") and "--no" not in checks[-1]
         argv = [a for a in argv if a not in checks]
-    if any(a in ("--help", "-h", "--helpshort", "-?") for a in argv[1:]):
+    asked = [a.split("=", 1)[1] if "=" in a else "" for a in argv[1:] if a.split("=")[0] in _HELP_FLAGS]
+    if asked:
         from robust_keras import help_text
-        from robust_keras.experiments import EXPERIMENTS
+        from robust_keras.experiment_names import NAMES
 
-        help_text.print_and_exit(FLAG_MODULES, EXPERIMENTS)
+        if asked[-1] and asked[-1] not in NAMES:
+            _fail(f"--help={_shown(asked[-1])} is not an experiment -- pick one of {sorted(NAMES)}, or plain --help", 2)
+        help_text.print_and_exit(FLAG_MODULES, NAMES, only=asked[-1] or None)
     _check_flagfiles([a.split("=", 1)[1] for a in argv[1:] if a.startswith("--flagfile=")], [])
     try:
         rest = FLAGS(argv)

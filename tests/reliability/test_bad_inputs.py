@@ -202,6 +202,11 @@ def test_help_lists_the_project_flags_by_group_and_missing_inputs_leave_no_run(t
     assert sorted(listed) == sorted(f.name for f in main.project_flags())  # each exactly once
     text = help_text.render(main.FLAG_MODULES, ["d_det", "train"])
     assert "\n  --fa_init_scale (default 0.1)\n" in text and "data:\n" in text and "--test_tmpdir" not in text
+    toy = help_text.render(main.FLAG_MODULES, ["d_det", "toy_linear"], only="toy_linear")  # --help=toy_linear
+    assert "--toy_n (default 1000)" in toy and "--fa_init_scale" not in toy and "--ntk_batch" not in toy
+    assert "flags/toy_linear_tiny.flags" in toy and "--seed (default 0)" in toy  # its flagfiles, the shared flags
+    wrong = run_main("--help=toy")
+    assert wrong.returncode == 2 and "--help=toy is not an experiment" in last_line(wrong.stderr)
     with pytest.raises(SystemExit) as exit_:
         main._check_flagfiles([str(tmp_path / "nope.flags")], [])
     assert exit_.value.code == 2
