@@ -67,8 +67,8 @@ def _one_case(pairs, out):
         lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
         assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (argv, code, stderr)
         assert " -- " in lines[0]  # cause -- fix
-    else:
-        assert not any(_clearly_invalid(n, v) for n, v in pairs), f"accepted invalid input {pairs}"
+    else:  # a flag given twice takes its last value, as in any absl command line: judge that one
+        assert not any(_clearly_invalid(n, v) for n, v in dict(pairs).items()), f"accepted invalid input {pairs}"
 
 
 def test_flags_never_traceback_and_never_pass_garbage(tmp_path):
