@@ -20,7 +20,6 @@ import os
 
 from robust_keras import progress
 from robust_keras.analysis import plots
-from robust_keras.analysis.pathways import classify
 from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
 from robust_keras.experiments import common
@@ -45,7 +44,7 @@ def run(config: Config, run: Run) -> dict:
     with plan.stage("N2 training"):
         trainer = workflow.train_on_d_det(config, run, data, test, name=name, recipe=recipe)
     curves = workflow.curves(run)
-    verdict = classify(curves["clean/accuracy"], curves["shift/accuracy"], num_classes, rule, curves["train/accuracy"])
+    verdict = workflow.pathway_of(curves, num_classes, rule)
     run.set_tags({"pathway": verdict.label})
     run.log_metrics({"pathway/score": verdict.score}, step=recipe.epochs)
     png = plots.curves_with_correlation(

@@ -286,7 +286,7 @@ def _gradient_shares(run, reg, predictor, evaluation, count: int, name: str, suf
     mean over up to 64 evaluation images; json, a share-by-index plot and summary metrics."""
     x_test, y_test = evaluation
     x, y = x_test[:64], y_test[:64]
-    shares = feature_gradients.gradient_shares(lambda d: predictor(d), reg, x, y, count).mean(0)  # (count + 1,)
+    shares = feature_gradients.gradient_shares(predictor, reg, x, y, count).mean(0)  # (count + 1,)
     with open(run.path(f"gradient_shares{suffix}.json"), "w") as f:
         json.dump({"index": list(range(count)), "share": shares[:-1].tolist(), "rest": float(shares[-1])}, f, indent=1)
     run.log_artifact(run.path(f"gradient_shares{suffix}.json"))

@@ -22,7 +22,7 @@ import numpy as np
 
 from robust_keras import progress
 from robust_keras.analysis import plots, simple_classifier
-from robust_keras.analysis.pathways import PathwayRule, classify
+from robust_keras.analysis.pathways import PathwayRule
 from robust_keras.config import Config
 from robust_keras.data import adversarial
 from robust_keras.data.shard_stream import ShardStream
@@ -126,7 +126,7 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
         config, child, data, test, name="n2", recipe=recipe, evaluators=evaluators, seed_purpose=f"n2-seed{cell.seed}"
     )
     curves = workflow.curves(child, (*workflow.FOUR_CURVES, CORRELATION))
-    verdict = classify(curves["clean/accuracy"], curves["shift/accuracy"], num_classes, rule, curves["train/accuracy"])
+    verdict = workflow.pathway_of(curves, num_classes, rule)
     child.set_tags({"pathway": verdict.label})
     child.log_metrics({"pathway/score": verdict.score}, step=recipe.epochs)
     png = plots.curves_with_correlation(
@@ -196,9 +196,7 @@ def _by_recipe(finished, rule: PathwayRule) -> list[dict]:
         epochs = min(len(v) for runs in entry["curves"].values() for v in runs)
         entry["curves"] = {k: np.array([v[:epochs] for v in runs]).T for k, runs in entry["curves"].items()}
         mean = {k: v.mean(axis=1) for k, v in entry["curves"].items()}
-        entry["verdict"] = classify(
-            mean["clean/accuracy"], mean["shift/accuracy"], entry["num_classes"], rule, mean["train/accuracy"]
-        )
+        entry["verdict"] = workflow.pathway_of(mean, entry["num_classes"], rule)
     return [recipes[k] for k in sorted(recipes)]
 
 

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from robust_keras import distribute
 from robust_keras.analysis import image_plots
-from robust_keras.analysis.pathways import PathwayRule
+from robust_keras.analysis.pathways import PathwayRule, PathwayVerdict, classify
 from robust_keras.config import Config
 from robust_keras.data import adversarial, transforms
 from robust_keras.data.shard_stream import ShardStream, dataset_megabytes
@@ -381,3 +381,8 @@ def pathway_rule(config: Config) -> PathwayRule:
         )
     except ValueError as e:
         raise ConfigError(str(e), "pass --pathway_low <= --pathway_high") from None
+
+
+def pathway_of(curves: dict, num_classes: int, rule: PathwayRule) -> PathwayVerdict:
+    """The pathway N2 followed, from its per-epoch curves (``curves(run)``: train, clean, shift)."""
+    return classify(curves["clean/accuracy"], curves["shift/accuracy"], num_classes, rule, curves["train/accuracy"])
