@@ -105,8 +105,8 @@ def test_robust_eval_flag_picks_the_attack_and_its_own_metric_name(robust_mlp):
     from conftest import parse_project_flags
 
     from robust_keras.config import Config
-    from robust_keras.experiments import common
     from robust_keras.training.evaluators import RobustEvaluator
+    from robust_keras.workflows import attack_builders
 
     model, x_test, y_test = robust_mlp
     images = (x_test[:200] * 255).astype(np.uint8)
@@ -120,7 +120,7 @@ def test_robust_eval_flag_picks_the_attack_and_its_own_metric_name(robust_mlp):
             "--attack_random_start",
             f"--robust_eval={name}",
         )
-        metric, make = common.robust_eval(Config(values))
+        metric, make = attack_builders.robust_eval(Config(values))
         found.update(RobustEvaluator("test", images, y_test[:200], make, 200, metric=metric).evaluate(model))
     assert sorted(found) == ["test/apgd_t_robust_accuracy", "test/robust_accuracy"]
     assert found["test/apgd_t_robust_accuracy"] < found["test/robust_accuracy"], found

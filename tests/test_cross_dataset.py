@@ -10,7 +10,7 @@ from PIL import Image
 from robust_keras.config import Config
 from robust_keras.data import sources
 from robust_keras.errors import DataError
-from robust_keras.experiments import common
+from robust_keras.workflows import clean_data
 
 MOCK_EXAMPLES = 40
 CLASSES = sources.CIFAR10_CLASSES
@@ -72,5 +72,5 @@ def test_exclusion_ids_that_match_nothing_are_refused(tmp_path):
         "--flagfile=flags/cross_dataset_tiny.flags", "--dataset=cifar10", f"--exclude_index_file={tmp_path / 'bad.txt'}"
     )
     with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES), pytest.raises(DataError, match="match no example") as err:
-        common.load_clean(Config({**values, "tfds_download": False}))
+        clean_data.load_clean(Config({**values, "tfds_download": False}))
     assert "\n" not in str(err.value) and "train_00042" in str(err.value)

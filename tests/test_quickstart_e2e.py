@@ -74,7 +74,7 @@ def test_quickstart_shows_the_paper_effect_in_mlflow(quickstart):
     # params: the flags d_det read (set or default), not every experiment's; placement as tags
     assert {"attack_steps", "learning_rate", "eval_batch_size", "pathway_high"} <= set(run.data.params)
     others = {k for k in run.data.params if k.startswith(("toy_", "fa_", "rd_", "ntk_", "grid_"))}
-    assert others == {"ntk_linearize_epoch"}  # the shared trainer reads it (until it is kernel_dynamics' hook)
+    assert others == set()  # (ntk_linearize_epoch is kernel_dynamics' hook, no longer read by the shared trainer)
     assert run.data.tags["placement.grid_stage"] == "all" and "grid_stage" not in run.data.params
     summary = read_json(out / "summary.json")  # the pathway label, for RB Table 5 (robust_keras.pathway_table)
     assert run.data.tags["pathway"] == summary["pathway"] and m["pathway/score"] == summary["pathway/score"]

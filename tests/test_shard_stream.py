@@ -7,7 +7,7 @@ import pytest
 
 from robust_keras.data import adversarial
 from robust_keras.data.shard_stream import ShardStream, dataset_megabytes
-from robust_keras.experiments.common import channel_stats
+from robust_keras.data.transforms import channel_stats
 
 N = 230
 

@@ -12,8 +12,8 @@ from fake_cifar10 import prepared_cifar10
 
 from robust_keras.data import sources, transforms
 from robust_keras.data.tfds_stream import TfdsStream, cut, matching_ids, megabytes, prepared_builder
+from robust_keras.data.transforms import channel_stats
 from robust_keras.errors import DataError
-from robust_keras.experiments.common import channel_stats
 
 
 @pytest.fixture(scope="module")

@@ -63,3 +63,15 @@ def augment_batch(images: tf.Tensor, seed: tf.Tensor, pad: int = 4, flip: bool =
         do_flip = tf.random.stateless_uniform([b], seeds[2]) < 0.5
         out = tf.where(do_flip[:, None, None, None], tf.reverse(out, axis=[2]), out)
     return out
+
+
+def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of images in [0, 1] units (for the model's normalisation layer)."""
+    x = images.astype(np.float64) / (255.0 if images.dtype == np.uint8 else 1.0)
+    axes = tuple(range(x.ndim - 1))
+    return x.mean(axis=axes).tolist(), np.maximum(x.std(axis=axes), 1e-3).tolist()
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 0..255 or float [0, 1] -> float32 [0, 1]."""
+    return images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)

@@ -22,22 +22,23 @@ from robust_keras import progress, tracking
 from robust_keras.analysis import plots
 from robust_keras.config import Config
 from robust_keras.data import transforms
-from robust_keras.experiments import common
 from robust_keras.export import load_model
+from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import ClassificationEvaluator, TargetedTransferEvaluator
+from robust_keras.workflows import attack_builders, clean_data, exports, recipes
 
 CURVES = ("train/accuracy", "val/accuracy", "adv/attack_success", "adv/transfer_m2_1", "adv/transfer_m2_2")
 
 
 def run(config: Config, run: Run) -> dict:
-    train, test = common.load_clean(config)
-    tr, va = transforms.train_val_indices(len(train), config.val_fraction, common.derive_seed(config.seed, "val"))
+    train, test = clean_data.load_clean(config)
+    tr, va = transforms.train_val_indices(len(train), config.val_fraction, derive_seed(config.seed, "val"))
     attacked = test.take(config.clean_attack_examples)
     targets = transforms.shifted_labels(attacked.labels, train.num_classes)
-    recipes = {
-        "1": common.Recipe.from_config(config).replace(weight_decay=config.clean_weight_decay, augment=True),
-        "2": common.Recipe.from_config(config).replace(weight_decay=0.0, augment=False),
+    pathway_recipes = {
+        "1": recipes.Recipe.from_config(config).replace(weight_decay=config.clean_weight_decay, augment=True),
+        "2": recipes.Recipe.from_config(config).replace(weight_decay=0.0, augment=False),
     }
     val = ClassificationEvaluator("val", train.images[va], train.labels[va], config.eval_batch_size)
     one_model = progress.training_passes(config.epochs, len(tr), len(va))
@@ -49,23 +50,23 @@ def run(config: Config, run: Run) -> dict:
     )
     references = {}
     with plan.stage("M2 reference models"):
-        for r, recipe in recipes.items():
+        for r, recipe in pathway_recipes.items():
             path = _train(config, run, f"m2_{r}", recipe, train, tr, [val])
             references[f"m2_{r}"] = load_model(path, train.image_shape)
     with plan.stage("M1 models, attacked every epoch"):
-        curves = _train_m1(config, run, recipes, train, tr, val, attacked, targets, references)
+        curves = _train_m1(config, run, pathway_recipes, train, tr, val, attacked, targets, references)
     return _report(config, run, curves)
 
 
-def _train_m1(config, run, recipes, train, tr, val, attacked, targets, references) -> dict:
+def _train_m1(config, run, pathway_recipes, train, tr, val, attacked, targets, references) -> dict:
     """Trains M1 per recipe with the targeted attack on it and its transfer to each M2 every epoch."""
     curves = {}
-    for r, recipe in recipes.items():
+    for r, recipe in pathway_recipes.items():
         adv = TargetedTransferEvaluator(
             "adv",
             attacked.images,
             targets,
-            lambda predict: common.make_attack(config, predict, targeted=True),
+            lambda predict: attack_builders.make_attack(config, predict, targeted=True),
             references,
             config.eval_batch_size,
         )
@@ -94,15 +95,15 @@ def _report(config: Config, run: Run, curves: dict) -> dict:
     return final
 
 
-def _train(config: Config, run: Run, name: str, recipe: common.Recipe, train, tr, evaluators) -> str:
+def _train(config: Config, run: Run, name: str, recipe: recipes.Recipe, train, tr, evaluators) -> str:
     """Trains one model in child run ``name`` (resumable); returns its exported SavedModel."""
-    earlier = common.exported(run, name)
+    earlier = exports.exported(run, name)
     if earlier:
         print(f"[{name}] reusing {earlier}")
         return earlier
     child = run.child(name)
     child.log_params({"model": config.model, **recipe.__dict__})
-    trainer = common.train_model(
+    trainer = recipes.train_model(
         config,
         child,
         name=name,
@@ -111,8 +112,8 @@ def _train(config: Config, run: Run, name: str, recipe: common.Recipe, train, tr
         num_classes=train.num_classes,
         recipe=recipe,
         evaluators=evaluators,
-        seed=common.derive_seed(config.seed, name),
+        seed=derive_seed(config.seed, name),
     )
-    path = common.export(run, trainer, name, config, role=f"clean_pathways {name}", recipe=recipe.__dict__)
+    path = exports.export(run, trainer, name, config, role=f"clean_pathways {name}", recipe=recipe.__dict__)
     child.finish()
     return path

@@ -23,19 +23,19 @@ from robust_keras import progress
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.errors import DataError
-from robust_keras.experiments import common
 from robust_keras.export import load_model
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import accuracy
+from robust_keras.workflows import clean_data, exports
 from robust_keras.workflows import d_det as workflow
 
 
 def run(config: Config, run: Run) -> dict:
-    train, test = common.load_clean(config)
+    train, test = clean_data.load_clean(config)
     tests = {config.dataset: test}
     for name in config.eval_datasets:  # load (and check) every test set before the expensive work
         if name not in tests:
-            other = common.load_clean(config, dataset=name)[1]
+            other = clean_data.load_clean(config, dataset=name)[1]
             if other.class_names != test.class_names or other.image_shape != test.image_shape:
                 raise DataError(
                     f"{name} ({other.image_shape}, classes {other.class_names}) does not match {config.dataset} "
@@ -50,15 +50,17 @@ def run(config: Config, run: Run) -> dict:
     name = "d_det_model"
     with plan.stage("N2 training"):
         trainer = workflow.train_on_d_det(config, run, data, test, name=name)
-    if not common.exported(run, name):
-        common.export(run, trainer, name, config, role="model trained on D_det", dataset_manifest=data.manifest["spec"])
+    if not exports.exported(run, name):
+        exports.export(
+            run, trainer, name, config, role="model trained on D_det", dataset_manifest=data.manifest["spec"]
+        )
     clean = load_model(data.manifest["spec"]["source_model"]["path"], train.image_shape)
     models = {f"clean {config.dataset}": clean, f"D_det {config.dataset}": trainer.predict}
     rows = []
     for model_name, predict in models.items():
         row = {"model": model_name}
         for test_name, split in tests.items():
-            x = common.to_float(split.images)
+            x = transforms.to_float(split.images)
             row[test_name] = accuracy(predict, x, split.labels, config.eval_batch_size)
             if model_name.startswith("D_det"):
                 shifted = transforms.shifted_labels(split.labels, num_classes)

@@ -22,25 +22,25 @@ from robust_keras import progress
 from robust_keras.analysis import plots
 from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
-from robust_keras.experiments import common
 from robust_keras.tracking import Run
+from robust_keras.workflows import clean_data, exports, recipes
 from robust_keras.workflows import d_det as workflow
 
 
 def run(config: Config, run: Run) -> dict:
     name = "d_det_model"
     summary = run.path("summary.json")
-    if common.exported(run, name) and os.path.exists(summary):  # a rerun of a finished run: nothing to redo
+    if exports.exported(run, name) and os.path.exists(summary):  # a rerun of a finished run: nothing to redo
         print(f"[d_det] finished earlier in {run.run_dir} (N2 exported, summary written); nothing to do", flush=True)
         with open(summary) as f:
             return json.load(f)
     rule = workflow.pathway_rule(config)
-    train, test = common.load_clean(config)
+    train, test = clean_data.load_clean(config)
     n2_work = progress.training_passes(config.epochs, len(train), 3 * len(test))  # val + clean + shift
     plan = workflow.stages(config, train, test, then=("N2 training", n2_work))
     data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"), plan, stream=True)
     num_classes = data.manifest["spec"]["num_classes"]
-    recipe = common.Recipe.from_config(config)
+    recipe = recipes.Recipe.from_config(config)
     with plan.stage("N2 training"):
         trainer = workflow.train_on_d_det(config, run, data, test, name=name, recipe=recipe)
     curves = workflow.curves(run)
@@ -56,7 +56,7 @@ def run(config: Config, run: Run) -> dict:
         f"pathway {verdict.label} (non-robust share {verdict.score:.2f})",
     )
     run.log_artifact(png, "plots")
-    common.export(
+    exports.export(
         run,
         trainer,
         name,

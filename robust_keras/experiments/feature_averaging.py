@@ -23,10 +23,11 @@ from robust_keras.attacks import APGD, PGD
 from robust_keras.config import Config
 from robust_keras.data.synthetic import make_cluster_splits
 from robust_keras.errors import ConfigError
-from robust_keras.experiments.common import derive_seed, robust_prefix
 from robust_keras.models import cluster_nets
+from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
 from robust_keras.training.full_batch import DualFullBatchGD, FullBatchGD
+from robust_keras.workflows import attack_builders
 
 
 def run(config: Config, run: Run) -> dict:
@@ -77,7 +78,7 @@ def run(config: Config, run: Run) -> dict:
         json.dump(result, f, indent=2)
     run.log_artifact(run.path("robust_accuracy.json"))
     _plot_curves(run, result)
-    prefix = robust_prefix(config)
+    prefix = attack_builders.robust_prefix(config)
     for name, c in curves.items():  # one scalar per model and marker for the runs table
         worst = np.minimum(c[config.robust_eval], c["analytic"])
         for label, r in (("sqrt_d_over_k", np.sqrt(d / k)), ("half_sqrt_d", 0.5 * np.sqrt(d))):
@@ -157,7 +158,7 @@ def _adversary(config: Config, model, train, test):
         clip=None,
     )
     counter = iter(range(10**9))
-    prefix = robust_prefix(config)  # the gap measured by --robust_eval, under its own names
+    prefix = attack_builders.robust_prefix(config)  # the gap measured by --robust_eval, under its own names
     evaluate = attack
     if config.robust_eval == "apgd_ce":
         evaluate = APGD(logits, norm=config.fa_adversarial, eps=eps, steps=config.fa_adv_steps, loss="ce", clip=None)

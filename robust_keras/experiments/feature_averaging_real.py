@@ -20,9 +20,10 @@ from robust_keras.analysis import plots, robustness
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.errors import ConfigError
-from robust_keras.experiments import common
+from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import ClassificationEvaluator
+from robust_keras.workflows import attack_builders, clean_data, exports, recipes
 
 
 def fine_readout(model, positive: list[int], num_classes: int, kind: str):
@@ -46,19 +47,19 @@ def run(config: Config, run: Run) -> dict:
     robustness.check_margin_attack(config.robust_eval)
     if not config.binary_positive_classes:
         raise ConfigError("feature_averaging_real needs --binary_positive_classes", "e.g. 1,3,5,7,9 for odd digits")
-    train, test = common.load_clean(config, relabel_binary=False)
+    train, test = clean_data.load_clean(config, relabel_binary=False)
     positive = [int(c) for c in config.binary_positive_classes]
     if max(positive) >= train.num_classes or len(set(positive)) >= train.num_classes:
         raise ConfigError(f"--binary_positive_classes={positive} must be a proper subset of the classes", "fix it")
     y_bin_train = transforms.binary_labels(train.labels, positive)
     y_bin_test = transforms.binary_labels(test.labels, positive)
-    recipe = common.Recipe.from_config(config)
+    recipe = recipes.Recipe.from_config(config)
     margins = {}
     for name, labels, k in (("binary", y_bin_train, 2), ("fine", train.labels, train.num_classes)):
         child = run.child(name)
         test_labels = y_bin_test if k == 2 else test.labels
         evaluator = ClassificationEvaluator("test", test.images, test_labels, config.eval_batch_size)
-        trainer = common.train_model(
+        trainer = recipes.train_model(
             config,
             child,
             name=name,
@@ -67,16 +68,16 @@ def run(config: Config, run: Run) -> dict:
             num_classes=k,
             recipe=recipe,
             evaluators=[evaluator],
-            seed=common.derive_seed(config.seed, name),
+            seed=derive_seed(config.seed, name),
         )
         child.finish()
-        common.export(run, trainer, name, config, role=f"{name}-label classifier", positive_classes=positive)
+        exports.export(run, trainer, name, config, role=f"{name}-label classifier", positive_classes=positive)
         model = trainer.model
         # A 2-class model's margin z_1 - z_0 is fine_readout with J+ = {1}.
         margins[name] = (
             fine_readout(model, [1], 2, "sum") if k == 2 else fine_readout(model, positive, k, config.fa_readout)
         )
-    x = common.to_float(test.images)
+    x = transforms.to_float(test.images)
     radii = [float(r) for r in config.fa_real_radii]
     curves = {}
     for name, margin in margins.items():
@@ -88,7 +89,7 @@ def run(config: Config, run: Run) -> dict:
             steps=config.fa_pgd_steps,
             restarts=config.fa_pgd_restarts,
             clip=(0.0, 1.0),
-            seed=common.derive_seed(config.seed, "curve"),
+            seed=derive_seed(config.seed, "curve"),
             batch_size=config.eval_batch_size,
             attack=config.robust_eval,
         )
@@ -115,7 +116,7 @@ def run(config: Config, run: Run) -> dict:
         ylabel="robust accuracy",
     )
     run.log_artifact(png, "plots")
-    prefix = common.robust_prefix(config)
+    prefix = attack_builders.robust_prefix(config)
     final = {f"{name}/{prefix}robust_accuracy_r{r:g}": a for name, c in curves.items() for r, a in zip(radii, c)}
     run.log_metrics(final)
     return final

@@ -20,19 +20,22 @@ import numpy as np
 
 from robust_keras.analysis import plots
 from robust_keras.config import Config
-from robust_keras.experiments import common
+from robust_keras.data import transforms
 from robust_keras.ntk.dynamics import KernelDynamics
+from robust_keras.ntk.linearized import LinearizedModel
+from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import ClassificationEvaluator, RobustEvaluator
+from robust_keras.workflows import attack_builders, clean_data, recipes
 
 
 def run(config: Config, run: Run) -> dict:
-    train, test = common.load_clean(config)
-    robust_metric, make_robust_attack = common.robust_eval(config)
+    train, test = clean_data.load_clean(config)
+    robust_metric, make_robust_attack = attack_builders.robust_eval(config)
     source = test if config.ntk_batch_source == "test" else train
-    x_fixed = common.to_float(source.images[: config.ntk_batch])
+    x_fixed = transforms.to_float(source.images[: config.ntk_batch])
     y_fixed = source.labels[: config.ntk_batch]
-    recipe = common.Recipe.from_config(config)
+    recipe = recipes.Recipe.from_config(config)
     tracked: dict[str, KernelDynamics] = {}
     accuracies: dict[str, dict[str, dict[int, float]]] = {}
     final = {}
@@ -68,7 +71,7 @@ def run(config: Config, run: Run) -> dict:
                 metric=robust_metric,
             ),
         ]
-        common.train_model(
+        recipes.train_model(
             config,
             child,
             name=mode,
@@ -77,9 +80,10 @@ def run(config: Config, run: Run) -> dict:
             num_classes=train.num_classes,
             recipe=recipe,
             evaluators=evaluators,
-            seed=common.derive_seed(config.seed, "model"),
+            seed=derive_seed(config.seed, "model"),
             adversarial=mode == "adversarial",
             make_callbacks=make_callbacks,
+            switch=_linearization(config, recipe.epochs, mode),
         )
         dyn = tracked[mode]
         accuracies[mode] = {
@@ -113,8 +117,8 @@ def run(config: Config, run: Run) -> dict:
 def _adversarial_batch(config: Config, model, labels: np.ndarray):
     """(epoch, x) -> the batch x as adversarial training sees it at the end of that epoch: the
     --attack* flags' untargeted attack against the current model, seeded per epoch."""
-    attack = common.make_attack(config, model, targeted=False)
-    seed = common.derive_seed(config.seed, "ntk_batch_attack")
+    attack = attack_builders.make_attack(config, model, targeted=False)
+    seed = derive_seed(config.seed, "ntk_batch_attack")
     return lambda epoch, x: np.asarray(attack(x, labels, (seed, epoch))[0])
 
 
@@ -185,3 +189,20 @@ def _plots(
         xlabel="kernel entry Theta(x_i, x_j)",
     )
     run.log_artifact(png, "plots")
+
+
+def _linearization(config: Config, epochs: int, name: str) -> recipes.ModelSwitch | None:
+    """``--ntk_linearize_epoch=e`` (App. E.1) as the trainer's hook: after e epochs the model is
+    replaced by its linearization at theta_e, trained for the remaining epochs (attacks computed
+    on it; its own checkpoints in ``<mode>_linearized``). None when unset (-1) or e >= epochs."""
+    epoch = config.ntk_linearize_epoch
+    if epoch >= epochs:
+        print(f"[{name}] --ntk_linearize_epoch={epoch} >= {epochs} epochs: not linearized")
+    if not 0 <= epoch < epochs:
+        return None
+    return recipes.ModelSwitch(
+        epoch,
+        LinearizedModel,
+        "_linearized",
+        f"linearized at epoch {epoch}: training f(x; theta_e) + J(x; theta_e) delta from here",
+    )

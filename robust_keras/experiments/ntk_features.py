@@ -38,12 +38,14 @@ from scipy import stats
 from robust_keras.analysis import image_plots, plots
 from robust_keras.attacks.ntk import ClosedFormKernelPredictor, EmpiricalKernelPredictor, attack_predictor
 from robust_keras.config import Config
+from robust_keras.data import transforms
 from robust_keras.errors import ConfigError
-from robust_keras.experiments import common
 from robust_keras.ntk import analytic, empirical_ntk, feature_gradients
 from robust_keras.ntk.closed_form import two_layer_relu_ntk_tf
 from robust_keras.ntk.regression import KernelRegression
+from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
+from robust_keras.workflows import clean_data, recipes
 
 TOP_EIGENSPACE = 10  # k of the eigenspace overlap
 
@@ -55,8 +57,8 @@ def run(config: Config, run: Run) -> dict:
             "ntk_features on a multiclass task needs a kernel with identity output structure",
             "use --ntk_kernel=closed_form or analytic, or pass --binary_positive_classes",
         )
-    train, test = common.load_clean(config)
-    x_train, x_test = common.to_float(train.images), common.to_float(test.images)  # (N, H, W, C)
+    train, test = clean_data.load_clean(config)
+    x_train, x_test = transforms.to_float(train.images), transforms.to_float(test.images)  # (N, H, W, C)
     if binary:  # one output regressing +-1 (Eq. 9)
         targets, y_test = (2.0 * train.labels - 1.0)[:, None], 2.0 * test.labels - 1.0
     else:  # K outputs regressing one-hot targets (App. B, multiclass)
@@ -178,12 +180,12 @@ def _kernels(config: Config, train, x_train: np.ndarray):
             out.append((arch, theta, lambda d, fn=fn: ClosedFormKernelPredictor(fn, x_train, d)))
         return out
     # one output: the +-1 regression of Eq. 9
-    model = common.build_flags_model(
+    model = recipes.build_flags_model(
         config,
         train.images.shape[1:],
-        common.channel_stats(train.images),
+        transforms.channel_stats(train.images),
         1,
-        seed=common.derive_seed(config.seed, "ntk_features_init"),
+        seed=derive_seed(config.seed, "ntk_features_init"),
     )
     theta = empirical_ntk(model, x_train, method=config.ntk_method, chunk_size=config.ntk_chunk, dtype=np.float64)
     return [(config.model, theta[:, :, 0, 0], lambda d: EmpiricalKernelPredictor(model, x_train, d))]

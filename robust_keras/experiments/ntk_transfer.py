@@ -37,16 +37,18 @@ import tensorflow as tf
 from robust_keras.analysis import image_plots, plots
 from robust_keras.attacks.ntk import ClosedFormKernelPredictor, attack_predictor
 from robust_keras.config import Config
-from robust_keras.experiments import common
+from robust_keras.data import transforms
 from robust_keras.models import build_model
 from robust_keras.ntk.closed_form import two_layer_relu_ntk_tf
 from robust_keras.ntk.regression import KernelRegression
+from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
 from robust_keras.training.full_batch import FullBatchGD
+from robust_keras.workflows import clean_data
 
 
 def run(config: Config, run: Run) -> dict:
-    train, test = common.load_clean(config)
+    train, test = clean_data.load_clean(config)
     scalar = train.num_classes == 2 and config.ntk_binary_output == "scalar"
     k = 1 if scalar else train.num_classes
     x_train, _ = _inputs(config, train.images)
@@ -75,7 +77,7 @@ def run(config: Config, run: Run) -> dict:
             parameterization="ntk",
             train_second_layer=False,
             use_bias=False,
-            seed=common.derive_seed(config.seed, name),
+            seed=derive_seed(config.seed, name),
         )
         _antisymmetric(model)  # f_0 = 0, so the trained net is directly comparable to g_t
         reg = KernelRegression(theta, targets, eta=eta)
@@ -174,7 +176,7 @@ def _antisymmetric(model) -> None:
 def _inputs(config: Config, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(inputs, per-image scale (N,)): [0, 1] pixels (scale 1) or, with --ntk_inputs=unit_norm, each
     image divided by its l2 norm (so the NTK's entries and f_0 are O(1)); scale = that norm."""
-    x = common.to_float(images)
+    x = transforms.to_float(images)
     if config.ntk_inputs != "unit_norm":
         return x, np.ones(len(x), np.float32)
     norms = np.maximum(np.sqrt((x.reshape(len(x), -1) ** 2).sum(1)), 1e-12).astype(np.float32)

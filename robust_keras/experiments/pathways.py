@@ -27,11 +27,10 @@ from robust_keras.config import Config
 from robust_keras.data import adversarial
 from robust_keras.data.shard_stream import ShardStream
 from robust_keras.errors import ConfigError, DataError
-from robust_keras.experiments import common
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import PerformanceCorrelationEvaluator
+from robust_keras.workflows import clean_data, exports, grid, recipes
 from robust_keras.workflows import d_det as workflow
-from robust_keras.workflows import grid
 
 CORRELATION = "val/performance_correlation"
 
@@ -58,7 +57,7 @@ def run(config: Config, run: Run) -> dict:
 
 def _prepare_and_train(config: Config, run: Run, todo: list[grid.Cell], rule: PathwayRule) -> None:
     dataset_dir = config.dataset_dir or run.path("d_det")
-    train, test = common.load_clean(config)
+    train, test = clean_data.load_clean(config)
     if config.grid_stage == "cell" and not adversarial.is_complete(dataset_dir, adversarial.peek_manifest(dataset_dir)):
         raise DataError(
             f"D_det in {dataset_dir} is not prepared", "run the same command with --grid_stage=prepare first"
@@ -111,7 +110,7 @@ def _simple_predictions(config: Config, run: Run, data, tr, va, val_images: np.n
 
 def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simple, rule: PathwayRule) -> None:
     num_classes = data.manifest["spec"]["num_classes"]
-    recipe = common.Recipe.from_config(config).replace(
+    recipe = recipes.Recipe.from_config(config).replace(
         learning_rate=cell.learning_rate, weight_decay=cell.weight_decay, augment=cell.augment
     )
     child = run.child(cell.name, run_dir=grid.cell_dir(run.run_dir, cell))
@@ -137,8 +136,8 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
         title=f"{cell.name}: pathway {verdict.label} (score {verdict.score:.2f})",
     )
     child.log_artifact(png, "plots")
-    if not common.exported(child, "n2"):
-        common.export(child, trainer, "n2", config, role="N2 of a pathway-grid cell", recipe=recipe.__dict__)
+    if not exports.exported(child, "n2"):
+        exports.export(child, trainer, "n2", config, role="N2 of a pathway-grid cell", recipe=recipe.__dict__)
     result = {"cell": cell.params(), "name": cell.name, "num_classes": num_classes, "curves": curves}
     result["verdict"] = {"label": verdict.label, "score": verdict.score}
     grid.write_result(run.run_dir, cell, result)
@@ -154,11 +153,11 @@ def _summarize(config: Config, run: Run, cells: list[grid.Cell], rule: PathwayRu
         return {"cells_finished": 0}
     rows = [_cell_row(cell, result) for cell, result in finished]
     _write_csv(run.path("grid.csv"), rows)
-    recipes = _by_recipe(finished, rule)
-    _write_markdown(run.path("grid.md"), recipes, len(finished), len(cells))
+    by_recipe = _by_recipe(finished, rule)
+    _write_markdown(run.path("grid.md"), by_recipe, len(finished), len(cells))
     png = plots.pathway_grid(
         run.path("plots", "pathway_grid.png"),
-        recipes,
+        by_recipe,
         chance=1.0 / finished[0][1]["num_classes"],
         title=f"Pathways of {config.model} on D_det ({config.dataset}): {len(finished)}/{len(cells)} cells",
     )
@@ -186,18 +185,18 @@ def _cell_row(cell: grid.Cell, result: dict) -> dict:
 
 def _by_recipe(finished, rule: PathwayRule) -> list[dict]:
     """One entry per recipe: the seeds' curves stacked (epochs x seeds) and the label of their mean."""
-    recipes: dict[tuple, dict] = {}
+    entries: dict[tuple, dict] = {}
     for cell, result in finished:
-        entry = recipes.setdefault(cell.recipe_key, {"cell": cell, "curves": {}, "num_classes": result["num_classes"]})
+        entry = entries.setdefault(cell.recipe_key, {"cell": cell, "curves": {}, "num_classes": result["num_classes"]})
         for name, values in result["curves"].items():
             if values:  # (no performance correlation when it is switched off)
                 entry["curves"].setdefault(name, []).append(values)
-    for entry in recipes.values():
+    for entry in entries.values():
         epochs = min(len(v) for runs in entry["curves"].values() for v in runs)
         entry["curves"] = {k: np.array([v[:epochs] for v in runs]).T for k, runs in entry["curves"].items()}
         mean = {k: v.mean(axis=1) for k, v in entry["curves"].items()}
         entry["verdict"] = workflow.pathway_of(mean, entry["num_classes"], rule)
-    return [recipes[k] for k in sorted(recipes)]
+    return [entries[k] for k in sorted(entries)]
 
 
 def _write_csv(path: str, rows: list[dict]) -> None:

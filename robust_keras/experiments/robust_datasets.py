@@ -26,11 +26,13 @@ import numpy as np
 from robust_keras import progress
 from robust_keras.analysis import image_plots, plots
 from robust_keras.config import Config
+from robust_keras.data import transforms
 from robust_keras.data.shard_stream import ShardStream
-from robust_keras.experiments import common
 from robust_keras.export import load_model
+from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import ClassificationEvaluator, RobustEvaluator
+from robust_keras.workflows import attack_builders, clean_data, exports, recipes
 from robust_keras.workflows import robust_datasets as workflow
 from robust_keras.workflows.d_det import images_of
 
@@ -38,7 +40,7 @@ TITLES = {"d_r": "trained on D_R", "d_nr": "trained on D_NR"}
 
 
 def run(config: Config, run: Run) -> dict:
-    train, test = common.load_clean(config)
+    train, test = clean_data.load_clean(config)
     attacked = test.take(config.rd_eval_examples)
     evaluators, curve_labels = _evaluators(config, test, attacked)
     plan = progress.StagePlan(_stages(config, len(train), len(test), len(attacked)))
@@ -62,9 +64,9 @@ def _evaluators(config: Config, test, attacked) -> tuple[list, dict[str, str]]:
     and {metric name: its panel label} of the curves they log."""
     out = [ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size)]
     curves = {"test/accuracy": "clean test accuracy"}
-    attack = common.robust_prefix(config).rstrip("_").upper().replace("_", "-") or "PGD"
+    attack = attack_builders.robust_prefix(config).rstrip("_").upper().replace("_", "-") or "PGD"
     for norm, eps, shown in (("l2", config.rd_eval_l2_eps, "l2"), ("linf", config.rd_eval_linf_eps, "l-inf")):
-        metric, make_attack = common.robust_eval(config, norm=norm, eps=eps, steps=config.rd_eval_steps)
+        metric, make_attack = attack_builders.robust_eval(config, norm=norm, eps=eps, steps=config.rd_eval_steps)
         out.append(
             RobustEvaluator("test", attacked.images, attacked.labels, make_attack, config.eval_batch_size, metric)
         )
@@ -107,13 +109,13 @@ def _train_on(config: Config, run: Run, data, name: str, evaluators, metrics) ->
     ``train_on_<name>``; exports it; returns the per-epoch values of ``metrics`` (names)."""
     child_name = f"train_on_{name}"
     child = run.child(child_name)
-    recipe = common.Recipe.from_config(config)
+    recipe = recipes.Recipe.from_config(config)
     child.log_params({"model": config.model, "dataset": name, "examples": len(data.labels), **recipe.__dict__})
     if isinstance(data, ShardStream):
-        examples = {"images": None, "labels": None, "streamed": common.Streamed.of_shards(data, np.arange(len(data)))}
+        examples = {"images": None, "labels": None, "streamed": recipes.Streamed.of_shards(data, np.arange(len(data)))}
     else:
         examples = {"images": data.images, "labels": data.labels}
-    trainer = common.train_model(
+    trainer = recipes.train_model(
         config,
         child,
         name=child_name,
@@ -121,17 +123,17 @@ def _train_on(config: Config, run: Run, data, name: str, evaluators, metrics) ->
         num_classes=data.manifest["spec"]["num_classes"],
         recipe=recipe,
         evaluators=evaluators,
-        seed=common.derive_seed(config.seed, "rd_train"),  # the same init and order on both datasets
+        seed=derive_seed(config.seed, "rd_train"),  # the same init and order on both datasets
     )
-    if not common.exported(run, child_name):
-        common.export(run, trainer, child_name, config, role=f"model {TITLES[name]}", recipe=recipe.__dict__)
+    if not exports.exported(run, child_name):
+        exports.export(run, trainer, child_name, config, role=f"model {TITLES[name]}", recipe=recipe.__dict__)
     child.finish()
     return {metric: list(child.metric_history(metric).values()) for metric in metrics}
 
 
 def _plot_examples(config: Config, run: Run, train, data: dict, n: int = 8) -> None:
     idx = np.arange(min(n, len(train)))
-    rows = [common.to_float(train.images[idx]), *(images_of(data[name], idx) for name in ("d_r", "d_nr"))]
+    rows = [transforms.to_float(train.images[idx]), *(images_of(data[name], idx) for name in ("d_r", "d_nr"))]
     names = train.class_names
     titles = [f"y={names[y] if names else y}" for y in train.labels[idx]]
     png = image_plots.image_grid(

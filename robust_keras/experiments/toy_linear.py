@@ -22,7 +22,7 @@ from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
 from robust_keras.data import toy_linear
 from robust_keras.errors import ConfigError
-from robust_keras.experiments import common
+from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
 from robust_keras.training.toy_linear_gd import gradient_descent, min_norm_interpolant
 
@@ -69,7 +69,7 @@ def run(config: Config, run: Run) -> dict:
     record = np.unique(np.geomspace(1, config.toy_steps, 60).astype(int))
     rows, trajectories, per_seed = [], {}, {}
     for i, k in enumerate(ks):
-        row, trajectories[k], per_seed[k] = _one_k(config, k, record, seed=common.derive_seed(config.seed, f"toy-{k}"))
+        row, trajectories[k], per_seed[k] = _one_k(config, k, record, seed=derive_seed(config.seed, f"toy-{k}"))
         rows.append(row)
         child = run.child(f"k={k:g}")
         child.log_params({"k": k, "p": p, "eps": eps, "n": n})

@@ -21,9 +21,11 @@ from robust_keras.analysis import plots
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.errors import ConfigError
-from robust_keras.experiments import common
 from robust_keras.export import load_model
+from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
+from robust_keras.training.evaluators import predicted_labels
+from robust_keras.workflows import attack_builders, clean_classifier, clean_data, recipes
 
 
 def _names(paths: list[str]) -> list[str]:
@@ -47,14 +49,12 @@ def _unique(names: list[str]) -> list[str]:
 
 def _train_models(config: Config, run: Run, train, test) -> list[tuple[str, str]]:
     """(name, path) of the models ``--transfer_train_seeds`` asks for, trained (or found) in this run."""
-    from robust_keras.experiments.train import train_and_export
-
     models = []
     for seed in (int(s) for s in config.transfer_train_seeds):
         name = f"seed_{seed}"
         child = run.child(f"train {name}")
-        child.log_params({"model": config.model, "seed": seed, **common.Recipe.from_config(config).__dict__})
-        train_and_export(config, child, train, test, name=name, seed=seed)
+        child.log_params({"model": config.model, "seed": seed, **recipes.Recipe.from_config(config).__dict__})
+        clean_classifier.train_and_export(config, child, train, test, name=name, seed=seed)
         child.finish()
         models.append((name, run.path("models", name)))
     return models
@@ -66,18 +66,16 @@ def run(config: Config, run: Run) -> dict:
             "transfer needs --source_models and --target_models, or --transfer_train_seeds",
             "pass SavedModel directories, comma-separated, or seeds of models to train first",
         )
-    train, test = common.load_clean(config)
+    train, test = clean_data.load_clean(config)
     trained = _train_models(config, run, train, test)
     source_paths = [*config.source_models, *(path for _, path in trained)]
     target_paths = [*config.target_models, *(path for _, path in trained)]
     test = test.take(config.transfer_examples)
-    x, y = common.to_float(test.images), test.labels
+    x, y = transforms.to_float(test.images), test.labels
     targeted = config.attack_target != "none"
     t = y  # untargeted: the labels to move away from
     if targeted:
-        t = transforms.attack_targets(
-            config.attack_target, y, test.num_classes, common.derive_seed(config.seed, "targets")
-        )
+        t = transforms.attack_targets(config.attack_target, y, test.num_classes, derive_seed(config.seed, "targets"))
     sources = [load_model(p, test.image_shape, config.trust_savedmodels) for p in source_paths]
     targets = [load_model(p, test.image_shape, config.trust_savedmodels) for p in target_paths]
     own = [name for name, _ in trained]
@@ -86,15 +84,15 @@ def run(config: Config, run: Run) -> dict:
     success = np.zeros_like(error)
     for i, (source, src_name) in enumerate(zip(sources, src_names)):
         child = run.child(f"source={src_name}")
-        attack = common.make_attack(config, source, targeted=targeted)
+        attack = attack_builders.make_attack(config, source, targeted=targeted)
         batches = []
         for b, start in enumerate(range(0, len(y), config.eval_batch_size)):
             sl = slice(start, start + config.eval_batch_size)
-            batches.append(np.asarray(attack(x[sl], t[sl], (common.derive_seed(config.seed, "attack"), b))[0]))
+            batches.append(np.asarray(attack(x[sl], t[sl], (derive_seed(config.seed, "attack"), b))[0]))
         x_adv = np.concatenate(batches)
         print(f"[transfer] crafted {len(x_adv)} examples on {src_name}")
         for j, (target, tgt_name) in enumerate(zip(targets, tgt_names)):
-            pred = common.predictions(target, x_adv, config.eval_batch_size)
+            pred = predicted_labels(target, x_adv, config.eval_batch_size)
             error[i, j] = float(np.mean(pred != y))
             success[i, j] = float(np.mean(pred == t)) if targeted else float("nan")
             metrics = {f"transfer/{tgt_name}/error": error[i, j]}

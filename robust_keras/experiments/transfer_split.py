@@ -23,9 +23,11 @@ from robust_keras import progress
 from robust_keras.analysis import plots
 from robust_keras.config import Config
 from robust_keras.data import adversarial
-from robust_keras.experiments import common
 from robust_keras.export import load_model, savedmodel_hash
+from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
+from robust_keras.training.evaluators import predicted_labels
+from robust_keras.workflows import clean_data, exports, recipes
 from robust_keras.workflows import d_det as workflow
 
 SUBSETS = ("transfers", "no_transfer")
@@ -33,7 +35,7 @@ RULE = "argmax N'(x_adv) == label (the target t)"
 
 
 def run(config: Config, run: Run) -> dict:
-    train, test = common.load_clean(config)
+    train, test = clean_data.load_clean(config)
     models = "N' and the two subset models"
     n_prime = progress.training_passes(config.source_epochs, len(train), len(test))
     plan = workflow.stages(
@@ -49,7 +51,7 @@ def _split_and_train(config: Config, run: Run, train, test, data) -> dict:
         config, run, train, test, name="n_prime", seed_purpose="n_prime"
     )
     reference = load_model(reference_path, train.image_shape, config.trust_savedmodels)
-    transfers = common.predictions(reference, data.images, config.eval_batch_size) == data.labels
+    transfers = predicted_labels(reference, data.images, config.eval_batch_size) == data.labels
     rate = float(transfers.mean())
     print(f"[split] {transfers.sum()} of {len(transfers)} examples transfer to N' ({rate:.1%})")
     run.log_metrics({"split/transfer_rate": rate, "split/transfers": int(transfers.sum())})
@@ -81,7 +83,7 @@ def _balanced(masks: dict[str, np.ndarray], config: Config) -> dict[str, np.ndar
     if not config.split_balance:
         return masks
     size = min(int(m.sum()) for m in masks.values())
-    rng = np.random.default_rng(common.derive_seed(config.seed, "split_balance"))
+    rng = np.random.default_rng(derive_seed(config.seed, "split_balance"))
     out = {}
     for name, mask in masks.items():
         keep = np.zeros_like(mask)
@@ -124,11 +126,11 @@ def _train_on(config: Config, run: Run, data, test, name: str) -> dict[str, list
     """Trains ``--model`` on one subset (its own train/val split) in child run ``name``; returns
     its per-epoch four curves."""
     child = run.child(name)
-    recipe = common.Recipe.from_config(config)
+    recipe = recipes.Recipe.from_config(config)
     examples = len(workflow.split_indices(config, len(data.labels))[0])
     child.log_params({"model": config.model, "examples": examples, **recipe.__dict__})
     trainer = workflow.train_on_d_det(config, child, data, test, name=name, recipe=recipe, seed_purpose="n2")
-    if not common.exported(run, name):
-        common.export(run, trainer, name, config, role=f"model trained on {name}", recipe=recipe.__dict__)
+    if not exports.exported(run, name):
+        exports.export(run, trainer, name, config, role=f"model trained on {name}", recipe=recipe.__dict__)
     child.finish()
     return workflow.curves(child)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import tensorflow as tf
 
+from robust_keras.data import transforms
 from robust_keras.data.pipeline import eval_dataset
 
 
@@ -47,7 +48,7 @@ class RobustEvaluator:
     """Accuracy under an attack computed on the model being evaluated (white box).
 
     ``make_attack``: logits function -> attack with ``attack(x, y, seed)[0]`` the adversarial
-    batch (e.g. ``experiments.common.make_attack``); rebuilt only when ``predict`` changes (a
+    batch (e.g. ``workflows.attack_builders.make_attack``); rebuilt only when ``predict`` changes (a
     new model, e.g. after linearization). Attack seeds are fixed per batch, so epochs compare.
     Yields ``<split>/<metric>`` (default ``robust_accuracy``; other attacks log under their own name).
     """
@@ -137,3 +138,12 @@ class TargetedTransferEvaluator:
             count += int(t.shape[0])
         for name, value in hits.items():
             yield f"{self.split}/{name}", value / max(count, 1)
+
+
+def predicted_labels(logits_fn, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """argmax labels int64 (N,) of ``logits_fn`` over float32 images in batches."""
+    out = [
+        np.argmax(np.asarray(logits_fn(tf.constant(transforms.to_float(images[i : i + batch_size])))), -1)
+        for i in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(out).astype(np.int64) if out else np.zeros([0], np.int64)

@@ -1,2 +1,3 @@
-"""Steps several experiments share (DESIGN: experiments never import each other), e.g. make a
-D_det with its source model, or train a model on D_det with the four curves."""
+"""Steps several experiments share, between the experiments above and the library below
+(docs/design.md: experiments never import each other), e.g. build a D_det with its source model,
+train a model with a recipe, or build the --robust_eval attack."""

@@ -24,11 +24,12 @@ from robust_keras.config import Config
 from robust_keras.data import adversarial, transforms
 from robust_keras.data.shard_stream import ShardStream, dataset_megabytes
 from robust_keras.errors import ConfigError, DataError, StageFinished
-from robust_keras.experiments import common
 from robust_keras.export import load_model, savedmodel_hash
 from robust_keras.progress import StagePlan, attack_passes, training_passes
+from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import ClassificationEvaluator, accuracy
+from robust_keras.workflows import attack_builders, exports, recipes
 
 FOUR_CURVES = ("train/accuracy", "val/accuracy", "clean/accuracy", "shift/accuracy")
 
@@ -49,14 +50,14 @@ def source_model(
     --attack* examples, Madry et al.) in child run ``name`` with ``evaluators`` besides test accuracy."""
     if config.source_savedmodel and name == "source":
         return config.source_savedmodel
-    earlier = common.exported(run, name)
+    earlier = exports.exported(run, name)
     if earlier:
         print(f"[{name}] reusing {earlier} from an earlier attempt of this run")
         return earlier
     child = run.child(name)
     recipe = source_recipe(config)
     child.log_params({"architecture": source_architecture(config), "adversarial": adversarial, **recipe.__dict__})
-    trainer = common.train_model(
+    trainer = recipes.train_model(
         config,
         child,
         name=name,
@@ -65,13 +66,13 @@ def source_model(
         num_classes=train.num_classes,
         recipe=recipe,
         evaluators=[ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size), *evaluators],
-        seed=common.derive_seed(config.seed, seed_purpose),
+        seed=derive_seed(config.seed, seed_purpose),
         architecture=source_architecture(config),
         adversarial=adversarial,
     )
     child.finish()
     role = "adversarially trained source model" if adversarial else "source model"
-    return common.export(
+    return exports.export(
         run, trainer, name, config, role=role, recipe=recipe.__dict__, model=source_architecture(config)
     )
 
@@ -80,8 +81,8 @@ def source_architecture(config: Config) -> str:
     return config.source_model or config.model
 
 
-def source_recipe(config: Config) -> common.Recipe:
-    return common.Recipe.from_config(config).replace(
+def source_recipe(config: Config) -> recipes.Recipe:
+    return recipes.Recipe.from_config(config).replace(
         epochs=config.source_epochs,
         learning_rate=config.source_learning_rate,
         weight_decay=config.source_weight_decay,
@@ -124,7 +125,7 @@ def ensure_dataset(
                 f"{dataset_dir} was generated from {previous['spec'].get('dataset')}, not {config.dataset}",
                 "pass the matching --dataset or another --dataset_dir",
             )
-        made_with, asked = previous["spec"].get("attack") or {}, common.attack_params(config)
+        made_with, asked = previous["spec"].get("attack") or {}, attack_builders.attack_params(config)
         if made_with != asked:
             diff = ", ".join(
                 f"--{k}={made_with.get(k)} (flags: {v})" for k, v in asked.items() if made_with.get(k) != v
@@ -135,7 +136,7 @@ def ensure_dataset(
             )
         source_path = previous["spec"]["source_model"]["path"]
         print(f"[dataset] found a dataset in {dataset_dir} made with source {source_path}")
-    elif config.source_savedmodel or common.exported(run, "source"):
+    elif config.source_savedmodel or exports.exported(run, "source"):
         source_path = source_model(config, run, train, test)
     else:
         with plan.stage("source training"):
@@ -144,7 +145,7 @@ def ensure_dataset(
     if previous and not adversarial.is_complete(dataset_dir, previous):
         _check_same_source(dataset_dir, previous, source_path)
     source = load_model(source_path, train.image_shape, config.trust_savedmodels)
-    source_acc = accuracy(source, common.to_float(test.images), test.labels, config.eval_batch_size)
+    source_acc = accuracy(source, transforms.to_float(test.images), test.labels, config.eval_batch_size)
     print(f"[source] clean test accuracy {source_acc:.4f}")
     if not adversarial.is_complete(dataset_dir, previous):
         with plan.stage("D_det generation"):
@@ -206,7 +207,7 @@ def _one_stage(config: Config, run: Run, train, test, dataset_dir: str, plan: St
         with plan.stage("source training"):
             path = source_model(config, run, train, test)
         raise StageFinished(f"source model ready in {path}; next: --gen_stage=shards --gen_worker=0..W-1")
-    if not (config.source_savedmodel or common.exported(run, "source")):
+    if not (config.source_savedmodel or exports.exported(run, "source")):
         raise DataError(
             f"--gen_stage=shards needs the source model, and {run.run_dir} has none yet",
             "run the same command with --gen_stage=source once first (or pass --source_savedmodel)",
@@ -242,14 +243,14 @@ def generate(config: Config, dataset_dir: str, source, source_path: str, train, 
     local devices, each batch is split across them (distribute.split_over_replicas; the loaded
     source's variables stay on the first device and the others read them)."""
     # multi_worker: each process attacks its part on its default device; mirrored: all local devices.
-    local = common.make_strategy(config) if config.strategy == "mirrored" else tf.distribute.get_strategy()
+    local = recipes.make_strategy(config) if config.strategy == "mirrored" else tf.distribute.get_strategy()
     if local.num_replicas_in_sync > 1:
         print(f"[dataset] every batch split across {local.num_replicas_in_sync} devices")
-    attack = common.make_attack(config, source, targeted=True)
+    attack = attack_builders.make_attack(config, source, targeted=True)
     attack_fn = distribute.split_over_replicas(lambda x, t, s: attack(x, t, s)[:2], local)
     spec = {
         "source_model": {"path": os.path.abspath(source_path), "sha256": savedmodel_hash(source_path)},
-        "attack": common.attack_params(config),
+        "attack": attack_builders.attack_params(config),
         "source_split": train.name,
         "dataset": config.dataset,
         "num_classes": train.num_classes,
@@ -258,15 +259,15 @@ def generate(config: Config, dataset_dir: str, source, source_path: str, train, 
     print(f"[dataset] attacking {len(train)} examples -> {dataset_dir}")
     adversarial.generate(
         dataset_dir,
-        images=common.to_float(train.images),
+        images=transforms.to_float(train.images),
         orig_labels=train.labels,
         targets=transforms.attack_targets(
-            config.attack_target, train.labels, train.num_classes, common.derive_seed(config.seed, "targets")
+            config.attack_target, train.labels, train.num_classes, derive_seed(config.seed, "targets")
         ),
         spec=spec,
         shard_size=config.shard_size,
         batch_size=config.eval_batch_size,
-        seed=common.derive_seed(config.seed, "attack"),
+        seed=derive_seed(config.seed, "attack"),
         attack_fn=attack_fn,
         part=part,
     )
@@ -290,7 +291,7 @@ def images_of(data, rows: np.ndarray) -> np.ndarray:
 
 def split_indices(config: Config, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The fixed (train, val) split of a D_det of n examples (same for every model trained on it)."""
-    return transforms.train_val_indices(n, config.val_fraction, common.derive_seed(config.seed, "val"))
+    return transforms.train_val_indices(n, config.val_fraction, derive_seed(config.seed, "val"))
 
 
 def four_curve_evaluators(config: Config, val_images, val_labels, test, num_classes: int) -> list:
@@ -317,20 +318,20 @@ def train_on_d_det(
     tr, va = split_indices(config, len(data.labels))
     num_classes = data.manifest["spec"]["num_classes"]
     if isinstance(data, ShardStream):
-        examples = {"images": None, "labels": None, "streamed": common.Streamed.of_shards(data, tr)}
+        examples = {"images": None, "labels": None, "streamed": recipes.Streamed.of_shards(data, tr)}
         val = ClassificationEvaluator.of_dataset("val", data.eval_dataset(va, config.eval_batch_size))
         curves = [val, *test_curve_evaluators(config, test, num_classes)]
     else:
         examples = {"images": data.images[tr], "labels": data.labels[tr]}
         curves = four_curve_evaluators(config, data.images[va], data.labels[va], test, num_classes)
-    return common.train_model(
+    return recipes.train_model(
         config,
         run,
         name=name,
         num_classes=num_classes,
-        recipe=recipe or common.Recipe.from_config(config),
+        recipe=recipe or recipes.Recipe.from_config(config),
         evaluators=[*curves, *evaluators],
-        seed=common.derive_seed(config.seed, seed_purpose or name),
+        seed=derive_seed(config.seed, seed_purpose or name),
         **examples,
     )
 
@@ -344,11 +345,11 @@ def curves(run: Run, names=FOUR_CURVES) -> dict[str, list[float]]:
 def _mean_l2(data, train) -> float:
     """Mean ||x_adv - x||_2 over the dataset (streamed batch by batch from a ShardStream)."""
     if not isinstance(data, ShardStream):
-        clean = common.to_float(train.images[data.indices])
+        clean = transforms.to_float(train.images[data.indices])
         return float(np.sqrt(((data.images - clean) ** 2).reshape(len(clean), -1).sum(1)).mean())
     total, start = 0.0, 0
     for x_adv, _ in data.eval_dataset(np.arange(len(data)), 1024):
-        clean = common.to_float(train.images[data.indices[start : start + len(x_adv)]])
+        clean = transforms.to_float(train.images[data.indices[start : start + len(x_adv)]])
         total += float(np.sqrt(((x_adv.numpy() - clean) ** 2).reshape(len(clean), -1).sum(1)).sum())
         start += len(x_adv)
     return total / max(start, 1)
@@ -361,7 +362,7 @@ def _plot_examples(run: Run, data, train, n: int = 8) -> None:
     attack = data.manifest["spec"].get("attack", {})
     png = image_plots.image_grid(
         run.path("plots", "d_det_examples.png"),
-        [common.to_float(train.images[data.indices[idx]]), shown],
+        [transforms.to_float(train.images[data.indices[idx]]), shown],
         titles,
         row_labels=("clean x", "x_adv"),
         title=f"D_det examples: targeted {attack.get('attack_norm', '')} PGD, eps {attack.get('attack_eps', '?')}; "

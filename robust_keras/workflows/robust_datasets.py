@@ -22,13 +22,13 @@ import numpy as np
 from robust_keras import distribute
 from robust_keras.attacks.inversion import RepresentationInversion, start_indices
 from robust_keras.config import Config
-from robust_keras.data import adversarial
+from robust_keras.data import adversarial, transforms
 from robust_keras.errors import ConfigError, DataError, StageFinished
-from robust_keras.experiments import common
 from robust_keras.export import load_model, savedmodel_hash
 from robust_keras.progress import StagePlan
+from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
-from robust_keras.workflows import d_det
+from robust_keras.workflows import d_det, exports
 
 # dataset name -> (model role that builds it, flag that may give that model)
 DATASETS = {"d_r": ("robust", "rd_robust_savedmodel"), "d_nr": ("standard", "rd_standard_savedmodel")}
@@ -45,7 +45,7 @@ def models(config: Config, run: Run, train, test, plan: StagePlan) -> dict[str, 
         if given:
             paths[role] = given
             continue
-        earlier = common.exported(run, role)
+        earlier = exports.exported(run, role)
         if earlier:
             paths[role] = earlier
             continue
@@ -78,7 +78,7 @@ def ensure_datasets(config: Config, run: Run, train, test, plan: StagePlan) -> d
                 adversarial.merge(directory, config.gen_workers)
     if config.gen_stage == "shards":
         missing = [
-            role for role, flag in DATASETS.values() if not (getattr(config, flag) or common.exported(run, role))
+            role for role, flag in DATASETS.values() if not (getattr(config, flag) or exports.exported(run, role))
         ]
         if missing:
             raise DataError(
@@ -89,8 +89,8 @@ def ensure_datasets(config: Config, run: Run, train, test, plan: StagePlan) -> d
     if config.gen_stage == "source":
         raise StageFinished(f"models ready ({', '.join(paths.values())}); next: --gen_stage=shards --gen_worker=0..W-1")
     paths = {role: distribute.chief_export(path) for role, path in paths.items()}  # multi_worker: the chief's
-    images = common.to_float(train.images)
-    seed = common.derive_seed(config.seed, "rd_starts")
+    images = transforms.to_float(train.images)
+    seed = derive_seed(config.seed, "rd_starts")
     starts = start_indices(len(train), seed)
     unfinished = [n for n, d in dirs.items() if not adversarial.is_complete(d, adversarial.peek_manifest(d))]
 

@@ -1,6 +1,7 @@
-"""Clean tfds data streamed instead of loaded, when it is larger than ``--max_in_memory_mb``.
+"""The task's clean data as the flags describe it: loaded in memory (:func:`load_clean`), or
+streamed from tfds (:func:`open_streams`) when it is larger than ``--max_in_memory_mb``.
 
-The in-memory path (``common.load_clean``) stays for data that fits: shuffling a NumPy array
+The in-memory path stays for data that fits: shuffling a NumPy array
 is a full permutation and faster. Which path a run takes depends only on the dataset's size (from
 its tfds metadata) and the recorded flag, so a resume takes the same one.
 """
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from robust_keras.config import Config
-from robust_keras.data import sources, tfds_stream
+from robust_keras.data import sources, tfds_stream, transforms
 from robust_keras.data.tfds_stream import TfdsStream
 from robust_keras.errors import DataError
-from robust_keras.experiments import common
+from robust_keras.workflows.recipes import Streamed
 
 STREAMABLE = ("mnist", "cifar10")
 
@@ -26,9 +29,9 @@ class CleanStreams:
     val: TfdsStream | None
     test: TfdsStream
 
-    def streamed_train(self) -> common.Streamed:
+    def streamed_train(self) -> Streamed:
         t = self.train
-        return common.Streamed(t.count, t.shape, t.channel_stats, t.train_dataset)
+        return Streamed(t.count, t.shape, t.channel_stats, t.train_dataset)
 
 
 def open_streams(config: Config) -> CleanStreams | None:
@@ -79,3 +82,44 @@ def open_streams(config: Config) -> CleanStreams | None:
         parts.insert(1, f"{streams.val.count} val ({val_split})")
     print(f"[data] {config.dataset} streamed: {', '.join(parts)}")
     return streams
+
+
+def load_clean(
+    config: Config, relabel_binary: bool = True, dataset: str | None = None
+) -> tuple[sources.Split, sources.Split]:
+    """(train, test) clean splits as the flags ask: ``dataset`` (default ``--dataset``),
+    ``--exclude_index_file`` (CIFAR-10) / ``--cinic10_drop_cifar`` removals, class subset (``--classes``),
+    size limits, binary relabelling (``--binary_positive_classes``, unless ``relabel_binary`` is
+    False)."""
+    dataset = dataset or config.dataset
+    train, test = sources.load_dataset(
+        dataset,
+        data_dir=config.data_dir,
+        download=config.tfds_download,
+        cinic10_dir=config.cinic10_dir,
+        test_per_class=config.test_per_class,
+    )
+    before = len(train) + len(test)
+    if config.exclude_index_file and dataset == "cifar10":
+        train, test = sources.exclude(
+            [train, test], sources.read_exclusion_file(config.exclude_index_file), config.exclude_index_file
+        )
+    if config.cinic10_drop_cifar and dataset == "cinic10":
+        train, test = sources.cinic10_without_cifar(train), sources.cinic10_without_cifar(test)
+    if len(train) + len(test) < before:
+        removed = before - len(train) - len(test)
+        print(f"[data] {dataset}: {removed} of {before} examples excluded; {len(train)} train, {len(test)} test remain")
+    if config.classes:
+        train, test = train.select_classes(config.classes), test.select_classes(config.classes)
+    train, test = train.take(config.max_train_examples), test.take(config.max_test_examples)
+    if config.binary_positive_classes and relabel_binary:
+        positive = [int(c) for c in config.binary_positive_classes]
+        names = ("negative", "positive")
+        train = dataclasses.replace(train, labels=transforms.binary_labels(train.labels, positive), class_names=names)
+        test = dataclasses.replace(test, labels=transforms.binary_labels(test.labels, positive), class_names=names)
+    if len(np.unique(train.labels)) < 2:
+        raise DataError(
+            f"the task built from {dataset} has one class only ({len(train)} training examples)",
+            "check --classes / --binary_positive_classes: the positive classes are indices after --classes relabels",
+        )
+    return train, test
