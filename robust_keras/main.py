@@ -30,30 +30,15 @@ for _name, _value in (
 from absl import app, flags, logging  # noqa: E402
 
 from robust_keras import config as config_lib  # noqa: E402
-from robust_keras import (  # noqa: E402
-    flags_feature_averaging,  # noqa: E402, F401  (defines the fa_* flags)
-    flags_ntk,  # noqa: E402, F401  (defines the ntk_* flags)
-    flags_robust_before,  # noqa: E402, F401  (defines the grid_*, pathway_* ... flags)
-    flags_robust_datasets,  # noqa: E402, F401  (defines the rd_* flags)
-    flags_toy_linear,  # noqa: E402, F401  (defines the toy_* flags)
-    paths,  # noqa: E402
-    progress,  # noqa: E402
-)
+from robust_keras import flags as flag_registry  # noqa: E402  (defines every project flag)
+from robust_keras import paths, progress  # noqa: E402
 from robust_keras.atomic_files import write_json  # noqa: E402
 from robust_keras.errors import RobustKerasError, StageFinished, first_line  # noqa: E402
 from robust_keras.failures import describe_failure  # noqa: E402
 from robust_keras.tracking_store import default_tracking_uri  # noqa: E402
 
 FLAGS = flags.FLAGS
-# where the project's flags are defined, in the order --help shows their groups
-FLAG_MODULES = (
-    config_lib,
-    flags_robust_before,
-    flags_ntk,
-    flags_feature_averaging,
-    flags_toy_linear,
-    flags_robust_datasets,
-)
+FLAG_MODULES = flag_registry.MODULES  # where the project's flags are defined, in --help's order
 
 
 _HELP_FLAGS = ("--help", "-h", "--helpshort", "-?")  # --help=<experiment> shows one experiment's flags
@@ -89,8 +74,8 @@ def parse_flags(argv: list[str]) -> list[str]:
         argv = [a for a in argv if a not in checks]
     asked = [a.split("=", 1)[1] if "=" in a else "" for a in argv[1:] if a.split("=")[0] in _HELP_FLAGS]
     if asked:
-        from robust_keras import help_text
         from robust_keras.experiment_names import NAMES
+        from robust_keras.flags import help as help_text
 
         if asked[-1] and asked[-1] not in NAMES:
             _fail(f"--help={_shown(asked[-1])} is not an experiment -- pick one of {sorted(NAMES)}, or plain --help", 2)
@@ -121,7 +106,7 @@ def _check_flagfiles(paths: list[str], chain: list[str]) -> None:
 
 
 def project_flags() -> list[flags.Flag]:
-    """Flags defined by robust_keras modules (config.py and per-experiment flag modules)."""
+    """Flags defined by the project (robust_keras/flags/)."""
     by_module = FLAGS.flags_by_module_dict()
     return [f for module, fs in by_module.items() if module.startswith("robust_keras") for f in fs]
 
@@ -151,8 +136,8 @@ def _configure_tensorflow(config: config_lib.Config) -> None:
 
 def _write_flagfile(path: str) -> None:
     """The project's flags that reproduce the run (not absl's own, not the work-splitting ones of
-    config.NOT_IN_FLAGFILE), one per line, so the file reads as the experiment."""
-    keep = {f.name for f in project_flags()} - config_lib.NOT_IN_FLAGFILE
+    flags.NOT_IN_FLAGFILE), one per line, so the file reads as the experiment."""
+    keep = {f.name for f in project_flags()} - flag_registry.NOT_IN_FLAGFILE
     tmp = f"{path}.{os.getpid()}.tmp"
     FLAGS.append_flags_into_file(tmp)
     with open(tmp) as f:
@@ -227,7 +212,7 @@ def _changed_flags(run_dir: str) -> dict[str, tuple[str, str]]:
         then = {_flag_name(line): line.strip() for line in f if line.strip()}
     changed = {}
     for flag in project_flags():
-        if flag.name in config_lib.PLACEMENT_FLAGS or flag.name not in then:
+        if flag.name in flag_registry.PLACEMENT_FLAGS or flag.name not in then:
             continue  # a flag this version added has no earlier value to differ from
         now = flag.serialize()
         if now != then[flag.name]:
@@ -276,7 +261,7 @@ def _run(config: config_lib.Config, chief: bool) -> None:
     from robust_keras.experiments import EXPERIMENTS
 
     tags = {"experiment": config.experiment, "git_sha": git_sha(), "mlflow.source.name": "robust_keras.main"}
-    tags.update({f"placement.{name}": str(config.values[name]) for name in sorted(config_lib.PLACEMENT_FLAGS)})
+    tags.update({f"placement.{name}": str(config.values[name]) for name in sorted(flag_registry.PLACEMENT_FLAGS)})
     progress.record("start-up (imports, flags)", time.time() - _STARTED)
     mlflow_start = time.time()
     try:
@@ -348,7 +333,7 @@ def _record_wall_time(run, times: dict[str, float]) -> None:
 
 
 # Flags every run reads outside Config or that name the run rather than change it.
-_NOT_JUDGED = config_lib.PLACEMENT_FLAGS | {"experiment", "output_dir", "mlflow_experiment", "run_name"}
+_NOT_JUDGED = flag_registry.PLACEMENT_FLAGS | {"experiment", "output_dir", "mlflow_experiment", "run_name"}
 
 
 def _warn_unread(experiment: str) -> None:
@@ -366,7 +351,7 @@ def _params(config: config_lib.Config, set_only: bool = False) -> dict:
     depends on, not every flag of every experiment), or with ``set_only`` those set on the command
     line or in a flagfile; placement flags (where the work runs) are tags, not params."""
     names = {f.name for f in project_flags() if f.present} if set_only else config_lib.read_names()
-    names = (names | {"experiment"}) - config_lib.PLACEMENT_FLAGS
+    names = (names | {"experiment"}) - flag_registry.PLACEMENT_FLAGS
     return {name: config.values[name] for name in sorted(names) if name in config.values}
 
 

@@ -25,7 +25,7 @@ def build_model(
     use_bias: bool = True,
     seed: int = 0,
 ) -> keras.Model:
-    """Builds architecture ``name`` (see ``config.MODELS``) with per-channel normalisation.
+    """Builds architecture ``name`` (see ``robust_keras.flags.models.MODELS``) with per-channel normalisation.
 
     Args:
       input_shape: (H, W, C) of one image.

@@ -13,9 +13,9 @@ from conftest import parse_project_flags
 from robust_keras.config import Config
 from robust_keras.data import adversarial
 from robust_keras.errors import ConfigError, DataError, TrainingError
-from robust_keras.experiments import common
 from robust_keras.paths import ensure_dir
 from robust_keras.training import loop, optim
+from robust_keras.workflows import attack_builders, clean_data
 from robust_keras.workflows import d_det as workflow
 
 QUICKSTART = "--flagfile=flags/quickstart.flags"
@@ -70,7 +70,7 @@ def test_invalid_manifest_json_and_wrong_image_shape_are_one_line(tmp_path):
 
 def test_dataset_made_with_other_attack_flags_is_refused(tmp_path):
     made = Config(parse_project_flags(QUICKSTART))
-    spec = {"dataset": "mnist_sample", "attack": common.attack_params(made), "source_model": {"path": "x"}}
+    spec = {"dataset": "mnist_sample", "attack": attack_builders.attack_params(made), "source_model": {"path": "x"}}
     d = _dataset(tmp_path / "d_det", spec)
     asked = Config(parse_project_flags(QUICKSTART, "--attack_eps=1.0", f"--dataset_dir={d}"))
     with pytest.raises(DataError, match=r"--attack_eps=3.0 \(flags: 1.0\)") as err:
@@ -94,7 +94,7 @@ def test_a_dataset_dir_is_only_read_unless_dataset_write(tmp_path):
     made = Config(parse_project_flags(QUICKSTART))
     spec = {
         "dataset": "mnist_sample",
-        "attack": common.attack_params(made),
+        "attack": attack_builders.attack_params(made),
         "source_model": {"path": source, "sha256": "0" * 64},  # the model that started it had other weights
     }
     d = _dataset(tmp_path / "d_det", spec)
@@ -123,7 +123,7 @@ def test_robust_datasets_dataset_dir_is_only_read_unless_dataset_write(tmp_path)
 def test_one_class_task_is_refused():
     config = Config(parse_project_flags(QUICKSTART, "--classes=1,0", "--binary_positive_classes=5"))
     with pytest.raises(DataError, match="one class only") as err:
-        common.load_clean(config)
+        clean_data.load_clean(config)
     _one_line(err)
 
 
@@ -196,7 +196,8 @@ def test_help_lists_the_project_flags_by_group_and_missing_inputs_leave_no_run(t
     and unset CINIC-10 root end in one line with exit 2, before a run directory or MLflow store exists."""
     from conftest import last_line, run_main
 
-    from robust_keras import help_text, main
+    from robust_keras import main
+    from robust_keras.flags import help as help_text
 
     listed = [name for _, names in help_text.groups(main.FLAG_MODULES) for name in names]
     assert sorted(listed) == sorted(f.name for f in main.project_flags())  # each exactly once

@@ -1,9 +1,9 @@
 """``--help``: the project's flags grouped by concern, without absl's own (``--helpfull`` keeps those).
 
-Groups come from where flags are defined: ``config.py`` in its ``# -- <title> ---`` sections, each
-experiment family's ``flags_*.py`` as one group titled by its docstring's first sentence.
-``--help=<experiment>`` keeps the shared groups of ``config.py`` and the family modules whose
-``READERS`` name the experiment, and lists the flagfiles that run it.
+Groups come from where flags are defined (:mod:`robust_keras.flags`): each module's
+``# -- <title> ---`` sections, or the module as one group titled by its docstring's first sentence.
+``--help=<experiment>`` keeps the shared modules and the family modules whose ``READERS`` name
+the experiment, and lists the flagfiles that run it.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def groups(modules) -> list[tuple[str, list[str]]]:
     return [(title, names) for title, names in out if names]
 
 
-FLAGFILES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "flags")
+FLAGFILES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "flags")
 
 
 def flagfiles_of(experiment: str) -> list[str]:
@@ -53,9 +53,9 @@ def flagfiles_of(experiment: str) -> list[str]:
 
 def render(modules, experiments, flag_values=flags.FLAGS, width: int = 100, only: str | None = None) -> str:
     """The help text: usage, the experiments, then every group's flags with default and help; with
-    ``only`` an experiment name, the shared groups (the first module) and its own family's only."""
+    ``only`` an experiment name, the shared modules (no ``READERS``) and its own family's only."""
     if only:
-        modules = [modules[0], *(m for m in modules[1:] if only in getattr(m, "READERS", ()))]
+        modules = [m for m in modules if only in getattr(m, "READERS", (only,))]
     lines = [
         "robust_keras: adversarial-robustness experiments in TensorFlow / Keras, logged to MLflow.",
         "",
