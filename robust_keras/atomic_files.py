@@ -14,6 +14,7 @@ import glob
 import json
 import os
 import re
+import shutil
 
 _TMP = re.compile(r"\.(\d+)\.tmp[^/]*$")
 
@@ -25,33 +26,63 @@ def tmp_path(path: str, suffix: str = "") -> str:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str, mode: str = "w", suffix: str = ""):
-    """``open`` for writing ``path`` atomically: yields the temporary file, renames it on success."""
+def atomic_open(path: str, mode: str = "w", suffix: str = "", **options):
+    """``open`` for writing ``path`` atomically (``options`` as open's, e.g. newline=""): yields the
+    temporary file, renames it on success."""
     tmp = tmp_path(path, suffix)
     try:
-        with open(tmp, mode) as f:
+        with open(tmp, mode, **options) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
+        _remove(tmp)
         raise
 
 
 @contextlib.contextmanager
 def replaced_by(path: str, suffix: str = ""):
     """For writers that open the file themselves (``tf.io.TFRecordWriter``, ``np.save``, a SavedModel
-    exporter): yields the temporary name, renames it to ``path`` on success, removes it on failure."""
+    exporter): yields the temporary name, renames it to ``path`` on success, removes it on failure.
+
+    A directory (a SavedModel) replaces an earlier ``path`` directory, which is deleted just before
+    the rename; a reader then sees the old export, none, or the whole new one, never a mix."""
     tmp = tmp_path(path, suffix)
     try:
         yield tmp
+        if os.path.isdir(tmp) and os.path.isdir(path):
+            shutil.rmtree(path)
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
+        _remove(tmp)
         raise
+
+
+def publish_once(path: str, text: str) -> bool:
+    """Creates ``path`` holding ``text`` unless it exists; False (nothing written) when another
+    process published it first. The file appears whole (hard link of a finished temporary file)."""
+    tmp = tmp_path(path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        _remove(tmp)
+
+
+def _remove(path: str) -> None:
+    """Deletes a file or directory tree if it exists."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
 
 
 def write_text(path: str, text: str) -> None:
@@ -77,13 +108,13 @@ def pid_alive(pid: int) -> bool:
 
 
 def remove_stale_tmp(directory: str) -> list[str]:
-    """Deletes the temporary files in ``directory`` left by processes of this host that are gone
-    (killed mid-write); returns their paths. Files of live processes are left alone."""
+    """Deletes the temporary files (and half-written export directories) in ``directory`` left by
+    processes of this host that are gone (killed mid-write); returns their paths. Those of live
+    processes are left alone."""
     removed = []
     for path in glob.glob(os.path.join(glob.escape(directory), "*.tmp*")):
         match = _TMP.search(path)
-        if match and not pid_alive(int(match.group(1))) and os.path.isfile(path):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
-                removed.append(path)
+        if match and not pid_alive(int(match.group(1))) and os.path.exists(path):
+            _remove(path)
+            removed.append(path)
     return removed

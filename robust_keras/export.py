@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 import keras
 import tensorflow as tf
 
-from robust_keras.atomic_files import write_json
+from robust_keras.atomic_files import remove_stale_tmp, replaced_by, write_json
 from robust_keras.errors import ModelError
 from robust_keras.faults import fail_point, fill_disk
 from robust_keras.models import representation_model
@@ -42,12 +41,11 @@ def _representation(model: keras.Model):
 def export_model(model: keras.Model, directory: str, metadata: dict) -> str:
     """Writes ``model`` as a SavedModel plus ``metadata.json``; returns ``directory``.
 
-    The model is written to a temporary sibling and renamed, so a directory that exists is
-    always a complete export.
+    The model is written to a temporary sibling and renamed (atomic_files.replaced_by), so a
+    directory that exists is always a complete export.
     """
-    tmp = directory.rstrip("/") + ".partial"
-    if os.path.exists(tmp):
-        tf.io.gfile.rmtree(tmp)
+    directory = directory.rstrip("/")
+    remove_stale_tmp(os.path.dirname(os.path.abspath(directory)))  # exports of killed processes
     # functional models carry their input spec; others (e.g. a LinearizedModel) get one from input_shape
     spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name="image")
     archive = keras.export.ExportArchive()
@@ -63,17 +61,11 @@ def export_model(model: keras.Model, directory: str, metadata: dict) -> str:
         "input_range": [0.0, 1.0],
         **metadata,
     }
-    if fail_point("disk_full_before_export"):
-        fill_disk(os.path.dirname(os.path.abspath(tmp)))
-    try:
+    with replaced_by(directory) as tmp:  # a failed write (a full disk) leaves nothing half-written
+        if fail_point("disk_full_before_export"):
+            fill_disk(os.path.dirname(os.path.abspath(tmp)))
         archive.write_out(tmp, verbose=False)
         write_json(os.path.join(tmp, METADATA), meta)
-    except BaseException:  # a full disk: no half-written export is left beside the finished files
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if os.path.exists(directory):
-        tf.io.gfile.rmtree(directory)
-    os.replace(tmp, directory)
     return directory
 
 

@@ -29,7 +29,7 @@ def describe_failure(error: BaseException, multi_worker: bool = False) -> str | 
     text = str(error)
     if any(phrase in text for phrase in _DISK_TEXT):
         match = re.search(r"(\S+); (?:No space left on device|Disk quota exceeded|Read-only file system)", text)
-        where = re.sub(r"(_temp|\.partial)/.*$", "", match.group(1)) if match else "the run directory"
+        where = re.sub(r"(_temp|\.\d+\.tmp)/.*$", "", match.group(1)) if match else "the run directory"
         reason = next(phrase for phrase in _DISK_TEXT if phrase in text)
         return f"{reason} while writing {where} -- free space, then rerun the same command: {_KEPT}"
     if isinstance(error, tf.errors.ResourceExhaustedError):

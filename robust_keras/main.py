@@ -32,7 +32,7 @@ from absl import app, flags, logging  # noqa: E402
 from robust_keras import config as config_lib  # noqa: E402
 from robust_keras import flags as flag_registry  # noqa: E402  (defines every project flag)
 from robust_keras import paths, progress  # noqa: E402
-from robust_keras.atomic_files import write_json  # noqa: E402
+from robust_keras.atomic_files import write_json, write_text  # noqa: E402
 from robust_keras.errors import RobustKerasError, StageFinished, first_line  # noqa: E402
 from robust_keras.failures import describe_failure  # noqa: E402
 from robust_keras.tracking_store import default_tracking_uri  # noqa: E402
@@ -138,13 +138,8 @@ def _write_flagfile(path: str) -> None:
     """The project's flags that reproduce the run (not absl's own, not the work-splitting ones of
     flags.NOT_IN_FLAGFILE), one per line, so the file reads as the experiment."""
     keep = {f.name for f in project_flags()} - flag_registry.NOT_IN_FLAGFILE
-    tmp = f"{path}.{os.getpid()}.tmp"
-    FLAGS.append_flags_into_file(tmp)
-    with open(tmp) as f:
-        lines = [ln for ln in f if _flag_name(ln) in keep]
-    with open(tmp, "w") as f:
-        f.writelines(lines)
-    os.replace(tmp, path)
+    lines = FLAGS.flags_into_string().splitlines(keepends=True)
+    write_text(path, "".join(ln for ln in lines if _flag_name(ln) in keep))
 
 
 def checked_config() -> config_lib.Config:

@@ -33,7 +33,7 @@ from typing import NamedTuple
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from robust_keras.atomic_files import write_json
+from robust_keras.atomic_files import publish_once, write_json
 from robust_keras.environment import mlflow_command, sync_command
 from robust_keras.errors import first_line
 from robust_keras.run_files import (  # noqa: F401  (ID_FILE, INFO, home_tracking_uri, run_id_for re-exported)
@@ -341,11 +341,7 @@ def _open(client: MlflowClient, id_file: str, create, run_dir: str, label: str, 
     try:
         if not os.path.exists(id_file):
             run_id = create()
-            tmp = f"{id_file}.{os.getpid()}.tmp"
-            with open(tmp, "w") as f:
-                f.write(run_id)
-            try:
-                os.link(tmp, id_file)  # fails if another process published first
+            if publish_once(id_file, run_id):  # False when another process published its run first
                 run.run_id, run._online = run_id, True
                 if id_file != home_file and os.path.exists(home_file):
                     print(
@@ -354,10 +350,7 @@ def _open(client: MlflowClient, id_file: str, create, run_dir: str, label: str, 
                     )
                     run.sync(full=True)
                 return run
-            except FileExistsError:
-                client.delete_run(run_id)
-            finally:
-                os.remove(tmp)
+            client.delete_run(run_id)
         with open(id_file) as f:
             run_id = f.read().strip()
         if run_exists(client, run_id):

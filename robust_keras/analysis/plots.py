@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Mapping, Sequence
 
@@ -13,11 +14,19 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from robust_keras.atomic_files import atomic_open  # noqa: E402
+
 
 def save_figure(fig, path: str) -> str:
     """Lays out, writes and closes a figure; returns its path."""
     fig.tight_layout()
-    fig.savefig(path)
+    return write_figure(fig, path)
+
+
+def write_figure(fig, path: str) -> str:
+    """Writes a laid-out figure atomically (format from the extension of ``path``) and closes it."""
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format=os.path.splitext(path)[1].lstrip(".") or "png")
     plt.close(fig)
     return path
 
@@ -119,9 +128,7 @@ def curve_panels(
     fig.legend(handles, list(colours), loc="lower center", ncol=min(len(colours), 4), fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0.04 + 0.035 * ((len(colours) - 1) // 4), 1, 1))
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return write_figure(fig, path)
 
 
 def histograms(
@@ -162,9 +169,7 @@ def scatter_panels(
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.colorbar(points, ax=axes.ravel().tolist(), label=colour_label, shrink=0.9)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return write_figure(fig, path)
 
 
 def toy_accuracy_vs_k(
@@ -252,9 +257,7 @@ def curves_with_correlation(path: str, series, correlation=(), *, chance: float,
         handles, labels = handles + line, labels + ["performance correlation x 100"]
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, 0.12, 1, 1))
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return write_figure(fig, path)
 
 
 def pathway_grid(path: str, recipes: Sequence[Mapping], *, chance: float, title: str) -> str:
@@ -309,9 +312,7 @@ def pathway_grid(path: str, recipes: Sequence[Mapping], *, chance: float, title:
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.55 / fig.get_figheight(), 1, 1))  # ~0.55 inch for the legend rows
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return write_figure(fig, path)
 
 
 def side_by_side_curves(path: str, panels: Mapping[str, Mapping[str, Sequence[float]]], *, chance, title) -> str:

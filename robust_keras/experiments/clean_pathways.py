@@ -20,6 +20,7 @@ import json
 
 from robust_keras import progress, tracking
 from robust_keras.analysis import plots
+from robust_keras.atomic_files import atomic_open
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.export import load_model
@@ -89,7 +90,7 @@ def _report(config: Config, run: Run, curves: dict) -> dict:
     run.log_artifact(png, "plots")
     final = {f"{m}/{c}": v[-1] for m, cs in curves.items() for c, v in cs.items() if v}
     run.log_metrics(final)  # the final epoch's numbers on the parent run too, to compare runs by them
-    with open(run.path("summary.json"), "w") as f:
+    with atomic_open(run.path("summary.json"), "w") as f:
         json.dump(final, f, indent=2, sort_keys=True)
     run.log_artifact(run.path("summary.json"))
     return final

@@ -20,6 +20,7 @@ import csv
 import json
 
 from robust_keras import progress
+from robust_keras.atomic_files import atomic_open
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.errors import DataError
@@ -70,7 +71,7 @@ def run(config: Config, run: Run) -> dict:
         run.log_metrics({f"cross/{key}/{k}": v for k, v in row.items() if k != "model"})
     _write_tables(run, rows, {k: len(v) for k, v in tests.items()})
     summary = {"rows": rows, "test_sizes": {k: len(v) for k, v in tests.items()}}
-    with open(run.path("summary.json"), "w") as f:
+    with atomic_open(run.path("summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     run.log_artifact(run.path("summary.json"))
     return summary
@@ -78,7 +79,7 @@ def run(config: Config, run: Run) -> dict:
 
 def _write_tables(run: Run, rows: list[dict], sizes: dict[str, int]) -> None:
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    with open(run.path("table2.csv"), "w", newline="") as f:
+    with atomic_open(run.path("table2.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, columns)
         writer.writeheader()
         writer.writerows(rows)
@@ -90,7 +91,7 @@ def _write_tables(run: Run, rows: list[dict], sizes: dict[str, int]) -> None:
     for row in rows:
         cells = [row["model"], *(f"{row[c]:.3f}" if c in row else "" for c in columns[1:])]
         lines.append("| " + " | ".join(cells) + " |")
-    with open(run.path("table2.md"), "w") as f:
+    with atomic_open(run.path("table2.md"), "w") as f:
         f.write("Accuracy of each model on each test set (Table 2; chance = 1/K).\n\n" + "\n".join(lines) + "\n")
     print("\n".join(lines))
     run.log_artifact(run.path("table2.csv"))

@@ -19,6 +19,7 @@ import numpy as np
 
 from robust_keras.analysis import feature_averaging as fa
 from robust_keras.analysis import plots, robustness
+from robust_keras.atomic_files import atomic_open
 from robust_keras.attacks import APGD, PGD
 from robust_keras.config import Config
 from robust_keras.data.synthetic import make_cluster_splits
@@ -74,7 +75,7 @@ def run(config: Config, run: Run) -> dict:
         "attack": config.robust_eval,
         "curves": curves,
     }
-    with open(run.path("robust_accuracy.json"), "w") as f:
+    with atomic_open(run.path("robust_accuracy.json"), "w") as f:
         json.dump(result, f, indent=2)
     run.log_artifact(run.path("robust_accuracy.json"))
     _plot_curves(run, result)
@@ -132,7 +133,8 @@ def _train(config: Config, run: Run, name: str, model, loss: str, train, test, p
         )
     cos, lam = monitor.matrices()
     for key, arr in (("cosine_matrix", cos), ("lambda_matrix", lam)):
-        np.save(run.path(name, f"{key}.npy"), arr)
+        with atomic_open(run.path(name, f"{key}.npy"), "wb") as f:
+            np.save(f, arr)
         child.log_artifact(run.path(name, f"{key}.npy"))
     for png in monitor.pngs:
         child.log_artifact(png, "plots")

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from robust_keras.analysis import plots, robustness
+from robust_keras.atomic_files import atomic_open
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.errors import ConfigError
@@ -103,7 +104,7 @@ def run(config: Config, run: Run) -> dict:
         "attack": config.robust_eval,
         "curves": curves,
     }
-    with open(run.path("robust_accuracy.json"), "w") as f:
+    with atomic_open(run.path("robust_accuracy.json"), "w") as f:
         json.dump(result, f, indent=2)
     run.log_artifact(run.path("robust_accuracy.json"))
     png = plots.curves_vs(

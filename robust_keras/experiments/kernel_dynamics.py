@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from robust_keras.analysis import plots
+from robust_keras.atomic_files import atomic_open
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.ntk.dynamics import KernelDynamics
@@ -90,9 +91,8 @@ def run(config: Config, run: Run) -> dict:
             kind: child.metric_history(f"test/{key}")
             for kind, key in (("clean", "accuracy"), ("robust", robust_metric))
         }
-        np.savez(
-            run.path(mode, "kernels.npz"), epochs=np.array(dyn.epochs), kernels=np.stack(dyn.kernels), inputs=x_fixed
-        )
+        with atomic_open(run.path(mode, "kernels.npz"), "wb") as f:
+            np.savez(f, epochs=np.array(dyn.epochs), kernels=np.stack(dyn.kernels), inputs=x_fixed)
         child.log_artifact(run.path(mode, "kernels.npz"))
         child.finish()
         last = dyn.history[-1]

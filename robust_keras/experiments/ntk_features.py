@@ -36,6 +36,7 @@ import tensorflow as tf
 from scipy import stats
 
 from robust_keras.analysis import image_plots, plots
+from robust_keras.atomic_files import atomic_open
 from robust_keras.attacks.ntk import ClosedFormKernelPredictor, EmpiricalKernelPredictor, attack_predictor
 from robust_keras.config import Config
 from robust_keras.data import transforms
@@ -113,7 +114,7 @@ def _study(config, run, name: str, reg: KernelRegression, predictor, ranking, ev
     for i in range(count):
         clean, robust = _feature_accuracy(predictor(_direction(reg, [i])), *ranking, eps)
         rows.append({"index": i, "eigenvalue": float(reg.eigenvalues[i]), "usefulness": clean, "robustness": robust})
-    with open(run.path(f"features{suffix}.json"), "w") as f:
+    with atomic_open(run.path(f"features{suffix}.json"), "w") as f:
         json.dump(rows, f, indent=1)
     run.log_artifact(run.path(f"features{suffix}.json"))
     top, tail = rows[: count // 5], rows[-(count // 5) :]
@@ -156,7 +157,7 @@ def _consistency(run, studies: dict) -> dict:
         overlaps.append(overlap)
         lines.append(f"| {a} vs {b} | {rho:.3f} | {overlap:.3f} |")
     lines.append(f"| mean | {np.mean(rhos):.3f} | {np.mean(overlaps):.3f} |")
-    with open(run.path("consistency.md"), "w") as f:
+    with atomic_open(run.path("consistency.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     run.log_artifact(run.path("consistency.md"))
     return {
@@ -244,7 +245,7 @@ def _aggregation_curve(run, reg, predictor, rows, evaluation, eps, name, suffix,
         ylabel="accuracy",
     )
     run.log_artifact(png, "plots")
-    with open(run.path(f"aggregation{suffix}.json"), "w") as f:
+    with atomic_open(run.path(f"aggregation{suffix}.json"), "w") as f:
         json.dump({"r": sizes, "clean": clean, "robust": robust, "transfer": transfer}, f, indent=1)
     run.log_artifact(run.path(f"aggregation{suffix}.json"))
     best = int(np.argmax(np.minimum(clean, robust)))
@@ -289,7 +290,7 @@ def _gradient_shares(run, reg, predictor, evaluation, count: int, name: str, suf
     x_test, y_test = evaluation
     x, y = x_test[:64], y_test[:64]
     shares = feature_gradients.gradient_shares(predictor, reg, x, y, count).mean(0)  # (count + 1,)
-    with open(run.path(f"gradient_shares{suffix}.json"), "w") as f:
+    with atomic_open(run.path(f"gradient_shares{suffix}.json"), "w") as f:
         json.dump({"index": list(range(count)), "share": shares[:-1].tolist(), "rest": float(shares[-1])}, f, indent=1)
     run.log_artifact(run.path(f"gradient_shares{suffix}.json"))
     png = plots.curves_vs(

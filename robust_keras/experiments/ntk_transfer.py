@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from robust_keras.analysis import image_plots, plots
+from robust_keras.atomic_files import atomic_open
 from robust_keras.attacks.ntk import ClosedFormKernelPredictor, attack_predictor
 from robust_keras.config import Config
 from robust_keras.data import transforms
@@ -100,7 +101,7 @@ def run(config: Config, run: Run) -> dict:
                 flush=True,
             )
         child.finish()
-    with open(run.path("ntk_transfer.json"), "w") as f:
+    with atomic_open(run.path("ntk_transfer.json"), "w") as f:
         record = {"eta": eta, "eps": config.attack_eps, "outputs": k, "inputs": config.ntk_inputs, "history": history}
         json.dump(record, f, indent=1)
     run.log_artifact(run.path("ntk_transfer.json"))
@@ -136,7 +137,8 @@ def _plot_gradients(run: Run, images: np.ndarray, gradients: dict[str, dict[int,
     middle and last evaluation; also saved as loss_gradients.npz."""
     chosen = sorted({steps[0], steps[len(steps) // 2], steps[-1]})
     stacked = {name: np.stack([by_step[s] for s in chosen]) for name, by_step in gradients.items()}
-    np.savez_compressed(run.path("loss_gradients.npz"), step=np.array(chosen), images=images, **stacked)
+    with atomic_open(run.path("loss_gradients.npz"), "wb") as f:
+        np.savez_compressed(f, step=np.array(chosen), images=images, **stacked)
     run.log_artifact(run.path("loss_gradients.npz"))
     table, labels = [], []
     for i, image in enumerate(images / np.maximum(images.max(axis=(1, 2, 3), keepdims=True), 1e-12)):  # for display

@@ -23,6 +23,7 @@ import numpy as np
 from robust_keras import progress
 from robust_keras.analysis import plots, simple_classifier
 from robust_keras.analysis.pathways import PathwayRule
+from robust_keras.atomic_files import atomic_open
 from robust_keras.config import Config
 from robust_keras.data import adversarial
 from robust_keras.data.shard_stream import ShardStream
@@ -99,9 +100,8 @@ def _simple_predictions(config: Config, run: Run, data, tr, va, val_images: np.n
         max_iter=config.simple_classifier_iters,
         seed=config.seed,
     )
-    tmp = f"{path}.{os.getpid()}.tmp.npy"
-    np.save(tmp, pred)
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as f:
+        np.save(f, pred)
     acc = float(np.mean(pred == data.labels[va]))
     run.log_metrics({"simple/val_accuracy": acc})
     print(f"[simple] validation accuracy {acc:.4f}")
@@ -201,7 +201,7 @@ def _by_recipe(finished, rule: PathwayRule) -> list[dict]:
 
 def _write_csv(path: str, rows: list[dict]) -> None:
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    with open(path, "w", newline="") as f:
+    with atomic_open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, columns)
         writer.writeheader()
         writer.writerows(rows)
@@ -223,5 +223,5 @@ def _write_markdown(path: str, recipes: list[dict], finished: int, total: int) -
             f"{final['train/accuracy']:.3f} | {final['val/accuracy']:.3f} | {final['clean/accuracy']:.3f} | "
             f"{final['shift/accuracy']:.3f} | {v.score:.2f} | {v.label} |"
         )
-    with open(path, "w") as f:
+    with atomic_open(path, "w") as f:
         f.write("\n".join(lines) + "\n")

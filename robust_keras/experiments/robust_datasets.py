@@ -25,6 +25,7 @@ import numpy as np
 
 from robust_keras import progress
 from robust_keras.analysis import image_plots, plots
+from robust_keras.atomic_files import atomic_open
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.data.shard_stream import ShardStream
@@ -53,7 +54,7 @@ def run(config: Config, run: Run) -> dict:
             curves[name] = _train_on(config, run, dataset, name, evaluators, curve_labels)
         final.update({f"{name}/{metric}": values[-1] for metric, values in curves[name].items() if values})
     _plot_curves(config, run, curves, curve_labels)
-    with open(run.path("summary.json"), "w") as f:
+    with atomic_open(run.path("summary.json"), "w") as f:
         json.dump(final, f, indent=2, sort_keys=True)
     run.log_artifact(run.path("summary.json"))
     return final

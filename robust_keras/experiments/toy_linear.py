@@ -18,7 +18,7 @@ import numpy as np
 
 from robust_keras.analysis import plots
 from robust_keras.analysis import toy_linear_theory as theory
-from robust_keras.atomic_files import write_json
+from robust_keras.atomic_files import atomic_open, write_json
 from robust_keras.config import Config
 from robust_keras.data import toy_linear
 from robust_keras.errors import ConfigError
@@ -131,13 +131,13 @@ def _one_k(config: Config, k: float, record: np.ndarray, seed: int) -> tuple[dic
 
 def _write_table(run: Run, rows: list[dict]) -> None:
     columns = list(rows[0])
-    with open(run.path("toy_linear.csv"), "w", newline="") as f:
+    with atomic_open(run.path("toy_linear.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, columns)
         writer.writeheader()
         writer.writerows(rows)
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(f"{r[c]:.4g}" for c in columns) + " |" for r in rows]
-    with open(run.path("toy_linear.md"), "w") as f:
+    with atomic_open(run.path("toy_linear.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     run.log_artifact(run.path("toy_linear.csv"))
     run.log_artifact(run.path("toy_linear.md"))

@@ -18,6 +18,7 @@ import os
 import numpy as np
 
 from robust_keras.analysis import plots
+from robust_keras.atomic_files import atomic_open
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.errors import ConfigError
@@ -112,7 +113,7 @@ def run(config: Config, run: Run) -> dict:
         "target_success": success.tolist() if targeted else None,
         "examples": int(len(y)),
     }
-    with open(run.path("transfer_matrix.json"), "w") as f:
+    with atomic_open(run.path("transfer_matrix.json"), "w") as f:
         json.dump(result, f, indent=2)
     run.log_artifact(run.path("transfer_matrix.json"))
     meaning = {"error": "error (share misclassified)", "target_success": "target success (share sent to the target)"}

@@ -21,6 +21,7 @@ import numpy as np
 
 from robust_keras import progress
 from robust_keras.analysis import plots
+from robust_keras.atomic_files import atomic_open
 from robust_keras.config import Config
 from robust_keras.data import adversarial
 from robust_keras.export import load_model, savedmodel_hash
@@ -72,7 +73,7 @@ def _split_and_train(config: Config, run: Run, train, test, data) -> dict:
     )
     run.log_artifact(png, "plots")
     final["split/transfer_rate"] = rate
-    with open(run.path("summary.json"), "w") as f:
+    with atomic_open(run.path("summary.json"), "w") as f:
         json.dump(final, f, indent=2, sort_keys=True)
     run.log_artifact(run.path("summary.json"))
     return final

@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 
+from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
 
 RESULT = "result.json"
@@ -58,10 +59,7 @@ def cell_dir(run_dir: str, cell: Cell) -> str:
 def write_result(run_dir: str, cell: Cell, result: dict) -> None:
     """Marks ``cell`` finished with its ``result`` (atomic: a summary never reads half a file)."""
     path = os.path.join(cell_dir(run_dir, cell), RESULT)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    write_json(path, result)
 
 
 def read_result(run_dir: str, cell: Cell) -> dict | None:
