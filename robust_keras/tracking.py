@@ -1,6 +1,6 @@
 """Run bookkeeping: the run directory is the source of truth, MLflow a mirror of it.
 
-Layout of a run directory (README "Contracts", Runs)::
+Layout of a run directory (docs/design.md, Contracts)::
 
     flags.flags            the flagfile that reproduces the run (written by main)
     metrics.jsonl          one {"run", "step", "name", "value"} object per line, fsynced

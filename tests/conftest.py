@@ -19,25 +19,47 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 
-# Test files by measured cost (seconds of one pytest worker, 2026-12-01), longest first. pytest-xdist
-# (--dist loadfile) hands files to its two workers in collection order, so starting the long ones
-# first keeps one worker from picking up a 6-minute file when the other is nearly done.
-LONGEST_FIRST = (
-    "test_quickstart_e2e.py",
-    "test_ntk_regression_attacks.py",
-    "test_feature_averaging.py",
-    "test_tracking_faults.py",
-    "test_robust_datasets.py",
-    "test_pathways.py",
-    "test_ntk_dynamics.py",
-    "test_multi_worker.py",
-)
+# The tiers, one directory each; every test carries its directory's marker (pytest -m "not e2e"
+# is the inner loop). Without measured durations the slowest tier goes first: pytest-xdist
+# (--dist loadfile) hands files to its two workers in collection order, so long files started
+# last would leave one worker running alone at the end.
+TIERS = ("e2e", "reliability", "unit", "meta")
+DURATIONS = "robust_keras/file_seconds"  # pytest cache key: seconds per test file, from the last run
 
 
-def pytest_collection_modifyitems(items):
-    """Runs the files of LONGEST_FIRST first, in that order; the rest keep their order."""
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+def pytest_collection_modifyitems(config, items):
+    """Marks each test with its tier and orders files longest first: by the seconds the last run
+    of each file took (pytest's cache), else by tier; tests keep their order within a file."""
+    seconds = config.cache.get(DURATIONS, {}) if getattr(config, "cache", None) else {}
+    rank = {tier: i for i, tier in enumerate(TIERS)}
+    for item in items:
+        item.add_marker(getattr(pytest.mark, _tier(item)))
+    items.sort(key=lambda item: (-seconds.get(_file(item), 0.0), rank[_tier(item)]))
+
+
+def _tier(item) -> str:
+    return item.path.parent.name if item.path.parent.name in TIERS else "unit"
+
+
+def _file(item) -> str:
+    return item.nodeid.split("::")[0]
+
+
+_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Adds each phase's duration to its file (in the controlling process under xdist)."""
+    name = report.nodeid.split("::")[0]
+    _SECONDS[name] = _SECONDS.get(name, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    """Stores this run's seconds per file for the next run's order (files not run keep theirs)."""
+    cache = getattr(session.config, "cache", None)
+    if cache is None or hasattr(session.config, "workerinput") or not _SECONDS:
+        return
+    cache.set(DURATIONS, {**cache.get(DURATIONS, {}), **{k: round(v, 1) for k, v in _SECONDS.items()}})
 
 
 def run_main(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -1,4 +1,4 @@
-"""Adversarial datasets as sharded TFRecords with a manifest (the contract of README "Contracts").
+"""Adversarial datasets as sharded TFRecords with a manifest (the contract of docs/design.md, Contracts).
 
 Layout of a dataset directory::
 

@@ -1,6 +1,6 @@
 """Reading adversarial datasets: the format's names, manifest checks, and whole-dataset loading.
 
-The contract (README "Contracts") as a reader sees it -- a directory of ``shard-<i>-of-<n>.tfrecord`` files
+The contract (docs/design.md, Contracts) as a reader sees it -- a directory of ``shard-<i>-of-<n>.tfrecord`` files
 and ``manifest.json`` (see :mod:`robust_keras.data.adversarial` for how they are written):
 :func:`read_manifest` accepts only a complete manifest whose every shard exists with its recorded
 sha256 and whose record counts add up; :func:`load` reads a verified dataset into memory;

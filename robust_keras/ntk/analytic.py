@@ -28,7 +28,7 @@ pooling need the full (N1, N2, H, H, W, W) covariance.
 The NTK-parameterisation kernel is the width -> infinity limit of the empirical NTK of the same
 network; the standard-parameterisation kernel grows with the widths and is the leading-order value
 of the empirical NTK at the given widths (both are tested against empirical kernels in
-tests/test_ntk_analytic.py).
+tests/unit/test_ntk_analytic.py).
 """
 
 from __future__ import annotations

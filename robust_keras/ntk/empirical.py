@@ -131,7 +131,7 @@ def empirical_ntk(
         formula on the same weights (relative Frobenius error, 6 Gaussian float64 inputs): float32
         structured 1.7e-5, jacobian 4.0e-4, vp 4.0e-5 (TensorFlow's float32 reductions, and
         activation patterns of pre-activations within rounding of 0); float64 structured 8e-16,
-        jacobian 4e-15, vp 2e-13 (tests/test_ntk.py asserts < 1e-11 for each, at that width).
+        jacobian 4e-15, vp 2e-13 (tests/unit/test_ntk.py asserts < 1e-11 for each, at that width).
     """
     if method not in METHODS:
         raise ValueError(f"unknown NTK method {method!r}; use one of {METHODS}")

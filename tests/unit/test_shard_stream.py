@@ -1,6 +1,6 @@
 """Adversarial datasets streamed from their shards (data/shard_stream.py): the same examples and
 statistics as the in-memory reader, and seeded epochs. A d_det run that streams a dataset above
-the memory cap the test sets is part of tests/test_quickstart_e2e.py (split generation)."""
+the memory cap the test sets is part of tests/e2e/test_quickstart_e2e.py (split generation)."""
 
 import numpy as np
 import pytest

@@ -13,7 +13,7 @@ from robust_keras.models import build_model
 from robust_keras.training import loop, optim
 from robust_keras.training.evaluators import ClassificationEvaluator
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _toy(n=256, seed=0):

@@ -111,7 +111,7 @@ def test_other_settings_in_same_directory_are_refused(tmp_path):
 
 _WORKER = """
 import sys
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{tests!r}, {conftest_dir!r}]
 from test_adversarial_dataset import fake_attack, generate
 generate({directory!r}, fake_attack(), part=({worker}, {workers}))
 """
@@ -128,7 +128,13 @@ def _workers(directory, parts):
     tests = os.path.dirname(os.path.abspath(__file__))
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _WORKER.format(tests=tests, directory=str(directory), worker=w, workers=n)],
+            [
+                sys.executable,
+                "-c",
+                _WORKER.format(
+                    tests=tests, conftest_dir=os.path.dirname(tests), directory=str(directory), worker=w, workers=n
+                ),
+            ],
             env=env,
             stderr=subprocess.PIPE,
         )

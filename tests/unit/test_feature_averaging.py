@@ -1,0 +1,106 @@
+"""Feature averaging: synthetic data, diagnostics against closed forms, GD against a NumPy
+implementation (the tiny experiments end to end: tests/e2e/test_feature_averaging_runs.py)."""
+
+import numpy as np
+import pytest
+
+from robust_keras.analysis import feature_averaging as fa
+from robust_keras.analysis import robustness
+from robust_keras.data.synthetic import make_cluster_splits
+from robust_keras.models import cluster_nets
+from robust_keras.training import reference
+from robust_keras.training.full_batch import FullBatchGD
+
+
+def test_cluster_data():
+    train, test = make_cluster_splits(6, 50, 60, 30, sigma=1.0, seed=3)
+    gram = train.centres @ train.centres.T
+    np.testing.assert_allclose(gram, 50 * np.eye(6), atol=1e-3)  # orthogonal, norm sqrt(d)
+    np.testing.assert_array_equal(np.bincount(train.cluster), np.full(6, 10))
+    np.testing.assert_array_equal(train.y, np.isin(train.cluster, [0, 1, 2]))
+    residual = train.x - train.centres[train.cluster]
+    assert abs(residual.std() - 1.0) < 0.05
+    np.testing.assert_array_equal(test.centres, train.centres)
+
+
+def test_diagnostics_closed_form_for_an_averaged_and_a_decoupled_net():
+    _, d, k = None, 40, 4
+    centres = cluster_nets_centres = make_cluster_splits(k, d, 8, 4, seed=0)[0].centres
+    w0 = np.random.default_rng(0).normal(size=(d, 4)) * 1e-3
+    # neurons 0,1 (sign +) average J+ = {0,1}; neurons 2,3 (sign -) average J- = {2,3}
+    averaged = w0 + np.stack([0.5 * (centres[0] + centres[1])] * 2 + [0.3 * (centres[2] + centres[3])] * 2, 1)
+    lam = fa.lambda_coefficients(averaged, w0, cluster_nets_centres)
+    np.testing.assert_allclose(lam, [[0.5, 0.5, 0, 0], [0.5, 0.5, 0, 0], [0, 0, 0.3, 0.3], [0, 0, 0.3, 0.3]], atol=1e-6)
+    s = fa.summary(fa.cosine_matrix(averaged - w0, centres), lam, [1, 1, -1, -1], [0, 1])
+    assert s["same_class_cos"] == pytest.approx(1 / np.sqrt(2), abs=1e-6)
+    assert s["other_class_cos"] == pytest.approx(0, abs=1e-6) and s["averaging_score"] == pytest.approx(1.0)
+    decoupled = w0 + centres.T  # neuron i = mu_i
+    s = fa.summary(
+        fa.cosine_matrix(decoupled - w0, centres),
+        fa.lambda_coefficients(decoupled, w0, centres),
+        [1, 1, -1, -1],
+        [0, 1],
+        one_neuron_per_cluster=True,
+    )
+    assert s["diagonal_cos"] == pytest.approx(1.0) and s["off_diagonal_cos"] == pytest.approx(0, abs=1e-6)
+    assert s["averaging_score"] == pytest.approx(0.0, abs=1e-6) and s["top_cluster_share"] == pytest.approx(1.0)
+
+
+def test_full_batch_gd_matches_numpy_reference():
+    train, _ = make_cluster_splits(4, 30, 40, 4, seed=1)
+    model = cluster_nets.binary_net(30, 3, seed=2)
+    kernel, bias = (v.numpy().astype(np.float64) for v in model.get_layer("hidden").weights)
+    readout = model.get_layer("readout").kernel.numpy()[:, 0].astype(np.float64)
+    x, y = train.x.astype(np.float64), train.y.astype(np.float64)
+    gd = FullBatchGD(model, train.x, train.y, loss="logistic", learning_rate=0.05)
+    gd.run(5)
+    for _ in range(5):
+        kernel, bias = reference.gd_step(x, y, kernel, bias, readout, 0.05)
+    np.testing.assert_allclose(model.get_layer("hidden").kernel.numpy(), kernel, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model.get_layer("hidden").bias.numpy(), bias, rtol=1e-4, atol=1e-5)
+    assert gd.loss_value() == pytest.approx(reference.logistic_loss(x, y, kernel, bias, readout), rel=1e-4)
+
+
+def test_analytic_attack_breaks_an_averaged_net_at_its_closed_form_radius():
+    # f(x) = relu(<v+, x>) - relu(<v-, x>) with v+- = sum_{J+-} mu / k: the analytic step of radius r
+    # lowers <v+, x> by r ||v+|| and raises <v-, x> by as much: flips at r = margin / (2 ||v+||).
+    train, test = make_cluster_splits(4, 64, 8, 200, sigma=0.0, seed=0)
+    import keras
+
+    net = cluster_nets.robust_net(train.centres, [0, 1], 0.0)
+    avg = np.stack([train.centres[:2].sum(0), train.centres[2:].sum(0)], 1) / 4  # (d, 2)
+    net = keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(
+                2, activation="relu", use_bias=False, kernel_initializer=keras.initializers.Constant(avg)
+            ),
+            keras.layers.Dense(1, use_bias=False, kernel_initializer=keras.initializers.Constant([[1.0], [-1.0]])),
+        ]
+    )
+    margin = cluster_nets.binary_margin(net)
+    flip = (64 / 4) / (2 * np.linalg.norm(avg[:, 0])) * np.sqrt(2)  # margin d/4 over the step's gain
+    acc = lambda r: robustness.analytic_robust_accuracy(margin, test.x, test.y, r, train.centres, [0, 1])  # noqa: E731
+    assert acc(0.95 * flip) == 1.0 and acc(1.05 * flip) == 0.0
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_dual_full_batch_gd_takes_the_same_steps(kind):
+    from robust_keras.training.full_batch import DualFullBatchGD
+
+    train, _ = make_cluster_splits(4, 64, 40, 4, seed=2)
+    build = (
+        (lambda: cluster_nets.binary_net(64, 3, seed=1))
+        if kind == "binary"
+        else (lambda: cluster_nets.multiclass_net(64, 4, seed=1))
+    )
+    labels, loss = (train.y, "logistic") if kind == "binary" else (train.cluster, "cross_entropy")
+    plain, dual = build(), build()
+    a = FullBatchGD(plain, train.x, labels, loss=loss, learning_rate=0.2)
+    b = DualFullBatchGD(dual, train.x, labels, loss=loss, learning_rate=0.2)
+    for steps in (7, 13):
+        a.run(steps)
+        b.run(steps)
+        for va, vb in zip(plain.get_layer("hidden").weights, dual.get_layer("hidden").weights):
+            np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-4, atol=1e-5)
+    assert b.loss_value() == pytest.approx(a.loss_value(), rel=1e-4)
