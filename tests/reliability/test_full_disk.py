@@ -12,6 +12,8 @@ import sys
 import pytest
 from conftest import ROOT
 
+pytestmark = pytest.mark.e2e  # whole runs on a full tmpfs: out of the inner loop (pytest -m 'not e2e')
+
 TRAIN = "--flagfile=flags/train_mnist_sample.flags --max_train_examples=400 --epochs=2 --val_fraction=0"
 
 _SHARDS = """

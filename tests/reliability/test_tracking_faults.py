@@ -11,10 +11,13 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import ROOT, read_jsonl, run_main
 from mlflow.tracking import MlflowClient
 
 from robust_keras import tracking
+
+pytestmark = pytest.mark.e2e  # whole training runs killed and resumed: out of the inner loop (pytest -m 'not e2e')
 
 TRAIN = ("--flagfile=flags/train_mnist_sample.flags", "--max_train_examples=800", "--epochs=3")
 
