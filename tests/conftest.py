@@ -20,7 +20,8 @@ if ROOT not in sys.path:
 
 
 # The tiers, one directory each; every test carries its directory's marker (pytest -m "not e2e"
-# is the inner loop; reliability tests that run whole trainings also mark themselves e2e). Without measured durations the slowest tier goes first: pytest-xdist
+# is the inner loop; reliability tests that run whole trainings also mark themselves e2e).
+# Without measured durations the slowest tier goes first: pytest-xdist
 # (--dist loadfile) hands files to its two workers in collection order, so long files started
 # last would leave one worker running alone at the end.
 TIERS = ("e2e", "reliability", "unit", "meta")

@@ -8,21 +8,23 @@ import os
 import pytest
 from conftest import ROOT, parse_project_flags
 
+from robust_keras.reproduce import checks_ntk as ntk
+from robust_keras.reproduce import checks_robust_before as rb
 from robust_keras.reproduce import claims
 
 EXPERIMENT_OF_CHECK = {
-    "_toy_switch": "toy_linear",
-    "_feature_averaging": "feature_averaging",
-    "_ntk_top_features": "ntk_features",
-    "_d_det_robust_first": "d_det",
-    "_kernel_rotation": "kernel_dynamics",
-    "_pathways_recipe": "pathways",
-    "_d_r_robust": "robust_datasets",
-    "_transfer_split": "transfer_split",
-    "_ntk_attack_transfer": "ntk_transfer",
-    "_clean_pathways": "clean_pathways",
-    "_performance_correlation": "pathways",
-    "_fa_real_finer_labels": "feature_averaging_real",
+    "toy_switch": "toy_linear",
+    "feature_averaging": "feature_averaging",
+    "ntk_top_features": "ntk_features",
+    "d_det_robust_first": "d_det",
+    "kernel_rotation": "kernel_dynamics",
+    "pathways_recipe": "pathways",
+    "d_r_robust": "robust_datasets",
+    "transfer_split": "transfer_split",
+    "ntk_attack_transfer": "ntk_transfer",
+    "clean_pathways": "clean_pathways",
+    "performance_correlation": "pathways",
+    "fa_real_finer_labels": "feature_averaging_real",
 }
 
 
@@ -57,13 +59,13 @@ def _kernel_run(path, adversarial):
 def test_kernel_rotation_holds_only_if_every_part_holds_in_every_seed(tmp_path):
     paper = {"ntk/distance_to_init": 0.08, "ntk/angle": 0.40, "ntk/norm_ratio": 1.5, "ntk/concentration_top5": 0.95}
     good = _kernel_run(tmp_path / "a", paper)
-    assert claims._kernel_rotation([good]).holds
+    assert ntk.kernel_rotation([good]).holds
     for name, wrong in (("ntk/angle", 0.25), ("ntk/norm_ratio", 2.5), ("ntk/concentration_top5", 0.85)):
         other = _kernel_run(tmp_path / name.replace("/", "_"), {**paper, name: wrong})
-        verdict = claims._kernel_rotation([good, other])  # one seed against one part: the claim does not hold
+        verdict = ntk.kernel_rotation([good, other])  # one seed against one part: the claim does not hold
         assert not verdict.holds
     assert "seed 1: adversarial vs standard -- distance 0.080 vs 0.050, angle 0.250 vs 0.300 rad" in (
-        claims._kernel_rotation([good, _kernel_run(tmp_path / "b", {**paper, "ntk/angle": 0.25})]).measured
+        ntk.kernel_rotation([good, _kernel_run(tmp_path / "b", {**paper, "ntk/angle": 0.25})]).measured
     )
 
 
@@ -77,9 +79,9 @@ def test_clean_pathways_needs_higher_transfer_from_the_regularised_model_in_ever
         (path / "summary.json").write_text(json.dumps(summary))
         return str(path)
 
-    assert claims._clean_pathways([run("a", 0.6, 0.3)]).holds
-    assert not claims._clean_pathways([run("b", 0.6, 0.3), run("c", 0.4, 0.38)]).holds  # too close in seed 1
-    assert not claims._clean_pathways([run("d", 0.6, 0.3, success=0.4)]).holds  # the attack itself fails
+    assert rb.clean_pathways([run("a", 0.6, 0.3)]).holds
+    assert not rb.clean_pathways([run("b", 0.6, 0.3), run("c", 0.4, 0.38)]).holds  # too close in seed 1
+    assert not rb.clean_pathways([run("d", 0.6, 0.3, success=0.4)]).holds  # the attack itself fails
 
 
 def test_performance_correlation_share_must_fall_in_every_cell(tmp_path):
@@ -92,9 +94,9 @@ def test_performance_correlation_share_must_fall_in_every_cell(tmp_path):
     _metrics(tmp_path / "seed0", [("main", 0, "simple/val_accuracy", 0.8)])
     info = [0.01, 1.0, 2.0, 2.5, 3.0, 3.0]  # epoch 1 knows nothing (skipped): shares from epoch 2
     cell("000-a", [0.0, 0.9, 1.6, 1.7, 1.7, 1.7], info)  # plateau: 0.9 -> 0.57
-    assert claims._performance_correlation([str(tmp_path / "seed0")]).holds
+    assert rb.performance_correlation([str(tmp_path / "seed0")]).holds
     cell("001-b", [0.0, 0.9, 1.8, 2.3, 2.8, 2.9], info)  # keeps pace: 0.9 -> 0.97
-    verdict = claims._performance_correlation([str(tmp_path / "seed0")])
+    verdict = rb.performance_correlation([str(tmp_path / "seed0")])
     assert not verdict.holds and "001-b: mu 0.00 -> 2.90 bits (within 5% of its peak from epoch 5;" in verdict.measured
 
 
@@ -109,8 +111,8 @@ def test_toy_switch_reads_the_regimes_against_k_t(tmp_path):
         (run / "summary.json").write_text(json.dumps({"p": 0.2, "k_t": 4.74, "sweep": sweep}))
         return str(run)
 
-    assert claims._toy_switch([summary(0.995)]).holds  # 1 - p/k at k = 40
-    assert not claims._toy_switch([summary(0.80)]).holds  # stuck on the robust coordinate above k_t
+    assert rb.toy_switch([summary(0.995)]).holds  # 1 - p/k at k = 40
+    assert not rb.toy_switch([summary(0.80)]).holds  # stuck on the robust coordinate above k_t
 
 
 def test_d_det_claim_needs_the_robust_features_first_in_every_seed(tmp_path):
@@ -121,7 +123,7 @@ def test_d_det_claim_needs_the_robust_features_first_in_every_seed(tmp_path):
         return _metrics(tmp_path / name, rows)
 
     robust_first = run("a", [0.40, 0.60, 0.55], [0.10, 0.15, 0.20])
-    assert claims._d_det_robust_first([robust_first]).holds
+    assert rb.d_det_robust_first([robust_first]).holds
     clean_first = run("b", [0.10, 0.40, 0.50], [0.20, 0.20, 0.20])  # non-robust features before robust ones
-    verdict = claims._d_det_robust_first([robust_first, clean_first])
+    verdict = rb.d_det_robust_first([robust_first, clean_first])
     assert not verdict.holds and "seed 1: robust first no" in verdict.measured
