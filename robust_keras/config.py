@@ -1,8 +1,8 @@
 """The :class:`Config` snapshot of every flag value that ``main`` hands to an experiment.
 
-Only :mod:`robust_keras.main` reads ``FLAGS`` (defined in :mod:`robust_keras.flags`); it builds
-one Config that experiments and workflows receive. The library never sees it. Budgets eps are
-in pixel units of inputs scaled to [0, 1].
+Only :mod:`robust_keras.main` and :mod:`robust_keras.cli_flags` read ``FLAGS`` (defined in
+:mod:`robust_keras.flags`); they build one Config that experiments and workflows receive. The
+library never sees it. Budgets eps are in pixel units of inputs scaled to [0, 1].
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "robust_keras"
 
-ENTRY = {"main", "reproduce", "pathway_table"}
+ENTRY = {"main", "cli_flags", "cli_tools", "reproduce", "pathway_table"}
 FLAGS = {"flags", "config"}
 # lowest first: a workflow imports only workflows listed before it
 WORKFLOW_ORDER = (

@@ -196,7 +196,7 @@ def test_help_lists_the_project_flags_by_group_and_missing_inputs_leave_no_run(t
     and unset CINIC-10 root end in one line with exit 2, before a run directory or MLflow store exists."""
     from conftest import last_line, run_main
 
-    from robust_keras import main
+    from robust_keras import cli_flags, main
     from robust_keras.flags import help as help_text
 
     listed = [name for _, names in help_text.groups(main.FLAG_MODULES) for name in names]
@@ -209,7 +209,7 @@ def test_help_lists_the_project_flags_by_group_and_missing_inputs_leave_no_run(t
     wrong = run_main("--help=toy")
     assert wrong.returncode == 2 and "--help=toy is not an experiment" in last_line(wrong.stderr)
     with pytest.raises(SystemExit) as exit_:
-        main._check_flagfiles([str(tmp_path / "nope.flags")], [])
+        cli_flags.check_flagfiles([str(tmp_path / "nope.flags")], [])
     assert exit_.value.code == 2
     assert "nope.flags does not exist" in capsys.readouterr().err
     proc = run_main(
