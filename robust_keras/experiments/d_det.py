@@ -23,7 +23,7 @@ from robust_keras.analysis import plots
 from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
 from robust_keras.tracking import Run
-from robust_keras.workflows import clean_data, exports, recipes
+from robust_keras.workflows import clean_data, exports, pathway_labels, recipes
 from robust_keras.workflows import d_det as workflow
 
 
@@ -34,7 +34,7 @@ def run(config: Config, run: Run) -> dict:
         print(f"[d_det] finished earlier in {run.run_dir} (N2 exported, summary written); nothing to do", flush=True)
         with open(summary) as f:
             return json.load(f)
-    rule = workflow.pathway_rule(config)
+    rule = pathway_labels.pathway_rule(config)
     train, test = clean_data.load_clean(config)
     n2_work = progress.training_passes(config.epochs, len(train), 3 * len(test))  # val + clean + shift
     plan = workflow.stages(config, train, test, then=("N2 training", n2_work))
@@ -44,7 +44,7 @@ def run(config: Config, run: Run) -> dict:
     with plan.stage("N2 training"):
         trainer = workflow.train_on_d_det(config, run, data, test, name=name, recipe=recipe)
     curves = workflow.curves(run)
-    verdict = workflow.pathway_of(curves, num_classes, rule)
+    verdict = pathway_labels.pathway_of(curves, num_classes, rule)
     run.set_tags({"pathway": verdict.label})
     run.log_metrics({"pathway/score": verdict.score}, step=recipe.epochs)
     png = plots.curves_with_correlation(

@@ -30,7 +30,7 @@ from robust_keras.data.shard_stream import ShardStream
 from robust_keras.errors import ConfigError, DataError
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import PerformanceCorrelationEvaluator
-from robust_keras.workflows import clean_data, exports, grid, recipes
+from robust_keras.workflows import clean_data, exports, grid, pathway_labels, recipes
 from robust_keras.workflows import d_det as workflow
 
 CORRELATION = "val/performance_correlation"
@@ -38,7 +38,7 @@ CORRELATION = "val/performance_correlation"
 
 def run(config: Config, run: Run) -> dict:
     cells = grid.cells(config)
-    rule = workflow.pathway_rule(config)
+    rule = pathway_labels.pathway_rule(config)
     stage = config.grid_stage
     if stage == "cell" and not 0 <= config.grid_cell < len(cells):
         raise ConfigError(f"--grid_cell={config.grid_cell} is not a cell of this grid", f"pick 0..{len(cells) - 1}")
@@ -125,7 +125,7 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
         config, child, data, test, name="n2", recipe=recipe, evaluators=evaluators, seed_purpose=f"n2-seed{cell.seed}"
     )
     curves = workflow.curves(child, (*workflow.FOUR_CURVES, CORRELATION))
-    verdict = workflow.pathway_of(curves, num_classes, rule)
+    verdict = pathway_labels.pathway_of(curves, num_classes, rule)
     child.set_tags({"pathway": verdict.label})
     child.log_metrics({"pathway/score": verdict.score}, step=recipe.epochs)
     png = plots.curves_with_correlation(
@@ -195,7 +195,7 @@ def _by_recipe(finished, rule: PathwayRule) -> list[dict]:
         epochs = min(len(v) for runs in entry["curves"].values() for v in runs)
         entry["curves"] = {k: np.array([v[:epochs] for v in runs]).T for k, runs in entry["curves"].items()}
         mean = {k: v.mean(axis=1) for k, v in entry["curves"].items()}
-        entry["verdict"] = workflow.pathway_of(mean, entry["num_classes"], rule)
+        entry["verdict"] = pathway_labels.pathway_of(mean, entry["num_classes"], rule)
     return [entries[k] for k in sorted(entries)]
 
 

@@ -28,7 +28,7 @@ from robust_keras.export import load_model, savedmodel_hash
 from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import predicted_labels
-from robust_keras.workflows import clean_data, exports, recipes
+from robust_keras.workflows import clean_data, exports, recipes, source_models
 from robust_keras.workflows import d_det as workflow
 
 SUBSETS = ("transfers", "no_transfer")
@@ -48,7 +48,7 @@ def run(config: Config, run: Run) -> dict:
 
 
 def _split_and_train(config: Config, run: Run, train, test, data) -> dict:
-    reference_path = config.reference_savedmodel or workflow.source_model(
+    reference_path = config.reference_savedmodel or source_models.source_model(
         config, run, train, test, name="n_prime", seed_purpose="n_prime"
     )
     reference = load_model(reference_path, train.image_shape, config.trust_savedmodels)

@@ -1,8 +1,7 @@
 """D_det as a shared step (robust-before-non-robust Sec. 3; docs/methods.md §A.1-A.2).
 
-- :func:`source_model`: the source model C (``--source_savedmodel``, an earlier export of this
-  run directory, or trained now with the ``--source_*`` recipe and ``--source_model``
-  architecture) as a SavedModel path.
+- the source model C comes from :mod:`robust_keras.workflows.source_models`; the pathway label
+  of a model trained on D_det from :mod:`robust_keras.workflows.pathway_labels`.
 - :func:`ensure_dataset`: the adversarial dataset (generated, finished, or reused from
   ``--dataset_dir``) loaded and verified, with the source's clean accuracy and attack metrics.
 - :func:`four_curve_evaluators` and :data:`FOUR_CURVES`: what a model trained on D_det reports
@@ -29,66 +28,13 @@ from robust_keras.progress import StagePlan, attack_passes, training_passes
 from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import ClassificationEvaluator, accuracy
-from robust_keras.workflows import attack_builders, exports, recipes
+from robust_keras.workflows import attack_builders, exports, recipes, source_models
 
 FOUR_CURVES = ("train/accuracy", "val/accuracy", "clean/accuracy", "shift/accuracy")
 
 
-def source_model(
-    config: Config,
-    run: Run,
-    train,
-    test,
-    *,
-    name: str = "source",
-    seed_purpose: str = "source",
-    adversarial: bool = False,
-    evaluators=(),
-) -> str:
-    """The source SavedModel: given by flag, exported earlier in this run dir, or trained now
-    (``--source_model`` architecture, ``--source_*`` recipe; ``adversarial``: on untargeted
-    --attack* examples, Madry et al.) in child run ``name`` with ``evaluators`` besides test accuracy."""
-    if config.source_savedmodel and name == "source":
-        return config.source_savedmodel
-    earlier = exports.exported(run, name)
-    if earlier:
-        print(f"[{name}] reusing {earlier} from an earlier attempt of this run")
-        return earlier
-    child = run.child(name)
-    recipe = source_recipe(config)
-    child.log_params({"architecture": source_architecture(config), "adversarial": adversarial, **recipe.__dict__})
-    trainer = recipes.train_model(
-        config,
-        child,
-        name=name,
-        images=train.images,
-        labels=train.labels,
-        num_classes=train.num_classes,
-        recipe=recipe,
-        evaluators=[ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size), *evaluators],
-        seed=derive_seed(config.seed, seed_purpose),
-        architecture=source_architecture(config),
-        adversarial=adversarial,
-    )
-    child.finish()
-    role = "adversarially trained source model" if adversarial else "source model"
-    return exports.export(
-        run, trainer, name, config, role=role, recipe=recipe.__dict__, model=source_architecture(config)
-    )
-
-
 def source_architecture(config: Config) -> str:
     return config.source_model or config.model
-
-
-def source_recipe(config: Config) -> recipes.Recipe:
-    return recipes.Recipe.from_config(config).replace(
-        epochs=config.source_epochs,
-        learning_rate=config.source_learning_rate,
-        weight_decay=config.source_weight_decay,
-        augment=config.source_augment,
-        optimizer=config.source_optimizer or config.optimizer,
-    )
 
 
 def stages(config: Config, train, test, then: tuple[str, float] | None = None) -> StagePlan:
@@ -137,10 +83,10 @@ def ensure_dataset(
         source_path = previous["spec"]["source_model"]["path"]
         print(f"[dataset] found a dataset in {dataset_dir} made with source {source_path}")
     elif config.source_savedmodel or exports.exported(run, "source"):
-        source_path = source_model(config, run, train, test)
+        source_path = source_models.source_model(config, run, train, test)
     else:
         with plan.stage("source training"):
-            source_path = source_model(config, run, train, test)
+            source_path = source_models.source_model(config, run, train, test)
     source_path = distribute.chief_export(source_path)  # multi_worker: every worker attacks the chief's
     if previous and not adversarial.is_complete(dataset_dir, previous):
         _check_same_source(dataset_dir, previous, source_path)
@@ -205,14 +151,14 @@ def _one_stage(config: Config, run: Run, train, test, dataset_dir: str, plan: St
         return
     if config.gen_stage == "source":
         with plan.stage("source training"):
-            path = source_model(config, run, train, test)
+            path = source_models.source_model(config, run, train, test)
         raise StageFinished(f"source model ready in {path}; next: --gen_stage=shards --gen_worker=0..W-1")
     if not (config.source_savedmodel or exports.exported(run, "source")):
         raise DataError(
             f"--gen_stage=shards needs the source model, and {run.run_dir} has none yet",
             "run the same command with --gen_stage=source once first (or pass --source_savedmodel)",
         )
-    source_path = source_model(config, run, train, test)
+    source_path = source_models.source_model(config, run, train, test)
     source = load_model(source_path, train.image_shape, config.trust_savedmodels)
     with plan.stage("D_det generation"):
         generate(config, dataset_dir, source, source_path, train, part=(config.gen_worker, config.gen_workers))
@@ -369,19 +315,6 @@ def _plot_examples(run: Run, data, train, n: int = 8) -> None:
         "y = true label, t = target, hit = the source model predicts t on x_adv",
     )
     run.log_artifact(png, "plots")
-
-
-def pathway_rule(config: Config) -> PathwayRule:
-    """The pathway rule's thresholds from ``--pathway_*`` (refused, before any work, if inconsistent)."""
-    try:
-        return PathwayRule(
-            low=config.pathway_low,
-            high=config.pathway_high,
-            tail=config.pathway_tail,
-            saturation=config.pathway_saturation,
-        )
-    except ValueError as e:
-        raise ConfigError(str(e), "pass --pathway_low <= --pathway_high") from None
 
 
 def pathway_of(curves: dict, num_classes: int, rule: PathwayRule) -> PathwayVerdict:

@@ -28,7 +28,7 @@ from robust_keras.export import load_model, savedmodel_hash
 from robust_keras.progress import StagePlan
 from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
-from robust_keras.workflows import d_det, exports
+from robust_keras.workflows import d_det, exports, source_models
 
 # dataset name -> (model role that builds it, flag that may give that model)
 DATASETS = {"d_r": ("robust", "rd_robust_savedmodel"), "d_nr": ("standard", "rd_standard_savedmodel")}
@@ -50,7 +50,7 @@ def models(config: Config, run: Run, train, test, plan: StagePlan) -> dict[str, 
             paths[role] = earlier
             continue
         with plan.stage(f"{role} model"):
-            paths[role] = d_det.source_model(
+            paths[role] = source_models.source_model(
                 config, run, train, test, name=role, seed_purpose=role, adversarial=role == "robust"
             )
     return paths

@@ -23,6 +23,8 @@ WORKFLOW_ORDER = (
     "exports",
     "clean_data",
     "clean_classifier",
+    "source_models",
+    "pathway_labels",
     "grid",
     "d_det",
     "robust_datasets",
