@@ -8,17 +8,37 @@ library never sees it. Budgets eps are in pixel units of inputs scaled to [0, 1]
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
+
+from robust_keras import settings
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Immutable snapshot of all flag values, plus paths resolved by ``main``.
 
-    Attribute access (``config.learning_rate``) reads a flag value.
+    Attribute access (``config.learning_rate``) reads a flag value; ``attack_settings``,
+    ``data_settings`` and ``compute_settings`` are typed groups of them (robust_keras/settings.py),
+    built on first use.
     """
 
     values: dict[str, Any]
+
+    @functools.cached_property
+    def attack_settings(self) -> settings.AttackSettings:
+        """The --attack* flags, typed (read once, on first use)."""
+        return settings.AttackSettings.of(self)
+
+    @functools.cached_property
+    def data_settings(self) -> settings.DataSettings:
+        """The clean-task flags (dataset, classes, sizes...), typed."""
+        return settings.DataSettings.of(self)
+
+    @functools.cached_property
+    def compute_settings(self) -> settings.ComputeSettings:
+        """The distribution-strategy flags, typed."""
+        return settings.ComputeSettings.of(self)
 
     def __getattr__(self, name: str) -> Any:
         try:

@@ -33,7 +33,7 @@ CURVES = ("train/accuracy", "val/accuracy", "adv/attack_success", "adv/transfer_
 
 
 def run(config: Config, run: Run) -> dict:
-    train, test = clean_data.load_clean(config)
+    train, test = clean_data.load_clean(config.data_settings)
     tr, va = transforms.train_val_indices(len(train), config.val_fraction, derive_seed(config.seed, "val"))
     attacked = test.take(config.clean_attack_examples)
     targets = transforms.shifted_labels(attacked.labels, train.num_classes)
@@ -67,7 +67,7 @@ def _train_m1(config, run, pathway_recipes, train, tr, val, attacked, targets, r
             "adv",
             attacked.images,
             targets,
-            lambda predict: attack_builders.make_attack(config, predict, targeted=True),
+            lambda predict: attack_builders.make_attack(config.attack_settings, predict, targeted=True),
             references,
             config.eval_batch_size,
         )

@@ -32,11 +32,11 @@ from robust_keras.workflows import d_det as workflow
 
 
 def run(config: Config, run: Run) -> dict:
-    train, test = clean_data.load_clean(config)
+    train, test = clean_data.load_clean(config.data_settings)
     tests = {config.dataset: test}
     for name in config.eval_datasets:  # load (and check) every test set before the expensive work
         if name not in tests:
-            other = clean_data.load_clean(config, dataset=name)[1]
+            other = clean_data.load_clean(config.data_settings, dataset=name)[1]
             if other.class_names != test.class_names or other.image_shape != test.image_shape:
                 raise DataError(
                     f"{name} ({other.image_shape}, classes {other.class_names}) does not match {config.dataset} "

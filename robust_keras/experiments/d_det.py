@@ -35,7 +35,7 @@ def run(config: Config, run: Run) -> dict:
         with open(summary) as f:
             return json.load(f)
     rule = pathway_labels.pathway_rule(config)
-    train, test = clean_data.load_clean(config)
+    train, test = clean_data.load_clean(config.data_settings)
     n2_work = progress.training_passes(config.epochs, len(train), 3 * len(test))  # val + clean + shift
     plan = workflow.stages(config, train, test, then=("N2 training", n2_work))
     data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"), plan, stream=True)

@@ -79,7 +79,7 @@ def run(config: Config, run: Run) -> dict:
         json.dump(result, f, indent=2)
     run.log_artifact(run.path("robust_accuracy.json"))
     _plot_curves(run, result)
-    prefix = attack_builders.robust_prefix(config)
+    prefix = attack_builders.robust_prefix(config.robust_eval)
     for name, c in curves.items():  # one scalar per model and marker for the runs table
         worst = np.minimum(c[config.robust_eval], c["analytic"])
         for label, r in (("sqrt_d_over_k", np.sqrt(d / k)), ("half_sqrt_d", 0.5 * np.sqrt(d))):
@@ -160,7 +160,7 @@ def _adversary(config: Config, model, train, test):
         clip=None,
     )
     counter = iter(range(10**9))
-    prefix = attack_builders.robust_prefix(config)  # the gap measured by --robust_eval, under its own names
+    prefix = attack_builders.robust_prefix(config.robust_eval)  # the gap measured by --robust_eval, under its own names
     evaluate = attack
     if config.robust_eval == "apgd_ce":
         evaluate = APGD(logits, norm=config.fa_adversarial, eps=eps, steps=config.fa_adv_steps, loss="ce", clip=None)

@@ -48,7 +48,7 @@ def run(config: Config, run: Run) -> dict:
     robustness.check_margin_attack(config.robust_eval)
     if not config.binary_positive_classes:
         raise ConfigError("feature_averaging_real needs --binary_positive_classes", "e.g. 1,3,5,7,9 for odd digits")
-    train, test = clean_data.load_clean(config, relabel_binary=False)
+    train, test = clean_data.load_clean(config.data_settings, relabel_binary=False)
     positive = [int(c) for c in config.binary_positive_classes]
     if max(positive) >= train.num_classes or len(set(positive)) >= train.num_classes:
         raise ConfigError(f"--binary_positive_classes={positive} must be a proper subset of the classes", "fix it")
@@ -117,7 +117,7 @@ def run(config: Config, run: Run) -> dict:
         ylabel="robust accuracy",
     )
     run.log_artifact(png, "plots")
-    prefix = attack_builders.robust_prefix(config)
+    prefix = attack_builders.robust_prefix(config.robust_eval)
     final = {f"{name}/{prefix}robust_accuracy_r{r:g}": a for name, c in curves.items() for r, a in zip(radii, c)}
     run.log_metrics(final)
     return final

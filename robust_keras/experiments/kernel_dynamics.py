@@ -31,8 +31,8 @@ from robust_keras.workflows import attack_builders, clean_data, recipes
 
 
 def run(config: Config, run: Run) -> dict:
-    train, test = clean_data.load_clean(config)
-    robust_metric, make_robust_attack = attack_builders.robust_eval(config)
+    train, test = clean_data.load_clean(config.data_settings)
+    robust_metric, make_robust_attack = attack_builders.robust_eval(config.robust_eval, config.attack_settings)
     source = test if config.ntk_batch_source == "test" else train
     x_fixed = transforms.to_float(source.images[: config.ntk_batch])
     y_fixed = source.labels[: config.ntk_batch]
@@ -117,7 +117,7 @@ def run(config: Config, run: Run) -> dict:
 def _adversarial_batch(config: Config, model, labels: np.ndarray):
     """(epoch, x) -> the batch x as adversarial training sees it at the end of that epoch: the
     --attack* flags' untargeted attack against the current model, seeded per epoch."""
-    attack = attack_builders.make_attack(config, model, targeted=False)
+    attack = attack_builders.make_attack(config.attack_settings, model, targeted=False)
     seed = derive_seed(config.seed, "ntk_batch_attack")
     return lambda epoch, x: np.asarray(attack(x, labels, (seed, epoch))[0])
 

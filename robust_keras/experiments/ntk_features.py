@@ -58,7 +58,7 @@ def run(config: Config, run: Run) -> dict:
             "ntk_features on a multiclass task needs a kernel with identity output structure",
             "use --ntk_kernel=closed_form or analytic, or pass --binary_positive_classes",
         )
-    train, test = clean_data.load_clean(config)
+    train, test = clean_data.load_clean(config.data_settings)
     x_train, x_test = transforms.to_float(train.images), transforms.to_float(test.images)  # (N, H, W, C)
     if binary:  # one output regressing +-1 (Eq. 9)
         targets, y_test = (2.0 * train.labels - 1.0)[:, None], 2.0 * test.labels - 1.0

@@ -49,7 +49,7 @@ from robust_keras.workflows import clean_data
 
 
 def run(config: Config, run: Run) -> dict:
-    train, test = clean_data.load_clean(config)
+    train, test = clean_data.load_clean(config.data_settings)
     scalar = train.num_classes == 2 and config.ntk_binary_output == "scalar"
     k = 1 if scalar else train.num_classes
     x_train, _ = _inputs(config, train.images)

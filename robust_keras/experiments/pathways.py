@@ -58,7 +58,7 @@ def run(config: Config, run: Run) -> dict:
 
 def _prepare_and_train(config: Config, run: Run, todo: list[grid.Cell], rule: PathwayRule) -> None:
     dataset_dir = config.dataset_dir or run.path("d_det")
-    train, test = clean_data.load_clean(config)
+    train, test = clean_data.load_clean(config.data_settings)
     if config.grid_stage == "cell" and not adversarial.is_complete(dataset_dir, adversarial.peek_manifest(dataset_dir)):
         raise DataError(
             f"D_det in {dataset_dir} is not prepared", "run the same command with --grid_stage=prepare first"

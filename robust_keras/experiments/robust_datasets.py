@@ -41,7 +41,7 @@ TITLES = {"d_r": "trained on D_R", "d_nr": "trained on D_NR"}
 
 
 def run(config: Config, run: Run) -> dict:
-    train, test = clean_data.load_clean(config)
+    train, test = clean_data.load_clean(config.data_settings)
     attacked = test.take(config.rd_eval_examples)
     evaluators, curve_labels = _evaluators(config, test, attacked)
     plan = progress.StagePlan(_stages(config, len(train), len(test), len(attacked)))
@@ -65,9 +65,11 @@ def _evaluators(config: Config, test, attacked) -> tuple[list, dict[str, str]]:
     and {metric name: its panel label} of the curves they log."""
     out = [ClassificationEvaluator("test", test.images, test.labels, config.eval_batch_size)]
     curves = {"test/accuracy": "clean test accuracy"}
-    attack = attack_builders.robust_prefix(config).rstrip("_").upper().replace("_", "-") or "PGD"
+    attack = attack_builders.robust_prefix(config.robust_eval).rstrip("_").upper().replace("_", "-") or "PGD"
     for norm, eps, shown in (("l2", config.rd_eval_l2_eps, "l2"), ("linf", config.rd_eval_linf_eps, "l-inf")):
-        metric, make_attack = attack_builders.robust_eval(config, norm=norm, eps=eps, steps=config.rd_eval_steps)
+        metric, make_attack = attack_builders.robust_eval(
+            config.robust_eval, config.attack_settings, norm=norm, eps=eps, steps=config.rd_eval_steps
+        )
         out.append(
             RobustEvaluator("test", attacked.images, attacked.labels, make_attack, config.eval_batch_size, metric)
         )

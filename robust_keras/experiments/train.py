@@ -12,6 +12,6 @@ def run(config: Config, run: Run) -> dict:
         return {}
     streams = clean_data.open_streams(config)
     if streams is None:
-        train, test = clean_data.load_clean(config)
+        train, test = clean_data.load_clean(config.data_settings)
         return clean_classifier.train_and_export(config, run, train, test, name="model", seed=config.seed)
     return clean_classifier.train_streamed(config, run, streams, name="model", seed=config.seed)

@@ -67,7 +67,7 @@ def run(config: Config, run: Run) -> dict:
             "transfer needs --source_models and --target_models, or --transfer_train_seeds",
             "pass SavedModel directories, comma-separated, or seeds of models to train first",
         )
-    train, test = clean_data.load_clean(config)
+    train, test = clean_data.load_clean(config.data_settings)
     trained = _train_models(config, run, train, test)
     source_paths = [*config.source_models, *(path for _, path in trained)]
     target_paths = [*config.target_models, *(path for _, path in trained)]
@@ -85,7 +85,7 @@ def run(config: Config, run: Run) -> dict:
     success = np.zeros_like(error)
     for i, (source, src_name) in enumerate(zip(sources, src_names)):
         child = run.child(f"source={src_name}")
-        attack = attack_builders.make_attack(config, source, targeted=targeted)
+        attack = attack_builders.make_attack(config.attack_settings, source, targeted=targeted)
         batches = []
         for b, start in enumerate(range(0, len(y), config.eval_batch_size)):
             sl = slice(start, start + config.eval_batch_size)

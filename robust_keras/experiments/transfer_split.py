@@ -36,7 +36,7 @@ RULE = "argmax N'(x_adv) == label (the target t)"
 
 
 def run(config: Config, run: Run) -> dict:
-    train, test = clean_data.load_clean(config)
+    train, test = clean_data.load_clean(config.data_settings)
     models = "N' and the two subset models"
     n_prime = progress.training_passes(config.source_epochs, len(train), len(test))
     plan = workflow.stages(

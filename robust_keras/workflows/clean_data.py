@@ -16,6 +16,7 @@ from robust_keras.config import Config
 from robust_keras.data import sources, tfds_stream, transforms
 from robust_keras.data.tfds_stream import TfdsStream
 from robust_keras.errors import DataError
+from robust_keras.settings import DataSettings
 from robust_keras.workflows.recipes import Streamed
 
 STREAMABLE = ("mnist", "cifar10")
@@ -85,35 +86,35 @@ def open_streams(config: Config) -> CleanStreams | None:
 
 
 def load_clean(
-    config: Config, relabel_binary: bool = True, dataset: str | None = None
+    data: DataSettings, relabel_binary: bool = True, dataset: str | None = None
 ) -> tuple[sources.Split, sources.Split]:
     """(train, test) clean splits as the flags ask: ``dataset`` (default ``--dataset``),
     ``--exclude_index_file`` (CIFAR-10) / ``--cinic10_drop_cifar`` removals, class subset (``--classes``),
     size limits, binary relabelling (``--binary_positive_classes``, unless ``relabel_binary`` is
     False)."""
-    dataset = dataset or config.dataset
+    dataset = dataset or data.dataset
     train, test = sources.load_dataset(
         dataset,
-        data_dir=config.data_dir,
-        download=config.tfds_download,
-        cinic10_dir=config.cinic10_dir,
-        test_per_class=config.test_per_class,
+        data_dir=data.data_dir,
+        download=data.download,
+        cinic10_dir=data.cinic10_dir,
+        test_per_class=data.test_per_class,
     )
     before = len(train) + len(test)
-    if config.exclude_index_file and dataset == "cifar10":
+    if data.exclude_index_file and dataset == "cifar10":
         train, test = sources.exclude(
-            [train, test], sources.read_exclusion_file(config.exclude_index_file), config.exclude_index_file
+            [train, test], sources.read_exclusion_file(data.exclude_index_file), data.exclude_index_file
         )
-    if config.cinic10_drop_cifar and dataset == "cinic10":
+    if data.cinic10_drop_cifar and dataset == "cinic10":
         train, test = sources.cinic10_without_cifar(train), sources.cinic10_without_cifar(test)
     if len(train) + len(test) < before:
         removed = before - len(train) - len(test)
         print(f"[data] {dataset}: {removed} of {before} examples excluded; {len(train)} train, {len(test)} test remain")
-    if config.classes:
-        train, test = train.select_classes(config.classes), test.select_classes(config.classes)
-    train, test = train.take(config.max_train_examples), test.take(config.max_test_examples)
-    if config.binary_positive_classes and relabel_binary:
-        positive = [int(c) for c in config.binary_positive_classes]
+    if data.classes:
+        train, test = train.select_classes(data.classes), test.select_classes(data.classes)
+    train, test = train.take(data.max_train_examples), test.take(data.max_test_examples)
+    if data.binary_positive_classes and relabel_binary:
+        positive = list(data.binary_positive_classes)
         names = ("negative", "positive")
         train = dataclasses.replace(train, labels=transforms.binary_labels(train.labels, positive), class_names=names)
         test = dataclasses.replace(test, labels=transforms.binary_labels(test.labels, positive), class_names=names)

@@ -71,7 +71,10 @@ def ensure_dataset(
                 f"{dataset_dir} was generated from {previous['spec'].get('dataset')}, not {config.dataset}",
                 "pass the matching --dataset or another --dataset_dir",
             )
-        made_with, asked = previous["spec"].get("attack") or {}, attack_builders.attack_params(config)
+        made_with, asked = (
+            previous["spec"].get("attack") or {},
+            attack_builders.attack_params(config.attack_settings, config.attack_target),
+        )
         if made_with != asked:
             diff = ", ".join(
                 f"--{k}={made_with.get(k)} (flags: {v})" for k, v in asked.items() if made_with.get(k) != v
@@ -189,14 +192,18 @@ def generate(config: Config, dataset_dir: str, source, source_path: str, train, 
     local devices, each batch is split across them (distribute.split_over_replicas; the loaded
     source's variables stay on the first device and the others read them)."""
     # multi_worker: each process attacks its part on its default device; mirrored: all local devices.
-    local = recipes.make_strategy(config) if config.strategy == "mirrored" else tf.distribute.get_strategy()
+    local = (
+        recipes.make_strategy(config.compute_settings)
+        if config.strategy == "mirrored"
+        else tf.distribute.get_strategy()
+    )
     if local.num_replicas_in_sync > 1:
         print(f"[dataset] every batch split across {local.num_replicas_in_sync} devices")
-    attack = attack_builders.make_attack(config, source, targeted=True)
+    attack = attack_builders.make_attack(config.attack_settings, source, targeted=True)
     attack_fn = distribute.split_over_replicas(lambda x, t, s: attack(x, t, s)[:2], local)
     spec = {
         "source_model": {"path": os.path.abspath(source_path), "sha256": savedmodel_hash(source_path)},
-        "attack": attack_builders.attack_params(config),
+        "attack": attack_builders.attack_params(config.attack_settings, config.attack_target),
         "source_split": train.name,
         "dataset": config.dataset,
         "num_classes": train.num_classes,

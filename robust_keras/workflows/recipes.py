@@ -20,6 +20,7 @@ from robust_keras.data.transforms import channel_stats
 from robust_keras.errors import ConfigError
 from robust_keras.models import build_model
 from robust_keras.seeds import derive_seed
+from robust_keras.settings import ComputeSettings
 from robust_keras.tracking import Run
 from robust_keras.training import loop, optim
 from robust_keras.workflows.attack_builders import make_attack
@@ -100,9 +101,9 @@ class ModelSwitch:
     describe: str
 
 
-def make_strategy(config: Config) -> tf.distribute.Strategy:
+def make_strategy(compute: ComputeSettings) -> tf.distribute.Strategy:
     """The ``--strategy`` of this process (robust_keras/distribute.py)."""
-    return distribute.strategy(config.strategy, config.cluster_port_base)
+    return distribute.strategy(compute.strategy, compute.cluster_port_base)
 
 
 def train_model(
@@ -133,7 +134,7 @@ def train_model(
     ``switch``: an experiment's hook that replaces the model after ``switch.epoch`` epochs (e.g.
     kernel_dynamics' linearisation); the returned trainer then holds the replacement.
     """
-    strategy = make_strategy(config)
+    strategy = make_strategy(config.compute_settings)
     if streamed is not None:
         if recipe.batch_size % strategy.num_replicas_in_sync:
             raise ConfigError(
@@ -241,7 +242,7 @@ def _make_trainer(config, model, recipe: Recipe, steps_per_epoch: int, strategy,
         )
         adversary = None
         if adversarial:
-            attack = make_attack(config, model, targeted=False)
+            attack = make_attack(config.attack_settings, model, targeted=False)
             attack_seed = derive_seed(seed, "adversarial_training")
             adversary = lambda x, y, s: attack(x, y, (attack_seed, s[0] * 1_000_003 + s[1]))[0]  # noqa: E731
         return loop.Trainer(

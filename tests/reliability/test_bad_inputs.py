@@ -70,7 +70,11 @@ def test_invalid_manifest_json_and_wrong_image_shape_are_one_line(tmp_path):
 
 def test_dataset_made_with_other_attack_flags_is_refused(tmp_path):
     made = Config(parse_project_flags(QUICKSTART))
-    spec = {"dataset": "mnist_sample", "attack": attack_builders.attack_params(made), "source_model": {"path": "x"}}
+    spec = {
+        "dataset": "mnist_sample",
+        "attack": attack_builders.attack_params(made.attack_settings, made.attack_target),
+        "source_model": {"path": "x"},
+    }
     d = _dataset(tmp_path / "d_det", spec)
     asked = Config(parse_project_flags(QUICKSTART, "--attack_eps=1.0", f"--dataset_dir={d}"))
     with pytest.raises(DataError, match=r"--attack_eps=3.0 \(flags: 1.0\)") as err:
@@ -94,7 +98,7 @@ def test_a_dataset_dir_is_only_read_unless_dataset_write(tmp_path):
     made = Config(parse_project_flags(QUICKSTART))
     spec = {
         "dataset": "mnist_sample",
-        "attack": attack_builders.attack_params(made),
+        "attack": attack_builders.attack_params(made.attack_settings, made.attack_target),
         "source_model": {"path": source, "sha256": "0" * 64},  # the model that started it had other weights
     }
     d = _dataset(tmp_path / "d_det", spec)
@@ -123,7 +127,7 @@ def test_robust_datasets_dataset_dir_is_only_read_unless_dataset_write(tmp_path)
 def test_one_class_task_is_refused():
     config = Config(parse_project_flags(QUICKSTART, "--classes=1,0", "--binary_positive_classes=5"))
     with pytest.raises(DataError, match="one class only") as err:
-        clean_data.load_clean(config)
+        clean_data.load_clean(config.data_settings)
     _one_line(err)
 
 

@@ -19,5 +19,5 @@ def test_exclusion_ids_that_match_nothing_are_refused(tmp_path):
         "--flagfile=flags/cross_dataset_tiny.flags", "--dataset=cifar10", f"--exclude_index_file={tmp_path / 'bad.txt'}"
     )
     with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES), pytest.raises(DataError, match="match no example") as err:
-        clean_data.load_clean(Config({**values, "tfds_download": False}))
+        clean_data.load_clean(Config({**values, "tfds_download": False}).data_settings)
     assert "\n" not in str(err.value) and "train_00042" in str(err.value)
