@@ -114,8 +114,13 @@ class Monitor:
             from robust_keras.analysis import plots
 
             raw = cosine_matrix(self.kernel.numpy(), self.centres) if step == 0 else cos
-            rows = [f"{'+' if s > 0 else '-'}{i}" for i, s in enumerate(self.signs)]
-            cols = [f"{'+' if j in self.positive else '-'}mu{j}" for j in range(len(self.centres))]
+            if self.one_per_cluster:  # the k-class net: neuron i reads out class i, whose cluster is mu_i
+                rows, ylabel = [f"{i}" for i in range(len(self.signs))], "hidden neuron i (reads out class i)"
+                cols = [f"mu{j}" for j in range(len(self.centres))]
+            else:
+                rows = [f"{'+' if s > 0 else '-'}{i}" for i, s in enumerate(self.signs)]
+                ylabel = "hidden neuron (readout sign)"
+                cols = [f"{'+' if j in self.positive else '-'}mu{j}" for j in range(len(self.centres))]
             prefix = f"{self.name}: " if self.name else ""
             title = f"{prefix}cos(w{'' if step == 0 else ' - w0'}, mu_j) at GD step {step}"
             self.pngs.append(
@@ -126,7 +131,7 @@ class Monitor:
                     cols=cols,
                     title=title,
                     xlabel="cluster centre",
-                    ylabel="hidden neuron (readout sign)",
+                    ylabel=ylabel,
                     vmin=-1.0,
                 )
             )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from robust_keras.analysis import figure_style as style
 from robust_keras.analysis.plots import plt, save_figure
 
 
@@ -21,7 +22,7 @@ def image_grid(
     rows, per-column titles and an optional figure title."""
     n = len(rows[0])
     height = 1.4 * len(rows) + (0.4 if title else 0.2)
-    fig, axes = plt.subplots(len(rows), n, figsize=(1.3 * n + 0.8, height), dpi=120, squeeze=False)
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.3 * n + 0.8, height), layout="constrained", squeeze=False)
     for j in range(n):
         for i, images in enumerate(rows):
             ax = axes[i][j]
@@ -33,7 +34,7 @@ def image_grid(
     for i, label in enumerate(row_labels):
         axes[i][0].set_ylabel(label, fontsize=8)
     if title:
-        fig.suptitle(title, fontsize=8)
+        fig.suptitle(style.title(title, 1.3 * n + 0.8, 8), fontsize=8)
     return save_figure(fig, path)
 
 
@@ -51,7 +52,9 @@ def signed_image_table(
     (e.g. input gradients) scaled per cell so that 0 is white / grey: one channel in a red-blue
     map (red > 0), three channels as 0.5 + 0.5 g / max|g|."""
     rows, cols = len(table), len(col_titles)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.35 * cols + 1.2, 1.35 * rows + 0.6), dpi=120, squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(1.35 * cols + 1.2, 1.35 * rows + 0.6), layout="constrained", squeeze=False
+    )
     for i, row in enumerate(table):
         for j, (ax, img) in enumerate(zip(axes[i], row, strict=True)):
             ax.set_xticks([])
@@ -67,5 +70,5 @@ def signed_image_table(
         axes[i][0].set_ylabel(row_labels[i], fontsize=7)
     for j, name in enumerate(col_titles):
         axes[0][j].set_title(name, fontsize=7)
-    fig.suptitle(title, fontsize=8)
+    fig.suptitle(style.title(title, 1.35 * cols + 1.2, 8), fontsize=8)
     return save_figure(fig, path)

@@ -212,5 +212,6 @@ def _plot_curves(run: Run, result: dict) -> None:
         title=f"l2 robust accuracy (k={result['k']}, d={result['d']})",
         xlabel="l2 radius",
         ylabel="robust accuracy",
+        chance=0.5,  # the task is binary (positive vs negative clusters) for every net
     )
     run.log_artifact(png, "plots")

@@ -115,6 +115,7 @@ def run(config: Config, run: Run) -> dict:
         f"({config.dataset}, {config.model})",
         xlabel="l2 radius (pixels in [0, 1])",
         ylabel="robust accuracy",
+        chance=0.5,  # both nets answer the binary task
     )
     run.log_artifact(png, "plots")
     prefix = attack_builders.robust_prefix(config.robust_eval)

@@ -109,7 +109,7 @@ def run(config: Config, run: Run) -> dict:
         "train": f"{len(x_fixed)} clean training",
         "test": f"{len(x_fixed)} clean test",
     }[config.ntk_batch_source]
-    _plots(run, tracked, accuracies, config.ntk_top, batch, config.model, attack)
+    _plots(run, tracked, accuracies, config.ntk_top, batch, config.model, attack, 1.0 / train.num_classes)
     run.log_metrics(final)
     return final
 
@@ -130,8 +130,11 @@ def _plots(
     batch: str,
     model: str,
     attack: str,
+    chance: float,
 ) -> None:
-    """``accuracies``: mode -> {"clean" | "robust": {epoch: test accuracy}}, every epoch from 1."""
+    """``accuracies``: mode -> {"clean" | "robust": {epoch: test accuracy}}, every epoch from 1.
+    The two modes' distance heatmaps share one colour range, so they compare."""
+    largest = max(float(np.max(dyn.distance_matrix())) for dyn in tracked.values()) or 1.0
     for mode, dyn in tracked.items():
         labels = [str(e) for e in dyn.epochs]
         png = plots.heatmap(
@@ -142,7 +145,7 @@ def _plots(
             title=f"kernel distance d(K_s, K_t) (Eq. 12) of {model}, {mode} training, on the {batch} inputs tracked",
             xlabel="epoch t",
             ylabel="epoch s",
-            vmax=None,
+            vmax=largest,
         )
         run.log_artifact(png, "plots")
     quantities = {
@@ -164,6 +167,16 @@ def _plots(
         xlabel="epoch",
     )
     run.log_artifact(png, "plots")
+    png = plots.polar_trajectories(
+        run.path("plots", "kernel_polar.png"),
+        {
+            mode: (dyn.epochs, [r["ntk/angle"] for r in dyn.history], [r["ntk/radius"] for r in dyn.history])
+            for mode, dyn in tracked.items()
+        },
+        title=f"empirical NTK of {model} on the {batch} inputs tracked, relative to K_0 (Eq. 13)",
+        radius_label="||K_t - K_0||_F",
+    )
+    run.log_artifact(png, "plots")
     png = plots.curves_vs(
         run.path("plots", "accuracy.png"),
         list(accuracies["standard"]["clean"]),
@@ -171,6 +184,7 @@ def _plots(
         title=f"test accuracy, clean and under {attack}",
         xlabel="epoch",
         ylabel="accuracy",
+        chance=chance,
     )
     run.log_artifact(png, "plots")
     entries: dict[str, np.ndarray] = {}

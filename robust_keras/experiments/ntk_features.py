@@ -80,6 +80,7 @@ def run(config: Config, run: Run) -> dict:
         xlabel="usefulness (clean accuracy)",
         ylabel="robustness (accuracy under FGSM)",
         colour_label="eigen-index i (0 = largest eigenvalue)",
+        chance=0.5 if binary else 1.0 / train.num_classes,
     )
     run.log_artifact(png, "plots")
     if len(studies) > 1:
@@ -210,6 +211,12 @@ def _fgsm(predict, x, y, eps: float) -> np.ndarray:
     return attack_predictor(predict, x, y, eps, objective="binary" if binary else "ce")
 
 
+def _chance(y) -> float:
+    """Accuracy of guessing: 1/2 for +-1 targets (binary), 1/K for K class labels."""
+    y = np.asarray(y)
+    return 0.5 if y.dtype.kind == "f" else 1.0 / max(int(y.max()) + 1, 2)
+
+
 def _feature_accuracy(predict, x_test, y_test, eps) -> tuple[float, float]:
     """Clean accuracy of a (sum of) feature predictor(s), and its accuracy under l-inf FGSM computed
     on the predictor itself."""
@@ -243,6 +250,8 @@ def _aggregation_curve(run, reg, predictor, rows, evaluation, eps, name, suffix,
         title=f"{name}: the r most robust eigen-features summed (App. D.3, l-inf eps={eps:g})",
         xlabel="r (features kept, most robust first)",
         ylabel="accuracy",
+        chance=_chance(y_test),
+        xscale="log",
     )
     run.log_artifact(png, "plots")
     with atomic_open(run.path(f"aggregation{suffix}.json"), "w") as f:

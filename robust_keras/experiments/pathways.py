@@ -133,7 +133,7 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
         {k: v for k, v in curves.items() if k != CORRELATION},
         curves[CORRELATION],
         chance=1.0 / num_classes,
-        title=f"{cell.name}: pathway {verdict.label} (score {verdict.score:.2f})",
+        title=f"{cell.describe()}: pathway {verdict.label} (score {verdict.score:.2f})",
     )
     child.log_artifact(png, "plots")
     if not exports.exported(child, "n2"):

@@ -53,7 +53,7 @@ def run(config: Config, run: Run) -> dict:
         with plan.stage(f"training on {name.upper()}"):
             curves[name] = _train_on(config, run, dataset, name, evaluators, curve_labels)
         final.update({f"{name}/{metric}": values[-1] for metric, values in curves[name].items() if values})
-    _plot_curves(config, run, curves, curve_labels)
+    _plot_curves(config, run, curves, curve_labels, train.num_classes)
     with atomic_open(run.path("summary.json"), "w") as f:
         json.dump(final, f, indent=2, sort_keys=True)
     run.log_artifact(run.path("summary.json"))
@@ -150,7 +150,7 @@ def _plot_examples(config: Config, run: Run, train, data: dict, n: int = 8) -> N
     run.log_artifact(png, "plots")
 
 
-def _plot_curves(config: Config, run: Run, curves: dict, labels: dict[str, str]) -> None:
+def _plot_curves(config: Config, run: Run, curves: dict, labels: dict[str, str], num_classes: int) -> None:
     """One panel per metric (``labels``: metric -> panel label), D_R and D_NR in each."""
     panels = {
         label: {TITLES[name]: values[metric] for name, values in curves.items()} for metric, label in labels.items()
@@ -162,5 +162,7 @@ def _plot_curves(config: Config, run: Run, curves: dict, labels: dict[str, str])
         panels,
         title=f"{config.model} trained (standard training) on D_R and D_NR of {config.dataset}",
         xlabel="epoch",
+        ylim=(0.0, 1.02),
+        chance=1.0 / num_classes,
     )
     run.log_artifact(png, "plots")

@@ -129,6 +129,26 @@ def _one_k(config: Config, k: float, record: np.ndarray, seed: int) -> tuple[dic
     return row, trajectory, stats["population_accuracy"]
 
 
+# What each column of toy_linear.csv / .md holds (per k; "mean" = over the --toy_seeds training sets).
+COLUMNS = {
+    "k": "the non-robust coordinate x_2 is wrong with probability p/k",
+    "population_accuracy": "mean test accuracy of the GD solution after --toy_steps steps",
+    "train_accuracy": "mean training accuracy of that solution",
+    "step1_accuracy": "mean test accuracy after the first GD step from 0",
+    "step1_robust_dominates": "share of training sets whose first step weighs x_1 at least as x_2 (w1 >= eps w2)",
+    "nonrobust_fraction": "share of training sets whose final solution follows x_2 (eps w2 > w1)",
+    "w1": "mean final weight on the robust coordinate x_1",
+    "eps_w2": "mean final eps * w2: the non-robust coordinate's weight on the score",
+    "gd_vs_interpolant": "mean |w - w_min-norm| (l1 over both weights): GD against the min-norm interpolant "
+    "(only for n small enough to solve it)",
+    "population_accuracy_std": "spread (std) of population_accuracy over the training sets",
+    "theory_accuracy": "the theory's population accuracy: 1 - p/k if the expected interpolant follows x_2, else 1 - p",
+    "theory_nonrobust": "1 if the theory says the expected min-norm interpolant follows x_2 (Q(v) > 0), else 0",
+    "theorem1_exact": "1 if Theorem 1's exact condition eps^2 <= u/v holds (the first step is robust), else 0",
+    "theorem1_paper_bound": "the paper's sufficient bound u/v = (1 - 2p) / (1 - 2p/k) that eps^2 must not exceed",
+}
+
+
 def _write_table(run: Run, rows: list[dict]) -> None:
     columns = list(rows[0])
     with atomic_open(run.path("toy_linear.csv"), "w", newline="") as f:
@@ -137,6 +157,7 @@ def _write_table(run: Run, rows: list[dict]) -> None:
         writer.writerows(rows)
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(f"{r[c]:.4g}" for c in columns) + " |" for r in rows]
+    lines += ["", "Columns:", ""] + [f"- `{c}`: {COLUMNS[c]}" for c in columns]
     with atomic_open(run.path("toy_linear.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     run.log_artifact(run.path("toy_linear.csv"))

@@ -127,7 +127,6 @@ def run(config: Config, run: Run) -> dict:
                 title=f"transfer {meaning[key]}, {config.attack_norm} eps={config.attack_eps:g}, {len(y)} test images",
                 xlabel="target model (evaluated)",
                 ylabel="source model (attacked)",
-                vmin=min(0.9, np.floor(matrix.min() * 20) / 20),  # colours span the values, not all of [0, 1]
             )
             run.log_artifact(png, "plots")
     return result

@@ -32,6 +32,11 @@ class Cell:
         aug = "aug" if self.augment else "noaug"
         return f"{self.index:03d}-lr{self.learning_rate:g}-l2{self.weight_decay:g}-{aug}-seed{self.seed}"
 
+    def describe(self) -> str:
+        """The cell for a reader: "cell 3: lr 0.01, L2 0.0005, no augmentation, seed 0"."""
+        aug = "augmentation" if self.augment else "no augmentation"
+        return f"cell {self.index}: lr {self.learning_rate:g}, L2 {self.weight_decay:g}, {aug}, seed {self.seed}"
+
     @property
     def recipe_key(self) -> tuple[float, float, bool]:
         """The recipe without the seed (cells differing only in seed are one recipe)."""
