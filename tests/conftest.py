@@ -47,12 +47,51 @@ def _file(item) -> str:
 
 
 _SECONDS: dict[str, float] = {}
+_LEFT: dict[str, int] = {}  # tests of each file not finished yet (for the per-file progress lines)
+_STARTED = time.time()
+
+
+def _count(nodeids) -> None:
+    for nodeid in nodeids:
+        name = nodeid.split("::")[0]
+        _LEFT[name] = _LEFT.get(name, 0) + 1
+
+
+def pytest_collection_finish(session):
+    if not hasattr(session.config, "workerinput"):  # without xdist the tests are collected here
+        _count(item.nodeid for item in session.items)
+
+
+def pytest_xdist_node_collection_finished(node, ids):
+    if not _LEFT:  # every worker collects the same tests: count them once
+        _count(ids)
 
 
 def pytest_runtest_logreport(report):
-    """Adds each phase's duration to its file (in the controlling process under xdist)."""
+    """Adds each phase's duration to its file (in the controlling process under xdist), and prints
+    a line when a file's last test is done: which file, how long it took, files left, elapsed."""
     name = report.nodeid.split("::")[0]
     _SECONDS[name] = _SECONDS.get(name, 0.0) + report.duration
+    if report.when != "teardown" or name not in _LEFT:
+        return
+    _LEFT[name] -= 1
+    if _LEFT[name] == 0:
+        left = sum(1 for n in _LEFT.values() if n > 0)
+        elapsed = time.time() - _STARTED
+        for config in _CONFIG:
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(
+                    f"[tests] {name} done ({_SECONDS[name]:.0f} s); {left} files left, {elapsed:.0f} s elapsed"
+                )
+
+
+_CONFIG: list = []  # the controlling process's config (workers print nothing)
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):
+        _CONFIG.append(config)
 
 
 def pytest_sessionfinish(session):
