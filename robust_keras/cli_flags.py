@@ -15,7 +15,7 @@ from absl import flags
 
 from robust_keras import config as config_lib
 from robust_keras import flags as flag_registry  # defines every project flag
-from robust_keras import paths
+from robust_keras import paths, quiet_tensorflow
 from robust_keras.atomic_files import write_text
 from robust_keras.errors import RobustKerasError
 from robust_keras.tracking_store import default_tracking_uri
@@ -140,6 +140,7 @@ def checked_config() -> config_lib.Config:
             f"--attack_norm={config.attack_norm} -- pass --attack_norm=linf (the flagfiles do)",
             2,
         )
+    quiet_tensorflow.import_tensorflow()  # from here on TensorFlow is needed (after the instant checks)
     from robust_keras.data.sources import check_inputs
 
     changed = changed_flags(config.output_dir)

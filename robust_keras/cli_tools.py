@@ -43,13 +43,27 @@ def sync_mlflow() -> None:
 
 def prepare_data() -> None:
     """``--experiment=prepare_data --dataset=cifar10|mnist --data_dir=D --prepare_from=PATH``:
-    prepares a tfds dataset offline from copied downloads (data/prepare.py)."""
-    from robust_keras.data.prepare import prepare
+    prepares a tfds dataset offline from copied downloads; ``--dataset=cinic10
+    --cinic10_dir=D --prepare_from=CINIC-10.tar.gz`` unpacks and checks CINIC-10 (data/prepare.py)."""
+    from robust_keras.data.prepare import prepare, prepare_cinic10
 
+    if FLAGS.dataset == "cinic10":
+        if not FLAGS.cinic10_dir or not FLAGS.prepare_from:
+            fail(
+                "prepare_data for cinic10 needs --cinic10_dir (where to unpack) and --prepare_from (the copied "
+                "CINIC-10.tar.gz) -- e.g. --cinic10_dir=~/data/cinic10 --prepare_from=CINIC-10.tar.gz",
+                2,
+            )
+        try:
+            prepare_cinic10(os.path.expanduser(FLAGS.prepare_from), os.path.expanduser(FLAGS.cinic10_dir))
+        except RobustKerasError as e:
+            fail(str(e), 1)
+        return
     if FLAGS.dataset not in ("mnist", "cifar10") or not FLAGS.data_dir or not FLAGS.prepare_from:
         fail(
-            "prepare_data needs --dataset=mnist|cifar10, --data_dir and --prepare_from -- e.g. --dataset=cifar10 "
-            "--data_dir=~/tensorflow_datasets --prepare_from=cifar-10-binary.tar.gz",
+            "prepare_data needs --dataset=mnist|cifar10 (with --data_dir) or cinic10 (with --cinic10_dir), and "
+            "--prepare_from -- e.g. --dataset=cifar10 --data_dir=~/tensorflow_datasets "
+            "--prepare_from=cifar-10-binary.tar.gz",
             2,
         )
     try:

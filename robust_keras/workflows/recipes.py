@@ -153,7 +153,7 @@ def train_model(
         )
     trainer = _make_trainer(config, model, recipe, steps_per_epoch, strategy, seed, adversarial)
     data_seed = derive_seed(seed, "data")
-    flip = config.augment_flip and config.dataset not in ("mnist", "mnist_sample")
+    flip = config.augment_flip and config.dataset not in ("mnist", "mnist_sample", "mnist_sample_b")
 
     def train_data(epoch: int) -> tf.data.Dataset | loop.PerWorkerInput:
         if streamed is not None:  # each input pipeline (one per worker) reads its own part

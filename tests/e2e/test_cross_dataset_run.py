@@ -38,7 +38,7 @@ def test_cross_dataset_table_with_exclusions(tmp_path, mock_cifar_test_ids):
     (tmp_path / "flickr.txt").write_text("# CIFAR-10 images to exclude\n" + "\n".join(drop) + "\n")
     out = tmp_path / "run"
     args = (
-        "--flagfile=flags/cross_dataset_tiny.flags",
+        "--flagfile=flags/cross_dataset_cinic10_tiny.flags",
         f"--cinic10_dir={tmp_path / 'cinic'}",
         f"--exclude_index_file={tmp_path / 'flickr.txt'}",
         "--tfds_download=false",
@@ -62,3 +62,17 @@ def test_cross_dataset_table_with_exclusions(tmp_path, mock_cifar_test_ids):
     table = (out / "table2.md").read_text()
     assert f"cifar10 test (n={expected_cifar})" in table and "| D_det cinic10 |" in table
     assert "examples excluded" in proc.stdout and "(streamed)" in proc.stdout
+
+
+def test_the_offline_stand_in_runs_on_a_fresh_machine(tmp_path):
+    """flags/cross_dataset_tiny.flags needs nothing but what ships: the MNIST sample and its
+    restyled copy mnist_sample_b as the second test set (here at a smaller size)."""
+    from conftest import run_experiment
+
+    out = tmp_path / "run"
+    small = ("--max_train_examples=400", "--attack_steps=3", "--source_epochs=1", "--epochs=1")
+    run_experiment("cross_dataset_tiny.flags", out, *small)
+    summary = read_json(out / "summary.json")
+    assert summary["test_sizes"] == {"mnist_sample": 1000, "mnist_sample_b": 1000}
+    assert [r["model"] for r in summary["rows"]] == ["clean mnist_sample", "D_det mnist_sample"]
+    assert "mnist_sample_b test (n=1000)" in (out / "table2.md").read_text()

@@ -16,7 +16,9 @@ MOCK_EXAMPLES = 40
 def test_exclusion_ids_that_match_nothing_are_refused(tmp_path):
     (tmp_path / "bad.txt").write_text("# CIFAR-10 ids\nnot_an_id\n")
     values = parse_project_flags(
-        "--flagfile=flags/cross_dataset_tiny.flags", "--dataset=cifar10", f"--exclude_index_file={tmp_path / 'bad.txt'}"
+        "--flagfile=flags/cross_dataset_cinic10_tiny.flags",
+        "--dataset=cifar10",
+        f"--exclude_index_file={tmp_path / 'bad.txt'}",
     )
     with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES), pytest.raises(DataError, match="match no example") as err:
         clean_data.load_clean(Config({**values, "tfds_download": False}).data_settings)
