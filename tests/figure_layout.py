@@ -156,18 +156,20 @@ def _hidden(fig) -> list[str]:
                 has_marker = artist.get_marker() not in (None, "None", "", " ")
                 size = artist.get_markersize() if has_marker else 0.0
                 width = 0.0 if artist.get_linestyle() in ("None", "", " ") else artist.get_linewidth()
+                solid = artist.get_linestyle() == "-"
                 if width:
                     pts = _densify(pts)
             else:
                 pts = _inside(ax, _finite(artist.get_offset_transform().transform(artist.get_offsets())))
-                size, width = float(np.sqrt(np.max(artist.get_sizes()))), 0.0
+                size, width, solid = float(np.sqrt(np.max(artist.get_sizes()))), 0.0, True
             if not len(pts):
                 out.append(f"{label!r} has no point inside the axes")
                 continue
-            drawn.append((label, pts, size, width, artist.get_zorder()))
-        for i, (label, pts, size, width, z) in enumerate(drawn):
-            for other, other_pts, other_size, other_width, other_z in drawn[i + 1 :]:
-                if other_z < z or other_size < size or other_width < 0.9 * width:
+            drawn.append((label, pts, size, width, artist.get_zorder(), solid))
+        for i, (label, pts, size, width, z, _) in enumerate(drawn):
+            for other, other_pts, other_size, other_width, other_z, other_solid in drawn[i + 1 :]:
+                # a dashed or dotted line on top leaves the one below visible in its gaps
+                if other_z < z or other_size < size or other_width < 0.9 * width or (width and not other_solid):
                     continue
                 gaps = np.min(np.linalg.norm(pts[:, None, :] - other_pts[None, :, :], axis=-1), axis=1)
                 if np.all(gaps < PIXELS):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -112,9 +113,12 @@ def _study(config, run, name: str, reg: KernelRegression, predictor, ranking, ev
     count = min(config.ntk_features, len(reg.eigenvalues))
     eps = config.attack_eps
     rows = []
+    started = time.time()
+    print(f"[ntk_features] {name}: scoring {count} eigen-features (clean and FGSM accuracy of each) ...", flush=True)
     for i in range(count):
         clean, robust = _feature_accuracy(predictor(_direction(reg, [i])), *ranking, eps)
         rows.append({"index": i, "eigenvalue": float(reg.eigenvalues[i]), "usefulness": clean, "robustness": robust})
+    print(f"[ntk_features] {name}: features scored in {time.time() - started:.0f} s", flush=True)
     with atomic_open(run.path(f"features{suffix}.json"), "w") as f:
         json.dump(rows, f, indent=1)
     run.log_artifact(run.path(f"features{suffix}.json"))
@@ -177,7 +181,10 @@ def _kernels(config: Config, train, x_train: np.ndarray):
         out = []
         for arch in config.ntk_arch:
             layers = analytic.architecture(arch)
+            started = time.time()
+            print(f"[ntk_features] {arch}: analytic NTK of {len(x_train)} training inputs ...", flush=True)
             _, theta = analytic.analytic_kernels(layers, x_train)
+            print(f"[ntk_features] {arch}: kernel done in {time.time() - started:.0f} s", flush=True)
             fn = analytic.kernel_fn(layers, x_train.shape[1:])
             out.append((arch, theta, lambda d, fn=fn: ClosedFormKernelPredictor(fn, x_train, d)))
         return out
