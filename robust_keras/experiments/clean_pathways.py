@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 
 from robust_keras import progress, tracking
-from robust_keras.analysis import plots
+from robust_keras.analysis import paper_figures
 from robust_keras.atomic_files import atomic_open
 from robust_keras.config import Config
 from robust_keras.data import transforms
@@ -79,7 +79,7 @@ def _train_m1(config, run, pathway_recipes, train, tr, val, attacked, targets, r
 
 def _report(config: Config, run: Run, curves: dict) -> dict:
     """The Fig. 4 plot, summary.json and the parent run's metrics from the M1 curves."""
-    png = plots.clean_pathways(
+    png = paper_figures.clean_pathways(
         run.path("plots", "clean_pathways.png"),
         {
             "M1(1): augmentation + L2": curves["m1_1"],

@@ -19,7 +19,7 @@ import json
 import os
 
 from robust_keras import progress
-from robust_keras.analysis import plots
+from robust_keras.analysis import paper_figures
 from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
 from robust_keras.tracking import Run
@@ -47,7 +47,7 @@ def run(config: Config, run: Run) -> dict:
     verdict = pathway_labels.pathway_of(curves, num_classes, rule)
     run.set_tags({"pathway": verdict.label})
     run.log_metrics({"pathway/score": verdict.score}, step=recipe.epochs)
-    png = plots.curves_with_correlation(
+    png = paper_figures.curves_with_correlation(
         run.path("plots", "d_det_curves.png"),
         curves,
         chance=1.0 / num_classes,

@@ -40,8 +40,9 @@ def run(config: Config, run: Run) -> dict:
     tracked: dict[str, KernelDynamics] = {}
     accuracies: dict[str, dict[str, dict[int, float]]] = {}
     final = {}
+    children = {}
     for mode in ("standard", "adversarial"):
-        child = run.child(mode)
+        child = children[mode] = run.child(mode)
 
         def make_callbacks(model, mode=mode, child=child):
             as_trained = config.ntk_batch_source == "trained" and mode == "adversarial"
@@ -94,7 +95,6 @@ def run(config: Config, run: Run) -> dict:
         with atomic_open(run.path(mode, "kernels.npz"), "wb") as f:
             np.savez(f, epochs=np.array(dyn.epochs), kernels=np.stack(dyn.kernels), inputs=x_fixed)
         child.log_artifact(run.path(mode, "kernels.npz"))
-        child.finish()
         last = dyn.history[-1]
         final.update({f"{mode}/{k}": v for k, v in last.items()})
         print(
@@ -109,7 +109,9 @@ def run(config: Config, run: Run) -> dict:
         "train": f"{len(x_fixed)} clean training",
         "test": f"{len(x_fixed)} clean test",
     }[config.ntk_batch_source]
-    _plots(run, tracked, accuracies, config.ntk_top, batch, config.model, attack, 1.0 / train.num_classes)
+    _plots(run, children, tracked, accuracies, config.ntk_top, batch, config.model, attack, 1.0 / train.num_classes)
+    for child in children.values():  # finished after their own figures are logged to them
+        child.finish()
     run.log_metrics(final)
     return final
 
@@ -124,6 +126,7 @@ def _adversarial_batch(config: Config, model, labels: np.ndarray):
 
 def _plots(
     run: Run,
+    children: dict[str, Run],
     tracked: dict[str, KernelDynamics],
     accuracies: dict[str, dict],
     top: int,
@@ -133,7 +136,8 @@ def _plots(
     chance: float,
 ) -> None:
     """``accuracies``: mode -> {"clean" | "robust": {epoch: test accuracy}}, every epoch from 1.
-    The two modes' distance heatmaps share one colour range, so they compare."""
+    The two modes' distance heatmaps share one colour range, so they compare; each goes to its
+    mode's child run, the figures comparing the modes to the parent."""
     largest = max(float(np.max(dyn.distance_matrix())) for dyn in tracked.values()) or 1.0
     for mode, dyn in tracked.items():
         labels = [str(e) for e in dyn.epochs]
@@ -147,7 +151,7 @@ def _plots(
             ylabel="epoch s",
             vmax=largest,
         )
-        run.log_artifact(png, "plots")
+        children[mode].log_artifact(png, "plots")
     quantities = {
         "kernel distance to init d(K_0, K_t)": "ntk/distance_to_init",
         "angle to init (radians)": "ntk/angle",

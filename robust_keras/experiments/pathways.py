@@ -21,7 +21,7 @@ import os
 import numpy as np
 
 from robust_keras import progress
-from robust_keras.analysis import plots, simple_classifier
+from robust_keras.analysis import paper_figures, simple_classifier
 from robust_keras.analysis.pathways import PathwayRule
 from robust_keras.atomic_files import atomic_open
 from robust_keras.config import Config
@@ -128,7 +128,7 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
     verdict = pathway_labels.pathway_of(curves, num_classes, rule)
     child.set_tags({"pathway": verdict.label})
     child.log_metrics({"pathway/score": verdict.score}, step=recipe.epochs)
-    png = plots.curves_with_correlation(
+    png = paper_figures.curves_with_correlation(
         child.path("plots", "curves.png"),
         {k: v for k, v in curves.items() if k != CORRELATION},
         curves[CORRELATION],
@@ -155,7 +155,7 @@ def _summarize(config: Config, run: Run, cells: list[grid.Cell], rule: PathwayRu
     _write_csv(run.path("grid.csv"), rows)
     by_recipe = _by_recipe(finished, rule)
     _write_markdown(run.path("grid.md"), by_recipe, len(finished), len(cells))
-    png = plots.pathway_grid(
+    png = paper_figures.pathway_grid(
         run.path("plots", "pathway_grid.png"),
         by_recipe,
         chance=1.0 / finished[0][1]["num_classes"],

@@ -16,7 +16,7 @@ import csv
 
 import numpy as np
 
-from robust_keras.analysis import plots
+from robust_keras.analysis import paper_figures
 from robust_keras.analysis import toy_linear_theory as theory
 from robust_keras.atomic_files import atomic_open, write_json
 from robust_keras.config import Config
@@ -167,7 +167,7 @@ def _write_table(run: Run, rows: list[dict]) -> None:
 def _plot(run: Run, config: Config, ks, rows, per_seed, trajectories, k_t: float) -> None:
     p = config.toy_p
     fine = np.geomspace(min(ks), max(ks), 100)
-    png = plots.toy_accuracy_vs_k(
+    png = paper_figures.toy_accuracy_vs_k(
         run.path("plots", "toy_accuracy_vs_k.png"),
         ks=ks,
         accuracy=[r["population_accuracy"] for r in rows],
@@ -182,7 +182,7 @@ def _plot(run: Run, config: Config, ks, rows, per_seed, trajectories, k_t: float
     below = [k for k in ks if k < k_t]
     above = [k for k in ks if k > k_t]
     shown = {f"k={k:g}": trajectories[k] for k in (below[:1] + above[-1:])}
-    png = plots.toy_weights(
+    png = paper_figures.toy_weights(
         run.path("plots", "toy_weights_over_steps.png"),
         shown,
         eps=config.toy_eps,

@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 from robust_keras import progress
-from robust_keras.analysis import plots
+from robust_keras.analysis import paper_figures
 from robust_keras.atomic_files import atomic_open
 from robust_keras.config import Config
 from robust_keras.data import adversarial
@@ -65,7 +65,7 @@ def _split_and_train(config: Config, run: Run, train, test, data) -> dict:
         curves[subset] = _train_on(config, run, part, test, f"on_{subset}")
         final.update({f"{subset}/{k.split('/')[0]}": v[-1] for k, v in curves[subset].items() if v})
     titles = {"transfers": "examples that transfer", "no_transfer": "examples that do not transfer"}
-    png = plots.side_by_side_curves(
+    png = paper_figures.side_by_side_curves(
         run.path("plots", "transfer_split.png"),
         {f"trained on {titles[s]} (n={int(masks[s].sum())})": curves[s] for s in SUBSETS},
         chance=1.0 / num_classes,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from figure_layout import problems
 
-from robust_keras.analysis import image_plots, plots
+from robust_keras.analysis import image_plots, paper_figures, plots
 from robust_keras.workflows.grid import Cell
 
 RNG = np.random.default_rng(0)
@@ -155,7 +155,7 @@ FIGURES = {
         ylabel="robustness (accuracy under FGSM)",
         colour_label="eigen-index i (0 = largest eigenvalue)",
     ),
-    "toy accuracy vs k": lambda p: plots.toy_accuracy_vs_k(
+    "toy accuracy vs k": lambda p: paper_figures.toy_accuracy_vs_k(
         p,
         ks=[1, 2, 5, 10, 20, 40],
         accuracy=[0.8, 0.8, 0.8, 0.98, 0.99, 0.995],
@@ -168,7 +168,7 @@ FIGURES = {
         k_t=7.5,
         title="toy linear model (p=0.2, eps=0.2): population accuracy of the GD solution",
     ),
-    "toy weights": lambda p: plots.toy_weights(
+    "toy weights": lambda p: paper_figures.toy_weights(
         p,
         {
             "k=2": {s: (1 - 1 / s, 0.1 * s**0.5) for s in range(1, 200)},
@@ -177,22 +177,22 @@ FIGURES = {
         eps=0.2,
         title="GD trajectories of the toy linear model",
     ),
-    "d_det curves with performance correlation": lambda p: plots.curves_with_correlation(
+    "d_det curves with performance correlation": lambda p: paper_figures.curves_with_correlation(
         p, _four_curves(), RNG.uniform(0.1, 0.3, 8), chance=0.1, title="000-lr0.01-L2 0-noaug-seed0: pathway 2"
     ),
-    "pathway grid": lambda p: plots.pathway_grid(
+    "pathway grid": lambda p: paper_figures.pathway_grid(
         p,
         [_recipe(0.01, 0.0, "2"), _recipe(0.01, 5e-4, "1"), _recipe(0.1, 0.0, "between"), _recipe(0.1, 5e-4, "1")],
         chance=0.1,
         title="pathway grid (App. C) on mnist_sample: 4 recipes x 1 seed",
     ),
-    "transfer split": lambda p: plots.side_by_side_curves(
+    "transfer split": lambda p: paper_figures.side_by_side_curves(
         p,
         {"trained on the transferring examples": _four_curves(), "trained on the others": _four_curves()},
         chance=0.1,
         title="RB Fig. 2: models trained on D_det examples that transfer, and on those that do not",
     ),
-    "clean pathways": lambda p: plots.clean_pathways(
+    "clean pathways": lambda p: paper_figures.clean_pathways(
         p,
         {
             name: {
@@ -248,9 +248,11 @@ def test_every_plotting_function_is_rendered_here():
     """A new figure function must join FIGURES (and so the layout checks)."""
     drawing = {
         f"{module.__name__.rsplit('.', 1)[1]}.{name}"
-        for module in (plots, image_plots)
+        for module in (plots, paper_figures, image_plots)
         for name, fn in inspect.getmembers(module, inspect.isfunction)
-        if fn.__module__ == module.__name__ and list(inspect.signature(fn).parameters)[:1] == ["path"]
+        if fn.__module__ == module.__name__
+        and not name.startswith("_")  # helpers are drawn through the public functions
+        and list(inspect.signature(fn).parameters)[:1] == ["path"]
     }
     here = inspect.getsource(sys.modules[__name__])
     assert sorted(name for name in drawing if f"{name}(" not in here) == []
