@@ -28,7 +28,7 @@ def problems(fig) -> list[str]:
     canvas.draw()
     renderer = canvas.get_renderer()
     series = [s for ax in fig.axes for s in _series(ax)]
-    legends = [lg for lg in [*fig.legends, *(ax.get_legend() for ax in fig.axes)] if lg is not None]
+    legends = _legends(fig)
     out = []
     for legend in legends:
         box = legend.get_window_extent(renderer).padded(-1)
@@ -117,13 +117,14 @@ def _texts(fig, renderer) -> list[tuple[str, object]]:
                 ticks.update({tick.label1, tick.label2})
                 if low - 1e-9 * span <= tick.get_loc() <= high + 1e-9 * span and ax.axison and ax.get_visible():
                     drawn.update(label for label in (tick.label1, tick.label2) if label.get_visible())
+    legend_texts = {text for lg in _legends(fig) for text in [*lg.get_texts(), lg.get_title()]}
     found = []
     for artist in fig.findobj(Text):
         if artist in ticks and artist not in drawn:
             continue
         if not artist.get_visible() or not artist.get_text().strip() or artist.get_gid() == "cell":
             continue
-        if any(artist in lg.get_texts() or artist is lg.get_title() for lg in _legends(fig)):
+        if artist in legend_texts:
             continue
         found.append((artist.get_text(), artist.get_window_extent(renderer)))
     return found
