@@ -18,9 +18,9 @@ from robust_keras import settings
 class Config:
     """Immutable snapshot of all flag values, plus paths resolved by ``main``.
 
-    Attribute access (``config.learning_rate``) reads a flag value; ``attack_settings``,
-    ``data_settings`` and ``compute_settings`` are typed groups of them (robust_keras/settings.py),
-    built on first use.
+    Attribute access (``config.learning_rate``) reads a flag value; the ``*_settings``, ``recipe``
+    and ``provenance`` properties are typed groups of them (robust_keras/settings.py), each built
+    on first use.
     """
 
     values: dict[str, Any]
@@ -39,6 +39,46 @@ class Config:
     def compute_settings(self) -> settings.ComputeSettings:
         """The distribution-strategy flags, typed."""
         return settings.ComputeSettings.of(self)
+
+    @functools.cached_property
+    def recipe(self) -> settings.Recipe:
+        """The training recipe of the flags (optimizer, schedule, weight decay, augmentation)."""
+        return settings.Recipe.of(self)
+
+    @functools.cached_property
+    def model_settings(self) -> settings.ModelSettings:
+        """The architecture of --model and its options."""
+        return settings.ModelSettings.of(self)
+
+    @functools.cached_property
+    def training_settings(self) -> settings.TrainingSettings:
+        """Architecture options and placement of the models a run trains."""
+        return settings.TrainingSettings.of(self)
+
+    @functools.cached_property
+    def common_settings(self) -> settings.CommonSettings:
+        """Seed, evaluation batch, validation fraction, SavedModel trust."""
+        return settings.CommonSettings.of(self)
+
+    @functools.cached_property
+    def provenance(self) -> settings.Provenance:
+        """What an export records of this run."""
+        return settings.Provenance.of(self)
+
+    @functools.cached_property
+    def source_settings(self) -> settings.SourceSettings:
+        """The source model of an adversarial dataset (given, or the --source_* recipe)."""
+        return settings.SourceSettings.of(self)
+
+    @functools.cached_property
+    def generation_settings(self) -> settings.GenerationSettings:
+        """Where and how adversarial datasets are written."""
+        return settings.GenerationSettings.of(self)
+
+    @functools.cached_property
+    def pathway_rule(self):
+        """The ``--pathway_*`` thresholds as an analysis.pathways.PathwayRule (ConfigError if inconsistent)."""
+        return settings.pathway_rule(self)
 
     def __getattr__(self, name: str) -> Any:
         try:

@@ -1,14 +1,22 @@
-"""Typed settings: the groups of flag values a workflow takes instead of the whole Config.
+"""Typed settings: the groups of flag values the workflows take instead of the whole Config.
 
-Each group is built from a :class:`~robust_keras.config.Config` once per run (``config.attack_settings``,
-``config.data_settings``, ``config.compute_settings``) and reads exactly the flags it holds, so a
-run's MLflow params -- the flags it read -- stay the flags that shaped it. ``Recipe``
-(``workflows/recipes.py``) is the typed training recipe; ``grid.Cell`` one cell of a grid.
+Each group is built from a :class:`~robust_keras.config.Config` once per run, on first use
+(``config.attack_settings``, ``config.recipe``, ``config.training_settings`` ...), and reads
+exactly the flags it holds, so a run's MLflow params -- the flags it read -- stay the flags that
+shaped it. Experiments (the flag readers) pick the groups their workflows need; ``grid.Cell`` is
+one cell of a grid (a recipe variant).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from robust_keras.analysis.pathways import PathwayRule
+from robust_keras.errors import ConfigError
+
+DIGIT_DATASETS = ("mnist", "mnist_sample", "mnist_sample_b")  # never flipped horizontally
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,3 +89,176 @@ class ComputeSettings:
     @classmethod
     def of(cls, config) -> ComputeSettings:
         return cls(config.strategy, config.cluster_port_base)
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How one model is trained (docs/methods.md §A: the pathway knobs are lr, weight_decay, augment)."""
+
+    epochs: int
+    learning_rate: float
+    weight_decay: float
+    augment: bool
+    optimizer: str
+    momentum: float
+    lr_schedule: str
+    lr_boundaries: tuple[float, ...]  # fractions of training (piecewise schedule)
+    lr_decay: float
+    batch_size: int
+
+    @classmethod
+    def of(cls, config) -> Recipe:
+        return cls(
+            config.epochs,
+            config.learning_rate,
+            config.weight_decay,
+            config.augment,
+            config.optimizer,
+            config.momentum,
+            config.lr_schedule,
+            tuple(float(b) for b in config.lr_boundaries),
+            config.lr_decay,
+            config.batch_size,
+        )
+
+    def replace(self, **changes) -> Recipe:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSettings:
+    """The architecture of ``--model`` and its options (robust_keras/models)."""
+
+    architecture: str  # --model
+    width: int  # hidden width of the two-layer nets
+    parameterization: str  # standard | ntk
+    train_second_layer: bool
+    use_bias: bool
+
+    @classmethod
+    def of(cls, config) -> ModelSettings:
+        return cls(config.model, config.width, config.parameterization, config.train_second_layer, config.use_bias)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSettings:
+    """How ``recipes.train_model`` builds and runs a model besides its recipe: the architecture
+    options, the strategy, precision and compilation, the streamed input's shuffle buffer, flips."""
+
+    model: ModelSettings
+    compute: ComputeSettings
+    mixed_precision: bool
+    jit_compile: bool
+    shuffle_buffer: int  # examples, streamed input only
+    flip: bool  # random horizontal flips when a recipe augments (--augment_flip; never for digits)
+
+    @classmethod
+    def of(cls, config) -> TrainingSettings:
+        return cls(
+            config.model_settings,
+            config.compute_settings,
+            config.mixed_precision,
+            config.jit_compile,
+            config.shuffle_buffer,
+            config.augment_flip and config.dataset not in DIGIT_DATASETS,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class CommonSettings:
+    """The flags every experiment shares: the seed all others derive from, the evaluation batch,
+    the held-out fraction, and whether foreign SavedModels are loaded without inspection."""
+
+    seed: int
+    eval_batch_size: int
+    val_fraction: float
+    trust_savedmodels: bool
+
+    @classmethod
+    def of(cls, config) -> CommonSettings:
+        return cls(config.seed, config.eval_batch_size, config.val_fraction, config.trust_savedmodels)
+
+
+@dataclasses.dataclass(frozen=True)
+class Provenance:
+    """What an exported SavedModel records about the run that made it (docs/design.md: SavedModel contract)."""
+
+    dataset: str
+    model: str  # --model
+    flags: Mapping[str, Any]  # every flag value of the run
+
+    @classmethod
+    def of(cls, config) -> Provenance:
+        return cls(config.dataset, config.model, dict(config.values))
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceSettings:
+    """The source model of an adversarial dataset (robust-before-non-robust Sec. 3): given by
+    ``--source_savedmodel``, or trained with the ``--source_*`` recipe and ``--source_model``."""
+
+    savedmodel: str  # "" = train it
+    architecture: str  # --source_model, else --model
+    recipe: Recipe  # the flags' recipe with the --source_* values
+    training: TrainingSettings
+    common: CommonSettings
+    provenance: Provenance
+
+    @classmethod
+    def of(cls, config) -> SourceSettings:
+        recipe = config.recipe.replace(
+            epochs=config.source_epochs,
+            learning_rate=config.source_learning_rate,
+            weight_decay=config.source_weight_decay,
+            augment=config.source_augment,
+            optimizer=config.source_optimizer or config.optimizer,
+        )
+        return cls(
+            config.source_savedmodel,
+            config.source_model or config.model,
+            recipe,
+            config.training_settings,
+            config.common_settings,
+            config.provenance,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationSettings:
+    """Where and how an adversarial dataset (D_det, D_rand, D_R, D_NR) is written and read back:
+    the dataset contract's shards, the split of the work over processes, the memory limit."""
+
+    dataset: str  # the clean dataset's name, recorded in (and checked against) the manifest
+    dataset_dir: str  # --dataset_dir; "" = inside the run directory
+    write: bool  # --dataset_write: a user's --dataset_dir may be written
+    stage: str  # --gen_stage: all | source | shards | merge
+    worker: int
+    workers: int
+    shard_size: int  # examples per TFRecord shard
+    max_in_memory_mb: float  # larger datasets are streamed from their shards
+
+    @classmethod
+    def of(cls, config) -> GenerationSettings:
+        return cls(
+            config.dataset,
+            config.dataset_dir,
+            config.dataset_write,
+            config.gen_stage,
+            config.gen_worker,
+            config.gen_workers,
+            config.shard_size,
+            config.max_in_memory_mb,
+        )
+
+
+def pathway_rule(config) -> PathwayRule:
+    """The pathway rule's thresholds from ``--pathway_*`` (refused, before any work, if inconsistent)."""
+    try:
+        return PathwayRule(
+            low=config.pathway_low,
+            high=config.pathway_high,
+            tail=config.pathway_tail,
+            saturation=config.pathway_saturation,
+        )
+    except ValueError as e:
+        raise ConfigError(str(e), "pass --pathway_low <= --pathway_high") from None

@@ -25,6 +25,7 @@ from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.export import load_model
 from robust_keras.seeds import derive_seed
+from robust_keras.settings import Recipe
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import ClassificationEvaluator, TargetedTransferEvaluator
 from robust_keras.workflows import attack_builders, clean_data, exports, recipes
@@ -38,8 +39,8 @@ def run(config: Config, run: Run) -> dict:
     attacked = test.take(config.clean_attack_examples)
     targets = transforms.shifted_labels(attacked.labels, train.num_classes)
     pathway_recipes = {
-        "1": recipes.Recipe.from_config(config).replace(weight_decay=config.clean_weight_decay, augment=True),
-        "2": recipes.Recipe.from_config(config).replace(weight_decay=0.0, augment=False),
+        "1": config.recipe.replace(weight_decay=config.clean_weight_decay, augment=True),
+        "2": config.recipe.replace(weight_decay=0.0, augment=False),
     }
     val = ClassificationEvaluator("val", train.images[va], train.labels[va], config.eval_batch_size)
     one_model = progress.training_passes(config.epochs, len(tr), len(va))
@@ -96,7 +97,7 @@ def _report(config: Config, run: Run, curves: dict) -> dict:
     return final
 
 
-def _train(config: Config, run: Run, name: str, recipe: recipes.Recipe, train, tr, evaluators) -> str:
+def _train(config: Config, run: Run, name: str, recipe: Recipe, train, tr, evaluators) -> str:
     """Trains one model in child run ``name`` (resumable); returns its exported SavedModel."""
     earlier = exports.exported(run, name)
     if earlier:
@@ -105,7 +106,7 @@ def _train(config: Config, run: Run, name: str, recipe: recipes.Recipe, train, t
     child = run.child(name)
     child.log_params({"model": config.model, **recipe.__dict__})
     trainer = recipes.train_model(
-        config,
+        config.training_settings,
         child,
         name=name,
         images=train.images[tr],
@@ -115,6 +116,6 @@ def _train(config: Config, run: Run, name: str, recipe: recipes.Recipe, train, t
         evaluators=evaluators,
         seed=derive_seed(config.seed, name),
     )
-    path = exports.export(run, trainer, name, config, role=f"clean_pathways {name}", recipe=recipe.__dict__)
+    path = exports.export(run, trainer, name, config.provenance, role=f"clean_pathways {name}", recipe=recipe.__dict__)
     child.finish()
     return path

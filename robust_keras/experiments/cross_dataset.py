@@ -45,15 +45,18 @@ def run(config: Config, run: Run) -> dict:
                 )
             tests[name] = other
     n2_work = progress.training_passes(config.epochs, len(train), 3 * len(test))
-    plan = workflow.stages(config, train, test, then=("N2 training", n2_work))
-    data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"), plan, stream=True)
+    stage = workflow.DDetSettings.of(config)
+    plan = workflow.stages(stage, train, test, then=("N2 training", n2_work))
+    data = workflow.ensure_dataset(stage, run, train, test, config.dataset_dir or run.path("d_det"), plan, stream=True)
     num_classes = data.manifest["spec"]["num_classes"]
     name = "d_det_model"
     with plan.stage("N2 training"):
-        trainer = workflow.train_on_d_det(config, run, data, test, name=name)
+        trainer = workflow.train_on_d_det(
+            config.training_settings, config.common_settings, run, data, test, name=name, recipe=config.recipe
+        )
     if not exports.exported(run, name):
         exports.export(
-            run, trainer, name, config, role="model trained on D_det", dataset_manifest=data.manifest["spec"]
+            run, trainer, name, config.provenance, role="model trained on D_det", dataset_manifest=data.manifest["spec"]
         )
     clean = load_model(data.manifest["spec"]["source_model"]["path"], train.image_shape)
     models = {f"clean {config.dataset}": clean, f"D_det {config.dataset}": trainer.predict}

@@ -23,7 +23,7 @@ from robust_keras.analysis import paper_figures
 from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
 from robust_keras.tracking import Run
-from robust_keras.workflows import clean_data, exports, pathway_labels, recipes
+from robust_keras.workflows import clean_data, exports, pathway_labels
 from robust_keras.workflows import d_det as workflow
 
 
@@ -34,15 +34,18 @@ def run(config: Config, run: Run) -> dict:
         print(f"[d_det] finished earlier in {run.run_dir} (N2 exported, summary written); nothing to do", flush=True)
         with open(summary) as f:
             return json.load(f)
-    rule = pathway_labels.pathway_rule(config)
+    rule = config.pathway_rule
     train, test = clean_data.load_clean(config.data_settings)
     n2_work = progress.training_passes(config.epochs, len(train), 3 * len(test))  # val + clean + shift
-    plan = workflow.stages(config, train, test, then=("N2 training", n2_work))
-    data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"), plan, stream=True)
+    stage = workflow.DDetSettings.of(config)
+    plan = workflow.stages(stage, train, test, then=("N2 training", n2_work))
+    data = workflow.ensure_dataset(stage, run, train, test, config.dataset_dir or run.path("d_det"), plan, stream=True)
     num_classes = data.manifest["spec"]["num_classes"]
-    recipe = recipes.Recipe.from_config(config)
+    recipe = config.recipe
     with plan.stage("N2 training"):
-        trainer = workflow.train_on_d_det(config, run, data, test, name=name, recipe=recipe)
+        trainer = workflow.train_on_d_det(
+            config.training_settings, config.common_settings, run, data, test, name=name, recipe=recipe
+        )
     curves = workflow.curves(run)
     verdict = pathway_labels.pathway_of(curves, num_classes, rule)
     run.set_tags({"pathway": verdict.label})
@@ -60,7 +63,7 @@ def run(config: Config, run: Run) -> dict:
         run,
         trainer,
         name,
-        config,
+        config.provenance,
         role="model trained on D_det",
         recipe=recipe.__dict__,
         dataset_manifest=data.manifest["spec"],

@@ -54,14 +54,14 @@ def run(config: Config, run: Run) -> dict:
         raise ConfigError(f"--binary_positive_classes={positive} must be a proper subset of the classes", "fix it")
     y_bin_train = transforms.binary_labels(train.labels, positive)
     y_bin_test = transforms.binary_labels(test.labels, positive)
-    recipe = recipes.Recipe.from_config(config)
+    recipe = config.recipe
     margins = {}
     for name, labels, k in (("binary", y_bin_train, 2), ("fine", train.labels, train.num_classes)):
         child = run.child(name)
         test_labels = y_bin_test if k == 2 else test.labels
         evaluator = ClassificationEvaluator("test", test.images, test_labels, config.eval_batch_size)
         trainer = recipes.train_model(
-            config,
+            config.training_settings,
             child,
             name=name,
             images=train.images,
@@ -72,7 +72,9 @@ def run(config: Config, run: Run) -> dict:
             seed=derive_seed(config.seed, name),
         )
         child.finish()
-        exports.export(run, trainer, name, config, role=f"{name}-label classifier", positive_classes=positive)
+        exports.export(
+            run, trainer, name, config.provenance, role=f"{name}-label classifier", positive_classes=positive
+        )
         model = trainer.model
         # A 2-class model's margin z_1 - z_0 is fine_readout with J+ = {1}.
         margins[name] = (

@@ -36,7 +36,7 @@ def run(config: Config, run: Run) -> dict:
     source = test if config.ntk_batch_source == "test" else train
     x_fixed = transforms.to_float(source.images[: config.ntk_batch])
     y_fixed = source.labels[: config.ntk_batch]
-    recipe = recipes.Recipe.from_config(config)
+    recipe = config.recipe
     tracked: dict[str, KernelDynamics] = {}
     accuracies: dict[str, dict[str, dict[int, float]]] = {}
     final = {}
@@ -74,7 +74,7 @@ def run(config: Config, run: Run) -> dict:
             ),
         ]
         recipes.train_model(
-            config,
+            config.training_settings,
             child,
             name=mode,
             images=train.images,
@@ -83,7 +83,7 @@ def run(config: Config, run: Run) -> dict:
             recipe=recipe,
             evaluators=evaluators,
             seed=derive_seed(config.seed, "model"),
-            adversarial=mode == "adversarial",
+            adversary=config.attack_settings if mode == "adversarial" else None,
             make_callbacks=make_callbacks,
             switch=_linearization(config, recipe.epochs, mode),
         )

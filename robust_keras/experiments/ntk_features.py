@@ -189,8 +189,8 @@ def _kernels(config: Config, train, x_train: np.ndarray):
             out.append((arch, theta, lambda d, fn=fn: ClosedFormKernelPredictor(fn, x_train, d)))
         return out
     # one output: the +-1 regression of Eq. 9
-    model = recipes.build_flags_model(
-        config,
+    model = recipes.build_configured_model(
+        config.model_settings,
         train.images.shape[1:],
         transforms.channel_stats(train.images),
         1,

@@ -30,15 +30,20 @@ from robust_keras.data.shard_stream import ShardStream
 from robust_keras.errors import ConfigError, DataError
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import PerformanceCorrelationEvaluator
-from robust_keras.workflows import clean_data, exports, grid, pathway_labels, recipes
+from robust_keras.workflows import clean_data, exports, grid, pathway_labels
 from robust_keras.workflows import d_det as workflow
 
 CORRELATION = "val/performance_correlation"
 
 
 def run(config: Config, run: Run) -> dict:
-    cells = grid.cells(config)
-    rule = pathway_labels.pathway_rule(config)
+    cells = grid.cells(
+        [float(v) for v in config.grid_learning_rates],
+        [float(v) for v in config.grid_weight_decays],
+        [v.lower() == "true" for v in config.grid_augment],
+        config.grid_seeds,
+    )
+    rule = config.pathway_rule
     stage = config.grid_stage
     if stage == "cell" and not 0 <= config.grid_cell < len(cells):
         raise ConfigError(f"--grid_cell={config.grid_cell} is not a cell of this grid", f"pick 0..{len(cells) - 1}")
@@ -64,14 +69,15 @@ def _prepare_and_train(config: Config, run: Run, todo: list[grid.Cell], rule: Pa
             f"D_det in {dataset_dir} is not prepared", "run the same command with --grid_stage=prepare first"
         )
     cells = f"{len(todo)} grid cell{'s' if len(todo) != 1 else ''}"
+    stage = workflow.DDetSettings.of(config)
     plan = workflow.stages(
-        config,
+        stage,
         train,
         test,
         then=(cells, len(todo) * progress.training_passes(config.epochs, len(train), 3 * len(test))),
     )
-    data = workflow.ensure_dataset(config, run, train, test, dataset_dir, plan, stream=True)
-    tr, va = workflow.split_indices(config, len(data.labels))
+    data = workflow.ensure_dataset(stage, run, train, test, dataset_dir, plan, stream=True)
+    tr, va = workflow.split_indices(config.common_settings, len(data.labels))
     simple = None  # (validation images, the simple classifier's predictions on them)
     if config.performance_correlation:
         val_images = workflow.images_of(data, va)  # read once (from the shards if streamed) for every cell
@@ -110,7 +116,7 @@ def _simple_predictions(config: Config, run: Run, data, tr, va, val_images: np.n
 
 def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simple, rule: PathwayRule) -> None:
     num_classes = data.manifest["spec"]["num_classes"]
-    recipe = recipes.Recipe.from_config(config).replace(
+    recipe = config.recipe.replace(
         learning_rate=cell.learning_rate, weight_decay=cell.weight_decay, augment=cell.augment
     )
     child = run.child(cell.name, run_dir=grid.cell_dir(run.run_dir, cell))
@@ -122,7 +128,15 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
             PerformanceCorrelationEvaluator("val", val_images, data.labels[va], predictions, config.eval_batch_size)
         )
     trainer = workflow.train_on_d_det(
-        config, child, data, test, name="n2", recipe=recipe, evaluators=evaluators, seed_purpose=f"n2-seed{cell.seed}"
+        config.training_settings,
+        config.common_settings,
+        child,
+        data,
+        test,
+        name="n2",
+        recipe=recipe,
+        evaluators=evaluators,
+        seed_purpose=f"n2-seed{cell.seed}",
     )
     curves = workflow.curves(child, (*workflow.FOUR_CURVES, CORRELATION))
     verdict = pathway_labels.pathway_of(curves, num_classes, rule)
@@ -137,7 +151,9 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
     )
     child.log_artifact(png, "plots")
     if not exports.exported(child, "n2"):
-        exports.export(child, trainer, "n2", config, role="N2 of a pathway-grid cell", recipe=recipe.__dict__)
+        exports.export(
+            child, trainer, "n2", config.provenance, role="N2 of a pathway-grid cell", recipe=recipe.__dict__
+        )
     result = {"cell": cell.params(), "name": cell.name, "num_classes": num_classes, "curves": curves}
     result["verdict"] = {"label": verdict.label, "score": verdict.score}
     grid.write_result(run.run_dir, cell, result)

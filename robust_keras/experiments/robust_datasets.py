@@ -45,7 +45,7 @@ def run(config: Config, run: Run) -> dict:
     attacked = test.take(config.rd_eval_examples)
     evaluators, curve_labels = _evaluators(config, test, attacked)
     plan = progress.StagePlan(_stages(config, len(train), len(test), len(attacked)))
-    data = workflow.ensure_datasets(config, run, train, test, plan)
+    data = workflow.ensure_datasets(workflow.RobustDatasetSettings.of(config), run, train, test, plan)
     final = _source_metrics(config, run, data, train.image_shape, evaluators)
     _plot_examples(config, run, train, data)
     curves = {}
@@ -112,14 +112,14 @@ def _train_on(config: Config, run: Run, data, name: str, evaluators, metrics) ->
     ``train_on_<name>``; exports it; returns the per-epoch values of ``metrics`` (names)."""
     child_name = f"train_on_{name}"
     child = run.child(child_name)
-    recipe = recipes.Recipe.from_config(config)
+    recipe = config.recipe
     child.log_params({"model": config.model, "dataset": name, "examples": len(data.labels), **recipe.__dict__})
     if isinstance(data, ShardStream):
         examples = {"images": None, "labels": None, "streamed": recipes.Streamed.of_shards(data, np.arange(len(data)))}
     else:
         examples = {"images": data.images, "labels": data.labels}
     trainer = recipes.train_model(
-        config,
+        config.training_settings,
         child,
         name=child_name,
         **examples,
@@ -129,7 +129,9 @@ def _train_on(config: Config, run: Run, data, name: str, evaluators, metrics) ->
         seed=derive_seed(config.seed, "rd_train"),  # the same init and order on both datasets
     )
     if not exports.exported(run, child_name):
-        exports.export(run, trainer, child_name, config, role=f"model {TITLES[name]}", recipe=recipe.__dict__)
+        exports.export(
+            run, trainer, child_name, config.provenance, role=f"model {TITLES[name]}", recipe=recipe.__dict__
+        )
     child.finish()
     return {metric: list(child.metric_history(metric).values()) for metric in metrics}
 

@@ -10,8 +10,11 @@ from robust_keras.workflows import clean_classifier, clean_data
 def run(config: Config, run: Run) -> dict:
     if clean_classifier.already_exported(run, "model"):
         return {}
-    streams = clean_data.open_streams(config)
+    settings = clean_classifier.ClassifierSettings.of(config)
+    streams = clean_data.open_streams(
+        config.data_settings, max_in_memory_mb=config.max_in_memory_mb, val_fraction=config.val_fraction
+    )
     if streams is None:
         train, test = clean_data.load_clean(config.data_settings)
-        return clean_classifier.train_and_export(config, run, train, test, name="model", seed=config.seed)
-    return clean_classifier.train_streamed(config, run, streams, name="model", seed=config.seed)
+        return clean_classifier.train_and_export(settings, run, train, test, name="model", seed=config.seed)
+    return clean_classifier.train_streamed(settings, run, streams, name="model", seed=config.seed)

@@ -26,7 +26,7 @@ from robust_keras.export import load_model
 from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import predicted_labels
-from robust_keras.workflows import attack_builders, clean_classifier, clean_data, recipes
+from robust_keras.workflows import attack_builders, clean_classifier, clean_data
 
 
 def _names(paths: list[str]) -> list[str]:
@@ -50,12 +50,12 @@ def _unique(names: list[str]) -> list[str]:
 
 def _train_models(config: Config, run: Run, train, test) -> list[tuple[str, str]]:
     """(name, path) of the models ``--transfer_train_seeds`` asks for, trained (or found) in this run."""
-    models = []
+    models, settings = [], clean_classifier.ClassifierSettings.of(config)
     for seed in (int(s) for s in config.transfer_train_seeds):
         name = f"seed_{seed}"
         child = run.child(f"train {name}")
-        child.log_params({"model": config.model, "seed": seed, **recipes.Recipe.from_config(config).__dict__})
-        clean_classifier.train_and_export(config, child, train, test, name=name, seed=seed)
+        child.log_params({"model": config.model, "seed": seed, **config.recipe.__dict__})
+        clean_classifier.train_and_export(settings, child, train, test, name=name, seed=seed)
         child.finish()
         models.append((name, run.path("models", name)))
     return models

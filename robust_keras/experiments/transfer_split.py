@@ -28,7 +28,7 @@ from robust_keras.export import load_model, savedmodel_hash
 from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import predicted_labels
-from robust_keras.workflows import clean_data, exports, recipes, source_models
+from robust_keras.workflows import clean_data, exports, source_models
 from robust_keras.workflows import d_det as workflow
 
 SUBSETS = ("transfers", "no_transfer")
@@ -39,17 +39,18 @@ def run(config: Config, run: Run) -> dict:
     train, test = clean_data.load_clean(config.data_settings)
     models = "N' and the two subset models"
     n_prime = progress.training_passes(config.source_epochs, len(train), len(test))
+    stage = workflow.DDetSettings.of(config)
     plan = workflow.stages(
-        config, train, test, then=(models, n_prime + progress.training_passes(config.epochs, len(train), 3 * len(test)))
+        stage, train, test, then=(models, n_prime + progress.training_passes(config.epochs, len(train), 3 * len(test)))
     )
-    data = workflow.ensure_dataset(config, run, train, test, config.dataset_dir or run.path("d_det"), plan)
+    data = workflow.ensure_dataset(stage, run, train, test, config.dataset_dir or run.path("d_det"), plan)
     with plan.stage(models):
         return _split_and_train(config, run, train, test, data)
 
 
 def _split_and_train(config: Config, run: Run, train, test, data) -> dict:
     reference_path = config.reference_savedmodel or source_models.source_model(
-        config, run, train, test, name="n_prime", seed_purpose="n_prime"
+        config.source_settings, run, train, test, name="n_prime", seed_purpose="n_prime"
     )
     reference = load_model(reference_path, train.image_shape, config.trust_savedmodels)
     transfers = predicted_labels(reference, data.images, config.eval_batch_size) == data.labels
@@ -127,11 +128,13 @@ def _train_on(config: Config, run: Run, data, test, name: str) -> dict[str, list
     """Trains ``--model`` on one subset (its own train/val split) in child run ``name``; returns
     its per-epoch four curves."""
     child = run.child(name)
-    recipe = recipes.Recipe.from_config(config)
-    examples = len(workflow.split_indices(config, len(data.labels))[0])
+    recipe = config.recipe
+    examples = len(workflow.split_indices(config.common_settings, len(data.labels))[0])
     child.log_params({"model": config.model, "examples": examples, **recipe.__dict__})
-    trainer = workflow.train_on_d_det(config, child, data, test, name=name, recipe=recipe, seed_purpose="n2")
+    trainer = workflow.train_on_d_det(
+        config.training_settings, config.common_settings, child, data, test, name=name, recipe=recipe, seed_purpose="n2"
+    )
     if not exports.exported(run, name):
-        exports.export(run, trainer, name, config, role=f"model trained on {name}", recipe=recipe.__dict__)
+        exports.export(run, trainer, name, config.provenance, role=f"model trained on {name}", recipe=recipe.__dict__)
     child.finish()
     return workflow.curves(child)

@@ -12,7 +12,6 @@ import dataclasses
 
 import numpy as np
 
-from robust_keras.config import Config
 from robust_keras.data import sources, tfds_stream, transforms
 from robust_keras.data.tfds_stream import TfdsStream
 from robust_keras.errors import DataError
@@ -35,39 +34,40 @@ class CleanStreams:
         return Streamed(t.count, t.shape, t.channel_stats, t.train_dataset)
 
 
-def open_streams(config: Config) -> CleanStreams | None:
-    """The streamed task of ``--dataset``, or None when it is not a tfds dataset or its train
-    images (uint8) take at most ``--max_in_memory_mb``.
+def open_streams(data: DataSettings, *, max_in_memory_mb: float, val_fraction: float) -> CleanStreams | None:
+    """The streamed task ``data`` describes, or None when it is not a tfds dataset or its train
+    images (uint8) take at most ``max_in_memory_mb`` (``--max_in_memory_mb``); ``val_fraction``
+    of the training split is held out as ``val``.
 
     Raises:
       DataError: the dataset is not prepared and cannot be downloaded, ids of
         ``--exclude_index_file`` that match no example, or a one-class task.
     """
-    if config.dataset not in STREAMABLE:
+    if data.dataset not in STREAMABLE:
         return None
-    builder = tfds_stream.prepared_builder(config.dataset, config.data_dir, config.tfds_download)
+    builder = tfds_stream.prepared_builder(data.dataset, data.data_dir, data.download)
     size = tfds_stream.megabytes(builder)
-    if size <= config.max_in_memory_mb:
+    if size <= max_in_memory_mb:
         return None
-    print(f"[data] {config.dataset}: {size:.0f} MiB > --max_in_memory_mb={config.max_in_memory_mb}: streaming it")
+    print(f"[data] {data.dataset}: {size:.0f} MiB > --max_in_memory_mb={max_in_memory_mb}: streaming it")
     exclude = set()
-    if config.exclude_index_file and config.dataset == "cifar10":
-        exclude = sources.read_exclusion_file(config.exclude_index_file)
+    if data.exclude_index_file and data.dataset == "cifar10":
+        exclude = sources.read_exclusion_file(data.exclude_index_file)
         matched = tfds_stream.matching_ids(builder, exclude)
         if matched < len(exclude):
             raise DataError(
-                f"{len(exclude) - matched} of {len(exclude)} ids in {config.exclude_index_file} match no example",
+                f"{len(exclude) - matched} of {len(exclude)} ids in {data.exclude_index_file} match no example",
                 "CIFAR-10 ids look like train_00042 or test_00017 (tfds id: split and position in the original files)",
             )
     task = {
-        "classes": config.classes,
-        "binary_positive": config.binary_positive_classes,
+        "classes": data.classes,
+        "binary_positive": data.binary_positive_classes,
         "exclude_ids": sorted(exclude),
     }
     train_split, val_split = tfds_stream.cut(
-        builder.info.splits["train"].num_examples, config.max_train_examples, config.val_fraction
+        builder.info.splits["train"].num_examples, data.max_train_examples, val_fraction
     )
-    test_split = f"test[:{config.max_test_examples}]" if config.max_test_examples > 0 else "test"
+    test_split = f"test[:{data.max_test_examples}]" if data.max_test_examples > 0 else "test"
     streams = CleanStreams(
         TfdsStream(builder, train_split, **task),
         TfdsStream(builder, val_split, **task) if val_split else None,
@@ -75,13 +75,13 @@ def open_streams(config: Config) -> CleanStreams | None:
     )
     if (streams.train.class_counts > 0).sum() < 2:
         raise DataError(
-            f"the task built from {config.dataset} has one class only ({streams.train.count} training examples)",
+            f"the task built from {data.dataset} has one class only ({streams.train.count} training examples)",
             "check --classes / --binary_positive_classes: the positive classes are indices after --classes relabels",
         )
     parts = [f"{streams.train.count} train ({train_split})", f"{streams.test.count} test ({test_split})"]
     if streams.val:
         parts.insert(1, f"{streams.val.count} val ({val_split})")
-    print(f"[data] {config.dataset} streamed: {', '.join(parts)}")
+    print(f"[data] {data.dataset} streamed: {', '.join(parts)}")
     return streams
 
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -18,14 +19,20 @@ import tensorflow as tf
 
 from robust_keras import distribute
 from robust_keras.analysis import image_plots
-from robust_keras.analysis.pathways import PathwayRule, PathwayVerdict, classify
-from robust_keras.config import Config
 from robust_keras.data import adversarial, transforms
 from robust_keras.data.shard_stream import ShardStream, dataset_megabytes
 from robust_keras.errors import ConfigError, DataError, StageFinished
 from robust_keras.export import load_model, savedmodel_hash
 from robust_keras.progress import StagePlan, attack_passes, training_passes
 from robust_keras.seeds import derive_seed
+from robust_keras.settings import (
+    AttackSettings,
+    CommonSettings,
+    GenerationSettings,
+    Recipe,
+    SourceSettings,
+    TrainingSettings,
+)
 from robust_keras.tracking import Run
 from robust_keras.training.evaluators import ClassificationEvaluator, accuracy
 from robust_keras.workflows import attack_builders, exports, recipes, source_models
@@ -33,21 +40,39 @@ from robust_keras.workflows import attack_builders, exports, recipes, source_mod
 FOUR_CURVES = ("train/accuracy", "val/accuracy", "clean/accuracy", "shift/accuracy")
 
 
-def source_architecture(config: Config) -> str:
-    return config.source_model or config.model
+@dataclasses.dataclass(frozen=True)
+class DDetSettings:
+    """Everything the D_det stage takes: the source, the targeted attack and its
+    ``--attack_target`` rule, the dataset it writes, and the shared settings."""
+
+    source: SourceSettings
+    attack: AttackSettings
+    target: str  # --attack_target: shift | random
+    generation: GenerationSettings
+    common: CommonSettings
+
+    @classmethod
+    def of(cls, config) -> DDetSettings:
+        return cls(
+            config.source_settings,
+            config.attack_settings,
+            config.attack_target,
+            config.generation_settings,
+            config.common_settings,
+        )
 
 
-def stages(config: Config, train, test, then: tuple[str, float] | None = None) -> StagePlan:
+def stages(settings: DDetSettings, train, test, then: tuple[str, float] | None = None) -> StagePlan:
     """The stage plan of D_det: source training, generation, and ``then`` (e.g. N2 training)."""
     planned = [
-        ("source training", training_passes(config.source_epochs, len(train), len(test))),
-        ("D_det generation", attack_passes(len(train), config.attack_steps, config.attack_restarts)),
+        ("source training", training_passes(settings.source.recipe.epochs, len(train), len(test))),
+        ("D_det generation", attack_passes(len(train), settings.attack.steps, settings.attack.restarts)),
     ]
     return StagePlan(planned + ([then] if then else []))
 
 
 def ensure_dataset(
-    config: Config, run: Run, train, test, dataset_dir: str, plan: StagePlan | None = None, stream: bool = False
+    settings: DDetSettings, run: Run, train, test, dataset_dir: str, plan: StagePlan | None = None, stream: bool = False
 ) -> adversarial.AdversarialData | ShardStream:
     """The D_det (or D_rand) of ``train`` in ``dataset_dir``: reused if complete, finished if
     interrupted, generated (after training the source) if absent. Logs the source's clean
@@ -60,20 +85,21 @@ def ensure_dataset(
     share of the shards and the chief merges them (:func:`generate_everywhere`)."""
     dataset_dir = distribute.chief_path(dataset_dir)
     plan = plan or StagePlan([("source training", 0.0), ("D_det generation", 0.0)], log=lambda _: None)
-    if config.gen_stage != "all":
-        _one_stage(config, run, train, test, dataset_dir, plan)
+    generation, source, common = settings.generation, settings.source, settings.common
+    if generation.stage != "all":
+        _one_stage(settings, run, train, test, dataset_dir, plan)
     previous = adversarial.peek_manifest(dataset_dir)
-    if config.dataset_dir and config.gen_stage == "all" and not config.dataset_write:
+    if generation.dataset_dir and generation.stage == "all" and not generation.write:
         check_read_only(dataset_dir, previous)
     if previous:  # finish, repair or reuse (one D_det, many recipes) that dataset, with its source
-        if previous["spec"].get("dataset") != config.dataset:
+        if previous["spec"].get("dataset") != generation.dataset:
             raise DataError(
-                f"{dataset_dir} was generated from {previous['spec'].get('dataset')}, not {config.dataset}",
+                f"{dataset_dir} was generated from {previous['spec'].get('dataset')}, not {generation.dataset}",
                 "pass the matching --dataset or another --dataset_dir",
             )
         made_with, asked = (
             previous["spec"].get("attack") or {},
-            attack_builders.attack_params(config.attack_settings, config.attack_target),
+            attack_builders.attack_params(settings.attack, settings.target),
         )
         if made_with != asked:
             diff = ", ".join(
@@ -85,21 +111,21 @@ def ensure_dataset(
             )
         source_path = previous["spec"]["source_model"]["path"]
         print(f"[dataset] found a dataset in {dataset_dir} made with source {source_path}")
-    elif config.source_savedmodel or exports.exported(run, "source"):
-        source_path = source_models.source_model(config, run, train, test)
+    elif source.savedmodel or exports.exported(run, "source"):
+        source_path = source_models.source_model(source, run, train, test)
     else:
         with plan.stage("source training"):
-            source_path = source_models.source_model(config, run, train, test)
+            source_path = source_models.source_model(source, run, train, test)
     source_path = distribute.chief_export(source_path)  # multi_worker: every worker attacks the chief's
     if previous and not adversarial.is_complete(dataset_dir, previous):
         _check_same_source(dataset_dir, previous, source_path)
-    source = load_model(source_path, train.image_shape, config.trust_savedmodels)
-    source_acc = accuracy(source, transforms.to_float(test.images), test.labels, config.eval_batch_size)
+    model = load_model(source_path, train.image_shape, common.trust_savedmodels)
+    source_acc = accuracy(model, transforms.to_float(test.images), test.labels, common.eval_batch_size)
     print(f"[source] clean test accuracy {source_acc:.4f}")
     if not adversarial.is_complete(dataset_dir, previous):
         with plan.stage("D_det generation"):
-            generate_everywhere(config, dataset_dir, source, source_path, train)
-    data = open_dataset(config, dataset_dir) if stream else adversarial.load(dataset_dir)
+            generate_everywhere(settings, dataset_dir, model, source_path, train)
+    data = open_dataset(generation, dataset_dir) if stream else adversarial.load(dataset_dir)
     run.log_artifact(os.path.join(dataset_dir, adversarial.MANIFEST), "d_det")
     hit_rate = float(data.target_hit.mean())
     run.log_metrics(
@@ -143,35 +169,37 @@ def _check_same_source(dataset_dir: str, previous: dict, source_path: str) -> No
         )
 
 
-def _one_stage(config: Config, run: Run, train, test, dataset_dir: str, plan: StagePlan) -> None:
+def _one_stage(settings: DDetSettings, run: Run, train, test, dataset_dir: str, plan: StagePlan) -> None:
     """``--gen_stage=source|shards`` (raise StageFinished when done) or ``merge`` (returns after
     writing the manifest, so the caller goes on with the complete dataset)."""
-    if config.gen_stage == "merge":
-        if config.gen_workers < 2:
+    generation = settings.generation
+    if generation.stage == "merge":
+        if generation.workers < 2:
             raise ConfigError("--gen_stage=merge joins the parts of several workers", "pass --gen_workers=W (W >= 2)")
         if not adversarial.is_complete(dataset_dir, adversarial.peek_manifest(dataset_dir)):
-            adversarial.merge(dataset_dir, config.gen_workers)
+            adversarial.merge(dataset_dir, generation.workers)
         return
-    if config.gen_stage == "source":
+    if generation.stage == "source":
         with plan.stage("source training"):
-            path = source_models.source_model(config, run, train, test)
+            path = source_models.source_model(settings.source, run, train, test)
         raise StageFinished(f"source model ready in {path}; next: --gen_stage=shards --gen_worker=0..W-1")
-    if not (config.source_savedmodel or exports.exported(run, "source")):
+    if not (settings.source.savedmodel or exports.exported(run, "source")):
         raise DataError(
             f"--gen_stage=shards needs the source model, and {run.run_dir} has none yet",
             "run the same command with --gen_stage=source once first (or pass --source_savedmodel)",
         )
-    source_path = source_models.source_model(config, run, train, test)
-    source = load_model(source_path, train.image_shape, config.trust_savedmodels)
+    source_path = source_models.source_model(settings.source, run, train, test)
+    source = load_model(source_path, train.image_shape, settings.common.trust_savedmodels)
+    part = (generation.worker, generation.workers)
     with plan.stage("D_det generation"):
-        generate(config, dataset_dir, source, source_path, train, part=(config.gen_worker, config.gen_workers))
+        generate(settings, dataset_dir, source, source_path, train, part=part)
     raise StageFinished(
-        f"worker {config.gen_worker} of {config.gen_workers} wrote its shards to {dataset_dir}; when every worker "
+        f"worker {generation.worker} of {generation.workers} wrote its shards to {dataset_dir}; when every worker "
         "is done: the same command with --gen_stage=merge"
     )
 
 
-def generate_everywhere(config: Config, dataset_dir: str, source, source_path: str, train) -> None:
+def generate_everywhere(settings: DDetSettings, dataset_dir: str, source, source_path: str, train) -> None:
     """:func:`generate` in this process, or, under ``--strategy=multi_worker`` with P processes,
     split over them (distribute.split_work): process p (the chief first) writes shards i with
     i mod P = p into the shared ``dataset_dir`` (the ``--gen_stage=shards`` mechanism), and once
@@ -181,57 +209,58 @@ def generate_everywhere(config: Config, dataset_dir: str, source, source_path: s
     def write_part(part):
         if part[1] > 1:
             print(f"[dataset] process {part[0]} of {part[1]}: writing shards i with i mod {part[1]} = {part[0]}")
-        generate(config, dataset_dir, source, source_path, train, part=part)
+        generate(settings, dataset_dir, source, source_path, train, part=part)
 
     distribute.split_work(write_part, lambda processes: adversarial.merge(dataset_dir, processes))
 
 
-def generate(config: Config, dataset_dir: str, source, source_path: str, train, part=(0, 1), **spec_extra) -> None:
+def generate(
+    settings: DDetSettings, dataset_dir: str, source, source_path: str, train, part=(0, 1), **spec_extra
+) -> None:
     """Attacks every example of ``train`` toward its target (``--attack_target``) and writes the
     sharded dataset (resumable; see data/adversarial.py). With ``--strategy=mirrored`` and several
     local devices, each batch is split across them (distribute.split_over_replicas; the loaded
     source's variables stay on the first device and the others read them)."""
     # multi_worker: each process attacks its part on its default device; mirrored: all local devices.
-    local = (
-        recipes.make_strategy(config.compute_settings)
-        if config.strategy == "mirrored"
-        else tf.distribute.get_strategy()
-    )
+    compute = settings.source.training.compute
+    local = recipes.make_strategy(compute) if compute.strategy == "mirrored" else tf.distribute.get_strategy()
     if local.num_replicas_in_sync > 1:
         print(f"[dataset] every batch split across {local.num_replicas_in_sync} devices")
-    attack = attack_builders.make_attack(config.attack_settings, source, targeted=True)
+    attack = attack_builders.make_attack(settings.attack, source, targeted=True)
     attack_fn = distribute.split_over_replicas(lambda x, t, s: attack(x, t, s)[:2], local)
     spec = {
         "source_model": {"path": os.path.abspath(source_path), "sha256": savedmodel_hash(source_path)},
-        "attack": attack_builders.attack_params(config.attack_settings, config.attack_target),
+        "attack": attack_builders.attack_params(settings.attack, settings.target),
         "source_split": train.name,
-        "dataset": config.dataset,
+        "dataset": settings.generation.dataset,
         "num_classes": train.num_classes,
         **spec_extra,
     }
     print(f"[dataset] attacking {len(train)} examples -> {dataset_dir}")
+    seed = settings.common.seed
     adversarial.generate(
         dataset_dir,
         images=transforms.to_float(train.images),
         orig_labels=train.labels,
         targets=transforms.attack_targets(
-            config.attack_target, train.labels, train.num_classes, derive_seed(config.seed, "targets")
+            settings.target, train.labels, train.num_classes, derive_seed(seed, "targets")
         ),
         spec=spec,
-        shard_size=config.shard_size,
-        batch_size=config.eval_batch_size,
-        seed=derive_seed(config.seed, "attack"),
+        shard_size=settings.generation.shard_size,
+        batch_size=settings.common.eval_batch_size,
+        seed=derive_seed(seed, "attack"),
         attack_fn=attack_fn,
         part=part,
     )
 
 
-def open_dataset(config: Config, directory: str) -> adversarial.AdversarialData | ShardStream:
+def open_dataset(generation: GenerationSettings, directory: str) -> adversarial.AdversarialData | ShardStream:
     """The finished, verified dataset in ``directory``: in memory, or a :class:`ShardStream` the
     models train from when its images take more than ``--max_in_memory_mb``."""
     size = dataset_megabytes(adversarial.peek_manifest(directory))
-    if size > config.max_in_memory_mb:
-        print(f"[dataset] {size:.0f} MiB > --max_in_memory_mb={config.max_in_memory_mb}: streaming it from its shards")
+    if size > generation.max_in_memory_mb:
+        limit = generation.max_in_memory_mb
+        print(f"[dataset] {size:.0f} MiB > --max_in_memory_mb={limit}: streaming it from its shards")
         return ShardStream(directory)
     return adversarial.load(directory)
 
@@ -242,20 +271,21 @@ def images_of(data, rows: np.ndarray) -> np.ndarray:
     return data.images(rows) if isinstance(data, ShardStream) else data.images[rows]
 
 
-def split_indices(config: Config, n: int) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(common: CommonSettings, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The fixed (train, val) split of a D_det of n examples (same for every model trained on it)."""
-    return transforms.train_val_indices(n, config.val_fraction, derive_seed(config.seed, "val"))
+    return transforms.train_val_indices(n, common.val_fraction, derive_seed(common.seed, "val"))
 
 
-def four_curve_evaluators(config: Config, val_images, val_labels, test, num_classes: int) -> list:
-    """Evaluators of ``val/``, ``clean/`` (D_test, true labels) and ``shift/`` (labels (y+1) mod K)."""
-    val = ClassificationEvaluator("val", val_images, val_labels, config.eval_batch_size)
-    return [val, *test_curve_evaluators(config, test, num_classes)]
+def four_curve_evaluators(batch: int, val_images, val_labels, test, num_classes: int) -> list:
+    """Evaluators (``batch`` examples per call) of ``val/``, ``clean/`` (D_test, true labels) and
+    ``shift/`` (labels (y+1) mod K)."""
+    val = ClassificationEvaluator("val", val_images, val_labels, batch)
+    return [val, *test_curve_evaluators(batch, test, num_classes)]
 
 
-def test_curve_evaluators(config: Config, test, num_classes: int) -> list:
-    """Evaluators of ``clean/`` (D_test, true labels) and ``shift/`` (labels (y+1) mod K)."""
-    batch = config.eval_batch_size
+def test_curve_evaluators(batch: int, test, num_classes: int) -> list:
+    """Evaluators (``batch`` examples per call) of ``clean/`` (D_test, true labels) and ``shift/``
+    (labels (y+1) mod K)."""
     return [
         ClassificationEvaluator("clean", test.images, test.labels, batch),
         ClassificationEvaluator("shift", test.images, transforms.shifted_labels(test.labels, num_classes), batch),
@@ -263,28 +293,37 @@ def test_curve_evaluators(config: Config, test, num_classes: int) -> list:
 
 
 def train_on_d_det(
-    config: Config, run: Run, data, test, *, name: str, recipe=None, evaluators=(), seed_purpose: str | None = None
+    training: TrainingSettings,
+    common: CommonSettings,
+    run: Run,
+    data,
+    test,
+    *,
+    name: str,
+    recipe: Recipe,
+    evaluators=(),
+    seed_purpose: str | None = None,
 ):
-    """Trains ``--model`` on the fixed train split of ``data`` (an AdversarialData, or a
-    ShardStream: then streamed) with the four curves (plus ``evaluators``) logged to ``run`` each
-    epoch; checkpoints under ``name``. ``recipe`` defaults to the flags' recipe. Returns the trainer."""
-    tr, va = split_indices(config, len(data.labels))
-    num_classes = data.manifest["spec"]["num_classes"]
+    """Trains ``--model`` with ``recipe`` on the fixed train split of ``data`` (an AdversarialData,
+    or a ShardStream: then streamed) with the four curves (plus ``evaluators``) logged to ``run``
+    each epoch; checkpoints under ``name``. Returns the trainer."""
+    tr, va = split_indices(common, len(data.labels))
+    num_classes, batch = data.manifest["spec"]["num_classes"], common.eval_batch_size
     if isinstance(data, ShardStream):
         examples = {"images": None, "labels": None, "streamed": recipes.Streamed.of_shards(data, tr)}
-        val = ClassificationEvaluator.of_dataset("val", data.eval_dataset(va, config.eval_batch_size))
-        curves = [val, *test_curve_evaluators(config, test, num_classes)]
+        val = ClassificationEvaluator.of_dataset("val", data.eval_dataset(va, batch))
+        curves = [val, *test_curve_evaluators(batch, test, num_classes)]
     else:
         examples = {"images": data.images[tr], "labels": data.labels[tr]}
-        curves = four_curve_evaluators(config, data.images[va], data.labels[va], test, num_classes)
+        curves = four_curve_evaluators(batch, data.images[va], data.labels[va], test, num_classes)
     return recipes.train_model(
-        config,
+        training,
         run,
         name=name,
         num_classes=num_classes,
-        recipe=recipe or recipes.Recipe.from_config(config),
+        recipe=recipe,
         evaluators=[*curves, *evaluators],
-        seed=derive_seed(config.seed, seed_purpose or name),
+        seed=derive_seed(common.seed, seed_purpose or name),
         **examples,
     )
 
@@ -322,8 +361,3 @@ def _plot_examples(run: Run, data, train, n: int = 8) -> None:
         "y = true label, t = target, hit = the source model predicts t on x_adv",
     )
     run.log_artifact(png, "plots")
-
-
-def pathway_of(curves: dict, num_classes: int, rule: PathwayRule) -> PathwayVerdict:
-    """The pathway N2 followed, from its per-epoch curves (``curves(run)``: train, clean, shift)."""
-    return classify(curves["clean/accuracy"], curves["shift/accuracy"], num_classes, rule, curves["train/accuracy"])

@@ -6,17 +6,24 @@ from __future__ import annotations
 import os
 
 from robust_keras import distribute
-from robust_keras.config import Config
 from robust_keras.environment import git_sha
 from robust_keras.export import export_model
+from robust_keras.settings import Provenance
 from robust_keras.tracking import Run
 from robust_keras.training import loop
 
 
-def export(run: Run, trainer: loop.Trainer, name: str, config: Config, **metadata) -> str:
-    """Exports to ``<run_dir>/models/<name>`` with metadata, logs it to MLflow; returns the path."""
+def export(run: Run, trainer: loop.Trainer, name: str, provenance: Provenance, **metadata) -> str:
+    """Exports to ``<run_dir>/models/<name>`` with the run's ``provenance`` (dataset, model, every
+    flag) and ``metadata``, logs it to MLflow; returns the path."""
     path = run.path("models", name)
-    meta = {"dataset": config.dataset, "model": config.model, "git_sha": git_sha(), "flags": config.values, **metadata}
+    meta = {
+        "dataset": provenance.dataset,
+        "model": provenance.model,
+        "git_sha": git_sha(),
+        "flags": dict(provenance.flags),
+        **metadata,
+    }
     export_model(trainer.model, path, meta)
     run.log_artifact(path, "models")
     print(f"[{name}] exported SavedModel to {path}")

@@ -12,9 +12,9 @@ import dataclasses
 import itertools
 import json
 import os
+from collections.abc import Sequence
 
 from robust_keras.atomic_files import write_json
-from robust_keras.config import Config
 
 RESULT = "result.json"
 
@@ -46,14 +46,11 @@ class Cell:
         return {"grid_cell": self.index, **{k: v for k, v in dataclasses.asdict(self).items() if k != "index"}}
 
 
-def cells(config: Config) -> list[Cell]:
-    """Every cell of the grid the flags describe, in index order."""
-    grid = itertools.product(
-        [float(v) for v in config.grid_learning_rates],
-        [float(v) for v in config.grid_weight_decays],
-        [v.lower() == "true" for v in config.grid_augment],
-        range(config.grid_seeds),
-    )
+def cells(
+    learning_rates: Sequence[float], weight_decays: Sequence[float], augment: Sequence[bool], seeds: int
+) -> list[Cell]:
+    """Every cell of the grid learning rates x weight decays x augment x seeds 0..seeds-1, in index order."""
+    grid = itertools.product(learning_rates, weight_decays, augment, range(seeds))
     return [Cell(i, lr, wd, aug, seed) for i, (lr, wd, aug, seed) in enumerate(grid)]
 
 

@@ -1,4 +1,4 @@
-"""Training a model as the flags describe: the recipe (optimizer, schedule, weight decay,
+"""Training a model as the settings describe: the recipe (optimizer, schedule, weight decay,
 augmentation), the distribution strategy, the architecture, in-memory or streamed examples,
 optional adversarial training, per-epoch MLflow metrics and resumable checkpoints."""
 
@@ -13,51 +13,16 @@ import numpy as np
 import tensorflow as tf
 
 from robust_keras import distribute
-from robust_keras.config import Config
 from robust_keras.data import pipeline
 from robust_keras.data.shard_stream import ShardStream
 from robust_keras.data.transforms import channel_stats
 from robust_keras.errors import ConfigError
 from robust_keras.models import build_model
 from robust_keras.seeds import derive_seed
-from robust_keras.settings import ComputeSettings
+from robust_keras.settings import AttackSettings, ComputeSettings, ModelSettings, Recipe, TrainingSettings
 from robust_keras.tracking import Run
 from robust_keras.training import loop, optim
 from robust_keras.workflows.attack_builders import make_attack
-
-
-@dataclasses.dataclass(frozen=True)
-class Recipe:
-    """How one model is trained (docs/methods.md §A: the pathway knobs are lr, weight_decay, augment)."""
-
-    epochs: int
-    learning_rate: float
-    weight_decay: float
-    augment: bool
-    optimizer: str
-    momentum: float
-    lr_schedule: str
-    lr_boundaries: tuple[float, ...]
-    lr_decay: float
-    batch_size: int
-
-    @classmethod
-    def from_config(cls, config: Config) -> Recipe:
-        return cls(
-            config.epochs,
-            config.learning_rate,
-            config.weight_decay,
-            config.augment,
-            config.optimizer,
-            config.momentum,
-            config.lr_schedule,
-            tuple(float(b) for b in config.lr_boundaries),
-            config.lr_decay,
-            config.batch_size,
-        )
-
-    def replace(self, **changes) -> Recipe:
-        return dataclasses.replace(self, **changes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +72,7 @@ def make_strategy(compute: ComputeSettings) -> tf.distribute.Strategy:
 
 
 def train_model(
-    config: Config,
+    training: TrainingSettings,
     run: Run,
     *,
     name: str,
@@ -118,23 +83,23 @@ def train_model(
     evaluators=(),
     seed: int,
     stats_images: np.ndarray | None = None,
-    adversarial: bool = False,
+    adversary: AttackSettings | None = None,
     make_callbacks=None,
     architecture: str | None = None,
     streamed: Streamed | None = None,
     switch: ModelSwitch | None = None,
 ) -> loop.Trainer:
-    """Builds ``architecture`` (default ``config.model``) and trains it with ``recipe``; logs each
+    """Builds ``architecture`` (default ``--model``) and trains it with ``recipe``; logs each
     epoch's metrics to ``run``. The examples are (``images``, ``labels``) in memory, or ``streamed``
     from an adversarial dataset's shards (then ``images`` and ``labels`` are None).
 
     Checkpoints go to ``<run_dir>/checkpoints/<name>``, so a re-run of the same command resumes.
-    ``adversarial``: train on untargeted attacks built from the --attack* flags (Madry et al.).
+    ``adversary``: train on untargeted attacks it describes (Madry et al.); None: on the examples.
     ``make_callbacks``: model -> list of (epoch, metrics) callables, made before training starts.
     ``switch``: an experiment's hook that replaces the model after ``switch.epoch`` epochs (e.g.
     kernel_dynamics' linearisation); the returned trainer then holds the replacement.
     """
-    strategy = make_strategy(config.compute_settings)
+    strategy = make_strategy(training.compute)
     if streamed is not None:
         if recipe.batch_size % strategy.num_replicas_in_sync:
             raise ConfigError(
@@ -148,12 +113,12 @@ def train_model(
         stats = channel_stats(images if stats_images is None else stats_images)
     steps_per_epoch = -(-count // recipe.batch_size)
     with strategy.scope():
-        model = build_flags_model(
-            config, image_shape, stats, num_classes, seed=derive_seed(seed, "init"), architecture=architecture
+        model = build_configured_model(
+            training.model, image_shape, stats, num_classes, seed=derive_seed(seed, "init"), architecture=architecture
         )
-    trainer = _make_trainer(config, model, recipe, steps_per_epoch, strategy, seed, adversarial)
+    trainer = _make_trainer(training, model, recipe, steps_per_epoch, strategy, seed, adversary)
     data_seed = derive_seed(seed, "data")
-    flip = config.augment_flip and config.dataset not in ("mnist", "mnist_sample", "mnist_sample_b")
+    flip = training.flip
 
     def train_data(epoch: int) -> tf.data.Dataset | loop.PerWorkerInput:
         if streamed is not None:  # each input pipeline (one per worker) reads its own part
@@ -163,7 +128,7 @@ def train_model(
                 epoch=epoch,
                 augment=recipe.augment,
                 flip=flip,
-                shuffle_buffer=config.shuffle_buffer,
+                shuffle_buffer=training.shuffle_buffer,
                 input_context=context,
             )
         return pipeline.train_dataset(
@@ -174,7 +139,8 @@ def train_model(
     if switch is not None and not 0 <= switch.epoch < recipe.epochs:
         raise ValueError(f"switch after epoch {switch.epoch} is outside 0..{recipe.epochs - 1}")
     how = " (streamed)" if streamed is not None else ""
-    print(f"[{name}] training {architecture or config.model} on {count} examples{how} for {recipe.epochs} epochs")
+    shown = architecture or training.model.architecture
+    print(f"[{name}] training {shown} on {count} examples{how} for {recipe.epochs} epochs")
     loop.fit(
         trainer,
         epochs=recipe.epochs if switch is None else switch.epoch,
@@ -190,7 +156,7 @@ def train_model(
     print(f"[{name}] {switch.describe}")
     with strategy.scope():
         replacement = switch.replace(model)
-    trainer = _make_trainer(config, replacement, recipe, steps_per_epoch, strategy, seed, adversarial)
+    trainer = _make_trainer(training, replacement, recipe, steps_per_epoch, strategy, seed, adversary)
     trainer.optimizer.iterations.assign(switch.epoch * steps_per_epoch)  # the schedule continues (a resume restores it)
     loop.fit(
         trainer,
@@ -206,28 +172,32 @@ def train_model(
     return trainer
 
 
-def build_flags_model(config: Config, image_shape, stats, num_classes: int, *, seed: int, architecture=None):
-    """``architecture`` (default ``--model``) for (H, W, C) images with the flags' architecture
-    options (width, parameterisation, readout, bias), normalised by ``stats`` = (per-channel mean,
-    std) in [0, 1] units (:func:`channel_stats`)."""
+def build_configured_model(
+    options: ModelSettings, image_shape, stats, num_classes: int, *, seed: int, architecture=None
+) -> keras.Model:
+    """``architecture`` (default ``--model``) for (H, W, C) images with the architecture
+    ``options`` (width, parameterisation, readout, bias), normalised by ``stats`` = (per-channel
+    mean, std) in [0, 1] units (:func:`channel_stats`)."""
     mean, std = stats
     return build_model(
-        architecture or config.model,
+        architecture or options.architecture,
         image_shape,
         num_classes,
         mean=mean,
         std=std,
-        width=config.width,
-        parameterization=config.parameterization,
-        train_second_layer=config.train_second_layer,
-        use_bias=config.use_bias,
+        width=options.width,
+        parameterization=options.parameterization,
+        train_second_layer=options.train_second_layer,
+        use_bias=options.use_bias,
         seed=seed,
     )
 
 
-def _make_trainer(config, model, recipe: Recipe, steps_per_epoch: int, strategy, seed: int, adversarial: bool):
-    """Trainer of ``model`` with the recipe's optimizer and schedule, and, if ``adversarial``, an
-    untargeted attack on ``model`` itself seeded per (epoch, batch)."""
+def _make_trainer(
+    training: TrainingSettings, model, recipe: Recipe, steps_per_epoch: int, strategy, seed: int, adversary
+) -> loop.Trainer:
+    """Trainer of ``model`` with the recipe's optimizer and schedule, and, given ``adversary``
+    (AttackSettings), an untargeted attack on ``model`` itself seeded per (epoch, batch)."""
     with strategy.scope():
         schedule = optim.make_schedule(
             recipe.lr_schedule,
@@ -238,20 +208,20 @@ def _make_trainer(config, model, recipe: Recipe, steps_per_epoch: int, strategy,
             decay=recipe.lr_decay,
         )
         optimizer = optim.make_optimizer(
-            recipe.optimizer, schedule, momentum=recipe.momentum, mixed_precision=config.mixed_precision
+            recipe.optimizer, schedule, momentum=recipe.momentum, mixed_precision=training.mixed_precision
         )
-        adversary = None
-        if adversarial:
-            attack = make_attack(config.attack_settings, model, targeted=False)
+        attack_step = None
+        if adversary is not None:
+            attack = make_attack(adversary, model, targeted=False)
             attack_seed = derive_seed(seed, "adversarial_training")
-            adversary = lambda x, y, s: attack(x, y, (attack_seed, s[0] * 1_000_003 + s[1]))[0]  # noqa: E731
+            attack_step = lambda x, y, s: attack(x, y, (attack_seed, s[0] * 1_000_003 + s[1]))[0]  # noqa: E731
         return loop.Trainer(
             model,
             optimizer,
             weight_decay=recipe.weight_decay,
-            jit_compile=config.jit_compile,
+            jit_compile=training.jit_compile,
             strategy=strategy,
-            adversary=adversary,
+            adversary=attack_step,
         )
 
 

@@ -2,7 +2,8 @@
 
 entry points (main, reproduce, pathway_table)
   -> experiments/ (one module per experiment; never each other)
-  -> workflows/ (steps experiments share; each only below itself in WORKFLOW_ORDER)
+  -> workflows/ (steps experiments share; each only below itself in WORKFLOW_ORDER; they take
+     typed settings, never the Config)
   -> flag definitions and the Config snapshot (flags/, config)
   -> library (data, models, attacks, training, ntk, analysis and the run services beside them)
 """
@@ -68,7 +69,9 @@ def _violations() -> list[str]:
             other = _layer(target)
             if here == "experiments" and other == "experiments":  # the registry lists every experiment
                 continue
-            if RANK[other] > RANK[layer]:
+            if layer == "workflows" and target.split(".")[0] == "config":
+                bad.append(f"{where} (workflows take typed settings from robust_keras/settings.py, not the Config)")
+            elif RANK[other] > RANK[layer]:
                 bad.append(f"{where} (upward: {layer} -> {other})")
             elif layer == other == "experiments" and target.split(".")[1] != here.split(".")[1]:
                 bad.append(f"{where} (sideways: experiments never import each other)")
@@ -91,7 +94,8 @@ def test_every_workflow_module_has_a_place_in_the_order():
 
 
 def test_the_rule_catches_an_upward_and_a_sideways_import(tmp_path, monkeypatch):
-    """The checker itself: a library module importing a workflow, and one experiment importing another."""
+    """The checker itself: a library module importing a workflow, one experiment importing another,
+    a workflow importing one above it and a workflow importing the Config."""
     fake = tmp_path / "robust_keras"
     for rel, text in {
         "data/leak.py": "from robust_keras.workflows import recipes\n",
@@ -99,12 +103,14 @@ def test_the_rule_catches_an_upward_and_a_sideways_import(tmp_path, monkeypatch)
         "experiments/b.py": "def f():\n    from robust_keras.experiments.a import x\n",
         "workflows/recipes.py": "from robust_keras.workflows import d_det\n",
         "workflows/d_det.py": "from robust_keras.workflows import recipes\n",
+        "workflows/grid.py": "from robust_keras.config import Config\n",
     }.items():
         (fake / rel).parent.mkdir(parents=True, exist_ok=True)
         (fake / rel).write_text(text)
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
     found = _violations()
-    assert len(found) == 4, found
+    assert len(found) == 5, found
     assert any("data/leak.py" in v and "upward" in v for v in found)
     assert sum("sideways: experiments" in v for v in found) == 2
     assert any("workflows/recipes.py" in v for v in found) and not any("workflows/d_det.py" in v for v in found)
+    assert any("workflows/grid.py" in v and "typed settings" in v for v in found)

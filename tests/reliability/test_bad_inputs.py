@@ -78,7 +78,8 @@ def test_dataset_made_with_other_attack_flags_is_refused(tmp_path):
     d = _dataset(tmp_path / "d_det", spec)
     asked = Config(parse_project_flags(QUICKSTART, "--attack_eps=1.0", f"--dataset_dir={d}"))
     with pytest.raises(DataError, match=r"--attack_eps=3.0 \(flags: 1.0\)") as err:
-        workflow.ensure_dataset(asked, None, None, None, str(d))  # refused before any model is touched
+        stage = workflow.DDetSettings.of(asked)
+        workflow.ensure_dataset(stage, None, None, None, str(d))  # refused before any model is touched
     _one_line(err)
 
 
@@ -87,7 +88,8 @@ def test_a_dataset_dir_is_only_read_unless_dataset_write(tmp_path):
     incomplete one is finished only by the model that started it."""
     empty = Config(parse_project_flags(QUICKSTART, f"--dataset_dir={tmp_path / 'empty'}"))
     with pytest.raises(DataError, match="holds no adversarial dataset .* pass --dataset_write") as err:
-        workflow.ensure_dataset(empty, None, None, None, str(tmp_path / "empty"))  # before any training
+        stage = workflow.DDetSettings.of(empty)
+        workflow.ensure_dataset(stage, None, None, None, str(tmp_path / "empty"))  # before any training
     _one_line(err)
     from robust_keras.export import export_model
     from robust_keras.models import build_model
@@ -105,11 +107,11 @@ def test_a_dataset_dir_is_only_read_unless_dataset_write(tmp_path):
     (d / "shard-00001-of-00004.tfrecord").unlink()
     read_only = Config(parse_project_flags(QUICKSTART, f"--dataset_dir={d}"))
     with pytest.raises(DataError, match=r"incomplete dataset \(shards missing: shard-00001-of-00004") as err:
-        workflow.ensure_dataset(read_only, None, None, None, str(d))
+        workflow.ensure_dataset(workflow.DDetSettings.of(read_only), None, None, None, str(d))
     _one_line(err)
     writable = Config(parse_project_flags(QUICKSTART, f"--dataset_dir={d}", "--dataset_write"))
     with pytest.raises(DataError, match="started with a source model that .* no longer is") as err:
-        workflow.ensure_dataset(writable, None, None, None, str(d))
+        workflow.ensure_dataset(workflow.DDetSettings.of(writable), None, None, None, str(d))
     _one_line(err)
 
 
@@ -120,7 +122,8 @@ def test_robust_datasets_dataset_dir_is_only_read_unless_dataset_write(tmp_path)
         parse_project_flags("--flagfile=flags/robust_datasets_mnist_tiny.flags", f"--dataset_dir={tmp_path}")
     )
     with pytest.raises(DataError, match=r"d_r holds no adversarial dataset .* pass --dataset_write") as err:
-        robust_datasets.ensure_datasets(config, None, None, None, None)  # before any model is trained
+        stage = robust_datasets.RobustDatasetSettings.of(config)
+        robust_datasets.ensure_datasets(stage, None, None, None, None)  # before any model is trained
     _one_line(err)
 
 
