@@ -65,3 +65,19 @@ def gradient_loop(model, steps: int):
         return x
 
     return loop
+
+
+def forward_loop(model, passes: int):
+    """Compiled x -> x_passes: ``passes`` chained forward passes (no gradients), each input moved by
+    a tiny multiple of its logits' mean (a real dependence, so no pass can be skipped). The bound of
+    a query-based attack such as Square: one forward per query; its rate in image*queries/s is
+    batch * passes / time."""
+
+    @tf.function
+    def loop(x):
+        for _ in tf.range(passes):
+            logits = model(x, training=False)
+            x = x + 1e-9 * tf.reshape(tf.reduce_mean(logits, -1), [-1] + [1] * (x.shape.rank - 1))
+        return x
+
+    return loop

@@ -6,6 +6,7 @@ NAMES = (
     "clean_pathways",
     "cross_dataset",
     "d_det",
+    "evaluate",
     "feature_averaging",
     "feature_averaging_real",
     "kernel_dynamics",

@@ -82,9 +82,11 @@ class APGD:
         """Changes the radius for later calls (same compiled graph; the step sizes follow it)."""
         self._eps.assign(float(eps))
 
-    def __call__(self, x, labels, seed=(0, 0)) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    def __call__(self, x, labels, seed=(0, 0), first_target: int = 0) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Attacks a batch: x float32 (B, ...) in [0, 1], labels int (B,) true labels, seed two
-        ints. Returns x_adv (B, ...), success bool (B,) (misclassified), loss float32 (B,)."""
+        ints; APGD-T: restart r targets the (first_target + r) mod k + 1-th most likely other class
+        (AutoAttack runs one target per call). Returns x_adv (B, ...), success bool (B,)
+        (misclassified), loss float32 (B,)."""
         x = tf.convert_to_tensor(x, tf.float32)
         key = tuple(x.shape[1:])
         if key not in self._compiled:
@@ -99,9 +101,12 @@ class APGD:
                 tf.TensorSpec([None, *key], tf.float32),
                 tf.TensorSpec([None], tf.int64),
                 tf.TensorSpec([2], tf.int64),
+                tf.TensorSpec([], tf.int32),
             ]
             self._compiled[key] = tf.function(self._attack, input_signature=spec)
-        return self._compiled[key](x, tf.cast(labels, tf.int64), tf.cast(seed, tf.int64))
+        return self._compiled[key](
+            x, tf.cast(labels, tf.int64), tf.cast(seed, tf.int64), tf.constant(first_target, tf.int32)
+        )
 
     # -- pieces ---------------------------------------------------------------------------------
 
@@ -140,7 +145,7 @@ class APGD:
 
     # -- the attack -----------------------------------------------------------------------------
 
-    def _attack(self, x, labels, seed):
+    def _attack(self, x, labels, seed, first_target):
         batch = tf.shape(x)[0]
         clean_logits = tf.cast(self.logits_fn(x), tf.float32)
         # APGD-T: the other classes by decreasing logit at x (the true class pushed to the end)
@@ -157,7 +162,7 @@ class APGD:
         best_wrong = tf.argmax(clean_logits, -1, output_type=tf.int64) != labels
         marks = tf.constant(self._checkpoints or [self.steps + 1], tf.int32)
         for restart in tf.range(self.restarts):
-            targets = ranked[:, restart % k]
+            targets = ranked[:, (first_target + restart) % k]
             start = self.step.random_init(
                 tf.shape(x), tf.random.experimental.stateless_fold_in(seed, tf.cast(restart, tf.int64))
             )

@@ -10,6 +10,7 @@ from robust_keras.flags import (
     attacks,
     compute,
     data,
+    evaluate,
     feature_averaging,
     models,
     ntk,
@@ -23,7 +24,7 @@ from robust_keras.flags import (
 
 # --help shows the groups in this order
 SHARED = (run, data, models, training, compute, attacks, adversarial_data, transfer)
-FAMILIES = (robust_before, ntk, feature_averaging, toy_linear, robust_datasets)
+FAMILIES = (robust_before, ntk, feature_averaging, toy_linear, robust_datasets, evaluate)
 MODULES = SHARED + FAMILIES
 PLACEMENT_FLAGS = run.PLACEMENT_FLAGS
 NOT_IN_FLAGFILE = run.NOT_IN_FLAGFILE

@@ -1,0 +1,114 @@
+"""AutoAttack's evaluation protocol (Croce & Hein, ICML 2020; docs/methods.md §D.3): attacks run
+one after another, each only on the examples that are still classified correctly, so an example
+is robust only if no attack breaks it -- the worst case per example.
+
+The attacks available (names as ``--eval_attacks`` takes them):
+
+- ``apgd_ce``: APGD on the cross-entropy, ``steps`` iterations, one run from a random start;
+- ``apgd_t``: APGD on the targeted DLR loss, one run per target: the ``target_classes`` most
+  likely other classes at x, in that order, each on the examples the earlier targets left;
+- ``square``: Square Attack (margin loss, ``queries`` iterations), black box: it cannot be fooled
+  by masked gradients.
+
+AutoAttack's "standard" ensemble is apgd_ce, apgd_t, fab_t, square; FAB-T is not implemented yet,
+so no ensemble of this module may be called AutoAttack.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from robust_keras.attacks.apgd import APGD
+from robust_keras.attacks.square import Square
+from robust_keras.errors import ModelError
+
+ATTACKS = ("apgd_ce", "apgd_t", "square")
+NOT_BROKEN = -1  # broken_by of an example no attack broke (or one misclassified from the start)
+
+
+@dataclasses.dataclass(frozen=True)
+class EnsembleResult:
+    """Per example of a batch: ``clean_correct`` bool (B,), ``broken_by`` int8 (B,) (the index in
+    the ensemble's attacks of the first attack that misclassified it, or NOT_BROKEN), ``x_adv``
+    float32 (B, ...) (the breaking point, else x)."""
+
+    clean_correct: np.ndarray
+    broken_by: np.ndarray
+    x_adv: np.ndarray
+
+    @property
+    def robust(self) -> np.ndarray:
+        """bool (B,): classified correctly at x and at every point any attack found."""
+        return self.clean_correct & (self.broken_by == NOT_BROKEN)
+
+
+class Ensemble:
+    """``attacks`` in order on the l-inf or l2 ball of radius ``eps`` around x in [0, 1].
+
+    Args:
+      logits_fn: float32 (B, ...) in [0, 1] -> float32 (B, K) logits.
+      attacks: names from :data:`ATTACKS`, run in the given order.
+      steps: APGD iterations; queries: Square iterations; target_classes: APGD-T's targets
+        (capped at K - 1).
+    """
+
+    def __init__(
+        self,
+        logits_fn: Callable[[tf.Tensor], tf.Tensor],
+        *,
+        norm: str,
+        eps: float,
+        attacks: Sequence[str] = ATTACKS,
+        steps: int = 100,
+        queries: int = 5000,
+        target_classes: int = 9,
+    ):
+        unknown = [a for a in attacks if a not in ATTACKS]
+        if unknown or not attacks:
+            raise ValueError(f"unknown attacks {unknown} (choose from {', '.join(ATTACKS)})")
+        self.logits_fn, self.attacks, self.target_classes = logits_fn, tuple(attacks), target_classes
+        self._runs = {
+            "apgd_ce": APGD(logits_fn, norm=norm, eps=eps, steps=steps, loss="ce"),
+            "apgd_t": APGD(logits_fn, norm=norm, eps=eps, steps=steps, loss="dlr_targeted"),
+            "square": Square(logits_fn, norm=norm, eps=eps, queries=queries),
+        }
+
+    def check_classes(self, classes: int) -> None:
+        """Refuses an ensemble its model cannot take (APGD-T's DLR loss needs 4 classes)."""
+        if "apgd_t" in self.attacks and classes < 4:
+            raise ModelError(
+                f"apgd_t (targeted DLR loss) needs at least 4 classes; the model has {classes}",
+                "drop apgd_t from --eval_attacks",
+            )
+
+    def _wrong(self, x, labels) -> np.ndarray:
+        return np.argmax(np.asarray(self.logits_fn(tf.convert_to_tensor(x))), -1) != labels
+
+    def __call__(self, x: np.ndarray, labels: np.ndarray, seed: tuple[int, int] = (0, 0)) -> EnsembleResult:
+        """x float32 (B, ...) in [0, 1], labels int (B,); ``seed`` makes every attack's draws."""
+        x, labels = np.asarray(x, np.float32), np.asarray(labels, np.int64)
+        logits = np.asarray(self.logits_fn(tf.convert_to_tensor(x)))
+        self.check_classes(logits.shape[-1])
+        clean_correct = np.argmax(logits, -1) == labels
+        broken_by = np.full(len(x), NOT_BROKEN, np.int8)
+        x_adv = x.copy()
+        for index, name in enumerate(self.attacks):
+            runs = range(min(self.target_classes, logits.shape[-1] - 1)) if name == "apgd_t" else [0]
+            for target in runs:
+                left = np.flatnonzero(clean_correct & (broken_by == NOT_BROKEN))
+                if not len(left):
+                    break
+                attack_seed = (seed[0], seed[1] * 1_000 + index * 100 + target)
+                if name == "apgd_t":
+                    found = self._runs[name](x[left], labels[left], attack_seed, first_target=target)[0]
+                else:
+                    found = self._runs[name](x[left], labels[left], attack_seed)[0]
+                found = np.asarray(found)
+                wrong = self._wrong(found, labels[left])
+                x_adv[left[wrong]] = found[wrong]
+                broken_by[left[wrong]] = index
+        return EnsembleResult(clean_correct, broken_by, x_adv)

@@ -1,0 +1,192 @@
+"""Robust accuracy of any SavedModel on the test split of ``--dataset``, under an ensemble of
+attacks run with AutoAttack's protocol (attacks/ensemble.py; docs/methods.md §D.3), at one or
+several budgets ``--eval_eps`` of the ``--attack_norm`` ball.
+
+Per budget, the examples are attacked batch by batch (``--eval_batch_size``); each finished batch
+is written to ``evaluate/eps_<eps>/batch_<i>.npz`` (atomic), so an interrupted run resumes at the
+first missing batch, and a ``spec.json`` beside them refuses a resume with another model, data or
+attack. Outputs: per-example results (``per_example.npz``: test index, label, clean correct, index
+of the attack that broke it or -1), metrics ``clean/accuracy``, ``robust_accuracy/eps_<eps>`` and
+``broken_by/<attack>/eps_<eps>`` (share of all examples), and a RobustBench-style summary row per
+budget (``summary.md``, ``summary.csv``, ``summary.json``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+
+import numpy as np
+
+from robust_keras import progress
+from robust_keras.atomic_files import atomic_open, write_json
+from robust_keras.attacks.ensemble import NOT_BROKEN, Ensemble
+from robust_keras.config import Config
+from robust_keras.data import transforms
+from robust_keras.errors import ConfigError, DataError
+from robust_keras.export import load_model, savedmodel_hash
+from robust_keras.seeds import derive_seed
+from robust_keras.tracking import Run
+from robust_keras.workflows import clean_data
+
+THREAT = {"linf": "Linf", "l2": "L2"}
+
+
+def run(config: Config, run: Run) -> dict:
+    if not config.evaluate_savedmodel:
+        raise ConfigError("evaluate needs the model to attack", "pass --evaluate_savedmodel=DIR (a SavedModel)")
+    budgets = [float(e) for e in config.eval_eps] or [config.attack_eps]
+    _, test = clean_data.load_clean(config.data_settings)
+    model = load_model(config.evaluate_savedmodel, test.image_shape, config.trust_savedmodels)
+    name = model.metadata.get("model") or os.path.basename(os.path.normpath(config.evaluate_savedmodel))
+    ensembles = {
+        eps: Ensemble(
+            model,
+            norm=config.attack_norm,
+            eps=eps,
+            attacks=config.eval_attacks,
+            steps=config.eval_steps,
+            queries=config.eval_queries,
+            target_classes=config.eval_target_classes,
+        )
+        for eps in budgets
+    }
+    classes = int(np.asarray(model(transforms.to_float(test.images[:1]))).shape[-1])
+    for ensemble in ensembles.values():
+        ensemble.check_classes(classes)  # before any attack runs
+    run.log_params({"model_name": name, "model_sha256": savedmodel_hash(config.evaluate_savedmodel)})
+    rows = []
+    for eps, ensemble in ensembles.items():
+        directory = run.path("evaluate", f"eps_{eps:g}")
+        os.makedirs(directory, exist_ok=True)
+        _check_spec(directory, _spec(config, eps, len(test)))
+        with progress.timed(f"attacks at eps {eps:g}"):
+            clean_correct, broken_by = _attack_all(config, ensemble, test, directory, eps)
+        rows.append(_report(config, run, directory, test, eps, clean_correct, broken_by, name))
+    _write_summary(run, rows)
+    return {k: v for row in rows for k, v in row["metrics"].items()}
+
+
+def _spec(config: Config, eps: float, examples: int) -> dict:
+    """What the batch files of one budget were made with (a resume must match it)."""
+    return {
+        "model_sha256": savedmodel_hash(config.evaluate_savedmodel),
+        "dataset": config.dataset,
+        "examples": examples,
+        "norm": config.attack_norm,
+        "eps": eps,
+        "attacks": list(config.eval_attacks),
+        "apgd_steps": config.eval_steps,
+        "square_queries": config.eval_queries,
+        "apgd_t_targets": config.eval_target_classes,
+        "batch_size": config.eval_batch_size,
+        "seed": config.seed,
+    }
+
+
+def _check_spec(directory: str, spec: dict) -> None:
+    path = os.path.join(directory, "spec.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            earlier = json.load(f)
+        if earlier != spec:
+            diff = ", ".join(f"{k}: {earlier.get(k)} then, {v} now" for k, v in spec.items() if earlier.get(k) != v)
+            raise DataError(
+                f"{directory} holds results of another evaluation ({diff})",
+                "use another --output_dir, or delete that directory to evaluate again",
+            )
+    else:
+        write_json(path, spec)
+
+
+def _attack_all(config: Config, ensemble: Ensemble, test, directory: str, eps: float):
+    """(clean_correct bool (n,), broken_by int8 (n,)) over the whole split, batch files reused."""
+    batch = config.eval_batch_size
+    starts = range(0, len(test), batch)
+    seed = derive_seed(config.seed, f"evaluate/eps={eps:g}")
+    clean_correct, broken_by = [], []
+    done_examples, attacked, start_time = 0, 0, time.time()
+    for i, lo in enumerate(starts):
+        hi = min(lo + batch, len(test))
+        path = os.path.join(directory, f"batch_{i:05d}.npz")
+        if not os.path.exists(path):
+            result = ensemble(transforms.to_float(test.images[lo:hi]), test.labels[lo:hi], (seed, i))
+            with atomic_open(path, "wb") as f:
+                np.savez(f, clean_correct=result.clean_correct, broken_by=result.broken_by)
+            attacked += hi - lo
+        with np.load(path) as part:
+            clean_correct.append(part["clean_correct"])
+            broken_by.append(part["broken_by"])
+        done_examples = hi
+        robust = np.mean(np.concatenate(clean_correct) & (np.concatenate(broken_by) == NOT_BROKEN))
+        rate = attacked / max(time.time() - start_time, 1e-9)
+        eta = f", ETA {(len(test) - done_examples) / rate:.0f}s" if attacked else " (from earlier attempts)"
+        print(
+            f"[evaluate] eps {eps:g}: batch {i + 1}/{len(starts)} done, {done_examples}/{len(test)} examples, "
+            f"robust so far {robust:.3f}" + (f", {rate:.1f} ex/s" if attacked else "") + eta,
+            flush=True,
+        )
+    return np.concatenate(clean_correct), np.concatenate(broken_by)
+
+
+def _report(config: Config, run: Run, directory: str, test, eps: float, clean_correct, broken_by, name: str) -> dict:
+    """Saves the per-example results, logs the metrics; returns the summary row of one budget."""
+    n = len(test)
+    with atomic_open(os.path.join(directory, "per_example.npz"), "wb") as f:
+        np.savez(f, index=np.arange(n), label=test.labels, clean_correct=clean_correct, broken_by=broken_by)
+    run.log_artifact(os.path.join(directory, "per_example.npz"), f"evaluate/eps_{eps:g}")
+    robust = float(np.mean(clean_correct & (broken_by == NOT_BROKEN)))
+    metrics = {"clean/accuracy": float(clean_correct.mean()), f"robust_accuracy/eps_{eps:g}": robust}
+    breakdown = {}
+    for index, attack in enumerate(config.eval_attacks):
+        broken = int(np.sum(broken_by == index))
+        breakdown[attack] = broken
+        metrics[f"broken_by/{attack}/eps_{eps:g}"] = broken / n
+    run.log_metrics(metrics)
+    print(
+        f"[evaluate] {name}, {THREAT[config.attack_norm]} eps {eps:g}: clean {metrics['clean/accuracy']:.4f}, "
+        f"robust {robust:.4f} on {n} examples; broken by " + ", ".join(f"{a} {k}" for a, k in breakdown.items())
+    )
+    return {
+        "model": name,
+        "dataset": f"{config.dataset} test ({n})",
+        "threat_model": THREAT[config.attack_norm],
+        "eps": eps,
+        "clean_accuracy": metrics["clean/accuracy"],
+        "robust_accuracy": robust,
+        "attacks": "+".join(config.eval_attacks),
+        "broken_by": breakdown,
+        "metrics": metrics,
+    }
+
+
+def _write_summary(run: Run, rows: list[dict]) -> None:
+    """summary.json, and one RobustBench-style row per budget in summary.csv and summary.md."""
+    write_json(run.path("summary.json"), {"rows": rows})
+    columns = ("model", "dataset", "threat_model", "eps", "clean_accuracy", "robust_accuracy", "attacks")
+    with atomic_open(run.path("summary.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        writer.writerows([[row[c] for c in columns] for row in rows])
+    lines = [
+        "| model | dataset | threat model | eps | clean accuracy | robust accuracy | attacks (examples broken) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        broken = ", ".join(f"{a} {k}" for a, k in row["broken_by"].items())
+        lines.append(
+            f"| {row['model']} | {row['dataset']} | {row['threat_model']} | {row['eps']:g} | "
+            f"{100 * row['clean_accuracy']:.2f}% | {100 * row['robust_accuracy']:.2f}% | {broken} |"
+        )
+    note = (
+        "Robust accuracy: share of test examples classified correctly at x and at every point the attacks "
+        "found, attacks run in order on the examples still correct (AutoAttack's protocol). The ensemble "
+        "lacks FAB-T, so it is not AutoAttack's standard ensemble.\n\n"
+    )
+    with atomic_open(run.path("summary.md"), "w") as f:
+        f.write(note + "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    for name in ("summary.json", "summary.csv", "summary.md"):
+        run.log_artifact(run.path(name))

@@ -1,0 +1,52 @@
+"""The evaluation ensemble's bookkeeping: attacks in order on what is left, the worst case per
+example, the first breaking attack recorded -- checked against the attacks run by hand."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from robust_keras.attacks import APGD
+from robust_keras.attacks.ensemble import NOT_BROKEN, Ensemble
+from robust_keras.attacks.square import Square
+from robust_keras.errors import ModelError
+
+RNG = np.random.default_rng(3)
+W = RNG.normal(size=(12 * 12, 5)).astype(np.float32) * 0.05
+
+
+def logits(x):
+    return tf.reshape(x, [tf.shape(x)[0], -1]) @ W
+
+
+def test_matches_the_attacks_run_one_after_another_by_hand():
+    x = 0.25 + 0.5 * RNG.random((48, 12, 12, 1), dtype=np.float32)
+    z = logits(x).numpy()
+    y = np.argmax(z, -1)
+    y[:4] = (y[:4] + 1) % 5  # misclassified from the start: never attacked, never robust
+    eps, seed = 0.05, (11, 2)
+    result = Ensemble(logits, norm="linf", eps=eps, attacks=("apgd_ce", "square"), steps=10, queries=40)(x, y, seed)
+    # by hand: APGD-CE on the correctly classified, then Square on what APGD left
+    left = np.flatnonzero(np.argmax(z, -1) == y)
+    found = APGD(logits, norm="linf", eps=eps, steps=10, loss="ce")(x[left], y[left], (11, 2000))[0].numpy()
+    apgd_broke = left[np.argmax(logits(found).numpy(), -1) != y[left]]
+    rest = np.setdiff1d(left, apgd_broke)
+    found = Square(logits, norm="linf", eps=eps, queries=40)(x[rest], y[rest], (11, 2100))[0].numpy()
+    square_broke = rest[np.argmax(logits(found).numpy(), -1) != y[rest]]
+    expected = np.full(len(x), NOT_BROKEN)
+    expected[apgd_broke], expected[square_broke] = 0, 1
+    np.testing.assert_array_equal(result.broken_by, expected)
+    np.testing.assert_array_equal(result.clean_correct, np.argmax(z, -1) == y)
+    assert len(apgd_broke) > 0 and len(rest) > 0 and not result.robust[:4].any(), (len(apgd_broke), len(rest))
+    # every breaking point is inside the ball and misclassified; robust examples are returned clean
+    broken = result.broken_by != NOT_BROKEN
+    assert np.abs(result.x_adv - x).max() <= eps + 1e-6
+    assert (np.argmax(logits(result.x_adv[broken]).numpy(), -1) != y[broken]).all()
+    np.testing.assert_array_equal(result.x_adv[~broken], x[~broken])
+
+
+def test_refuses_unknown_attacks_and_apgd_t_on_three_classes():
+    with pytest.raises(ValueError, match="unknown attacks"):
+        Ensemble(logits, norm="linf", eps=0.1, attacks=("fab_t",))
+    three = Ensemble(lambda x: logits(x)[:, :3], norm="linf", eps=0.1, steps=2, queries=2)
+    with pytest.raises(ModelError, match="drop apgd_t"):
+        three(np.zeros((2, 12, 12, 1), np.float32), [0, 1])
