@@ -29,6 +29,8 @@ from pgd_throughput import SHAPES  # noqa: E402
 from robust_keras.attacks.square import Square  # noqa: E402
 from robust_keras.models import build_model  # noqa: E402
 
+NORMS = ("linf", "l2")
+
 
 def bench_model(name: str, batch: int, queries: int, repeats: int) -> list[tuple[str, float, float]]:
     shape = SHAPES[name]
@@ -39,7 +41,7 @@ def bench_model(name: str, batch: int, queries: int, repeats: int) -> list[tuple
     chained = forward_loop(model, queries)
     bound = batch * queries / median_seconds(lambda: chained(x).numpy(), repeats)
     rows = [(f"{name} bound/forward", bound, 1.0)]
-    for norm in ("linf", "l2"):
+    for norm in NORMS:
         attack = Square(model, norm=norm, eps=1e-4, queries=queries)
         seconds = median_seconds(lambda a=attack: a(x, y, (0, 0))[2].numpy(), repeats)
         spent = int(tf.reduce_sum(attack(x, y, (0, 0))[2]))
