@@ -5,7 +5,7 @@ from absl import flags
 # the experiments that read these flags (--help=<experiment> shows them)
 READERS = ("evaluate",)
 
-ATTACK_NAMES = ("apgd_ce", "apgd_t", "square")  # attacks/ensemble.ATTACKS (flags load before TensorFlow)
+ATTACK_NAMES = ("apgd_ce", "apgd_t", "fab_t", "square")  # attacks/ensemble.ATTACKS (flags load before TensorFlow)
 
 flags.DEFINE_string(
     "evaluate_savedmodel",
@@ -23,12 +23,17 @@ flags.DEFINE_list(
     "eval_attacks",
     list(ATTACK_NAMES),
     "Attacks in the order they run, each on the examples still classified correctly (AutoAttack's "
-    "protocol): apgd_ce, apgd_t (targeted DLR, one run per target), square (black box).",
+    "protocol): apgd_ce, apgd_t (targeted DLR, one run per target), fab_t (minimal-norm, one run per "
+    "target), square (black box). The default, with 100 steps, 9 targets and 5,000 queries, is "
+    "AutoAttack's standard version.",
 )
-flags.DEFINE_integer("eval_steps", 100, "APGD iterations per run (AutoAttack: 100).", lower_bound=1)
+flags.DEFINE_integer("eval_steps", 100, "APGD and FAB-T iterations per run (AutoAttack: 100).", lower_bound=1)
 flags.DEFINE_integer("eval_queries", 5000, "Square Attack iterations per example (AutoAttack: 5,000).", lower_bound=1)
 flags.DEFINE_integer(
-    "eval_target_classes", 9, "APGD-T targets: the most likely wrong classes at x (AutoAttack: 9).", lower_bound=1
+    "eval_target_classes",
+    9,
+    "APGD-T and FAB-T targets: the most likely wrong classes at x (AutoAttack: 9).",
+    lower_bound=1,
 )
 flags.register_validator(
     "eval_attacks",

@@ -13,6 +13,7 @@ from conftest import ROOT
 TINY = {
     "pgd_throughput.py": ["--models", "cnn_mnist", "--batch", "8", "--steps", "2", "--repeats", "1"],
     "apgd_throughput.py": ["--models", "cnn_mnist", "--batch", "8", "--steps", "2", "--repeats", "1"],
+    "fab_throughput.py": ["--models", "cnn_mnist", "--batch", "8", "--steps", "2", "--repeats", "1"],
     "square_throughput.py": ["--models", "cnn_mnist", "--batch", "8", "--queries", "3", "--repeats", "1"],
     "inversion_throughput.py": ["--models", "cnn_mnist", "--batch", "8", "--steps", "2", "--repeats", "1"],
     "d_det_generation.py": ["--model", "cnn_mnist", "--images", "16", "--batch", "8", "--steps", "2", "--repeats", "1"],

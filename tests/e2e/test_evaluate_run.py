@@ -12,7 +12,7 @@ from robust_keras.errors import ConfigError
 from robust_keras.experiments import evaluate
 from tests.conftest import last_line, parse_project_flags, read_json, run_main
 
-ATTACKS = ("apgd_ce", "apgd_t", "square")
+ATTACKS = ("apgd_ce", "apgd_t", "fab_t", "square")
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +65,12 @@ def test_evaluate_reports_resumes_and_refuses(savedmodel, tmp_path):
     assert row["robust_accuracy"] == pytest.approx(robust.mean()) and row["attacks"] == "+".join(ATTACKS)
     assert row["clean_accuracy"] > 0.5 and 0.0 < row["robust_accuracy"] < row["clean_accuracy"]
     # every clean-correct example is robust or broken by exactly one attack, the first that did
-    broken = [int(np.sum(per_example["broken_by"] == i)) for i in range(3)]
+    broken = [int(np.sum(per_example["broken_by"] == i)) for i in range(len(ATTACKS))]
     assert sum(broken) + robust.sum() == per_example["clean_correct"].sum() and broken[0] > 0
     assert row["broken_by"] == dict(zip(ATTACKS, broken))
     md = (out / "summary.md").read_text()
     assert f"| cnn_mnist | mnist_sample test (60) | Linf | 0.12 | {100 * row['clean_accuracy']:.2f}% |" in md
+    assert row["ensemble"] == "custom"  # 10 steps, 2 targets, 30 queries: not AutoAttack's settings
     client = MlflowClient(tracking_uri=f"sqlite:///{out}/m.db")
     metrics = client.get_run((out / "mlflow_run_id").read_text().strip()).data.metrics
     assert metrics["robust_accuracy/eps_0.12"] == pytest.approx(robust.mean())

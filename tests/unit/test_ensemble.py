@@ -46,7 +46,7 @@ def test_matches_the_attacks_run_one_after_another_by_hand():
 
 def test_refuses_unknown_attacks_and_apgd_t_on_three_classes():
     with pytest.raises(ValueError, match="unknown attacks"):
-        Ensemble(logits, norm="linf", eps=0.1, attacks=("fab_t",))
+        Ensemble(logits, norm="linf", eps=0.1, attacks=("fab",))
     three = Ensemble(lambda x: logits(x)[:, :3], norm="linf", eps=0.1, steps=2, queries=2)
     with pytest.raises(ModelError, match="drop apgd_t"):
         three(np.zeros((2, 12, 12, 1), np.float32), [0, 1])
