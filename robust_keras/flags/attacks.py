@@ -25,10 +25,12 @@ flags.DEFINE_integer("attack_restarts", 1, "Random restarts; the best iterate ov
 flags.DEFINE_enum(
     "robust_eval",
     "pgd",
-    ["pgd", "apgd_ce", "apgd_t"],
+    ["pgd", "apgd_ce", "apgd_t", "autoattack"],
     "Attack that measures robust accuracy: kernel_dynamics' per-epoch evaluator (pgd = the --attack* flags; apgd_ce / "
-    "apgd_t = Auto-PGD with CE / targeted DLR at --attack_norm, --attack_eps, --attack_steps, --attack_restarts), "
-    "logged as <split>/robust_accuracy, <split>/apgd_ce_robust_accuracy, <split>/apgd_t_robust_accuracy; and the "
+    "apgd_t = Auto-PGD with CE / targeted DLR at --attack_norm, --attack_eps, --attack_steps, --attack_restarts; "
+    "autoattack = AutoAttack's standard version at --attack_norm, --attack_eps: APGD-CE, APGD-T, FAB-T, Square with "
+    "100 steps, 9 targets, 5,000 queries, slow on a CPU), logged as <split>/robust_accuracy, "
+    "<split>/apgd_ce_robust_accuracy, <split>/apgd_t_robust_accuracy, <split>/autoattack_robust_accuracy; and the "
     "feature-averaging l2 curves (pgd or apgd_ce with --fa_pgd_steps / --fa_pgd_restarts; apgd_t needs >= 4 classes); "
     "robust_datasets' per-epoch l2 / l-inf accuracies (test/[apgd_ce_|apgd_t_]l2_robust_accuracy, --rd_eval_* "
     "budgets).",

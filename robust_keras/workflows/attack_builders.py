@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from robust_keras.attacks import APGD, PGD, fgsm
+from robust_keras.attacks.ensemble import STANDARD, Ensemble
 from robust_keras.settings import AttackSettings
 
 
@@ -45,7 +48,7 @@ def attack_params(attack: AttackSettings, target: str) -> dict:
 
 def robust_prefix(kind: str) -> str:
     """Metric-name prefix of the ``--robust_eval`` attack ``kind``: "" for PGD, "apgd_ce_" /
-    "apgd_t_" for APGD, so numbers of different attacks never share a name."""
+    "apgd_t_" for APGD, "autoattack_" for AutoAttack, so numbers of different attacks never share a name."""
     return "" if kind == "pgd" else f"{kind}_"
 
 
@@ -54,8 +57,9 @@ def robust_eval(
 ) -> tuple[str, Callable]:
     """(metric name, logits_fn -> attack) of ``--robust_eval`` = ``kind``: the --attack* PGD
     (``attack``) under ``robust_accuracy``, or APGD-CE / APGD-T at the same norm, eps, steps and
-    restarts under ``apgd_ce_robust_accuracy`` / ``apgd_t_robust_accuracy`` (never mixed with PGD's
-    numbers).
+    restarts under ``apgd_ce_robust_accuracy`` / ``apgd_t_robust_accuracy``, or AutoAttack's standard
+    version at the same norm and eps (its own 100 steps, 9 targets, 5,000 queries) under
+    ``autoattack_robust_accuracy`` (never mixed with PGD's numbers).
 
     ``norm``, ``eps``, ``steps`` override the --attack* budget (e.g. robust_datasets' l2 and l-inf
     evaluations); the name then says the norm (``l2_robust_accuracy``, ``apgd_ce_linf_...``) and
@@ -70,5 +74,18 @@ def robust_eval(
         return name, lambda logits_fn: PGD(
             logits_fn, norm=norm, eps=eps, step_size=2.5 * eps / steps, steps=steps, jit_compile=attack.jit_compile
         )
+    if kind == "autoattack":
+        return name, lambda logits_fn: as_attack(Ensemble(logits_fn, norm=norm, eps=eps, attacks=STANDARD))
     loss = "ce" if kind == "apgd_ce" else "dlr_targeted"
     return name, lambda logits_fn: APGD(logits_fn, norm=norm, eps=eps, steps=steps, restarts=attack.restarts, loss=loss)
+
+
+def as_attack(ensemble: Ensemble) -> Callable:
+    """The ensemble as the attack callable evaluators take: (x, labels, seed) -> (x_adv,), where
+    x_adv is the breaking point of each broken example and x otherwise (``.ensemble`` holds it)."""
+
+    def attack(x, labels, seed):
+        return (ensemble(np.asarray(x), np.asarray(labels), tuple(int(s) for s in np.asarray(seed))).x_adv,)
+
+    attack.ensemble = ensemble
+    return attack

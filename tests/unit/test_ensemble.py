@@ -50,3 +50,21 @@ def test_refuses_unknown_attacks_and_apgd_t_on_three_classes():
     three = Ensemble(lambda x: logits(x)[:, :3], norm="linf", eps=0.1, steps=2, queries=2)
     with pytest.raises(ModelError, match="drop apgd_t"):
         three(np.zeros((2, 12, 12, 1), np.float32), [0, 1])
+
+
+def test_robust_eval_autoattack_is_the_standard_ensemble_under_its_own_name():
+    from conftest import parse_project_flags
+
+    from robust_keras.attacks.ensemble import STANDARD
+    from robust_keras.config import Config
+    from robust_keras.workflows import attack_builders
+
+    values = parse_project_flags("--attack_norm=linf", "--attack_eps=0.1", "--robust_eval=autoattack")
+    metric, make = attack_builders.robust_eval(values["robust_eval"], Config(values).attack_settings)
+    assert metric == "autoattack_robust_accuracy"
+    attack = make(logits)
+    assert attack.ensemble.attacks == STANDARD and attack.ensemble.is_standard and attack.ensemble.eps == 0.1
+    x = RNG.random((3, 12, 12, 1), dtype=np.float32)
+    wrong = (np.argmax(logits(x).numpy(), -1) + 1) % 5  # misclassified already: nothing left to attack
+    (x_adv,) = attack(tf.constant(x), tf.constant(wrong), (0, 3))
+    np.testing.assert_array_equal(x_adv, x)
