@@ -125,8 +125,8 @@ def checked_config() -> config_lib.Config:
     from robust_keras.experiment_names import LINF_ONLY, NAMES, SYNTHETIC_DATA, TARGETED_DATASET, TOOLS
 
     if FLAGS.experiment not in NAMES:  # before TensorFlow and MLflow are imported: instant
-        known = sorted([*NAMES, *TOOLS])
-        fail(f"--experiment={_shown(FLAGS.experiment)} is not one of {known} -- pick one of those", 2)
+        known = ", ".join(sorted([*NAMES, *TOOLS]))
+        fail(f"--experiment={_shown(FLAGS.experiment)} is not a known experiment -- pick one of: {known}", 2)
     config = build_config()
     if config.experiment in TARGETED_DATASET and config.attack_target == "none":
         fail(

@@ -1,10 +1,11 @@
-"""Every bench/ script runs end to end at a tiny size (seconds, no peer packages), so a changed
-signature in the library breaks the suite instead of the next measurement. Not a timing test: it
+"""Every bench/ script runs end to end at a tiny size (seconds, no peer packages; in this process, so
+TensorFlow is imported once), so a changed signature in the library breaks the suite instead of the
+next measurement. Not a timing test: it
 checks that each prints its table of figures. The scripts that need the peers' virtualenv (torch)
 are left to `bench/requirements-attack-peers.txt`."""
 
 import os
-import subprocess
+import runpy
 import sys
 
 import pytest
@@ -33,15 +34,16 @@ def test_every_bench_script_is_covered():
 
 
 @pytest.mark.parametrize("script", sorted(TINY))
-def test_bench_script_runs_at_a_tiny_size(script):
-    proc = subprocess.run(
-        [sys.executable, os.path.join("bench", script), *TINY[script]],
-        cwd=ROOT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    assert lines and any(ch.isdigit() for ch in lines[-1]) or "usage:" in proc.stdout, proc.stdout[-2000:]
+def test_bench_script_runs_at_a_tiny_size(script, monkeypatch, capsys):
+    """Runs the script as ``python bench/<script> ARGS`` would, but in this process (TensorFlow is
+    imported once for all of them); the scripts that time children start them as subprocesses."""
+    monkeypatch.setattr(sys, "argv", [os.path.join(ROOT, "bench", script), *TINY[script]])
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "bench"))
+    monkeypatch.chdir(ROOT)
+    try:
+        runpy.run_path(os.path.join(ROOT, "bench", script), run_name="__main__")
+    except SystemExit as stop:  # argparse's --help exits 0
+        assert stop.code in (0, None), stop.code
+    out = capsys.readouterr().out
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    assert lines and any(ch.isdigit() for ch in lines[-1]) or "usage:" in out, out[-2000:]
