@@ -24,7 +24,8 @@ TINY = {
     "ntk_analytic.py": ["--sizes", "8", "--archs", "fc3", "--repeats", "1", "--cases", "train", "--peer_blocks="],
     "ntk_peers.py": ["--help"],  # its peers run in their own virtualenvs; the driver itself must start
 }
-NEEDS_PEERS = {"peers.py", "torch_twins.py", "square_agreement.py"}  # import torch at the top
+# these import torch at the top
+NEEDS_PEERS = {"peers.py", "torch_twins.py", "square_agreement.py", "autoattack_agreement.py"}
 HELPERS = {"bounds.py"}  # the baselines the scripts above import (no output of its own)
 
 
