@@ -57,12 +57,13 @@ def run(config: Config, run: Run) -> dict:
     classes = int(np.asarray(model(transforms.to_float(test.images[:1]))).shape[-1])
     for ensemble in ensembles.values():
         ensemble.check_classes(classes)  # before any attack runs
-    run.log_params({"model_name": name, "model_sha256": savedmodel_hash(config.evaluate_savedmodel)})
+    model_hash = savedmodel_hash(config.evaluate_savedmodel)  # read every file once; every budget's spec uses it
+    run.log_params({"model_name": name, "model_sha256": model_hash})
     rows = []
     for eps, ensemble in ensembles.items():
         directory = run.path("evaluate", f"eps_{eps:g}")
         os.makedirs(directory, exist_ok=True)
-        _check_spec(directory, _spec(config, eps, len(test)))
+        _check_spec(directory, _spec(config, model_hash, eps, len(test)))
         with progress.timed(f"attacks at eps {eps:g}"):
             clean_correct, broken_by = _attack_all(config, ensemble, test, directory, eps)
         outcome = (clean_correct, broken_by)
@@ -71,10 +72,10 @@ def run(config: Config, run: Run) -> dict:
     return {k: v for row in rows for k, v in row["metrics"].items()}
 
 
-def _spec(config: Config, eps: float, examples: int) -> dict:
+def _spec(config: Config, model_hash: str, eps: float, examples: int) -> dict:
     """What the batch files of one budget were made with (a resume must match it)."""
     return {
-        "model_sha256": savedmodel_hash(config.evaluate_savedmodel),
+        "model_sha256": model_hash,
         "dataset": config.dataset,
         "examples": examples,
         "norm": config.attack_norm,
@@ -109,7 +110,7 @@ def _attack_all(config: Config, ensemble: Ensemble, test, directory: str, eps: f
     starts = range(0, len(test), batch)
     seed = derive_seed(config.seed, f"evaluate/eps={eps:g}")
     clean_correct, broken_by = [], []
-    done_examples, attacked, start_time = 0, 0, time.time()
+    attacked, robust_count, start_time = 0, 0, time.time()
     for i, lo in enumerate(starts):
         hi = min(lo + batch, len(test))
         path = os.path.join(directory, f"batch_{i:05d}.npz")
@@ -121,12 +122,12 @@ def _attack_all(config: Config, ensemble: Ensemble, test, directory: str, eps: f
         with np.load(path) as part:
             clean_correct.append(part["clean_correct"])
             broken_by.append(part["broken_by"])
-        done_examples = hi
-        robust = np.mean(np.concatenate(clean_correct) & (np.concatenate(broken_by) == NOT_BROKEN))
+        robust_count += int(np.sum(clean_correct[-1] & (broken_by[-1] == NOT_BROKEN)))
+        robust = robust_count / hi
         rate = attacked / max(time.time() - start_time, 1e-9)
-        eta = f", ETA {(len(test) - done_examples) / rate:.0f}s" if attacked else " (from earlier attempts)"
+        eta = f", ETA {(len(test) - hi) / rate:.0f}s" if attacked else " (from earlier attempts)"
         print(
-            f"[evaluate] eps {eps:g}: batch {i + 1}/{len(starts)} done, {done_examples}/{len(test)} examples, "
+            f"[evaluate] eps {eps:g}: batch {i + 1}/{len(starts)} done, {hi}/{len(test)} examples, "
             f"robust so far {robust:.3f}" + (f", {rate:.1f} ex/s" if attacked else "") + eta,
             flush=True,
         )
