@@ -16,6 +16,10 @@ Losses (z = logits, pi sorts them in decreasing order, y the true label, t the t
 CE; DLR = -(z_y - max_{i != y} z_i) / (z_pi1 - z_pi3); targeted DLR = -(z_y - z_t) / (z_pi1 -
 (z_pi3 + z_pi4) / 2), restart r targeting the (r mod k + 1)-th most likely other class at x.
 Success is always misclassification (argmax != y): APGD measures robust accuracy.
+
+Randomised defences (a model whose logits change from call to call): with ``eot`` = E > 1 every
+iterate's loss and gradient are the means over E forward + backward passes (Expectation over
+Transformation; AutoAttack's "rand" version uses E = 20); misclassification is that of the last draw.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class APGD:
       loss: ``"ce"``, ``"dlr"`` (K >= 3) or ``"dlr_targeted"`` (K >= 4, APGD-T).
       target_classes: APGD-T: the k most likely other classes restarts cycle through (paper: 9).
       rho, alpha: checkpoint condition and momentum (paper: 0.75 each).
+      eot: draws of the model averaged per iterate (1 for a deterministic model).
       clip: (low, high) input box, or None.
     """
 
@@ -66,14 +71,18 @@ class APGD:
         target_classes: int = 9,
         rho: float = 0.75,
         alpha: float = 0.75,
+        eot: int = 1,
         clip: tuple[float, float] | None = (0.0, 1.0),
     ):
         if loss not in LOSSES:
             raise ValueError(f"unknown APGD loss {loss!r}; use one of {LOSSES}")
+        if eot < 1:
+            raise ValueError(f"eot must be at least 1 draw, got {eot}")
         self.logits_fn, self.norm, self.steps, self.restarts = logits_fn, norm, steps, restarts
         # the radius as a variable: set_budget() changes it without retracing the compiled attack
         self._eps = tf.Variable(float(eps), trainable=False, dtype=tf.float32)
         self.loss, self.target_classes, self.rho, self.alpha, self.clip = loss, target_classes, rho, alpha, clip
+        self.eot = eot
         self.step = make_step(norm, self._eps)
         self._checkpoints = checkpoints(steps)
         self._compiled: dict[tuple[int, ...], Callable] = {}
@@ -127,12 +136,23 @@ class APGD:
         logits = tf.cast(self.logits_fn(x_adv), tf.float32)
         return self._objective(logits, labels, targets), tf.argmax(logits, -1, output_type=tf.int64) != labels
 
-    def _evaluate(self, x_adv, labels, targets):
-        """(loss, its input gradient, misclassified)."""
+    def _draw(self, x_adv, labels, targets):
+        """(loss, its input gradient, misclassified) of one forward + backward pass."""
         with tf.GradientTape() as tape:
             tape.watch(x_adv)
             loss, wrong = self._loss_and_wrong(x_adv, labels, targets)
         return loss, tape.gradient(loss, x_adv), wrong
+
+    def _evaluate(self, x_adv, labels, targets):
+        """(loss, gradient, misclassified): one pass, or with eot > 1 the loss and gradient averaged
+        over ``eot`` passes and the last pass's misclassification."""
+        if self.eot == 1:
+            return self._draw(x_adv, labels, targets)
+        loss, grad, wrong = self._draw(x_adv, labels, targets)
+        for _ in tf.range(self.eot - 1):
+            more_loss, more_grad, wrong = self._draw(x_adv, labels, targets)
+            loss, grad = loss + more_loss, grad + more_grad
+        return loss / self.eot, grad / self.eot, wrong
 
     def _project(self, x, x_adv):
         x_adv = x + self.step.project(x_adv - x)

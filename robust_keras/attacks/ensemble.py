@@ -5,6 +5,7 @@ is robust only if no attack breaks it -- the worst case per example.
 The attacks available (names as ``--eval_attacks`` takes them):
 
 - ``apgd_ce``: APGD on the cross-entropy, ``steps`` iterations, one run from a random start;
+- ``apgd_dlr``: APGD on the (untargeted) DLR loss, likewise;
 - ``apgd_t``: APGD on the targeted DLR loss, one run per target: the ``target_classes`` most
   likely other classes at x, in that order, each on the examples the earlier targets left;
 - ``fab_t``: FAB-T, the minimal-norm boundary attack, ``steps`` iterations per target, the same
@@ -14,6 +15,9 @@ The attacks available (names as ``--eval_attacks`` takes them):
 
 :data:`STANDARD` with 100 steps, 9 targets and 5,000 queries is AutoAttack's "standard" version
 (attacks, order, iterations, targets and restarts as the reference; its random draws differ).
+:data:`RAND` with 100 steps and ``eot`` = 20 (each APGD iterate's gradient averaged over 20 draws
+of the model) is its "rand" version, for randomised defences. :attr:`Ensemble.version` names which
+one an ensemble is ("custom" for any other choice).
 """
 
 from __future__ import annotations
@@ -29,8 +33,13 @@ from robust_keras.attacks.fab import FABTargeted
 from robust_keras.attacks.square import Square
 from robust_keras.errors import ModelError
 
-ATTACKS = ("apgd_ce", "apgd_t", "fab_t", "square")
-STANDARD = ATTACKS  # AutoAttack's standard version, in its order
+ATTACKS = ("apgd_ce", "apgd_dlr", "apgd_t", "fab_t", "square")
+STANDARD = ("apgd_ce", "apgd_t", "fab_t", "square")  # AutoAttack's standard version, in its order
+RAND = ("apgd_ce", "apgd_dlr")  # its version for randomised defences (with EOT over 20 draws)
+VERSIONS = {  # name: (attacks, steps, queries, target classes, eot); None where the version has no such part
+    "standard": (STANDARD, 100, 5000, 9, 1),
+    "rand": (RAND, 100, None, None, 20),
+}
 NOT_BROKEN = -1  # broken_by of an example no attack broke (or one misclassified from the start)
 
 
@@ -57,7 +66,7 @@ class Ensemble:
       logits_fn: float32 (B, ...) in [0, 1] -> float32 (B, K) logits.
       attacks: names from :data:`ATTACKS`, run in the given order.
       steps: APGD iterations; queries: Square iterations; target_classes: APGD-T's targets
-        (capped at K - 1).
+        (capped at K - 1); eot: draws of the model each APGD gradient averages (randomised models).
     """
 
     def __init__(
@@ -66,31 +75,35 @@ class Ensemble:
         *,
         norm: str,
         eps: float,
-        attacks: Sequence[str] = ATTACKS,
+        attacks: Sequence[str] = STANDARD,
         steps: int = 100,
         queries: int = 5000,
         target_classes: int = 9,
+        eot: int = 1,
     ):
         unknown = [a for a in attacks if a not in ATTACKS]
         if unknown or not attacks:
             raise ValueError(f"unknown attacks {unknown} (choose from {', '.join(ATTACKS)})")
         self.logits_fn, self.attacks, self.target_classes = logits_fn, tuple(attacks), target_classes
-        self.is_standard = self.attacks == STANDARD and (steps, queries, target_classes) == (100, 5000, 9)
+        self.version = _version(self.attacks, steps, queries, target_classes, eot)
         self.norm, self.eps = norm, float(eps)
+        apgd = dict(norm=norm, eps=eps, steps=steps, eot=eot)
         self._runs = {
-            "apgd_ce": APGD(logits_fn, norm=norm, eps=eps, steps=steps, loss="ce"),
-            "apgd_t": APGD(logits_fn, norm=norm, eps=eps, steps=steps, loss="dlr_targeted"),
+            "apgd_ce": APGD(logits_fn, loss="ce", **apgd),
+            "apgd_dlr": APGD(logits_fn, loss="dlr", **apgd),
+            "apgd_t": APGD(logits_fn, loss="dlr_targeted", **apgd),
             "fab_t": FABTargeted(logits_fn, norm=norm, eps=eps, steps=steps),
             "square": Square(logits_fn, norm=norm, eps=eps, queries=queries),
         }
 
     def check_classes(self, classes: int) -> None:
-        """Refuses an ensemble its model cannot take (APGD-T's DLR loss needs 4 classes)."""
-        if "apgd_t" in self.attacks and classes < 4:
-            raise ModelError(
-                f"apgd_t (targeted DLR loss) needs at least 4 classes; the model has {classes}",
-                "drop apgd_t from --eval_attacks",
-            )
+        """Refuses an ensemble its model cannot take (the DLR losses need 3 or 4 classes)."""
+        for name, need, what in (("apgd_t", 4, "targeted DLR loss"), ("apgd_dlr", 3, "DLR loss")):
+            if name in self.attacks and classes < need:
+                raise ModelError(
+                    f"{name} ({what}) needs at least {need} classes; the model has {classes}",
+                    f"drop {name} from --eval_attacks",
+                )
 
     def _within(self, found, x) -> np.ndarray:
         """bool (n,): inside the eps-ball (FAB's closest point may lie beyond it), float32 slack."""
@@ -128,3 +141,13 @@ class Ensemble:
                 x_adv[left[wrong]] = found[wrong]
                 broken_by[left[wrong]] = index
         return EnsembleResult(clean_correct, broken_by, x_adv)
+
+
+def _version(attacks: tuple, steps: int, queries: int, target_classes: int, eot: int) -> str:
+    """ "standard" or "rand" when the settings are that AutoAttack version's, else "custom"."""
+    for name, (names, *settings) in VERSIONS.items():
+        if attacks == names and all(
+            want is None or got == want for want, got in zip(settings, (steps, queries, target_classes, eot))
+        ):
+            return name
+    return "custom"

@@ -1,7 +1,9 @@
 """Robust accuracy of any SavedModel on the test split of ``--dataset``, under an ensemble of
-attacks run with AutoAttack's protocol (attacks/ensemble.py; docs/methods.md §D.3; by default
-AutoAttack's standard version), at one or several budgets ``--eval_eps`` of the ``--attack_norm``
-ball.
+attacks run with AutoAttack's protocol (attacks/ensemble.py; docs/methods.md §D.3;
+``--eval_version``: AutoAttack's standard version, its rand version for randomised defences, or a
+custom choice), at one or several budgets ``--eval_eps`` of the ``--attack_norm`` ball. Before
+attacking, two calls on the same images tell whether the model is randomised; a version that does
+not fit the model is warned about (as the reference does).
 
 Per budget, the examples are attacked batch by batch (``--eval_batch_size``); each finished batch
 is written to ``evaluate/eps_<eps>/batch_<i>.npz`` (atomic), so an interrupted run resumes at the
@@ -23,7 +25,7 @@ import numpy as np
 
 from robust_keras import progress
 from robust_keras.atomic_files import atomic_open, write_json
-from robust_keras.attacks.ensemble import NOT_BROKEN, Ensemble
+from robust_keras.attacks.ensemble import NOT_BROKEN, VERSIONS, Ensemble
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.errors import ConfigError, DataError
@@ -42,23 +44,16 @@ def run(config: Config, run: Run) -> dict:
     _, test = clean_data.load_clean(config.data_settings)
     model = load_model(config.evaluate_savedmodel, test.image_shape, config.trust_savedmodels)
     name = model.metadata.get("model") or os.path.basename(os.path.normpath(config.evaluate_savedmodel))
-    ensembles = {
-        eps: Ensemble(
-            model,
-            norm=config.attack_norm,
-            eps=eps,
-            attacks=config.eval_attacks,
-            steps=config.eval_steps,
-            queries=config.eval_queries,
-            target_classes=config.eval_target_classes,
-        )
-        for eps in budgets
-    }
-    classes = int(np.asarray(model(transforms.to_float(test.images[:1]))).shape[-1])
+    settings = ensemble_settings(config)
+    ensembles = {eps: Ensemble(model, norm=config.attack_norm, eps=eps, **settings) for eps in budgets}
+    probe = transforms.to_float(test.images[: config.eval_batch_size])
+    logits = np.asarray(model(probe))
     for ensemble in ensembles.values():
-        ensemble.check_classes(classes)  # before any attack runs
+        ensemble.check_classes(logits.shape[-1])  # before any attack runs
+    randomised = not np.array_equal(logits, np.asarray(model(probe)))
+    _warn_if_version_misfits(config.eval_version, randomised)
     model_hash = savedmodel_hash(config.evaluate_savedmodel)  # read every file once; every budget's spec uses it
-    run.log_params({"model_name": name, "model_sha256": model_hash})
+    run.log_params({"model_name": name, "model_sha256": model_hash, "model_randomised": randomised})
     rows = []
     for eps, ensemble in ensembles.items():
         directory = run.path("evaluate", f"eps_{eps:g}")
@@ -67,9 +62,42 @@ def run(config: Config, run: Run) -> dict:
         with progress.timed(f"attacks at eps {eps:g}"):
             clean_correct, broken_by = _attack_all(config, ensemble, test, directory, eps)
         outcome = (clean_correct, broken_by)
-        rows.append(_report(config, run, directory, test, eps, outcome, name, ensemble.is_standard))
+        rows.append(_report(config, run, directory, test, eps, outcome, name, ensemble))
     _write_summary(run, rows)
     return {k: v for row in rows for k, v in row["metrics"].items()}
+
+
+def ensemble_settings(config: Config) -> dict:
+    """The Ensemble's keyword arguments: those of --eval_version, or the --eval_* flags for custom."""
+    if config.eval_version in VERSIONS:
+        attacks, steps, queries, targets, eot = VERSIONS[config.eval_version]
+        settings = dict(attacks=attacks, steps=steps, eot=eot)
+        settings.update({k: v for k, v in (("queries", queries), ("target_classes", targets)) if v is not None})
+        return settings
+    return dict(
+        attacks=tuple(config.eval_attacks),
+        steps=config.eval_steps,
+        queries=config.eval_queries,
+        target_classes=config.eval_target_classes,
+        eot=config.eval_eot,
+    )
+
+
+def _warn_if_version_misfits(version: str, randomised: bool) -> None:
+    if randomised and version == "standard":
+        print(
+            "[evaluate] warning: the model's logits differ between two calls on the same images (a randomised "
+            "defence): single-draw gradients understate its vulnerability -- --eval_version=rand averages 20 "
+            "draws per step",
+            flush=True,
+        )
+    elif not randomised and version == "rand":
+        print(
+            "[evaluate] warning: the model gives the same logits on every call: the rand version's 20 draws "
+            "per step repeat one pass (20x the time) and it omits APGD-T, FAB-T and Square -- "
+            "--eval_version=standard fits a deterministic model",
+            flush=True,
+        )
 
 
 def _spec(config: Config, model_hash: str, eps: float, examples: int) -> dict:
@@ -80,10 +108,8 @@ def _spec(config: Config, model_hash: str, eps: float, examples: int) -> dict:
         "examples": examples,
         "norm": config.attack_norm,
         "eps": eps,
-        "attacks": list(config.eval_attacks),
-        "apgd_steps": config.eval_steps,
-        "square_queries": config.eval_queries,
-        "apgd_t_targets": config.eval_target_classes,
+        "version": config.eval_version,
+        **{k: list(v) if k == "attacks" else v for k, v in ensemble_settings(config).items()},
         "batch_size": config.eval_batch_size,
         "seed": config.seed,
     }
@@ -134,9 +160,9 @@ def _attack_all(config: Config, ensemble: Ensemble, test, directory: str, eps: f
     return np.concatenate(clean_correct), np.concatenate(broken_by)
 
 
-def _report(config: Config, run: Run, directory: str, test, eps: float, outcome, name: str, standard: bool) -> dict:
+def _report(config: Config, run: Run, directory: str, test, eps: float, outcome, name: str, ensemble) -> dict:
     """Saves the per-example results ``outcome`` = (clean_correct, broken_by), logs the metrics;
-    returns the summary row of one budget (``standard``: AutoAttack's standard ensemble)."""
+    returns the summary row of one budget, attacked by ``ensemble``."""
     clean_correct, broken_by = outcome
     n = len(test)
     with atomic_open(os.path.join(directory, "per_example.npz"), "wb") as f:
@@ -145,7 +171,7 @@ def _report(config: Config, run: Run, directory: str, test, eps: float, outcome,
     robust = float(np.mean(clean_correct & (broken_by == NOT_BROKEN)))
     metrics = {"clean/accuracy": float(clean_correct.mean()), f"robust_accuracy/eps_{eps:g}": robust}
     breakdown = {}
-    for index, attack in enumerate(config.eval_attacks):
+    for index, attack in enumerate(ensemble.attacks):
         broken = int(np.sum(broken_by == index))
         breakdown[attack] = broken
         metrics[f"broken_by/{attack}/eps_{eps:g}"] = broken / n
@@ -161,8 +187,8 @@ def _report(config: Config, run: Run, directory: str, test, eps: float, outcome,
         "eps": eps,
         "clean_accuracy": metrics["clean/accuracy"],
         "robust_accuracy": robust,
-        "attacks": "+".join(config.eval_attacks),
-        "ensemble": "AutoAttack standard" if standard else "custom",
+        "attacks": "+".join(ensemble.attacks),
+        "ensemble": f"AutoAttack {ensemble.version}" if ensemble.version != "custom" else "custom",
         "broken_by": breakdown,
         "metrics": metrics,
     }
@@ -191,7 +217,8 @@ def _write_summary(run: Run, rows: list[dict]) -> None:
         "Robust accuracy: share of test examples classified correctly at x and at every point the attacks "
         "found, attacks run in order on the examples still correct (AutoAttack's protocol). 'AutoAttack "
         "standard': APGD-CE, APGD-T, FAB-T, Square with the reference's iterations, targets and queries; "
-        "'custom': another choice of attacks or settings.\n\n"
+        "'AutoAttack rand': APGD-CE and APGD-DLR averaging each gradient over 20 draws of a randomised "
+        "model; 'custom': another choice of attacks or settings.\n\n"
     )
     with atomic_open(run.path("summary.md"), "w") as f:
         f.write(note + "\n".join(lines) + "\n")

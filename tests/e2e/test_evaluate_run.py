@@ -39,6 +39,7 @@ def _evaluate(savedmodel, out, *extra):
         f"--evaluate_savedmodel={savedmodel}",
         "--attack_norm=linf",
         "--eval_eps=0.12",
+        "--eval_version=custom",
         "--eval_steps=10",
         "--eval_queries=30",
         "--eval_target_classes=2",
@@ -72,7 +73,9 @@ def test_evaluate_reports_resumes_and_refuses(savedmodel, tmp_path):
     assert f"| cnn_mnist | mnist_sample test (60) | Linf | 0.12 | {100 * row['clean_accuracy']:.2f}% |" in md
     assert row["ensemble"] == "custom"  # 10 steps, 2 targets, 30 queries: not AutoAttack's settings
     client = MlflowClient(tracking_uri=f"sqlite:///{out}/m.db")
-    metrics = client.get_run((out / "mlflow_run_id").read_text().strip()).data.metrics
+    logged = client.get_run((out / "mlflow_run_id").read_text().strip()).data
+    metrics = logged.metrics
+    assert logged.params["model_randomised"] == "False" and logged.params["eval_version"] == "custom"
     assert metrics["robust_accuracy/eps_0.12"] == pytest.approx(robust.mean())
     assert metrics["broken_by/apgd_ce/eps_0.12"] == pytest.approx(broken[0] / 60)
     # interrupted after the first batch: the rerun attacks only the second, with the same outcome

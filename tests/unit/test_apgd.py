@@ -124,3 +124,74 @@ def test_robust_eval_flag_picks_the_attack_and_its_own_metric_name(robust_mlp):
         found.update(RobustEvaluator("test", images, y_test[:200], make, 200, metric=metric).evaluate(model))
     assert sorted(found) == ["test/apgd_t_robust_accuracy", "test/robust_accuracy"]
     assert found["test/apgd_t_robust_accuracy"] < found["test/robust_accuracy"], found
+
+
+class _Alternating:
+    """A randomised model whose draws are known: linear logits with W1 on odd calls, W2 on even ones."""
+
+    def __init__(self, d: int, classes: int):
+        self.w = [tf.constant(RNG.normal(size=(d, classes)).astype(np.float32)) for _ in range(2)]
+        self.calls = tf.Variable(0)
+
+    def __call__(self, x):
+        self.calls.assign_add(1)
+        return tf.reshape(x, [tf.shape(x)[0], -1]) @ tf.where(self.calls % 2 == 1, self.w[0], self.w[1])
+
+
+def test_eot_averages_loss_and_gradient_over_draws():
+    model = _Alternating(6, 4)
+    x, y = tf.constant(RNG.random((3, 6), dtype=np.float32)), tf.constant([0, 1, 3], tf.int64)
+
+    def by_hand(w):  # CE of linear logits: loss and input gradient W (softmax(z) - onehot(y))
+        z = x.numpy() @ w.numpy()
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        return -np.log(p[np.arange(3), y.numpy()]), (p - np.eye(4)[y.numpy()]) @ w.numpy().T
+
+    (l1, g1), (l2, g2) = by_hand(model.w[0]), by_hand(model.w[1])
+    loss, grad, _ = APGD(model, norm="linf", eps=0.1, loss="ce", eot=4)._evaluate(x, y, None)
+    np.testing.assert_allclose(loss, (l1 + l2) / 2, rtol=1e-5)
+    np.testing.assert_allclose(grad, (g1 + g2) / 2, rtol=1e-4, atol=1e-6)
+    model.calls.assign(0)
+    loss, grad, _ = APGD(model, norm="linf", eps=0.1, loss="ce")._evaluate(x, y, None)  # one draw: W1
+    np.testing.assert_allclose(grad, g1, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="eot"):
+        APGD(model, norm="linf", eps=0.1, eot=0)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_eot_breaks_a_defence_that_randomises_its_gradients(seed):
+    """Logits W x + c (R x - stop_gradient(R x)), R drawn afresh per call: the same (linear) decision
+    at every call, but each draw's gradient W + c R is mostly noise. Against the noise-free model
+    (c = 0) APGD breaks almost every example within 0.8 eps of the closed-form l-inf distance; single
+    draws leave many of them unbroken (the defence "works"), and 20 draws per step close at least
+    three quarters of that gap. Never an example beyond the distance."""
+    tf.random.set_seed(seed)
+    rng = np.random.default_rng(seed)
+    d, classes, eps = 144, 5, 0.05
+    w = (0.05 * rng.normal(size=(d, classes))).astype(np.float32)
+
+    def model(c):
+        def logits(x):
+            flat = tf.reshape(x, [tf.shape(x)[0], -1])
+            noise = flat @ (c * tf.random.normal([d, classes]))
+            return flat @ w + (noise - tf.stop_gradient(noise))
+
+        return logits
+
+    x = (0.25 + 0.5 * rng.random((200, d))).astype(np.float32)  # the [0, 1] box does not bind at eps
+    z = x @ w
+    y = z.argmax(1)
+    margin = z[np.arange(200), y][:, None] - z  # (n, K); distance to class j's halfspace: margin / ||w_y - w_j||_1
+    spread = np.abs(w[:, y].T[:, :, None] - w[None, :, :]).sum(1)
+    distance = np.where(np.eye(classes, dtype=bool)[y], np.inf, margin / spread).min(1)
+    near, far = distance <= 0.8 * eps, distance > eps
+    assert near.sum() > 50 and far.any()
+    broke = {
+        (c, eot): APGD(model(c), norm="linf", eps=eps, steps=100, loss="ce", eot=eot)(x, y, (seed, 0))[1].numpy()
+        for c, eot in ((0.0, 1), (0.3, 1), (0.3, 20))
+    }
+    assert not any(b[far].any() for b in broke.values())  # sound: never beyond the closed form
+    plain, one, twenty = (broke[k][near].mean() for k in ((0.0, 1), (0.3, 1), (0.3, 20)))
+    assert plain >= 0.9 and plain - one >= 0.1, (plain, one)
+    assert plain - twenty <= 0.25 * (plain - one), (plain, one, twenty)

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from robust_keras.attacks import APGD
-from robust_keras.attacks.ensemble import NOT_BROKEN, Ensemble
+from robust_keras.attacks.ensemble import NOT_BROKEN, RAND, Ensemble
 from robust_keras.attacks.square import Square
 from robust_keras.errors import ModelError
 
@@ -52,6 +52,30 @@ def test_refuses_unknown_attacks_and_apgd_t_on_three_classes():
         three(np.zeros((2, 12, 12, 1), np.float32), [0, 1])
 
 
+def test_versions_are_named_by_their_settings():
+    assert Ensemble(logits, norm="linf", eps=0.1).version == "standard"
+    assert Ensemble(logits, norm="l2", eps=0.5, attacks=RAND, eot=20).version == "rand"
+    assert Ensemble(logits, norm="linf", eps=0.1, attacks=RAND).version == "custom"  # no EOT
+    assert Ensemble(logits, norm="linf", eps=0.1, steps=10).version == "custom"
+    two = Ensemble(lambda x: logits(x)[:, :2], norm="linf", eps=0.1, attacks=RAND, steps=2)
+    with pytest.raises(ModelError, match="drop apgd_dlr"):
+        two(np.zeros((2, 12, 12, 1), np.float32), [0, 1])
+
+
+def test_evaluate_versions_fix_their_settings():
+    from conftest import parse_project_flags
+
+    from robust_keras.config import Config
+    from robust_keras.experiments.evaluate import ensemble_settings
+
+    rand = ensemble_settings(Config(parse_project_flags("--experiment=evaluate", "--eval_version=rand")))
+    assert rand == dict(attacks=RAND, steps=100, eot=20)
+    custom = parse_project_flags("--experiment=evaluate", "--eval_version=custom", "--eval_eot=3", "--eval_steps=7")
+    assert ensemble_settings(Config(custom))["eot"] == 3
+    with pytest.raises(Exception, match="add --eval_version=custom"):
+        parse_project_flags("--experiment=evaluate", "--eval_steps=7")  # standard fixes its steps
+
+
 def test_robust_eval_autoattack_is_the_standard_ensemble_under_its_own_name():
     from conftest import parse_project_flags
 
@@ -63,7 +87,7 @@ def test_robust_eval_autoattack_is_the_standard_ensemble_under_its_own_name():
     metric, make = attack_builders.robust_eval(values["robust_eval"], Config(values).attack_settings)
     assert metric == "autoattack_robust_accuracy"
     attack = make(logits)
-    assert attack.ensemble.attacks == STANDARD and attack.ensemble.is_standard and attack.ensemble.eps == 0.1
+    assert attack.ensemble.attacks == STANDARD and attack.ensemble.version == "standard" and attack.ensemble.eps == 0.1
     x = RNG.random((3, 12, 12, 1), dtype=np.float32)
     wrong = (np.argmax(logits(x).numpy(), -1) + 1) % 5  # misclassified already: nothing left to attack
     (x_adv,) = attack(tf.constant(x), tf.constant(wrong), (0, 3))
