@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from robust_keras import progress
+from robust_keras.analysis.plots import curves_vs
 from robust_keras.atomic_files import atomic_open, write_json
 from robust_keras.attacks.ensemble import NOT_BROKEN, VERSIONS, Ensemble
 from robust_keras.config import Config
@@ -64,6 +65,7 @@ def run(config: Config, run: Run) -> dict:
         outcome = (clean_correct, broken_by)
         rows.append(_report(config, run, directory, test, eps, outcome, name, ensemble))
     _write_summary(run, rows)
+    run.log_artifact(_plot_budgets(run.path("robust_accuracy_vs_eps.png"), rows, classes=logits.shape[-1]), "plots")
     return {k: v for row in rows for k, v in row["metrics"].items()}
 
 
@@ -183,6 +185,7 @@ def _report(config: Config, run: Run, directory: str, test, eps: float, outcome,
     return {
         "model": name,
         "dataset": f"{config.dataset} test ({n})",
+        "examples": n,
         "threat_model": THREAT[config.attack_norm],
         "eps": eps,
         "clean_accuracy": metrics["clean/accuracy"],
@@ -192,6 +195,30 @@ def _report(config: Config, run: Run, directory: str, test, eps: float, outcome,
         "broken_by": breakdown,
         "metrics": metrics,
     }
+
+
+def _plot_budgets(path: str, rows: list[dict], classes: int) -> str:
+    """Accuracy against the budget eps (0 = clean), after each attack of the ensemble in turn: the
+    last curve is the ensemble's robust accuracy, the gaps between curves what each attack added."""
+    rows = sorted(rows, key=lambda row: row["eps"])
+    first = rows[0]
+    n = first["examples"]
+    attacks = list(first["broken_by"])
+    series = {}
+    for k in range(1, len(attacks) + 1):
+        label = "after " + " + ".join(attacks[:k]) if k < len(attacks) else f"robust accuracy ({first['ensemble']})"
+        series[label] = [first["clean_accuracy"]] + [
+            row["clean_accuracy"] - sum(row["broken_by"][a] for a in attacks[:k]) / n for row in rows
+        ]
+    return curves_vs(
+        path,
+        [0.0] + [row["eps"] for row in rows],
+        series,
+        title=f"{first['model']} on {first['dataset']}: accuracy against the attack budget (eps 0 = clean)",
+        xlabel=f"eps ({first['threat_model']} radius, pixel units of inputs in [0, 1])",
+        ylabel="accuracy (share of test examples)",
+        chance=1.0 / classes,
+    )
 
 
 def _write_summary(run: Run, rows: list[dict]) -> None:

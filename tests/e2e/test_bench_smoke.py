@@ -25,7 +25,7 @@ TINY = {
     "ntk_peers.py": ["--help"],  # its peers run in their own virtualenvs; the driver itself must start
 }
 # these import torch at the top
-NEEDS_PEERS = {"peers.py", "torch_twins.py", "square_agreement.py", "autoattack_agreement.py"}
+NEEDS_PEERS = {"peers.py", "torch_twins.py", "square_agreement.py", "autoattack_agreement.py", "autoattack_peers.py"}
 HELPERS = {"bounds.py"}  # the baselines the scripts above import (no output of its own)
 
 

@@ -73,9 +73,11 @@ def test_evaluate_reports_resumes_and_refuses(savedmodel, tmp_path):
     assert f"| cnn_mnist | mnist_sample test (60) | Linf | 0.12 | {100 * row['clean_accuracy']:.2f}% |" in md
     assert row["ensemble"] == "custom"  # 10 steps, 2 targets, 30 queries: not AutoAttack's settings
     client = MlflowClient(tracking_uri=f"sqlite:///{out}/m.db")
-    logged = client.get_run((out / "mlflow_run_id").read_text().strip()).data
+    run_id = (out / "mlflow_run_id").read_text().strip()
+    logged = client.get_run(run_id).data
     metrics = logged.metrics
     assert logged.params["model_randomised"] == "False" and logged.params["eval_version"] == "custom"
+    assert [a.path for a in client.list_artifacts(run_id, "plots")] == ["plots/robust_accuracy_vs_eps.png"]
     assert metrics["robust_accuracy/eps_0.12"] == pytest.approx(robust.mean())
     assert metrics["broken_by/apgd_ce/eps_0.12"] == pytest.approx(broken[0] / 60)
     # interrupted after the first batch: the rerun attacks only the second, with the same outcome

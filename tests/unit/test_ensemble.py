@@ -92,3 +92,10 @@ def test_robust_eval_autoattack_is_the_standard_ensemble_under_its_own_name():
     wrong = (np.argmax(logits(x).numpy(), -1) + 1) % 5  # misclassified already: nothing left to attack
     (x_adv,) = attack(tf.constant(x), tf.constant(wrong), (0, 3))
     np.testing.assert_array_equal(x_adv, x)
+
+
+def test_warm_up_traces_every_attack_even_when_apgd_breaks_everything():
+    ensemble = Ensemble(logits, norm="linf", eps=0.1, steps=2, queries=2, target_classes=1)
+    x = RNG.random((2, 12, 12, 1), dtype=np.float32)
+    ensemble.warm_up(x, np.argmax(logits(x).numpy(), -1))
+    assert all(ensemble._runs[name]._compiled for name in ensemble.attacks)
