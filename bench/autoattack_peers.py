@@ -132,6 +132,22 @@ def run_art(model, x, y, eps: float, budget: tuple[int, int], batch: int) -> tup
     return robust, {a: int(np.sum(best == i)) for i, a in enumerate(SHARED)}, seconds
 
 
+COMPARISONS = {  # name: (title, our attacks, the peer, (model, twin, x, y, eps, budget, batch) -> its result)
+    "standard": (
+        "standard version (APGD-CE, APGD-T, FAB-T, Square)",
+        STANDARD,
+        "reference (torchattacks)",
+        lambda model, twin, *rest: run_torch_reference(twin, *rest),
+    ),
+    "ce+dlr+sq": (
+        "APGD-CE, APGD-DLR, Square (the attacks ART's AutoAttack can chain)",
+        SHARED,
+        "ART AutoAttack",
+        lambda model, twin, *rest: run_art(model, *rest),
+    ),
+}
+
+
 def report(label: str, robust: np.ndarray, broken: dict, seconds: float) -> None:
     counts = ", ".join(f"{a} {k}" for a, k in broken.items())
     print(f"  {label:<28} robust accuracy {robust.mean():.4f}  ({counts})  {seconds:7.1f} s", flush=True)
@@ -168,20 +184,14 @@ def main() -> None:
             flush=True,
         )
         batch, budget = min(args.batch, len(y)), (args.steps, args.queries)
-        if "standard" in args.compare:
-            print(" standard version (APGD-CE, APGD-T, FAB-T, Square):")
-            ours = run_ours(model, x, y, eps, STANDARD, budget, batch)
+        for comparison in args.compare.split(","):
+            title, attacks, peer, run_peer = COMPARISONS[comparison]
+            print(f" {title}:")
+            ours = run_ours(model, x, y, eps, attacks, budget, batch)
             report("robust_keras", *ours)
-            reference = run_torch_reference(twin, x, y, eps, budget, batch)
-            report("reference (torchattacks)", *reference)
-            print(f"  speed robust_keras / reference: {reference[2] / ours[2]:.2f}x", flush=True)
-        if "ce+dlr+sq" in args.compare:
-            print(" APGD-CE, APGD-DLR, Square (the attacks ART's AutoAttack can chain):")
-            ours = run_ours(model, x, y, eps, SHARED, budget, batch)
-            report("robust_keras", *ours)
-            art = run_art(model, x, y, eps, budget, batch)
-            report("ART AutoAttack", *art)
-            print(f"  speed robust_keras / ART: {art[2] / ours[2]:.2f}x", flush=True)
+            theirs = run_peer(model, twin, x, y, eps, budget, batch)
+            report(peer, *theirs)
+            print(f"  speed robust_keras / {peer}: {theirs[2] / ours[2]:.2f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def run(config: Config, run: Run) -> dict:
     for eps, ensemble in ensembles.items():
         directory = run.path("evaluate", f"eps_{eps:g}")
         os.makedirs(directory, exist_ok=True)
-        _check_spec(directory, _spec(config, model_hash, eps, len(test)))
+        _check_spec(directory, _spec(config, settings, model_hash, eps, len(test)))
         with progress.timed(f"attacks at eps {eps:g}"):
             clean_correct, broken_by = _attack_all(config, ensemble, test, directory, eps)
         outcome = (clean_correct, broken_by)
@@ -102,8 +102,9 @@ def _warn_if_version_misfits(version: str, randomised: bool) -> None:
         )
 
 
-def _spec(config: Config, model_hash: str, eps: float, examples: int) -> dict:
-    """What the batch files of one budget were made with (a resume must match it)."""
+def _spec(config: Config, settings: dict, model_hash: str, eps: float, examples: int) -> dict:
+    """What the batch files of one budget were made with (a resume must match it); ``settings``:
+    the ensemble's (:func:`ensemble_settings`)."""
     return {
         "model_sha256": model_hash,
         "dataset": config.dataset,
@@ -111,7 +112,7 @@ def _spec(config: Config, model_hash: str, eps: float, examples: int) -> dict:
         "norm": config.attack_norm,
         "eps": eps,
         "version": config.eval_version,
-        **{k: list(v) if k == "attacks" else v for k, v in ensemble_settings(config).items()},
+        **{k: list(v) if k == "attacks" else v for k, v in settings.items()},
         "batch_size": config.eval_batch_size,
         "seed": config.seed,
     }
