@@ -16,8 +16,13 @@ The attacks available (names as ``--eval_attacks`` takes them):
 :data:`STANDARD` with 100 steps, 9 targets and 5,000 queries is AutoAttack's "standard" version
 (attacks, order, iterations, targets and restarts as the reference; its random draws differ).
 :data:`RAND` with 100 steps and ``eot`` = 20 (each APGD iterate's gradient averaged over 20 draws
-of the model) is its "rand" version, for randomised defences. :attr:`Ensemble.version` names which
-one an ensemble is ("custom" for any other choice).
+of the model) is its "rand" version, for randomised defences. :data:`STANDARD_TWO_CLASS` is what of
+the standard version a two-class model can take: APGD-T's targeted DLR loss needs 4 classes, and
+FAB-T's 9 targets shrink to the one other class (the reference cannot run its standard version on
+two classes). :attr:`Ensemble.version` names which one an ensemble is ("custom" for any other choice).
+
+Inputs are images in [0, 1] by default; ``clip=None`` drops the box for unbounded inputs (vectors
+(B, D) such as feature averaging's Gaussian clusters), in every attack.
 """
 
 from __future__ import annotations
@@ -36,9 +41,11 @@ from robust_keras.errors import ModelError
 ATTACKS = ("apgd_ce", "apgd_dlr", "apgd_t", "fab_t", "square")
 STANDARD = ("apgd_ce", "apgd_t", "fab_t", "square")  # AutoAttack's standard version, in its order
 RAND = ("apgd_ce", "apgd_dlr")  # its version for randomised defences (with EOT over 20 draws)
+STANDARD_TWO_CLASS = ("apgd_ce", "fab_t", "square")  # the standard version's attacks two classes allow
 VERSIONS = {  # name: (attacks, steps, queries, target classes, eot); None where the version has no such part
     "standard": (STANDARD, 100, 5000, 9, 1),
     "rand": (RAND, 100, None, None, 20),
+    "standard_two_class": (STANDARD_TWO_CLASS, 100, 5000, None, 1),  # FAB-T: the one other class
 }
 NOT_BROKEN = -1  # broken_by of an example no attack broke (or one misclassified from the start)
 
@@ -60,13 +67,14 @@ class EnsembleResult:
 
 
 class Ensemble:
-    """``attacks`` in order on the l-inf or l2 ball of radius ``eps`` around x in [0, 1].
+    """``attacks`` in order on the l-inf or l2 ball of radius ``eps`` around x (in the box ``clip``).
 
     Args:
-      logits_fn: float32 (B, ...) in [0, 1] -> float32 (B, K) logits.
+      logits_fn: float32 (B, ...) inputs -> float32 (B, K) logits.
       attacks: names from :data:`ATTACKS`, run in the given order.
       steps: APGD iterations; queries: Square iterations; target_classes: APGD-T's targets
         (capped at K - 1); eot: draws of the model each APGD gradient averages (randomised models).
+      clip: (low, high) box of valid inputs, (0, 1) for images; None: unbounded inputs.
     """
 
     def __init__(
@@ -80,29 +88,45 @@ class Ensemble:
         queries: int = 5000,
         target_classes: int = 9,
         eot: int = 1,
+        clip: tuple[float, float] | None = (0.0, 1.0),
     ):
         unknown = [a for a in attacks if a not in ATTACKS]
         if unknown or not attacks:
             raise ValueError(f"unknown attacks {unknown} (choose from {', '.join(ATTACKS)})")
         self.logits_fn, self.attacks, self.target_classes = logits_fn, tuple(attacks), target_classes
-        self.version = _version(self.attacks, steps, queries, target_classes, eot)
+        self._settings, self._classes = (steps, queries, target_classes, eot), None
         self.norm, self.eps = norm, float(eps)
-        apgd = dict(norm=norm, eps=eps, steps=steps, eot=eot)
+        apgd = dict(norm=norm, eps=eps, steps=steps, eot=eot, clip=clip)
         self._runs = {
             "apgd_ce": APGD(logits_fn, loss="ce", **apgd),
             "apgd_dlr": APGD(logits_fn, loss="dlr", **apgd),
             "apgd_t": APGD(logits_fn, loss="dlr_targeted", **apgd),
-            "fab_t": FABTargeted(logits_fn, norm=norm, eps=eps, steps=steps),
-            "square": Square(logits_fn, norm=norm, eps=eps, queries=queries),
+            "fab_t": FABTargeted(logits_fn, norm=norm, eps=eps, steps=steps, clip=clip),
+            "square": Square(logits_fn, norm=norm, eps=eps, queries=queries, clip=clip),
         }
+
+    @property
+    def version(self) -> str:
+        """ "standard", "rand", "standard_two_class" (on a model seen to have two classes, or not
+        seen yet) or "custom"."""
+        version = _version(self.attacks, *self._settings)
+        return "custom" if version == "standard_two_class" and self._classes not in (None, 2) else version
+
+    def set_budget(self, eps: float) -> None:
+        """Changes the radius of every attack for later calls (their compiled graphs are kept)."""
+        self.eps = float(eps)
+        for attack in self._runs.values():
+            attack.set_budget(eps)
 
     def check_classes(self, classes: int) -> None:
         """Refuses an ensemble its model cannot take (the DLR losses need 3 or 4 classes)."""
+        self._classes = classes
         for name, need, what in (("apgd_t", 4, "targeted DLR loss"), ("apgd_dlr", 3, "DLR loss")):
             if name in self.attacks and classes < need:
+                two_class = " (two classes: --eval_version=standard_two_class)" if classes == 2 else ""
                 raise ModelError(
                     f"{name} ({what}) needs at least {need} classes; the model has {classes}",
-                    f"drop {name} from --eval_attacks",
+                    f"drop {name} from --eval_attacks{two_class}",
                 )
 
     def warm_up(self, x: np.ndarray, labels: np.ndarray) -> None:
@@ -122,7 +146,7 @@ class Ensemble:
         return np.argmax(np.asarray(self.logits_fn(tf.convert_to_tensor(x))), -1) != labels
 
     def __call__(self, x: np.ndarray, labels: np.ndarray, seed: tuple[int, int] = (0, 0)) -> EnsembleResult:
-        """x float32 (B, ...) in [0, 1], labels int (B,); ``seed`` makes every attack's draws."""
+        """x float32 (B, ...) (in ``clip``), labels int (B,); ``seed`` makes every attack's draws."""
         x, labels = np.asarray(x, np.float32), np.asarray(labels, np.int64)
         logits = np.asarray(self.logits_fn(tf.convert_to_tensor(x)))
         self.check_classes(logits.shape[-1])

@@ -6,7 +6,8 @@ Per example, toward the target class t (the k-th most likely wrong class at x), 
 - linearise the boundary between the label y and t at the iterate: f = z_t - z_y, g = grad_x f,
   the hyperplane {v : f + <g, v - x^(i)> = 0};
 - project both the iterate and the original x onto it, inside the box [0, 1] (:func:`box_projection`:
-  the smallest l-inf / l2 step that reaches the hyperplane without leaving the box): d_i, d_0;
+  the smallest l-inf / l2 step that reaches the hyperplane without leaving the box; ``clip=None``
+  drops the box, for unbounded inputs such as feature averaging's Gaussian clusters): d_i, d_0;
 - step x^(i+1) = clip((1 - a)(x^(i) + eta d_i) + a (x + eta d_0), 0, 1), a = min(||d_i|| / (||d_i||
   + ||d_0||), alpha_max): mostly from the iterate, pulled toward x by how far the iterate already is;
   eta = 1.05 overshoots the linearised boundary;
@@ -30,12 +31,13 @@ _TINY = 1e-12
 _NOT_FOUND = 1e10
 
 
-def box_projection(points, w, b, norm: str):
-    """The smallest step d (in l-inf or l2) with <w, p + d> = b and p + d in [0, 1], per row.
+def box_projection(points, w, b, norm: str, box: tuple[float, float] | None = (0.0, 1.0)):
+    """The smallest step d (in l-inf or l2) with <w, p + d> = b and p + d in ``box``, per row.
 
-    points, w: float32 (n, D); b: (n,). When the hyperplane is out of reach inside the box, the step
-    that gets closest (every coordinate at its box edge in the useful direction). Coordinates with
-    w_i = 0 do not move.
+    points, w: float32 (n, D); b: (n,); box: (low, high) bounds of every coordinate, or None (no
+    box: d = -c s / <|w|, s> sign(w), s_i = 1 for l-inf, |w_i| for l2, c = <w, p> - b). When the
+    hyperplane is out of reach inside the box, the step that gets closest (every coordinate at its
+    box edge in the useful direction). Coordinates with w_i = 0 do not move.
 
     With c = |<w, p> - b| and every coordinate moved toward the hyperplane by m_i = min(lambda s_i,
     room_i) (s_i = 1 for l-inf, |w_i| for l2; room_i the distance to the box edge in that
@@ -47,8 +49,12 @@ def box_projection(points, w, b, norm: str):
     w = w * per_example(tf.where(gap >= 0.0, 1.0, -1.0), w)  # now <w, p> - b = c >= 0: move to lower <w, .>
     c = tf.abs(gap)
     magnitude = tf.abs(w)
-    room = tf.where(w > 0.0, points, 1.0 - points)  # how far each coordinate can move the useful way
     speed = tf.ones_like(w) if norm == "linf" else magnitude
+    if box is None:  # the plain projection onto the hyperplane in the norm's geometry
+        lam = c / tf.maximum(tf.reduce_sum(magnitude * speed, 1), _TINY)
+        return -tf.sign(w) * lam[:, None] * speed
+    low, high = box
+    room = tf.where(w > 0.0, points - low, high - points)  # how far each coordinate can move the useful way
     breakpoint_ = tf.where(speed > 0.0, room / tf.maximum(speed, _TINY), float("inf"))
     order = tf.argsort(breakpoint_, axis=1)
     ranked = tf.gather(breakpoint_, order, batch_dims=1)
@@ -71,10 +77,11 @@ class FABTargeted:
     """FAB-T in the l-inf or l2 ball: the closest misclassified point found toward a target class.
 
     Args:
-      logits_fn: float32 (B, ...) in [0, 1] -> float32 (B, K) logits.
+      logits_fn: float32 (B, ...) inputs (in ``clip``) -> float32 (B, K) logits.
       norm: ``"linf"`` or ``"l2"``; eps: the budget a success must be within (and restarts' radius).
       steps: iterations per restart (AutoAttack: 100); restarts: runs, r > 0 from a random point.
       alpha_max, eta, beta: the reference's 0.1, 1.05, 0.9.
+      clip: the box (low, high) every iterate stays in (images: (0, 1)), or None for unbounded inputs.
     """
 
     def __init__(
@@ -88,15 +95,29 @@ class FABTargeted:
         alpha_max: float = 0.1,
         eta: float = 1.05,
         beta: float = 0.9,
+        clip: tuple[float, float] | None = (0.0, 1.0),
     ):
         if norm not in ("linf", "l2"):
             raise ValueError(f"unknown norm {norm!r}; use 'l2' or 'linf'")
-        self.logits_fn, self.norm, self.eps, self.steps, self.restarts = logits_fn, norm, float(eps), steps, restarts
-        self.alpha_max, self.eta, self.beta = alpha_max, eta, beta
+        self.logits_fn, self.norm, self.steps, self.restarts = logits_fn, norm, steps, restarts
+        self.alpha_max, self.eta, self.beta, self.clip = alpha_max, eta, beta, clip
+        # the radius as a variable: set_budget() changes it without retracing the compiled attack
+        self._eps = tf.Variable(float(eps), trainable=False, dtype=tf.float32)
         self._compiled: dict[tuple[int, ...], Callable] = {}
 
+    @property
+    def eps(self) -> float:
+        return float(self._eps.numpy())
+
+    def set_budget(self, eps: float) -> None:
+        """Changes the radius for later calls (same compiled graph)."""
+        self._eps.assign(float(eps))
+
+    def _clip(self, t):
+        return t if self.clip is None else tf.clip_by_value(t, *self.clip)
+
     def __call__(self, x, labels, seed=(0, 0), target_rank: int = 0) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """x float32 (B, ...) in [0, 1], labels int (B,) true labels; the target is the
+        """x float32 (B, ...) (in ``clip``), labels int (B,) true labels; the target is the
         (target_rank + 1)-th most likely wrong class at x. Returns x_adv (B, ...) (the closest
         misclassified point found, else x), success bool (B,) (found, within eps), distance float32
         (B,) (its norm; 1e10 if none was found)."""
@@ -136,7 +157,7 @@ class FABTargeted:
         else:
             t = tf.random.stateless_normal(shape, seed)
         size = self._norm(tf.reshape(t, [n, -1]))
-        return tf.clip_by_value(x + per_example(0.5 * radius / (size + _TINY), x) * t, 0.0, 1.0)
+        return self._clip(x + per_example(0.5 * radius / (size + _TINY), x) * t)
 
     def _attack(self, x, labels, seed, target_rank):
         n = tf.shape(x)[0]
@@ -149,20 +170,20 @@ class FABTargeted:
         for restart in range(self.restarts):
             x1 = x
             if restart > 0:
-                radius = tf.minimum(best_norm, self.eps)
+                radius = tf.minimum(best_norm, self._eps)
                 x1 = self._random_start(x, radius, tf.random.experimental.stateless_fold_in(seed, restart))
             for _ in tf.range(self.steps):
                 f, g = self._margin_and_gradient(x1, labels, targets)
                 w = tf.reshape(g, [n, -1])
                 flat1 = tf.reshape(x1, [n, -1])
                 b = tf.reduce_sum(w * flat1, 1) - f  # the linearised boundary: <w, v> = b
-                d = box_projection(tf.concat([flat1, x0], 0), tf.concat([w, w], 0), tf.concat([b, b], 0), self.norm)
+                d = box_projection(
+                    tf.concat([flat1, x0], 0), tf.concat([w, w], 0), tf.concat([b, b], 0), self.norm, self.clip
+                )
                 d1, d0 = d[:n], d[n:]
                 a1, a0 = tf.maximum(self._norm(d1), 1e-8), tf.maximum(self._norm(d0), 1e-8)
                 alpha = tf.clip_by_value(a1 / (a1 + a0), 0.0, self.alpha_max)[:, None]
-                flat1 = tf.clip_by_value(
-                    (flat1 + self.eta * d1) * (1.0 - alpha) + (x0 + self.eta * d0) * alpha, 0.0, 1.0
-                )
+                flat1 = self._clip((flat1 + self.eta * d1) * (1.0 - alpha) + (x0 + self.eta * d0) * alpha)
                 x1 = tf.reshape(flat1, tf.shape(x))
                 wrong = tf.argmax(self.logits_fn(x1), -1) != labels
                 distance = self._norm(flat1 - x0)
@@ -170,5 +191,5 @@ class FABTargeted:
                 best = tf.where(per_example(closer, x), x1, best)
                 best_norm = tf.where(closer, distance, best_norm)
                 x1 = tf.where(per_example(wrong, x), x + self.beta * (x1 - x), x1)
-        success = correct & (best_norm <= self.eps)
+        success = correct & (best_norm <= self._eps)
         return best, success, tf.where(correct, best_norm, _NOT_FOUND)

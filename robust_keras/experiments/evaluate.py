@@ -29,7 +29,7 @@ from robust_keras.atomic_files import atomic_open, write_json
 from robust_keras.attacks.ensemble import NOT_BROKEN, VERSIONS, Ensemble
 from robust_keras.config import Config
 from robust_keras.data import transforms
-from robust_keras.errors import ConfigError, DataError
+from robust_keras.errors import ConfigError, DataError, ModelError
 from robust_keras.export import load_model, savedmodel_hash
 from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
@@ -46,17 +46,22 @@ def run(config: Config, run: Run) -> dict:
     model = load_model(config.evaluate_savedmodel, test.image_shape, config.trust_savedmodels)
     name = model.metadata.get("model") or os.path.basename(os.path.normpath(config.evaluate_savedmodel))
     settings = ensemble_settings(config)
-    ensembles = {eps: Ensemble(model, norm=config.attack_norm, eps=eps, **settings) for eps in budgets}
+    ensemble = Ensemble(model, norm=config.attack_norm, eps=budgets[0], **settings)  # one graph per attack, every eps
     probe = transforms.to_float(test.images[: config.eval_batch_size])
     logits = np.asarray(model(probe))
-    for ensemble in ensembles.values():
-        ensemble.check_classes(logits.shape[-1])  # before any attack runs
+    if config.eval_version == "standard_two_class" and logits.shape[-1] != 2:
+        raise ModelError(
+            f"--eval_version=standard_two_class is for two-class models; the model has {logits.shape[-1]} classes",
+            "use --eval_version=standard",
+        )
+    ensemble.check_classes(logits.shape[-1])  # before any attack runs
     randomised = not np.array_equal(logits, np.asarray(model(probe)))
     _warn_if_version_misfits(config.eval_version, randomised)
     model_hash = savedmodel_hash(config.evaluate_savedmodel)  # read every file once; every budget's spec uses it
     run.log_params({"model_name": name, "model_sha256": model_hash, "model_randomised": randomised})
     rows = []
-    for eps, ensemble in ensembles.items():
+    for eps in budgets:
+        ensemble.set_budget(eps)
         directory = run.path("evaluate", f"eps_{eps:g}")
         os.makedirs(directory, exist_ok=True)
         _check_spec(directory, _spec(config, settings, model_hash, eps, len(test)))

@@ -5,9 +5,9 @@ labels), the k-class net (cross-entropy, cluster labels) read out as binary, and
 binary net with PGD adversarial training. Each is a nested child run with lambda / cosine
 diagnostics every ``--fa_eval_every`` steps, heatmaps and ``<model>/cosine_matrix.npy`` (rows =
 neurons, columns = clusters; cosines of w - w(0)). Then l2 robust accuracy versus radius on
-held-out points, by PGD (or APGD-CE: ``--robust_eval=apgd_ce``) and by the analytic direction
--sum_{J+} mu + sum_{J-} mu, with the
-hand-built f_robust as reference: ``robust_accuracy.json`` and ``plots/robust_accuracy.png``.
+held-out points, by PGD (or APGD-CE: ``--robust_eval=apgd_ce``; or AutoAttack's two-class
+ensemble: ``--robust_eval=autoattack``) and by the analytic direction -sum_{J+} mu + sum_{J-} mu,
+with the hand-built f_robust as reference: ``robust_accuracy.json`` and ``plots/robust_accuracy.png``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 from robust_keras.analysis import feature_averaging as fa
 from robust_keras.analysis import plots, robustness
 from robust_keras.atomic_files import atomic_open
-from robust_keras.attacks import APGD, PGD
+from robust_keras.attacks import PGD
 from robust_keras.config import Config
 from robust_keras.data.synthetic import make_cluster_splits
 from robust_keras.errors import ConfigError
@@ -162,8 +162,14 @@ def _adversary(config: Config, model, train, test):
     counter = iter(range(10**9))
     prefix = attack_builders.robust_prefix(config.robust_eval)  # the gap measured by --robust_eval, under its own names
     evaluate = attack
-    if config.robust_eval == "apgd_ce":
-        evaluate = APGD(logits, norm=config.fa_adversarial, eps=eps, steps=config.fa_adv_steps, loss="ce", clip=None)
+    if config.robust_eval != "pgd":  # APGD-CE, or the two-class AutoAttack ensemble
+        evaluate = robustness.margin_attack(
+            cluster_nets.binary_margin(model),
+            config.robust_eval,
+            norm=config.fa_adversarial,
+            eps=eps,
+            steps=config.fa_adv_steps,
+        )
 
     def perturb(x, labels):
         return attack(x, labels, (derive_seed(config.seed, "adv_train"), next(counter)))[0]
@@ -171,8 +177,8 @@ def _adversary(config: Config, model, train, test):
     def robust_accuracies():
         out = {}
         for split, data in (("train", train), ("test", test)):
-            _, success, _ = evaluate(data.x, data.y, (derive_seed(config.seed, f"adv_eval_{split}"), 0))
-            out[f"{prefix}robust_{split}/accuracy"] = float(1.0 - np.mean(np.asarray(success)))
+            wrong = robustness.broken(evaluate, data.x, data.y, (derive_seed(config.seed, f"adv_eval_{split}"), 0))
+            out[f"{prefix}robust_{split}/accuracy"] = float(1.0 - np.mean(wrong))
         gap = out[f"{prefix}robust_train/accuracy"] - out[f"{prefix}robust_test/accuracy"]
         out[f"{prefix}robust/generalisation_gap"] = gap
         return out
@@ -181,7 +187,7 @@ def _adversary(config: Config, model, train, test):
 
 
 def _curves(config: Config, margin, test, radii, train) -> dict[str, list[float]]:
-    """{--robust_eval attack ("pgd" or "apgd_ce"): curve, "analytic": curve} over ``radii``."""
+    """{--robust_eval attack ("pgd", "apgd_ce", "autoattack"): curve, "analytic": curve} over ``radii``."""
     attacked = robustness.robust_curve(
         margin,
         test.x,

@@ -32,9 +32,11 @@ flags.DEFINE_list(
 flags.DEFINE_enum(
     "eval_version",
     "standard",
-    ["standard", "rand", "custom"],
+    ["standard", "rand", "standard_two_class", "custom"],
     "The attack ensemble, as AutoAttack names its versions. standard: APGD-CE, APGD-T, FAB-T, Square "
-    "(100 steps, 9 targets, 5,000 queries). rand, for randomised defences (logits that change from "
+    "(100 steps, 9 targets, 5,000 queries). standard_two_class, for two-class models: the standard version "
+    "without APGD-T (its targeted DLR loss needs 4 classes), FAB-T toward the one other class. "
+    "rand, for randomised defences (logits that change from "
     "call to call): APGD-CE and APGD-DLR, 100 steps, each gradient averaged over 20 draws of the model "
     "(EOT). custom: the attacks and settings of --eval_attacks, --eval_steps, --eval_queries, "
     "--eval_target_classes, --eval_eot (which standard and rand leave at their defaults).",
@@ -77,7 +79,7 @@ flags.register_multi_flags_validator(
     ["eval_version", *SETTINGS_DEFAULTS],
     lambda v: v["eval_version"] == "custom" or all(v[k] == d for k, d in SETTINGS_DEFAULTS.items()),
     "--eval_attacks, --eval_steps, --eval_queries, --eval_target_classes and --eval_eot choose the attacks "
-    "of --eval_version=custom; standard and rand fix them -- add --eval_version=custom.",
+    "of --eval_version=custom; standard, standard_two_class and rand fix them -- add --eval_version=custom.",
 )
 flags.register_validator(
     "eval_eps", lambda v: all(_positive(s) for s in v), "--eval_eps must be positive numbers (pixel units)."

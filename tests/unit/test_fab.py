@@ -60,12 +60,31 @@ def test_box_projection_is_the_smallest_step_onto_the_hyperplane(norm):
 
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])
-def test_reaches_the_minimal_perturbation_of_a_linear_model(norm):
+def test_without_the_box_the_projection_is_the_closed_form(norm):
+    """box=None: d = -(<w, p> - b) w / ||w||_2^2 (l2), -(<w, p> - b) sign(w) / ||w||_1 (l-inf)."""
+    p = 4.0 * RNG.normal(size=(20, 9))
+    w = RNG.normal(size=(20, 9))
+    w[:, 0] = 0.0
+    b = RNG.normal(size=20)
+    gap = (w * p).sum(1) - b
+    expected = -gap[:, None] * (
+        w / (w**2).sum(1, keepdims=True) if norm == "l2" else np.sign(w) / np.abs(w).sum(1, keepdims=True)
+    )
+    d = box_projection(*(tf.constant(a, tf.float32) for a in (p, w, b)), norm, box=None).numpy()
+    np.testing.assert_allclose(d, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("norm,clip", [("linf", (0.0, 1.0)), ("l2", (0.0, 1.0)), ("linf", None), ("l2", None)])
+def test_reaches_the_minimal_perturbation_of_a_linear_model(norm, clip):
     """Two classes: the closest misclassified point is at (z_y - z_t) / ||w_y - w_t||_dual (inside
-    the box for these points); FAB-T's best point must get there, and never closer."""
+    the box for the boxed points; the unboxed ones are vectors far outside [0, 1]); FAB-T's best
+    point must get there, and never closer."""
     dims = 10 * 10
     w = RNG.normal(size=(dims, 2)).astype(np.float32) * 0.05
-    x = 0.4 + 0.2 * RNG.random((30, 10, 10, 1), dtype=np.float32)
+    if clip:
+        x = 0.4 + 0.2 * RNG.random((30, 10, 10, 1), dtype=np.float32)
+    else:
+        x = 3.0 * RNG.normal(size=(30, dims)).astype(np.float32)
 
     def logits(v):
         return tf.reshape(v, [tf.shape(v)[0], -1]) @ w
@@ -75,7 +94,7 @@ def test_reaches_the_minimal_perturbation_of_a_linear_model(norm):
     diff = w[:, y] - w[:, 1 - y]  # (D, n)
     dual = np.abs(diff).sum(0) if norm == "linf" else np.sqrt((diff**2).sum(0))
     closest = (z[np.arange(30), y] - z[np.arange(30), 1 - y]) / dual
-    x_adv, success, distance = FABTargeted(logits, norm=norm, eps=1.0, steps=30)(x, y)
+    x_adv, success, distance = FABTargeted(logits, norm=norm, eps=1.0 if clip else 10.0, steps=30, clip=clip)(x, y)
     assert success.numpy().all()
     assert (np.argmax(logits(x_adv).numpy(), -1) != y).all()
     ratio = distance.numpy() / closest

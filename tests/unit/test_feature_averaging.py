@@ -3,6 +3,7 @@ implementation (the tiny experiments end to end: tests/e2e/test_feature_averagin
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from robust_keras.analysis import feature_averaging as fa
 from robust_keras.analysis import robustness
@@ -104,3 +105,35 @@ def test_dual_full_batch_gd_takes_the_same_steps(kind):
         for va, vb in zip(plain.get_layer("hidden").weights, dual.get_layer("hidden").weights):
             np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-4, atol=1e-5)
     assert b.loss_value() == pytest.approx(a.loss_value(), rel=1e-4)
+
+
+
+@pytest.mark.parametrize("attack", ["autoattack", "apgd_ce", "pgd"])
+def test_margin_attacks_find_the_closed_form_distance_of_a_linear_margin(attack):
+    """The --robust_eval attacks on a binary margin over unbounded inputs (Gaussian-cluster scale,
+    no [0, 1] box) against f(x) = <w, x> + c, whose points are broken exactly when the radius
+    reaches |f(x)| / ||w||: robust accuracy at the median distance is the share of points beyond
+    it, up to the points within 2% of it. ``autoattack`` (the two-class ensemble): also each of
+    its attacks alone -- never beyond the closed form; APGD-CE and FAB-T break every point within
+    0.95 of the radius, Square (random search, no gradients) 90% of those within half of it."""
+    from robust_keras.attacks.ensemble import STANDARD_TWO_CLASS, Ensemble
+
+    rng = np.random.default_rng(11)
+    w, c = rng.normal(size=64).astype(np.float32), np.float32(0.5)
+    x = 3.0 * rng.normal(size=(120, 64)).astype(np.float32)
+    margin = lambda v: tf.linalg.matvec(tf.convert_to_tensor(v, tf.float32), w) + c  # noqa: E731
+    f = x @ w + c
+    y = (f > 0).astype(np.int64)
+    distance = np.abs(f) / np.linalg.norm(w)
+    radius = float(np.median(distance))
+    [accuracy] = robustness.robust_curve(margin, x, y, [radius], attack=attack, steps=40, seed=3)
+    near = np.abs(distance / radius - 1.0) < 0.02
+    assert abs(accuracy - np.mean(distance > radius)) <= near.mean() + 1e-9, (accuracy, np.mean(distance > radius))
+    if attack != "autoattack":
+        return
+    logits = cluster_nets.margin_logits(margin)
+    for name in STANDARD_TWO_CLASS:
+        broken = ~Ensemble(logits, norm="l2", eps=radius, attacks=(name,), clip=None)(x, y, (0, 1)).robust
+        assert not broken[distance > radius * (1 + 1e-4)].any(), name
+        easy = distance < (0.5 if name == "square" else 0.95) * radius
+        assert broken[easy].mean() >= (0.9 if name == "square" else 1.0), (name, broken[easy].mean())

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from robust_keras.attacks.square import Square, l2_bump, schedule, window_side
+from robust_keras.attacks.square import Square, l2_bump, schedule, window_shape, window_side
 
 RNG = np.random.default_rng(0)
 D = 12 * 12  # 12 x 12 x 1 images keep the tests fast
@@ -29,6 +29,11 @@ def test_window_sides_and_the_l2_bump():
     # centred: symmetric left-right, and the largest entry in the middle column of each half
     np.testing.assert_allclose(bump, bump[:, ::-1], atol=1e-7)
     assert np.argmax(bump[1]) == 2 and np.argmin(bump[3]) == 2
+    # a vector is one row: windows are runs of p * D coordinates, the bump's halves left and right
+    assert window_shape(0.8, 1, 100, "linf") == (1, 80) and window_shape(0.01, 1, 100, "l2") == (1, 3)
+    assert window_shape(0.2, 1, 100, "l2") == (1, 21) and window_shape(0.8, 28, 28, "linf") == (25, 25)
+    run = l2_bump(1, 7)[0]
+    assert abs(np.sqrt((run**2).sum()) - 1.0) < 1e-6 and np.all(run[:3] > 0) and np.all(run[3:] < 0)
 
 
 def _linear(classes: int = 3, seed: int = 0):
@@ -117,7 +122,29 @@ def test_targeted_is_sound_effective_and_reproducible():
     assert easy.sum() >= 10 and success[easy].mean() >= 0.8, (easy.sum(), success[easy].mean())
 
 
-def test_refuses_inputs_that_are_not_images():
+@pytest.mark.parametrize("norm,eps", [("linf", 0.2), ("l2", 2.0)])
+def test_vectors_without_the_box(norm, eps):
+    """(B, D) inputs far outside [0, 1] with ``clip=None`` (feature averaging's Gaussian clusters):
+    inside the ball, never beyond the closed-form distance, most easy examples broken, and a
+    radius changed by set_budget takes effect."""
+    logits, w, b = _linear(classes=2, seed=3)
+    x = 3.0 * np.random.default_rng(8).normal(size=(150, D)).astype(np.float32)
+    y = np.argmax(logits(x).numpy(), -1)
+    distance = _boundary_distance(x, y, w, b, norm)
+    attack = Square(logits, norm=norm, eps=eps / 4, queries=300, clip=None)
+    attack.set_budget(eps)
+    x_adv, success, _ = attack(x, y, (9, 1))
+    x_adv, success = x_adv.numpy(), success.numpy()
+    assert x_adv.shape == x.shape and (x_adv.min() < -1.0 or x_adv.max() > 2.0)
+    size = np.abs(x_adv - x).max(1) if norm == "linf" else np.sqrt(((x_adv - x) ** 2).sum(1))
+    assert np.all(size <= eps * (1 + 1e-5))
+    np.testing.assert_array_equal(success, np.argmax(logits(x_adv).numpy(), -1) != y)
+    assert not success[distance > eps].any()
+    easy = distance < 0.5 * eps
+    assert easy.sum() >= 10 and success[easy].mean() >= 0.9, (easy.sum(), success[easy].mean())
+
+
+def test_refuses_inputs_that_are_neither_images_nor_vectors():
     logits, *_ = _linear()
-    with pytest.raises(ValueError, match=r"\(B, H, W, C\)"):
-        Square(logits, norm="linf", eps=0.1, queries=5)(np.zeros((2, D), np.float32), [0, 1])
+    with pytest.raises(ValueError, match=r"\(B, H, W, C\) or vectors"):
+        Square(logits, norm="linf", eps=0.1, queries=5)(np.zeros((2, 12, 12), np.float32), [0, 1])
