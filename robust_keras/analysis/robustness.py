@@ -3,12 +3,17 @@
 A binary classifier is a margin function x -> f(x) (B,), predicting class 1 iff f(x) > 0.
 Two attacks per radius r:
   pgd       l2 PGD on the margin's logistic loss (random start, restarts, best iterate), or
-            APGD-CE on the same loss (``attack="apgd_ce"``; DLR losses need >= 3 classes), or
+            APGD-CE on the same loss (``attack="apgd_ce"``; DLR losses need >= 3 classes) -- both
+            run on the margin s f(x) itself (s = 2y - 1): the same iterates in exact arithmetic,
+            without the logistic loss's float32 underflow at margins above ~17 (attacks/pgd.py), or
             AutoAttack's standard version as far as two classes allow (``attack="autoattack"``:
             APGD-CE, FAB-T toward the other class, Square; 100 steps, 5,000 queries), an example
             robust only if none of them breaks it
   analytic  delta = -r * s * v / ||v||, v = sum_{J+} mu_j - sum_{J-} mu_j, s = 2y - 1 (the
-            direction that defeats feature-averaging nets); only where centres are known
+            direction that defeats feature-averaging nets); only where centres are known. For the
+            hand-built f_robust also its own smallest flip (:func:`robust_net_flip_distance`),
+            which gradient attacks cannot find for the negative class: f_robust's inactive
+            neurons have zero gradient
 """
 
 from __future__ import annotations
@@ -53,9 +58,9 @@ def margin_attack(
 ) -> MarginAttack:
     """The ``kind`` attack (:data:`MARGIN_ATTACKS`) on the two logits (0, f(x)) in the ``norm`` ball
     of radius ``eps`` (reset per radius by :func:`set_radius`): PGD (random start, ``steps``,
-    ``restarts``, step 2.5 eps / steps), APGD-CE (``steps``, ``restarts``), or the two-class
-    AutoAttack ensemble (its own 100 steps and 5,000 queries). ``clip``: the input box, None for
-    unbounded inputs."""
+    ``restarts``, step 2.5 eps / steps), APGD-CE (``steps``, ``restarts``) -- both on the margin,
+    see the module docstring -- or the two-class AutoAttack ensemble (its own 100 steps and 5,000
+    queries). ``clip``: the input box, None for unbounded inputs."""
     check_margin_attack(kind)
     logits = margin_logits(margin_fn)
     if kind == "pgd":
@@ -68,9 +73,10 @@ def margin_attack(
             restarts=restarts,
             random_start=True,
             clip=clip,
+            loss="margin",
         )
     if kind == "apgd_ce":
-        return APGD(logits, norm=norm, eps=eps, steps=steps, restarts=restarts, loss="ce", clip=clip)
+        return APGD(logits, norm=norm, eps=eps, steps=steps, restarts=restarts, loss="margin", clip=clip)
     return Ensemble(logits, norm=norm, eps=eps, attacks=STANDARD_TWO_CLASS, clip=clip)
 
 
@@ -120,14 +126,76 @@ def attack_robust_accuracy(
 
 
 def analytic_robust_accuracy(
-    margin_fn: MarginFn, x: np.ndarray, y: np.ndarray, radius: float, centres: np.ndarray, positive: Sequence[int]
+    margin_fn: MarginFn,
+    x: np.ndarray,
+    y: np.ndarray,
+    radius: float,
+    centres: np.ndarray,
+    positive: Sequence[int],
+    flip_distance: np.ndarray | None = None,
 ) -> float:
-    """Accuracy when each point moves by radius r along -s * (sum_{J+} mu - sum_{J-} mu) / norm."""
+    """Accuracy when each point moves by radius r along -s * (sum_{J+} mu - sum_{J-} mu) / norm;
+    ``flip_distance`` (B,): also count a point broken when a known flip of it is within r."""
     signs = np.where(np.isin(np.arange(len(centres)), positive), 1.0, -1.0)
     v = signs @ centres  # (d,)
     v = v / np.linalg.norm(v)
     s = (2 * y - 1).astype(np.float32)[:, None]
-    return _accuracy(margin_fn, (x - radius * s * v[None, :]).astype(np.float32), y)
+    moved = (x - radius * s * v[None, :]).astype(np.float32)
+    correct = (np.asarray(margin_fn(tf.constant(moved))) > 0) == (y == 1)
+    if flip_distance is not None:
+        correct &= flip_distance > radius
+    return float(np.mean(correct))
+
+
+def robust_net_flip_distance(
+    margin_fn: MarginFn, x: np.ndarray, y: np.ndarray, centres: np.ndarray, positive: Sequence[int], bias: float
+) -> np.ndarray:
+    """float64 (B,): the l2 length of a perturbation that flips the hand-built f_robust (inf where
+    the construction does not flip it), from its structure: one ReLU neuron per centre,
+    a_j = <mu_j, x> + bias, f = sum_{J+} relu(a_j) - sum_{J-} relu(a_j), orthogonal centres.
+
+    In the coordinates t_j = <mu_j / ||mu_j||, delta>, a_j moves by ||mu_j|| t_j. With S the
+    point's own side (J+ for y = 1, else J-), A its active neurons and o the most active neuron of
+    the other side, the cheaper of
+      (1) silence A (a_j -> -eps0) and, for the negative class (f must turn positive), raise o
+          to 2 eps0 if it is not active;
+      (2) lower every j in A and raise o by the same lambda until they balance:
+          lambda = (sum_A a_j - a_o + eps0) / (||mu|| (|A| + 1)), length lambda sqrt(|A| + 1),
+          valid while every moved neuron stays active;
+    each overshooting by eps0 = 1e-4 ||mu|| (f = 0 reads as the negative class). Every
+    constructed point is checked with ``margin_fn``: the distances are attacks that succeed, so
+    robust accuracy from them is an upper bound (exact where the point has one active neuron).
+    """
+    norms = np.linalg.norm(centres, axis=1)
+    gram = centres @ centres.T / np.outer(norms, norms)
+    if not np.allclose(gram, np.eye(len(centres)), atol=1e-4) or not np.allclose(norms, norms[0], rtol=1e-4):
+        raise ValueError("robust_net_flip_distance needs orthogonal centres of equal norm")
+    n = float(norms[0])
+    units = centres / norms[:, None]  # (k, d)
+    side = np.isin(np.arange(len(centres)), positive)  # J+
+    eps0 = 1e-4 * n
+    a = x.astype(np.float64) @ centres.T.astype(np.float64) + bias  # (B, k)
+    steps = np.zeros_like(a)  # t (B, k): the perturbation in the centre coordinates
+    for i in range(len(x)):
+        own = side if y[i] == 1 else ~side
+        active = np.flatnonzero(own & (a[i] > 0))
+        other = np.flatnonzero(~own)
+        o = other[np.argmax(a[i, other])]
+        silence = np.zeros(len(centres))  # (1)
+        silence[active] = -(a[i, active] + eps0) / n
+        if y[i] == 0:  # f must turn positive: an active positive neuron is needed, not only silence
+            silence[o] = max(0.0, 2 * eps0 - a[i, o]) / n
+        best = silence
+        lam = (a[i, active].sum() - a[i, o] + eps0) / (n * (len(active) + 1))  # (2)
+        if len(active) and a[i, o] + n * lam > 0 and np.all(a[i, active] - n * lam > 0):
+            balance = np.zeros(len(centres))
+            balance[active], balance[o] = -lam, lam
+            if np.linalg.norm(balance) < np.linalg.norm(best):
+                best = balance
+        steps[i] = best
+    moved = (x + steps @ units).astype(np.float32)
+    flipped = (np.asarray(margin_fn(tf.constant(moved))) > 0) != (y == 1)
+    return np.where(flipped, np.linalg.norm(steps, axis=1), np.inf)
 
 
 def robust_curve(

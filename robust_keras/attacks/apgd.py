@@ -32,7 +32,7 @@ import tensorflow as tf
 from robust_keras.attacks.steps import make_step, per_example
 from robust_keras.errors import ModelError
 
-LOSSES = ("ce", "dlr", "dlr_targeted")
+LOSSES = ("ce", "dlr", "dlr_targeted", "margin")
 _TINY = 1e-12
 
 
@@ -52,7 +52,9 @@ class APGD:
       norm: ``"linf"`` or ``"l2"``; eps: radius in pixel units.
       steps: iterations N per restart (paper: 100).
       restarts: runs per example; restart 0 starts at a random point too (as AutoAttack does).
-      loss: ``"ce"``, ``"dlr"`` (K >= 3) or ``"dlr_targeted"`` (K >= 4, APGD-T).
+      loss: ``"ce"``, ``"dlr"`` (K >= 3), ``"dlr_targeted"`` (K >= 4, APGD-T) or ``"margin"``
+        (max_{j != y} z_j - z_y: for two classes APGD-CE's iterates without the float32 underflow of
+        CE's gradient at margins above ~17; see attacks/pgd.py).
       target_classes: APGD-T: the k most likely other classes restarts cycle through (paper: 9).
       rho, alpha: checkpoint condition and momentum (paper: 0.75 each).
       eot: draws of the model averaged per iterate (1 for a deterministic model).
@@ -100,7 +102,7 @@ class APGD:
         key = tuple(x.shape[1:])
         if key not in self._compiled:
             classes = int(self.logits_fn(x[:1]).shape[-1])
-            need = {"ce": 2, "dlr": 3, "dlr_targeted": 4}[self.loss]
+            need = {"ce": 2, "margin": 2, "dlr": 3, "dlr_targeted": 4}[self.loss]
             if classes < need:
                 raise ModelError(
                     f"APGD with loss {self.loss} needs at least {need} classes; the model has {classes}",
@@ -123,10 +125,12 @@ class APGD:
         """Per-example loss to maximise, (B,)."""
         if self.loss == "ce":
             return tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        others = tf.where(tf.one_hot(labels, tf.shape(logits)[-1]) > 0, -float("inf"), logits)
+        if self.loss == "margin":
+            return tf.reduce_max(others, -1) - tf.gather(logits, labels, batch_dims=1)
         ranked = tf.sort(logits, axis=-1, direction="DESCENDING")
         z_y = tf.gather(logits, labels, batch_dims=1)
         if self.loss == "dlr":
-            others = tf.where(tf.one_hot(labels, tf.shape(logits)[-1]) > 0, -float("inf"), logits)
             return -(z_y - tf.reduce_max(others, -1)) / (ranked[:, 0] - ranked[:, 2] + _TINY)
         z_t = tf.gather(logits, targets, batch_dims=1)
         return -(z_y - z_t) / (ranked[:, 0] - 0.5 * (ranked[:, 2] + ranked[:, 3]) + _TINY)

@@ -65,7 +65,12 @@ def run(config: Config, run: Run) -> dict:
         final.update({f"{name}/{key}": v for key, v in stats.items()})
         curves[name] = _curves(config, cluster_nets.binary_margin(model, positive), test, radii, train)
     f_robust = cluster_nets.robust_net(train.centres, positive, config.fa_robust_bias * d)
-    curves["f_robust"] = _curves(config, cluster_nets.binary_margin(f_robust), test, radii, train)
+    margin = cluster_nets.binary_margin(f_robust)
+    # its own smallest flips: its inactive neurons give gradient attacks nothing to follow
+    flips = robustness.robust_net_flip_distance(
+        margin, test.x, test.y, train.centres, positive, config.fa_robust_bias * d
+    )
+    curves["f_robust"] = _curves(config, margin, test, radii, train, flip_distance=flips)
     result = {
         "radii": radii,
         "radii_over_sqrt_d": [float(r) for r in config.fa_radii],
@@ -158,6 +163,7 @@ def _adversary(config: Config, model, train, test):
         steps=config.fa_adv_steps,
         random_start=True,
         clip=None,
+        loss="margin",  # CE's iterates without its float32 underflow (attacks/pgd.py)
     )
     counter = iter(range(10**9))
     prefix = attack_builders.robust_prefix(config.robust_eval)  # the gap measured by --robust_eval, under its own names
@@ -186,8 +192,9 @@ def _adversary(config: Config, model, train, test):
     return perturb, robust_accuracies
 
 
-def _curves(config: Config, margin, test, radii, train) -> dict[str, list[float]]:
-    """{--robust_eval attack ("pgd", "apgd_ce", "autoattack"): curve, "analytic": curve} over ``radii``."""
+def _curves(config: Config, margin, test, radii, train, flip_distance=None) -> dict[str, list[float]]:
+    """{--robust_eval attack ("pgd", "apgd_ce", "autoattack"): curve, "analytic": curve} over
+    ``radii``; ``flip_distance`` (B,): known flips the analytic curve also counts (f_robust's)."""
     attacked = robustness.robust_curve(
         margin,
         test.x,
@@ -199,7 +206,8 @@ def _curves(config: Config, margin, test, radii, train) -> dict[str, list[float]
         attack=config.robust_eval,
     )
     analytic = [
-        robustness.analytic_robust_accuracy(margin, test.x, test.y, r, train.centres, train.positive) for r in radii
+        robustness.analytic_robust_accuracy(margin, test.x, test.y, r, train.centres, train.positive, flip_distance)
+        for r in radii
     ]
     return {config.robust_eval: attacked, "analytic": analytic}
 

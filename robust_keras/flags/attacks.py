@@ -31,9 +31,10 @@ flags.DEFINE_enum(
     "autoattack = AutoAttack's standard version at --attack_norm, --attack_eps: APGD-CE, APGD-T, FAB-T, Square with "
     "100 steps, 9 targets, 5,000 queries, slow on a CPU), logged as <split>/robust_accuracy, "
     "<split>/apgd_ce_robust_accuracy, <split>/apgd_t_robust_accuracy, <split>/autoattack_robust_accuracy; and the "
-    "feature-averaging l2 curves (pgd or apgd_ce with --fa_pgd_steps / --fa_pgd_restarts; apgd_t needs >= 4 classes); "
-    "robust_datasets' per-epoch l2 / l-inf accuracies (test/[apgd_ce_|apgd_t_]l2_robust_accuracy, --rd_eval_* "
-    "budgets).",
+    "feature-averaging l2 curves and adversarial-GD gap (pgd or apgd_ce with --fa_pgd_steps / --fa_pgd_restarts; "
+    "autoattack = the standard version's two-class part: APGD-CE, FAB-T toward the other class, Square; apgd_t needs "
+    ">= 4 classes); robust_datasets' per-epoch l2 / l-inf accuracies (test/[apgd_ce_|apgd_t_|autoattack_]"
+    "l2_robust_accuracy, --rd_eval_* budgets).",
 )
 flags.DEFINE_bool("attack_random_start", False, "Start from a uniform random point of the eps-ball.")
 flags.DEFINE_enum(

@@ -116,3 +116,39 @@ def test_attacking_a_one_output_model_is_refused_in_one_line():
         with pytest.raises(ModelError, match="one output") as err:
             PGD(model, norm="l2", eps=0.5, step_size=0.1, steps=3)(np.zeros([2, 4], np.float32), np.full(2, label))
         assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("attack", ["pgd", "apgd"])
+def test_margin_loss_takes_ce_steps_without_its_underflow(attack):
+    """Two classes: on the margin, PGD and APGD take the cross-entropy's steps (the same iterates
+    where CE keeps its precision) and keep moving where CE is exactly zero in float32 (margins
+    >= 300, as feature averaging's f_robust): CE is stuck, the margin breaks exactly the points
+    within the closed-form distance |f| / ||w||."""
+    from robust_keras.attacks import APGD
+
+    w = np.random.default_rng(1).normal(size=(20,)).astype(np.float32)
+
+    def logits_of(scale):
+        return lambda x: tf.stack([tf.zeros(tf.shape(x)[0]), scale * tf.linalg.matvec(x, w)], -1)
+
+    def build(logits, loss):
+        if attack == "pgd":
+            return PGD(logits, norm="l2", eps=1.0, step_size=0.25, steps=5, clip=None, loss=loss)
+        # 5 steps: once iterates settle on the sphere, f_{k+1} = f_k up to rounding and APGD's
+        # strict step-size tests become a rounding tie-break (seen at 10 steps: 8e-4 apart)
+        return APGD(logits, norm="l2", eps=1.0, steps=5, clip=None, loss="margin" if loss == "margin" else "ce")
+
+    x = np.random.default_rng(2).normal(size=(64, 20)).astype(np.float32)
+    y = (x @ w > 0).astype(np.int64)
+    distance = np.abs(x @ w) / np.linalg.norm(w)
+    resolved = logits_of(0.2)  # margins < 4: CE's values and gradients keep their precision
+    ce_adv, ce_success, _ = build(resolved, "ce")(x, y, (0, 0))
+    margin_adv, margin_success, _ = build(resolved, "margin")(x, y, (0, 0))
+    np.testing.assert_allclose(margin_adv.numpy(), ce_adv.numpy(), atol=1e-4)
+    np.testing.assert_array_equal(margin_success.numpy(), ce_success.numpy())
+    saturated = logits_of(300.0 / np.abs(x @ w).min())  # every margin >= 300
+    _, ce_success, _ = build(saturated, "ce")(x, y, (0, 0))
+    _, margin_success, _ = build(saturated, "margin")(x, y, (0, 0))
+    np.testing.assert_array_equal(margin_success.numpy(), distance < 1.0)
+    # CE only breaks what a random start happens to land on (APGD starts at random, PGD here at x)
+    assert ce_success.numpy().sum() <= 0.25 * margin_success.numpy().sum()

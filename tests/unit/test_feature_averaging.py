@@ -107,7 +107,6 @@ def test_dual_full_batch_gd_takes_the_same_steps(kind):
     assert b.loss_value() == pytest.approx(a.loss_value(), rel=1e-4)
 
 
-
 @pytest.mark.parametrize("attack", ["autoattack", "apgd_ce", "pgd"])
 def test_margin_attacks_find_the_closed_form_distance_of_a_linear_margin(attack):
     """The --robust_eval attacks on a binary margin over unbounded inputs (Gaussian-cluster scale,
@@ -137,3 +136,23 @@ def test_margin_attacks_find_the_closed_form_distance_of_a_linear_margin(attack)
         assert not broken[distance > radius * (1 + 1e-4)].any(), name
         easy = distance < (0.5 if name == "square" else 0.95) * radius
         assert broken[easy].mean() >= (0.9 if name == "square" else 1.0), (name, broken[easy].mean())
+
+
+def test_f_robust_flips_at_its_closed_form_radii():
+    """Noise-free points of f_robust (bias -d/2): a J+ point flips when its own neuron is silenced,
+    at (d - d/2) / sqrt(d) = sqrt(d)/2; a J- point must also switch a positive neuron on, sqrt(d/2).
+    With noise every constructed flip is checked on the net, and no J+ flip is shorter than the
+    Lipschitz bound f(x) / (sqrt(k) ||mu||) (orthogonal centres: ||grad f|| <= sqrt(k) ||mu||)."""
+    d = 64
+    train, _ = make_cluster_splits(4, d, 8, 8, sigma=0.0, seed=0)
+    net = cluster_nets.robust_net(train.centres, [0, 1], -0.5 * d)
+    margin = cluster_nets.binary_margin(net)
+    flips = robustness.robust_net_flip_distance(margin, train.x, train.y, train.centres, [0, 1], -0.5 * d)
+    expected = np.where(train.y == 1, np.sqrt(d) / 2, np.sqrt(d / 2))
+    np.testing.assert_allclose(flips, expected, rtol=1e-3)
+    _, noisy = make_cluster_splits(4, d, 8, 200, sigma=1.0, seed=0)  # the same centres, with noise
+    flips = robustness.robust_net_flip_distance(margin, noisy.x, noisy.y, noisy.centres, [0, 1], -0.5 * d)
+    assert np.isfinite(flips).all()
+    f = np.asarray(margin(tf.constant(noisy.x)))
+    positive = noisy.y == 1
+    assert (flips[positive] >= f[positive] / (np.sqrt(4) * np.sqrt(d)) * (1 - 1e-4)).all()
