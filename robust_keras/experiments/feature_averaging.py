@@ -63,14 +63,14 @@ def run(config: Config, run: Run) -> dict:
         )
         stats = _train(config, run, name, model, loss, train, test, positive)
         final.update({f"{name}/{key}": v for key, v in stats.items()})
-        curves[name] = _curves(config, cluster_nets.binary_margin(model, positive), test, radii, train)
+        curves[name] = _curves(config, cluster_nets.binary_margin(model, positive), test, radii, train, name)
     f_robust = cluster_nets.robust_net(train.centres, positive, config.fa_robust_bias * d)
     margin = cluster_nets.binary_margin(f_robust)
     # its own smallest flips: its inactive neurons give gradient attacks nothing to follow
     flips = robustness.robust_net_flip_distance(
         margin, test.x, test.y, train.centres, positive, config.fa_robust_bias * d
     )
-    curves["f_robust"] = _curves(config, margin, test, radii, train, flip_distance=flips)
+    curves["f_robust"] = _curves(config, margin, test, radii, train, "f_robust", flip_distance=flips)
     result = {
         "radii": radii,
         "radii_over_sqrt_d": [float(r) for r in config.fa_radii],
@@ -192,7 +192,7 @@ def _adversary(config: Config, model, train, test):
     return perturb, robust_accuracies
 
 
-def _curves(config: Config, margin, test, radii, train, flip_distance=None) -> dict[str, list[float]]:
+def _curves(config: Config, margin, test, radii, train, name: str, flip_distance=None) -> dict[str, list[float]]:
     """{--robust_eval attack ("pgd", "apgd_ce", "autoattack"): curve, "analytic": curve} over
     ``radii``; ``flip_distance`` (B,): known flips the analytic curve also counts (f_robust's)."""
     attacked = robustness.robust_curve(
@@ -204,6 +204,7 @@ def _curves(config: Config, margin, test, radii, train, flip_distance=None) -> d
         restarts=config.fa_pgd_restarts,
         seed=derive_seed(config.seed, "curve"),
         attack=config.robust_eval,
+        log=lambda line: print(f"[{name}] {line}", flush=True),
     )
     analytic = [
         robustness.analytic_robust_accuracy(margin, test.x, test.y, r, train.centres, train.positive, flip_distance)

@@ -95,6 +95,7 @@ def run(config: Config, run: Run) -> dict:
             seed=derive_seed(config.seed, "curve"),
             batch_size=config.eval_batch_size,
             attack=config.robust_eval,
+            log=lambda line, name=name: print(f"[{name}] {line}", flush=True),
         )
         print(f"[{name}] l2 robust accuracy: " + ", ".join(f"r={r:g}: {a:.3f}" for r, a in zip(radii, curves[name])))
     result = {
