@@ -99,3 +99,19 @@ def test_warm_up_traces_every_attack_even_when_apgd_breaks_everything():
     x = RNG.random((2, 12, 12, 1), dtype=np.float32)
     ensemble.warm_up(x, np.argmax(logits(x).numpy(), -1))
     assert all(ensemble._runs[name]._compiled for name in ensemble.attacks)
+
+
+def test_two_class_apgd_ce_is_not_stopped_by_saturated_cross_entropy():
+    """On two classes apgd_ce runs on the margin: with every margin >= 300 (CE exactly 0 in
+    float32) it still breaks exactly the points within the closed-form distance |f| / ||w||."""
+    w = RNG.normal(size=20).astype(np.float32)
+    x = RNG.normal(size=(60, 20)).astype(np.float32)
+    scale = 300.0 / np.abs(x @ w).min()
+
+    def two_logits(v):
+        return tf.stack([tf.zeros(tf.shape(v)[0]), scale * tf.linalg.matvec(v, w)], -1)
+
+    y = (x @ w > 0).astype(np.int64)
+    distance = np.abs(x @ w) / np.linalg.norm(w)
+    result = Ensemble(two_logits, norm="l2", eps=1.0, attacks=("apgd_ce",), steps=10, clip=None)(x, y, (0, 3))
+    np.testing.assert_array_equal(~result.robust, distance < 1.0)
