@@ -32,7 +32,9 @@ from robust_keras.workflows import attack_builders, clean_data, recipes
 
 def run(config: Config, run: Run) -> dict:
     train, test = clean_data.load_clean(config.data_settings)
-    robust_metric, make_robust_attack = attack_builders.robust_eval(config.robust_eval, config.attack_settings)
+    robust_metric, make_robust_attack = attack_builders.robust_eval(
+        config.robust_eval, config.attack_settings, classes=train.num_classes
+    )
     source = test if config.ntk_batch_source == "test" else train
     x_fixed = transforms.to_float(source.images[: config.ntk_batch])
     y_fixed = source.labels[: config.ntk_batch]

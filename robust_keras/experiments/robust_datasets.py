@@ -68,7 +68,12 @@ def _evaluators(config: Config, test, attacked) -> tuple[list, dict[str, str]]:
     attack = attack_builders.robust_prefix(config.robust_eval).rstrip("_").upper().replace("_", "-") or "PGD"
     for norm, eps, shown in (("l2", config.rd_eval_l2_eps, "l2"), ("linf", config.rd_eval_linf_eps, "l-inf")):
         metric, make_attack = attack_builders.robust_eval(
-            config.robust_eval, config.attack_settings, norm=norm, eps=eps, steps=config.rd_eval_steps
+            config.robust_eval,
+            config.attack_settings,
+            classes=test.num_classes,
+            norm=norm,
+            eps=eps,
+            steps=config.rd_eval_steps,
         )
         out.append(
             RobustEvaluator("test", attacked.images, attacked.labels, make_attack, config.eval_batch_size, metric)

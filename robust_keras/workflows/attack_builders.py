@@ -8,7 +8,8 @@ from collections.abc import Callable
 import numpy as np
 
 from robust_keras.attacks import APGD, PGD, fgsm
-from robust_keras.attacks.ensemble import STANDARD, Ensemble
+from robust_keras.attacks.ensemble import STANDARD, STANDARD_TWO_CLASS, Ensemble
+from robust_keras.errors import ConfigError
 from robust_keras.settings import AttackSettings
 
 
@@ -53,7 +54,13 @@ def robust_prefix(kind: str) -> str:
 
 
 def robust_eval(
-    kind: str, attack: AttackSettings, *, norm: str | None = None, eps: float | None = None, steps: int | None = None
+    kind: str,
+    attack: AttackSettings,
+    *,
+    classes: int,
+    norm: str | None = None,
+    eps: float | None = None,
+    steps: int | None = None,
 ) -> tuple[str, Callable]:
     """(metric name, logits_fn -> attack) of ``--robust_eval`` = ``kind``: the --attack* PGD
     (``attack``) under ``robust_accuracy``, or APGD-CE / APGD-T at the same norm, eps, steps and
@@ -63,7 +70,16 @@ def robust_eval(
 
     ``norm``, ``eps``, ``steps`` override the --attack* budget (e.g. robust_datasets' l2 and l-inf
     evaluations); the name then says the norm (``l2_robust_accuracy``, ``apgd_ce_linf_...``) and
-    PGD's step is 2.5 eps / steps (Madry et al.) from x, untargeted, keeping the best iterate."""
+    PGD's step is 2.5 eps / steps (Madry et al.) from x, untargeted, keeping the best iterate.
+
+    ``classes``: the model's; refused here, before any training, when the attack cannot take them
+    (APGD-T and the standard version need 4; two classes get the standard version's two-class part,
+    APGD-CE, FAB-T, Square)."""
+    if kind in ("apgd_t", "autoattack") and classes < 4 and not (kind == "autoattack" and classes == 2):
+        raise ConfigError(
+            f"--robust_eval={kind} needs at least 4 classes (APGD-T's targeted DLR loss); the task has {classes}",
+            "use --robust_eval=apgd_ce or pgd" + (" (or autoattack on two classes)" if classes == 3 else ""),
+        )
     overridden = norm is not None
     norm, eps = norm or attack.norm, attack.eps if eps is None else eps
     steps = steps or attack.steps
@@ -75,7 +91,8 @@ def robust_eval(
             logits_fn, norm=norm, eps=eps, step_size=2.5 * eps / steps, steps=steps, jit_compile=attack.jit_compile
         )
     if kind == "autoattack":
-        return name, lambda logits_fn: as_attack(Ensemble(logits_fn, norm=norm, eps=eps, attacks=STANDARD))
+        attacks = STANDARD_TWO_CLASS if classes == 2 else STANDARD
+        return name, lambda logits_fn: as_attack(Ensemble(logits_fn, norm=norm, eps=eps, attacks=attacks))
     loss = "ce" if kind == "apgd_ce" else "dlr_targeted"
     return name, lambda logits_fn: APGD(logits_fn, norm=norm, eps=eps, steps=steps, restarts=attack.restarts, loss=loss)
 

@@ -120,7 +120,7 @@ def test_robust_eval_flag_picks_the_attack_and_its_own_metric_name(robust_mlp):
             "--attack_random_start",
             f"--robust_eval={name}",
         )
-        metric, make = attack_builders.robust_eval(values["robust_eval"], Config(values).attack_settings)
+        metric, make = attack_builders.robust_eval(values["robust_eval"], Config(values).attack_settings, classes=10)
         found.update(RobustEvaluator("test", images, y_test[:200], make, 200, metric=metric).evaluate(model))
     assert sorted(found) == ["test/apgd_t_robust_accuracy", "test/robust_accuracy"]
     assert found["test/apgd_t_robust_accuracy"] < found["test/robust_accuracy"], found

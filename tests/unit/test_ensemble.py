@@ -8,7 +8,7 @@ import tensorflow as tf
 from robust_keras.attacks import APGD
 from robust_keras.attacks.ensemble import NOT_BROKEN, RAND, Ensemble
 from robust_keras.attacks.square import Square
-from robust_keras.errors import ModelError
+from robust_keras.errors import ConfigError, ModelError
 
 RNG = np.random.default_rng(3)
 W = RNG.normal(size=(12 * 12, 5)).astype(np.float32) * 0.05
@@ -84,8 +84,18 @@ def test_robust_eval_autoattack_is_the_standard_ensemble_under_its_own_name():
     from robust_keras.workflows import attack_builders
 
     values = parse_project_flags("--attack_norm=linf", "--attack_eps=0.1", "--robust_eval=autoattack")
-    metric, make = attack_builders.robust_eval(values["robust_eval"], Config(values).attack_settings)
+    settings = Config(values).attack_settings
+    metric, make = attack_builders.robust_eval(values["robust_eval"], settings, classes=5)
     assert metric == "autoattack_robust_accuracy"
+    # two classes: the standard version's two-class part; APGD-T or 3 classes refused before any work
+    assert attack_builders.robust_eval("autoattack", settings, classes=2)[1](logits).ensemble.attacks == (
+        "apgd_ce",
+        "fab_t",
+        "square",
+    )
+    for kind, classes in (("autoattack", 3), ("apgd_t", 2), ("apgd_t", 3)):
+        with pytest.raises(ConfigError, match="needs at least 4 classes"):
+            attack_builders.robust_eval(kind, settings, classes=classes)
     attack = make(logits)
     assert attack.ensemble.attacks == STANDARD and attack.ensemble.version == "standard" and attack.ensemble.eps == 0.1
     x = RNG.random((3, 12, 12, 1), dtype=np.float32)
