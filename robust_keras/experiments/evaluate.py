@@ -250,6 +250,8 @@ def _write_summary(run: Run, rows: list[dict]) -> None:
         "Robust accuracy: share of test examples classified correctly at x and at every point the attacks "
         "found, attacks run in order on the examples still correct (AutoAttack's protocol). 'AutoAttack "
         "standard': APGD-CE, APGD-T, FAB-T, Square with the reference's iterations, targets and queries; "
+        "'AutoAttack standard_two_class': the same without APGD-T (its loss needs 4 classes), FAB-T toward "
+        "the other class, for two-class models; "
         "'AutoAttack rand': APGD-CE and APGD-DLR averaging each gradient over 20 draws of a randomised "
         "model; 'custom': another choice of attacks or settings.\n\n"
     )

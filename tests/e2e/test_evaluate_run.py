@@ -103,3 +103,19 @@ def test_evaluate_reports_resumes_and_refuses(savedmodel, tmp_path):
 def test_refuses_a_run_without_a_model_before_any_work():
     with pytest.raises(ConfigError, match="--evaluate_savedmodel"):
         evaluate.run(Config(parse_project_flags("--experiment=evaluate")), run=None)
+
+
+def test_the_two_class_version_is_refused_for_a_ten_class_model_before_attacking(savedmodel, tmp_path):
+    out = run_main(
+        "--experiment=evaluate",
+        "--dataset=mnist_sample",
+        f"--evaluate_savedmodel={savedmodel}",
+        "--eval_version=standard_two_class",
+        "--max_test_examples=30",
+        f"--output_dir={tmp_path / 'run'}",
+        f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db",
+    )
+    assert out.returncode != 0
+    line = last_line(out.stderr)
+    assert "standard_two_class is for two-class models; the model has 10 classes" in line, line
+    assert "--eval_version=standard" in line and not (tmp_path / "run" / "evaluate").exists()
