@@ -34,8 +34,13 @@ MarginAttack = PGD | APGD | Ensemble
 MARGIN_ATTACKS = ("pgd", "apgd_ce", "autoattack")
 
 
+def _correct(margin_fn: MarginFn, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """bool (B,): f(x) > 0 exactly for the points of class 1."""
+    return (np.asarray(margin_fn(tf.constant(x, tf.float32))) > 0) == (y == 1)
+
+
 def _accuracy(margin_fn: MarginFn, x: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean((np.asarray(margin_fn(tf.constant(x, tf.float32))) > 0) == (y == 1)))
+    return float(np.mean(_correct(margin_fn, x, y)))
 
 
 def check_margin_attack(kind: str) -> None:
@@ -141,8 +146,7 @@ def analytic_robust_accuracy(
     v = signs @ centres  # (d,)
     v = v / np.linalg.norm(v)
     s = (2 * y - 1).astype(np.float32)[:, None]
-    moved = (x - radius * s * v[None, :]).astype(np.float32)
-    correct = (np.asarray(margin_fn(tf.constant(moved))) > 0) == (y == 1)
+    correct = _correct(margin_fn, x - radius * s * v[None, :], y)
     if flip_distance is not None:
         correct &= flip_distance > radius
     return float(np.mean(correct))
@@ -194,8 +198,7 @@ def robust_net_flip_distance(
             if np.linalg.norm(balance) < np.linalg.norm(best):
                 best = balance
         steps[i] = best
-    moved = (x + steps @ units).astype(np.float32)
-    flipped = (np.asarray(margin_fn(tf.constant(moved))) > 0) != (y == 1)
+    flipped = ~_correct(margin_fn, x + steps @ units, y)
     return np.where(flipped, np.linalg.norm(steps, axis=1), np.inf)
 
 

@@ -20,7 +20,6 @@ import numpy as np
 from robust_keras.analysis import feature_averaging as fa
 from robust_keras.analysis import plots, robustness
 from robust_keras.atomic_files import atomic_open
-from robust_keras.attacks import PGD
 from robust_keras.config import Config
 from robust_keras.data.synthetic import make_cluster_splits
 from robust_keras.errors import ConfigError
@@ -154,28 +153,13 @@ def _acc(margin, data) -> float:
 def _adversary(config: Config, model, train, test):
     """PGD on the binary margin for adversarial GD, and robust train/test accuracy for the gap."""
     eps = config.fa_adv_eps * (np.sqrt(config.fa_d) if config.fa_adversarial == "l2" else 1.0)
-    logits = cluster_nets.margin_logits(cluster_nets.binary_margin(model))
-    attack = PGD(
-        logits,
-        norm=config.fa_adversarial,
-        eps=eps,
-        step_size=2.5 * eps / config.fa_adv_steps,
-        steps=config.fa_adv_steps,
-        random_start=True,
-        clip=None,
-        loss="margin",  # CE's iterates without its float32 underflow (attacks/pgd.py)
-    )
+    margin = cluster_nets.binary_margin(model)
+    budget = dict(norm=config.fa_adversarial, eps=eps, steps=config.fa_adv_steps)
+    attack = robustness.margin_attack(margin, "pgd", **budget)  # PGD on the margin, random start, step 2.5 eps/steps
     counter = iter(range(10**9))
     prefix = attack_builders.robust_prefix(config.robust_eval)  # the gap measured by --robust_eval, under its own names
-    evaluate = attack
-    if config.robust_eval != "pgd":  # APGD-CE, or the two-class AutoAttack ensemble
-        evaluate = robustness.margin_attack(
-            cluster_nets.binary_margin(model),
-            config.robust_eval,
-            norm=config.fa_adversarial,
-            eps=eps,
-            steps=config.fa_adv_steps,
-        )
+    # the gap's attack: the training PGD itself, or APGD-CE / the two-class AutoAttack ensemble
+    evaluate = attack if config.robust_eval == "pgd" else robustness.margin_attack(margin, config.robust_eval, **budget)
 
     def perturb(x, labels):
         return attack(x, labels, (derive_seed(config.seed, "adv_train"), next(counter)))[0]
