@@ -48,12 +48,15 @@ from robust_keras.failures import describe_failure  # noqa: E402
 
 
 def _configure_tensorflow(config: config_lib.Config) -> None:
-    import keras
     import tensorflow as tf
 
+    from robust_keras import precision
+
     tf.config.experimental.enable_op_determinism()
-    if config.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        precision.set_policy(config.mixed_precision_dtype if config.mixed_precision else None)
+    except ValueError as e:
+        fail(str(e), 2)
 
 
 def main(argv: list[str]) -> None:

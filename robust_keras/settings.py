@@ -147,7 +147,7 @@ class TrainingSettings:
 
     model: ModelSettings
     compute: ComputeSettings
-    mixed_precision: bool
+    mixed_precision: str | None  # compute dtype "float16" | "bfloat16" with float32 variables; None = float32
     jit_compile: bool
     shuffle_buffer: int  # examples, streamed input only
     flip: bool  # random horizontal flips when a recipe augments (--augment_flip; never for digits)
@@ -157,7 +157,7 @@ class TrainingSettings:
         return cls(
             config.model_settings,
             config.compute_settings,
-            config.mixed_precision,
+            config.mixed_precision_dtype if config.mixed_precision else None,
             config.jit_compile,
             config.shuffle_buffer,
             config.augment_flip and config.dataset not in DIGIT_DATASETS,

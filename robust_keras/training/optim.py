@@ -34,12 +34,13 @@ def make_schedule(
     raise ValueError(f"unknown lr schedule {kind!r}")
 
 
-def make_optimizer(name: str, learning_rate, *, momentum: float = 0.9, mixed_precision: bool = False):
-    """SGD with (heavy-ball) momentum or Adam; wrapped for loss scaling under mixed_float16."""
+def make_optimizer(name: str, learning_rate, *, momentum: float = 0.9, loss_scaling: bool = False):
+    """SGD with (heavy-ball) momentum or Adam; wrapped for dynamic loss scaling (mixed_float16: float16
+    gradients underflow below ~6e-8; bfloat16 has float32's exponent range and needs none)."""
     if name == "sgd":
         opt = keras.optimizers.SGD(learning_rate, momentum=momentum)
     elif name == "adam":
         opt = keras.optimizers.Adam(learning_rate)
     else:
         raise ValueError(f"unknown optimizer {name!r}")
-    return keras.optimizers.LossScaleOptimizer(opt) if mixed_precision else opt
+    return keras.optimizers.LossScaleOptimizer(opt) if loss_scaling else opt

@@ -208,7 +208,10 @@ def _make_trainer(
             decay=recipe.lr_decay,
         )
         optimizer = optim.make_optimizer(
-            recipe.optimizer, schedule, momentum=recipe.momentum, mixed_precision=training.mixed_precision
+            recipe.optimizer,
+            schedule,
+            momentum=recipe.momentum,
+            loss_scaling=training.mixed_precision == "float16",
         )
         attack_step = None
         if adversary is not None:

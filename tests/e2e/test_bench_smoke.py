@@ -18,6 +18,7 @@ TINY = {
     "square_throughput.py": ["--models", "cnn_mnist", "--batch", "8", "--queries", "3", "--repeats", "1"],
     "inversion_throughput.py": ["--models", "cnn_mnist", "--batch", "8", "--steps", "2", "--repeats", "1"],
     "d_det_generation.py": ["--model", "cnn_mnist", "--images", "16", "--batch", "8", "--steps", "2", "--repeats", "1"],
+    "mixed_precision.py": ["--models", "cnn_mnist", "--batch", "8", "--steps", "2", "--repeats", "1"],
     "input_stream.py": ["--examples", "64", "--batch", "16", "--repeats", "1"],
     "full_batch_gd.py": ["--k", "4", "--d", "64", "--n", "40", "--m", "2", "--steps", "5", "--repeats", "1"],
     "ntk.py": ["--sizes", "8", "--jacobian_max", "8", "--models", "mlp", "--kinds", "traced", "--no_fast_path"],
