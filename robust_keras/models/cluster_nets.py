@@ -72,12 +72,12 @@ def cluster_signs(k: int, positive: Sequence[int]) -> np.ndarray:
 
 
 def binary_margin(model: keras.Model, positive: Sequence[int] | None = None):
-    """The binary margin function x -> (B,) of a binary net (its output) or a multiclass net
-    (its readout g = sum_{J+} f_i - sum_{J-} f_i)."""
+    """The binary margin function x -> float32 (B,) of a binary net (its output) or a multiclass
+    net (its readout g = sum_{J+} f_i - sum_{J-} f_i), whatever the net's compute dtype."""
     if model.output_shape[-1] == 1:
-        return lambda x: model(x, training=False)[:, 0]
+        return lambda x: tf.cast(model(x, training=False)[:, 0], tf.float32)
     signs = tf.constant(cluster_signs(model.output_shape[-1], positive))
-    return lambda x: tf.linalg.matvec(model(x, training=False), signs)
+    return lambda x: tf.linalg.matvec(tf.cast(model(x, training=False), tf.float32), signs)
 
 
 def margin_logits(margin_fn):

@@ -19,7 +19,9 @@ import tensorflow as tf
 def full_batch_loss(kind: str, outputs: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     """Loss over the batch; ``labels`` int (n,) in {0,1} (logistic) or [0, K) (cross_entropy), both
     means; or float targets (n, K) for ``mse`` = (1/2) sum_i ||f(x_i) - y_i||^2 (a sum, so that GD
-    with step eta follows df/dt = -eta Theta (f - Y), the dynamics of Eq. 7)."""
+    with step eta follows df/dt = -eta Theta (f - Y), the dynamics of Eq. 7). Computed in float32
+    whatever the outputs' dtype (a head run in float16 / bfloat16 under --mixed_precision)."""
+    outputs = tf.cast(outputs, tf.float32)
     if kind == "mse":
         return 0.5 * tf.reduce_sum(tf.square(outputs - labels))
     if kind == "logistic":

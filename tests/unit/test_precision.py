@@ -75,3 +75,35 @@ def test_bfloat16_without_mixed_precision_is_refused_by_the_flags():
     )
     with pytest.raises(flags.IllegalFlagValueError, match="add --mixed_precision"):
         parse_project_flags("--mixed_precision_dtype=bfloat16")
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_full_batch_losses_and_margins_of_a_mixed_precision_net_are_float32(policy):
+    """Feature averaging's nets under --mixed_precision output float16 / bfloat16: its GD loss and
+    binary margins (which multiply by float32 signs) take them and answer in float32, close to the
+    float32 net's (both used to raise a dtype mismatch)."""
+    from robust_keras.models import cluster_nets
+    from robust_keras.training.full_batch import full_batch_loss
+
+    x = np.random.default_rng(1).normal(size=(6, 10)).astype(np.float32)
+    labels = np.array([0, 1, 0, 1, 1, 0])
+    reference = cluster_nets.multiclass_net(10, 4, seed=0, use_bias=True)
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        mixed = cluster_nets.multiclass_net(10, 4, seed=0, use_bias=True)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    mixed.set_weights(reference.get_weights())
+    assert mixed(x).dtype != "float32"
+    for kind, target in (("cross_entropy", labels), ("mse", np.eye(4, dtype=np.float32)[labels])):
+        got = full_batch_loss(kind, mixed(x), target)
+        assert got.dtype == "float32"
+        np.testing.assert_allclose(got, full_batch_loss(kind, reference(x), target), rtol=3e-2)
+    margin = cluster_nets.binary_margin(mixed, positive=[0, 1])(x)
+    assert margin.dtype == "float32"
+    want = cluster_nets.binary_margin(reference, positive=[0, 1])(x)
+    np.testing.assert_allclose(margin, want, atol=3e-2 * float(np.abs(want).max()))
+    signs = 2.0 * labels - 1.0
+    np.testing.assert_allclose(
+        full_batch_loss("logistic", margin[:, None], labels), np.mean(np.log1p(np.exp(-signs * margin))), rtol=1e-5
+    )
