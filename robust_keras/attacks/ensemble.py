@@ -135,15 +135,16 @@ class Ensemble:
 
     def warm_up(self, x: np.ndarray, labels: np.ndarray) -> None:
         """Runs every attack once on ``x`` (a few examples), so that each compiled graph exists
-        before the work that is timed; a call only traces the attacks that examples reach."""
+        before the work that is timed (a call only traces the attacks that examples reach); the model's
+        class count goes through :meth:`check_classes`, as in a call."""
         x, labels = np.asarray(x, np.float32), np.asarray(labels, np.int64)
-        classes = int(np.asarray(self.logits_fn(tf.convert_to_tensor(x[:1]))).shape[-1])
+        self.check_classes(int(np.asarray(self.logits_fn(tf.convert_to_tensor(x[:1]))).shape[-1]))
         for name in self.attacks:
-            self._attack(name, classes)(x, labels, (0, 0))
+            self._attack(name)(x, labels, (0, 0))
 
-    def _attack(self, name: str, classes: int):
-        """The attack run under ``name`` on a model with ``classes`` classes."""
-        return self._runs["apgd_ce_two_class" if name == "apgd_ce" and classes == 2 else name]
+    def _attack(self, name: str):
+        """The attack run under ``name`` on the model seen by :meth:`check_classes`."""
+        return self._runs["apgd_ce_two_class" if name == "apgd_ce" and self._classes == 2 else name]
 
     def _within(self, found, x) -> np.ndarray:
         """bool (n,): inside the eps-ball (FAB's closest point may lie beyond it), float32 slack."""
@@ -170,7 +171,7 @@ class Ensemble:
                 if not len(left):
                     break
                 attack_seed = (seed[0], seed[1] * 1_000 + index * 100 + target)
-                attack = self._attack(name, logits.shape[-1])
+                attack = self._attack(name)
                 if name == "apgd_t":
                     found = attack(x[left], labels[left], attack_seed, first_target=target)[0]
                 elif name == "fab_t":
