@@ -11,7 +11,6 @@ including ones robust_keras did not write.
 
 from __future__ import annotations
 
-import json
 import os
 
 import keras
@@ -22,8 +21,8 @@ from robust_keras.errors import ModelError
 from robust_keras.faults import fail_point, fill_disk
 from robust_keras.models import representation_model
 from robust_keras.savedmodel_checks import check_safe, savedmodel_hash  # noqa: F401  (re-exported)
+from robust_keras.savedmodel_files import METADATA_FILE, read_metadata
 
-METADATA = "metadata.json"
 SERVE = "serve"
 REPRESENTATION = "representation"  # penultimate-layer features, (B, H, W, C) -> (B, F)
 
@@ -65,7 +64,7 @@ def export_model(model: keras.Model, directory: str, metadata: dict) -> str:
         if fail_point("disk_full_before_export"):
             fill_disk(os.path.dirname(os.path.abspath(tmp)))
         archive.write_out(tmp, verbose=False)
-        write_json(os.path.join(tmp, METADATA), meta)
+        write_json(os.path.join(tmp, METADATA_FILE), meta)
     return directory
 
 
@@ -105,11 +104,7 @@ class LoadedModel:
         self._arg_is_kw = not args
         self._arg_name = next(iter(kwargs), None)
         self.input_shape = tuple(specs[0].shape[1:])
-        meta_path = os.path.join(directory, METADATA)
-        self.metadata = {}
-        if os.path.exists(meta_path):
-            with open(meta_path) as f:
-                self.metadata = json.load(f)
+        self.metadata = read_metadata(directory)
 
     def _endpoint(self):
         if hasattr(self._module, "serve"):

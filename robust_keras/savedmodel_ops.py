@@ -96,5 +96,16 @@ PURE_OPS = _names(
     _ELEMENTWISE, _REDUCTIONS_AND_LINALG, _NEURAL_NETWORK, _ARRAYS, _IMAGES, _RANDOM, _CONTROL_FLOW, _VARIABLES
 )
 
-# A TF1 SavedModel's restore op reads its own checkpoint (the prefix the loader feeds it).
-CHECKPOINT_READ_OPS = frozenset({"RestoreV2", "RestoreSlice", "Restore", "StringJoin", "ShardedFilename"})
+# The ops of a TF2 SavedModel's own saver functions (the ``_traced_save`` / ``_traced_restore``
+# functions its MetaGraph's saver_def names): checkpoint I/O, allowed there and only there, and
+# only on the checkpoint prefix the loader feeds them (savedmodel_checks.py). Value: the inputs of
+# the op that are file paths.
+SAVER_OPS = {
+    "RestoreV2": (0,),
+    "SaveV2": (0,),
+    "MergeV2Checkpoints": (0, 1),
+    "StringJoin": (),
+    "ShardedFilename": (),
+    "StaticRegexFullMatch": (),
+    "DisableCopyOnRead": (),
+}

@@ -1,7 +1,7 @@
-"""A SavedModel from elsewhere runs only if everything loading or calling it can execute is pure
-computation: the two known bypasses of the old signature-only blocklist, one model per I/O-capable
-op family of TF 2.21 (each built as a real SavedModel and loaded as the experiments load models),
-TF1 models, and the allowlist itself."""
+"""A SavedModel from elsewhere runs only if every op its file holds is pure computation: the two
+known bypasses of the old signature-only blocklist, one model per I/O-capable op family of TF 2.21
+(each built as a real SavedModel and loaded as the experiments load models), TF1 models (refused
+unless trusted), and the allowlist itself. Effects of hostile models: test_savedmodel_effects.py."""
 
 import re
 
@@ -12,7 +12,7 @@ import tensorflow as tf
 from robust_keras import savedmodel_checks
 from robust_keras.errors import ModelError
 from robust_keras.export import load_model
-from robust_keras.savedmodel_ops import CHECKPOINT_READ_OPS, PURE_OPS
+from robust_keras.savedmodel_ops import PURE_OPS, SAVER_OPS
 
 IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
 
@@ -146,36 +146,15 @@ def test_a_resource_initialised_from_a_file_at_load_time_is_refused(tmp_path):
     _refused(directory, "InitializeTableFromTextFileV2")
 
 
-def _tf1_model(directory, init_writes=None):
-    """A TF1 SavedModel: a variable, a matmul signature, the saver; optionally a main op that writes."""
-    graph = tf.Graph()
-    with graph.as_default():
-        x = tf.compat.v1.placeholder(tf.float32, [None, 28, 28, 1], name="image")
-        w = tf.compat.v1.get_variable("w", [784, 10], initializer=tf.compat.v1.zeros_initializer())
-        logits = tf.matmul(tf.reshape(x, [-1, 784]), w)
-        main_op = tf.compat.v1.global_variables_initializer()
-        if init_writes:
-            main_op = tf.group(main_op, tf.io.write_file(init_writes, "written at load time"))
-        with tf.compat.v1.Session(graph=graph) as session:
-            session.run(tf.compat.v1.global_variables_initializer())
-            builder = tf.compat.v1.saved_model.Builder(str(directory))
-            signature = tf.compat.v1.saved_model.predict_signature_def({"image": x}, {"logits": logits})
-            builder.add_meta_graph_and_variables(
-                session, ["serve"], signature_def_map={"serving_default": signature}, main_op=main_op
-            )
-            builder.save()
-    return str(directory)
+def test_tf1_models_are_refused_unless_trusted(tmp_path):
+    from savedmodel_hostile import tf1_model
 
-
-def test_tf1_models_pass_with_their_restore_op_and_are_refused_for_an_init_op_that_writes(tmp_path):
-    clean = _tf1_model(tmp_path / "clean")
-    assert not savedmodel_checks.unsafe_ops(clean)  # its restore op (RestoreV2) reads its own checkpoint
-    logits = load_model(clean, (28, 28, 1))(np.ones([2, 28, 28, 1], np.float32))
+    clean = tf1_model(tmp_path / "clean")
+    with pytest.raises(ModelError, match="TF1 SavedModel") as err:
+        load_model(clean, (28, 28, 1))
+    assert "\n" not in str(err.value) and "--trust_savedmodels" in str(err.value)
+    logits = load_model(clean, (28, 28, 1), trusted=True)(np.ones([2, 28, 28, 1], np.float32))
     assert logits.shape == (2, 10)
-    target = tmp_path / "init_written.txt"
-    writes = _tf1_model(tmp_path / "writes", init_writes=str(target))
-    _refused(writes, "WriteFile")
-    assert not target.exists()
 
 
 IO_NAME = re.compile(
@@ -187,7 +166,7 @@ IO_NAME = re.compile(
 
 def test_allowlist_holds_only_registered_ops_and_no_io_family():
     registered = {name for name in dir(tf.raw_ops) if not name.startswith("_")}
-    assert not (PURE_OPS | CHECKPOINT_READ_OPS) - registered  # a typo would silently allow nothing
+    assert not (PURE_OPS | set(SAVER_OPS)) - registered  # a typo would silently allow nothing
     assert not sorted(op for op in PURE_OPS if IO_NAME.search(op))
     io_ops = {op for op in registered if IO_NAME.search(op)}
     assert len(io_ops) > 300  # the pattern still recognises the I/O families of this TensorFlow
