@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from robust_keras.data.download_probe import require_reachable
 from robust_keras.errors import DataError
 
 CIFAR10_CLASSES = (
@@ -212,7 +213,7 @@ def load_cinic10(root: str, split: str) -> Split:
 def check_inputs(name: str, *, data_dir: str | None, download: bool, cinic10_dir: str, exclude_index_file: str) -> None:
     """The cheap checks of ``load_dataset``'s inputs, run before a run directory or MLflow run is
     opened: the CINIC-10 root and its split folders, a tfds dataset that is neither prepared nor
-    allowed to download, the exclusion file.
+    allowed to download (or whose download host cannot be reached), the exclusion file.
 
     Raises:
       DataError: naming the missing input and the flag that fixes it.
@@ -221,11 +222,13 @@ def check_inputs(name: str, *, data_dir: str | None, download: bool, cinic10_dir
         for split in ("train", "test"):  # load_cinic10's own checks, without reading images
             if not cinic10_dir or not os.path.isdir(os.path.join(cinic10_dir, split)):
                 load_cinic10(cinic10_dir, split)
-    if name in ("mnist", "cifar10") and not download:
+    if name in ("mnist", "cifar10"):
         import tensorflow_datasets as tfds
 
         builder = tfds.builder(name, data_dir=data_dir)
-        if not builder.is_prepared():
+        if not builder.is_prepared() and download:
+            require_reachable(builder, name)  # seconds, instead of tfds' minutes of retries offline
+        elif not builder.is_prepared():
             raise DataError(
                 f"tfds dataset {name!r} is not prepared under {builder.data_dir} and --notfds_download forbids "
                 "fetching it",

@@ -227,3 +227,27 @@ def test_help_lists_the_project_flags_by_group_and_missing_inputs_leave_no_run(t
     )
     assert proc.returncode == 2 and "needs --cinic10_dir, which is unset" in last_line(proc.stderr)
     assert not (tmp_path / "run").exists() and not (tmp_path / "m.db").exists()
+
+
+def test_unprepared_dataset_with_an_unreachable_download_host_fails_in_seconds(tmp_path):
+    """Offline, tfds would retry its download for minutes before failing; the probe answers in
+    seconds. The closed port stands in for the download host: it is the proxy the environment names."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT, free_port, last_line
+
+    proxy = f"http://127.0.0.1:{free_port()}"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT, "HTTPS_PROXY": proxy, "HTTP_PROXY": proxy}
+    start = time.time()
+    proc = subprocess.run(
+        [sys.executable, "-m", "robust_keras.main", "--experiment=train", "--dataset=cifar10",
+         f"--data_dir={tmp_path}/tfds", f"--output_dir={tmp_path}/run", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/m.db"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    error = last_line(proc.stderr)
+    assert proc.returncode == 2 and "download host 127.0.0.1:" in error and "cannot be reached" in error, error
+    assert "--experiment=prepare_data" in error and not (tmp_path / "run").exists()
+    assert time.time() - start < 90  # start-up and imports included; tfds' retries took 3 min 24 s
