@@ -216,19 +216,16 @@ def tf1_model(directory, collection_writes: str | None = None) -> str:
     return str(directory)
 
 
-def files_under(root) -> set[str]:
-    return {os.path.relpath(os.path.join(d, f), root) for d, _, files in os.walk(root) for f in files}
-
-
-def run_oracle(models, watched, trusted: bool = False) -> list[dict]:
-    """Loads and calls ``models`` in a child process whose working and temporary directories are
-    ``watched``; returns its JSON lines."""
+def run_oracle(models, watched, trusted=()) -> list[dict]:
+    """Loads and calls ``models`` (untrusted), then ``trusted`` (the controls), in one child
+    process whose working and temporary directories are ``watched``; returns its JSON lines."""
     tmp = os.path.join(str(watched), "tmp")
     os.makedirs(tmp, exist_ok=True)
     script = os.path.join(ROOT, "tests", "reliability", "savedmodel_oracle.py")
     env = {**os.environ, "PYTHONPATH": ROOT, "TMPDIR": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
+    args = [*map(str, models), *(["--trusted", *map(str, trusted)] if trusted else [])]
     out = subprocess.run(
-        [sys.executable, script, *(["--trusted"] if trusted else []), *map(str, models)],
-        cwd=str(watched), env=env, capture_output=True, text=True, timeout=600, check=True,
+        [sys.executable, script, *args], cwd=str(watched), env=env, capture_output=True, text=True, timeout=600,
+        check=True,
     ).stdout  # fmt: skip
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]

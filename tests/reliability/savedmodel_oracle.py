@@ -1,10 +1,13 @@
-"""The effect oracle of the SavedModel safety tests, run as a child process: loads each model
-directory given through robust_keras's own loader (``export.load_model``; untrusted unless
-``--trusted``), calls it on a batch of ones, and prints one JSON line per model:
-``{"model": dir, "status": "refused" | "called" | "failed", "values": [...logits...]}``.
+"""The effect oracle of the SavedModel safety tests, run as a child process in the watched
+directory: loads each model directory given through robust_keras's own loader
+(``export.load_model``; untrusted, or trusted for the directories after ``--trusted``), calls it
+on a batch of ones, and prints one JSON line per model: ``{"model": dir, "trusted": bool,
+"status": "refused" | "called" | "failed", "values": [...logits...], "written": [new files]}``,
+``written`` being the files that appeared under the working directory while that model loaded
+and ran.
 
-The parent judges by effect, not by what the check says: it watches a directory tree for new
-files and looks for a secret checkpoint's values in the logits.
+The tests judge by effect, not by what the check says: new files in the watched tree, and a
+secret checkpoint's values in the logits.
 """
 
 import json
@@ -19,10 +22,18 @@ from robust_keras.errors import ModelError  # noqa: E402
 from robust_keras.export import load_model  # noqa: E402
 
 
+def _files() -> set[str]:
+    return {os.path.join(d, f) for d, _, files in os.walk(".") for f in files}
+
+
 def main(argv: list[str]) -> None:
-    trusted = "--trusted" in argv
-    for directory in (a for a in argv if a != "--trusted"):
-        result = {"model": directory, "status": "called", "values": []}
+    trusted = False
+    for directory in argv:
+        if directory == "--trusted":
+            trusted = True
+            continue
+        before = _files()
+        result = {"model": directory, "trusted": trusted, "status": "called", "values": []}
         try:
             model = load_model(directory, trusted=trusted)
             result["values"] = np.asarray(model(np.ones([2, 28, 28, 1], np.float32))).ravel().tolist()
@@ -32,6 +43,7 @@ def main(argv: list[str]) -> None:
         except Exception as e:  # a mutated model that does not load or run: no verdict on safety
             result["status"] = "failed"
             result["error"] = f"{type(e).__name__}: {str(e)[:200]}"
+        result["written"] = sorted(_files() - before)
         print(json.dumps(result), flush=True)
 
 

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from savedmodel_hostile import (
     MUTATIONS,
     SECRET,
-    files_under,
     hostile_function,
     mutate,
     run_oracle,
@@ -47,57 +46,57 @@ def _accepted(directory) -> bool:
         return False
 
 
-def _assert_no_effect(results, watched, before) -> None:
-    assert files_under(watched) - before == set(), [r["model"] for r in results]
+def _assert_no_effect(results) -> None:
     for result in results:
-        assert SECRET not in result["values"], result["model"]
+        if not result["trusted"]:
+            assert result["written"] == [], result
+            assert SECRET not in result["values"], result["model"]
 
 
-def test_every_single_mutation_that_wires_in_a_write_is_refused_and_writes_nothing(world, tmp_path):
+def _control_wrote(results) -> bool:
+    return any(r["trusted"] and r["status"] == "called" and r["written"] for r in results)
+
+
+def test_each_hostile_mutation_and_tf1_model_is_refused_and_writes_nothing(world, tmp_path):
     models = {name: mutate(world["base"], tmp_path / f"m{i}", [name], world["hostile"], world["secret"])
               for i, name in enumerate(MUTATIONS)}  # fmt: skip
     hostile = {name for name, (_, adds) in MUTATIONS.items() if adds} | {"restore from a constant path",
                                                                         "primitive op named as a function"}  # fmt: skip
     assert {name for name in hostile if _accepted(models[name])} == set()
-    before = files_under(world["watched"])
-    results = run_oracle(models.values(), world["watched"])
-    _assert_no_effect(results, world["watched"], before)
-    by_model = {r["model"]: r for r in results}
-    assert by_model[models["serve renamed everywhere"]]["status"] == "called"  # benign: accepted and works
-    # control: trusted, the wired-in calls do write -- the oracle sees an effect when there is one
-    results = run_oracle([models["call from serve by PartitionedCall"]], world["watched"], trusted=True)
-    assert results[0]["status"] == "called" and "hostile_written.txt" in files_under(world["watched"])
-    (world["watched"] / "hostile_written.txt").unlink()
+    tf1 = tf1_model(tmp_path / "tf1", collection_writes=str(world["watched"] / "tf1_written.txt"))
+    results = run_oracle([*models.values(), tf1], world["watched"],
+                         trusted=[models["call from serve by PartitionedCall"], tf1])  # fmt: skip
+    _assert_no_effect(results)
+    untrusted = {r["model"]: r for r in results if not r["trusted"]}
+    assert untrusted[models["serve renamed everywhere"]]["status"] == "called"  # benign: accepted and works
+    assert untrusted[tf1]["status"] == "refused" and "TF1" in untrusted[tf1]["error"]
+    # controls: trusted, the call wired into serve writes, and so does the TF1 loader's collection
+    controls = [r for r in results if r["trusted"]]
+    assert [r["written"] for r in controls] == [["./hostile_written.txt"], ["./tf1_written.txt"]], controls
+    _clean(world["watched"])
 
 
 def test_property_any_mix_of_mutations_the_check_accepts_has_no_effect(world, tmp_path):
-    made: list[tuple[str, bool]] = []
+    made: list[tuple[str, bool, list[str]]] = []
 
     @settings(max_examples=25, derandomize=True, deadline=None, database=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
     @given(st.lists(st.sampled_from(sorted(MUTATIONS)), min_size=1, max_size=3, unique=True))
     def mutated(names):
         directory = mutate(world["base"], tmp_path / f"p{len(made)}", names, world["hostile"], world["secret"])
-        made.append((directory, _accepted(directory)))
+        made.append((directory, _accepted(directory), names))
 
     mutated()
-    accepted = [d for d, ok in made if ok]
+    accepted = [d for d, ok, _ in made if ok]
     assert 0 < len(accepted) < len(made)  # the mixes include benign and hostile ones
-    before = files_under(world["watched"])
-    _assert_no_effect(run_oracle(accepted, world["watched"]), world["watched"], before)
-    # control: loading every mix as trusted writes the file at least once
-    run_oracle([d for d, ok in made if not ok], world["watched"], trusted=True)
-    assert "hostile_written.txt" in files_under(world["watched"])
-    (world["watched"] / "hostile_written.txt").unlink()
+    # control: the refused mixes that call the writer from serve, loaded as trusted, write it
+    calling = [d for d, ok, names in made if not ok and any(n.startswith("call from serve") for n in names)]
+    results = run_oracle(accepted, world["watched"], trusted=calling)
+    _assert_no_effect(results)
+    assert _control_wrote(results)
+    _clean(world["watched"])
 
 
-def test_tf1_model_whose_collection_writes_at_load_is_refused(world, tmp_path):
-    target = world["watched"] / "tf1_written.txt"
-    model = tf1_model(tmp_path / "tf1", collection_writes=str(target))
-    before = files_under(world["watched"])
-    results = run_oracle([model], world["watched"])
-    assert results[0]["status"] == "refused" and "TF1" in results[0]["error"]
-    _assert_no_effect(results, world["watched"], before)
-    run_oracle([model], world["watched"], trusted=True)  # control: the TF1 loader runs the collection
-    assert target.exists()
-    target.unlink()
+def _clean(watched) -> None:
+    for name in ("hostile_written.txt", "tf1_written.txt"):
+        (watched / name).unlink(missing_ok=True)
