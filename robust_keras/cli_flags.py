@@ -153,12 +153,9 @@ def checked_config() -> config_lib.Config:
             2,
         )
     try:  # inputs and paths first: a typo must not leave a run behind or cost a trained source model
-        datasets = [] if config.experiment in SYNTHETIC_DATA else [config.dataset]
-        if config.experiment == "cross_dataset":  # its test sets are read too
-            datasets += [d for d in config.eval_datasets if d not in datasets]
-        for dataset in datasets:
+        if config.experiment not in SYNTHETIC_DATA:
             check_inputs(
-                dataset,
+                config.dataset,
                 data_dir=config.data_dir,
                 download=config.tfds_download,
                 cinic10_dir=config.cinic10_dir,
