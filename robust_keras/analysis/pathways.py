@@ -67,7 +67,7 @@ def _tail_mean(values: Sequence[float], tail: float) -> float:
     return float(values[-n:].mean())
 
 
-def _first_epoch(values: Sequence[float], level: float) -> int:
+def first_epoch(values: Sequence[float], level: float) -> int:
     """Index of the first epoch at or above ``level`` (len(values) if never)."""
     above = np.flatnonzero(np.asarray(values, float) >= level)
     return int(above[0]) if above.size else len(values)
@@ -90,7 +90,7 @@ def classify(
     g_nr = max(0.0, _tail_mean(clean, rule.tail) - chance)
     g_r = max(0.0, _tail_mean(shift, rule.tail) - chance)
     saturated = train is not None and _tail_mean(train, rule.tail) >= rule.saturation
-    robust_first = _first_epoch(shift, chance + rule.min_gain) <= _first_epoch(clean, chance + rule.min_gain)
+    robust_first = first_epoch(shift, chance + rule.min_gain) <= first_epoch(clean, chance + rule.min_gain)
     if g_nr + g_r < rule.min_gain:
         return PathwayVerdict("between", 0.5, g_nr, g_r, robust_first, saturated)
     score = g_nr / (g_nr + g_r)

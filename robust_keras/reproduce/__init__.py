@@ -10,6 +10,9 @@ MLflow run per claim (experiment ``robust_keras/reproduce``: params say the clai
 measured, tag ``holds``). ``reproduce.md`` collects one row per claim: claim -> the paper's value ->
 measured -> holds / does not hold.
 
+``--seeds=3,4,5`` runs every seeded claim at those seeds instead of its own (verdicts in
+``<output_dir>/<claim>-seeds3-4-5/``).
+
 Resumable: a claim with a verdict is not rerun (delete its directory to redo it); a run that
 finished (``<run>.done``) is not started again, an interrupted one resumes where it stopped (main's
 own resume). Exit status 1 when a claim marked quick does not
@@ -41,6 +44,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="only the claims that hold at CPU scale in minutes")
     parser.add_argument("--output_dir", default=os.path.join("artifacts", "reproduce"))
     parser.add_argument("--mlflow_tracking_uri", default="", help="default: sqlite:///<output_dir>/mlflow.db")
+    parser.add_argument(
+        "--seeds",
+        default="",
+        help="comma-separated seeds that replace every seeded claim's own (e.g. 3,4,5); claims without "
+        "randomness still run once",
+    )
     parser.add_argument("--list", action="store_true", help="print the claims and exit")
     return parser.parse_args(argv)
 
@@ -51,7 +60,22 @@ def _selected(args: argparse.Namespace) -> list[Claim]:
     if unknown:
         print(f"error: unknown claim(s) {unknown} -- pick from {[c.name for c in CLAIMS]}", file=sys.stderr)
         sys.exit(2)
-    return [c for c in CLAIMS if (not names or c.name in names) and (c.quick or not args.quick)]
+    try:
+        seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
+    except ValueError:
+        print(f"error: --seeds={args.seeds} is not a list of integers -- pass e.g. --seeds=0,1,2", file=sys.stderr)
+        sys.exit(2)
+    chosen = [c for c in CLAIMS if (not names or c.name in names) and (c.quick or not args.quick)]
+    return [dataclasses.replace(c, seeds=seeds) if seeds and c.seeds is not None else c for c in chosen]
+
+
+def _claim_dir(out: str, claim: Claim) -> str:
+    """Where a claim's verdict, figure run and MLflow run live: ``<out>/<claim>`` at its own seeds,
+    ``<out>/<claim>-seeds3-4-5`` at seeds given by --seeds (each seed set its own verdict)."""
+    own = next(c.seeds for c in CLAIMS if c.name == claim.name)
+    if claim.seeds == own:
+        return os.path.join(out, claim.name)
+    return os.path.join(out, f"{claim.name}-seeds{'-'.join(map(str, claim.seeds or ()))}")
 
 
 def _run_dir(out: str, claim: Claim, seed: int | None) -> str:
@@ -90,7 +114,7 @@ def _record(claim: Claim, verdict: Verdict, claim_dir: str, runs: list[str], uri
     from robust_keras import tracking
 
     figure = os.path.join(runs[0], claim.figure)
-    shown = os.path.join(out, "figures", f"{claim.name}.png")
+    shown = os.path.join(out, "figures", f"{os.path.basename(claim_dir)}.png")
     if os.path.exists(figure):
         os.makedirs(os.path.dirname(shown), exist_ok=True)
         shutil.copyfile(figure, shown)
@@ -98,6 +122,9 @@ def _record(claim: Claim, verdict: Verdict, claim_dir: str, runs: list[str], uri
         "claim": claim.name,
         "paper": claim.paper,
         "statement": claim.statement,
+        "quote": claim.quote,
+        "departures": claim.departures,
+        "seeds": list(claim.seeds or ()),
         **dataclasses.asdict(verdict),
         "runs": runs,
         "figure": shown if os.path.exists(shown) else None,
@@ -105,6 +132,7 @@ def _record(claim: Claim, verdict: Verdict, claim_dir: str, runs: list[str], uri
     }
     run = tracking.open_run(claim_dir, uri, "robust_keras/reproduce", claim.name, {"claim": claim.name})
     run.log_params({"paper": claim.paper, "statement": claim.statement, "flagfile": claim.flagfile})
+    run.log_params({"quote": claim.quote[:5000], "departures": claim.departures[:5000]})
     run.log_params({"seeds": ",".join(map(str, claim.seeds or ())), "paper_value": verdict.paper_value})
     run.log_metrics({**verdict.metrics, "holds": float(verdict.holds)})
     run.set_tags({"holds": str(verdict.holds).lower(), "measured": verdict.measured[:5000]})
@@ -118,13 +146,14 @@ def _record(claim: Claim, verdict: Verdict, claim_dir: str, runs: list[str], uri
 
 def _table(records: list[dict]) -> str:
     lines = [
-        "| claim | paper | the paper says | measured | holds |",
-        "|---|---|---|---|---|",
+        "| claim | paper | the paper's words | the paper says / our threshold | measured | departures from the "
+        "paper's setting | holds |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in records:
         lines.append(
-            f"| `{r['claim']}`: {r['statement']} | {r['paper']} | {r['paper_value']} | {r['measured']} | "
-            f"{'holds' if r['holds'] else '**does not hold**'} |"
+            f'| `{r["claim"]}`: {r["statement"]} | {r["paper"]} | "{r.get("quote", "")}" | {r["paper_value"]} | '
+            f"{r['measured']} | {r.get('departures', '')} | {'holds' if r['holds'] else '**does not hold**'} |"
         )
     return "\n".join(lines)
 
@@ -139,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     out = os.path.abspath(args.output_dir)
     uri = args.mlflow_tracking_uri or f"sqlite:///{out}/mlflow.db"
     os.makedirs(out, exist_ok=True)
-    todo = [c for c in claims if not os.path.exists(os.path.join(out, c.name, "verdict.json"))]
+    todo = [c for c in claims if not os.path.exists(os.path.join(_claim_dir(out, c), "verdict.json"))]
     to_run = [c for c in todo if not all(os.path.exists(_run_dir(out, c, s) + ".done") for s in c.seeds or (None,))]
     planned = sum(c.minutes for c in to_run)  # claims whose runs all finished earlier only need their check
     print(f"[reproduce] {len(claims)} claims, {len(claims) - len(todo)} already checked; ~{planned:.0f} min of runs")
@@ -152,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             f"[reproduce] {i}/{len(todo)} {claim.name} ({claim.paper}): running, ETA of the rest {eta:.1f} min",
             flush=True,
         )
-        claim_dir = os.path.join(out, claim.name)
+        claim_dir = _claim_dir(out, claim)
         runs = []
         for seed in claim.seeds or (None,):
             run_dir = _run_dir(out, claim, seed)
@@ -166,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     records = []
     for claim in claims:
-        with open(os.path.join(out, claim.name, "verdict.json")) as f:
+        with open(os.path.join(_claim_dir(out, claim), "verdict.json")) as f:
             records.append(json.load(f))
     table = _table(records)
     header = (

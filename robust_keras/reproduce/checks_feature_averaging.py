@@ -15,7 +15,7 @@ def feature_averaging(runs: list[str]) -> Verdict:
     """FA: the binary net's neurons average the clusters of their class (|cos| ~ 1/sqrt(k/2)),
     the k-class net's neurons each take one cluster, and the finer labels buy l2 robustness."""
     parts, holds, metrics = [], True, {}
-    for seed, run_dir in enumerate(runs):
+    for seed, run_dir in run_readers.seeded(runs):
         result = run_readers.json_file(os.path.join(run_dir, "robust_accuracy.json"))
         k = result["k"]
         binary = np.load(os.path.join(run_dir, "binary", "cosine_matrix.npy"))  # (2m, k): neurons x clusters
@@ -53,7 +53,7 @@ def fa_real_finer_labels(runs: list[str]) -> Verdict:
     labels (read out as binary) is more l2-robust than trained on the 2 labels: its robust accuracy
     is higher by more than 0.05 on average over the nonzero radii, in every seed."""
     parts, holds, metrics = [], True, {}
-    for seed, run_dir in enumerate(runs):
+    for seed, run_dir in run_readers.seeded(runs):
         result = run_readers.json_file(os.path.join(run_dir, "robust_accuracy.json"))
         radii = np.asarray(result["radii"])
         fine, binary = (np.asarray(result["curves"][name]) for name in ("fine", "binary"))

@@ -40,7 +40,7 @@ def kernel_rotation(runs: list[str]) -> Verdict:
     rotates it more (angle, Eq. 13), grows its norm less, and concentrates its spectrum more; every
     part in every seed, at the last recorded epoch."""
     parts, holds, metrics = [], True, {}
-    for seed, run_dir in enumerate(runs):
+    for seed, run_dir in run_readers.seeded(runs):
         final = {}
         for mode in ("standard", "adversarial"):
             m = run_readers.metrics(run_dir, mode)

@@ -13,55 +13,77 @@ from robust_keras.reproduce.verdict import Verdict
 
 
 def toy_switch(runs: list[str]) -> Verdict:
-    """RB Thm. 1-2: accuracy 1 - p for k well below k_t, 1 - p/k well above; step 1 robust."""
+    """RB Thm. 1-2: GD's first step uses the robust coordinate (population accuracy 1 - p); in the
+    limit every training set is fitted (sample accuracy -> 1, here >= 0.99) and the population
+    accuracy is 1 - p for k < k_t, 1 - p/k for k >= k_t. Checked on a grid of k that brackets k_t
+    within a factor 1.5 on both sides: every k's accuracy is nearer its side's value than the
+    other's (where the switch is), and within 0.01 of it for k beyond a factor 2 of k_t."""
     parts, holds, metrics = [], True, {}
-    for run_dir in runs:
+    for seed, run_dir in run_readers.seeded(runs):
         summary = run_readers.json_file(os.path.join(run_dir, "summary.json"))
-        p, k_t = summary["p"], summary["k_t"]
-        for row in summary["sweep"]:
+        p, k_t, rows = summary["p"], summary["k_t"], summary["sweep"]
+        ks = [row["k"] for row in rows]
+        below = [k for k in ks if k_t / 1.5 <= k < k_t]
+        above = [k for k in ks if k_t < k <= 1.5 * k_t]
+        holds &= bool(below and above)
+        shown = []
+        for row in rows:
             k, acc = row["k"], row["population_accuracy"]
-            want = 1 - p if k < k_t / 2 else (1 - p / k if k > 2 * k_t else None)
-            if want is not None:
+            robust, nonrobust = 1 - p, 1 - p / k
+            want, other = (robust, nonrobust) if k < k_t else (nonrobust, robust)
+            holds &= abs(acc - want) < abs(acc - other) and row.get("train_accuracy", 0.0) >= 0.99
+            if k < k_t / 2 or k > 2 * k_t:
                 holds &= abs(acc - want) < 0.01
-            holds &= abs(row["step1_accuracy"] - (1 - p)) < 0.01
-            parts.append(f"k={k:g}: {acc:.3f}")
-            metrics[f"population_accuracy_k{k:g}"] = acc
+            holds &= abs(row["step1_accuracy"] - robust) < 0.01
+            shown.append(f"k={k:g}: {acc:.3f}")
+            metrics[f"seed{seed}/population_accuracy_k{k:g}"] = acc
+        bracket = (
+            f"grid brackets k_t by {max(below):g} / {min(above):g}" if below and above else "grid does not bracket k_t"
+        )
+        parts.append(f"seed {seed}: k_t={k_t:.2f} ({bracket}), " + ", ".join(shown))
         metrics["k_t"] = k_t
-        parts.insert(0, f"k_t={k_t:.2f}")
     return Verdict(
-        paper_value="population accuracy 1-p (0.8) for k < k_t, 1-p/k above; GD's step 1 uses the robust coordinate",
-        measured=", ".join(parts),
+        paper_value="first step: population accuracy 1-p; limit: sample accuracy 1 (>= 0.99 here), population "
+        "accuracy 1-p for k < k_t and 1-p/k for k >= k_t (each k nearer its side's value; within 0.01 beyond a "
+        "factor 2 of k_t)",
+        measured="; ".join(parts),
         holds=bool(holds),
         metrics=metrics,
     )
 
 
 def d_det_robust_first(runs: list[str]) -> Verdict:
-    """RB Fig. 1: N2 trained on D_det learns the robust features first -- the shift accuracy rises
-    above chance (+ the pathway rule's min_gain) no later than the clean accuracy does -- reaches
-    far above chance on D_shift, and from the planted non-robust features clean accuracy above chance."""
-    from robust_keras.analysis.pathways import PathwayRule, classify
+    """RB Sec. 4 / Sec. 7, Fig. 1: "In both regimes, the model starts out by learning predictive robust
+    features first." N2 trained on D_det: the shift accuracy (robust features) rises above chance +
+    the pathway rule's min_gain at an earlier epoch than the clean accuracy (non-robust features)
+    does -- strictly: a tie at the first logged epoch is not "first" -- and the shift accuracy
+    reaches far above chance (> 0.3, ours). What follows depends on the pathway (1: non-robust
+    features arrive; 2: they do not), so the pathway label is reported, not required."""
+    from robust_keras.analysis.pathways import PathwayRule, classify, first_epoch
 
+    rule, chance = PathwayRule(), 0.1
     parts, holds, metrics = [], True, {}
-    for seed, run_dir in enumerate(runs):
+    for seed, run_dir in run_readers.seeded(runs):
         m = run_readers.metrics(run_dir)
         shift, clean, train = (m[f"{c}/accuracy"] for c in ("shift", "clean", "train"))
         epochs = sorted(shift)
-        verdict = classify(
-            [clean[e] for e in epochs], [shift[e] for e in epochs], 10, PathwayRule(), [train[e] for e in epochs]
-        )
-        peak_epoch = max(shift, key=shift.get)
-        holds &= verdict.robust_first and max(shift.values()) > 0.3 and clean[epochs[-1]] > 0.12
+        shift_curve, clean_curve = [shift[e] for e in epochs], [clean[e] for e in epochs]
+        rises = {name: first_epoch(curve, chance + rule.min_gain) for name, curve in
+                 (("shift", shift_curve), ("clean", clean_curve))}  # fmt: skip
+        first = rises["shift"] < rises["clean"]
+        pathway = classify(clean_curve, shift_curve, 10, rule, [train[e] for e in epochs]).label
+        holds &= first and max(shift_curve) > 0.3
+        shown = {k: f"epoch {epochs[v]}" if v < len(epochs) else "never" for k, v in rises.items()}
         parts.append(
-            f"seed {seed}: robust first {'yes' if verdict.robust_first else 'no'}, shift peaks "
-            f"{max(shift.values()):.2f} at epoch {peak_epoch}, final clean {clean[epochs[-1]]:.2f}, final shift "
-            f"{shift[epochs[-1]]:.2f}"
+            f"seed {seed}: shift rises {shown['shift']}, clean {shown['clean']} (robust first "
+            f"{'yes' if first else 'no'}); shift peaks {max(shift_curve):.2f} at epoch {max(shift, key=shift.get)}, "
+            f"final clean {clean_curve[-1]:.2f}, final shift {shift_curve[-1]:.2f}; pathway {pathway}"
         )
-        metrics.update({f"seed{seed}/shift_peak": max(shift.values()), f"seed{seed}/clean_final": clean[epochs[-1]]})
-        metrics[f"seed{seed}/robust_first"] = float(verdict.robust_first)
+        metrics.update({f"seed{seed}/shift_peak": max(shift_curve), f"seed{seed}/clean_final": clean_curve[-1]})
+        metrics[f"seed{seed}/robust_first"] = float(first)
     return Verdict(
-        paper_value="robust features first (shift above chance no later than clean), then shift accuracy far above "
-        "chance and clean accuracy above chance",
+        paper_value="robust features first in both pathways: shift accuracy above chance + 0.05 at an earlier epoch "
+        "than clean accuracy (strictly), and far above chance (> 0.3, ours)",
         measured="; ".join(parts),
         holds=bool(holds),
         metrics=metrics,
@@ -73,7 +95,7 @@ def pathways_recipe(runs: list[str]) -> Verdict:
     import csv
 
     parts, holds, metrics = [], True, {}
-    for seed, run_dir in enumerate(runs):
+    for seed, run_dir in run_readers.seeded(runs):
         with open(os.path.join(run_dir, "grid.csv")) as f:
             rows = list(csv.DictReader(f))
         labels = []
@@ -100,7 +122,7 @@ def d_r_robust(runs: list[str]) -> Verdict:
     D_NR and above a standard model (l2 PGD at the tiny flagfile's eps), last 3 epochs."""
     parts, holds, metrics = [], True, {}
     metric = "test/l2_robust_accuracy"
-    for seed, run_dir in enumerate(runs):
+    for seed, run_dir in run_readers.seeded(runs):
         summary = run_readers.json_file(os.path.join(run_dir, "summary.json"))
         d_r, d_nr = (
             run_readers.tail(run_dir, "train_on_d_r", metric),
@@ -119,19 +141,26 @@ def d_r_robust(runs: list[str]) -> Verdict:
 
 
 def transfer_split(runs: list[str]) -> Verdict:
-    """RB Claim 1: the part of D_det that transfers to another model trains a model with higher
-    clean accuracy (non-robust features) than the part that does not."""
+    """RB Sec. 3, Fig. 2, Claim 1: "the network trained on the examples that transfer generalizes well
+    to D, but the network trained on the examples that do not transfer generalizes to D_shift."
+    Both halves, in every seed: the transferring part trains the higher clean accuracy (by > 0.05,
+    ours), and the model trained on the rest reaches far above chance on D_shift (> 0.3, ours) and
+    above its own clean accuracy (by > 0.05, ours)."""
     parts, holds, metrics = [], True, {}
-    for seed, run_dir in enumerate(runs):
+    for seed, run_dir in run_readers.seeded(runs):
         summary = run_readers.json_file(os.path.join(run_dir, "summary.json"))
         transfers, stays = summary["transfers/clean"], summary["no_transfer/clean"]
-        holds &= transfers > stays + 0.05
+        stays_shift = summary["no_transfer/shift"]
+        holds &= transfers > stays + 0.05 and stays_shift > 0.3 and stays_shift > stays + 0.05
         parts.append(
-            f"seed {seed}: clean accuracy trained on the transferring part {transfers:.2f} vs the rest {stays:.2f}"
+            f"seed {seed}: clean accuracy trained on the transferring part {transfers:.2f} vs the rest {stays:.2f}; "
+            f"the rest's model on D_shift {stays_shift:.2f}"
         )
         metrics.update({f"seed{seed}/transfers_clean": transfers, f"seed{seed}/no_transfer_clean": stays})
+        metrics[f"seed{seed}/no_transfer_shift"] = stays_shift
     return Verdict(
-        paper_value="the transferring part gives the higher accuracy on D (its examples carry the non-robust features)",
+        paper_value="the transferring part generalises to D (higher clean accuracy, by > 0.05 here); the rest "
+        "generalises to D_shift (shift accuracy > 0.3 and > its clean accuracy + 0.05 here)",
         measured="; ".join(parts),
         holds=bool(holds),
         metrics=metrics,
@@ -143,7 +172,7 @@ def clean_pathways(runs: list[str]) -> Verdict:
     examples crafted on M1(1) (augmentation + L2: pathway 1, non-robust features learned) transfer
     to the reference models M2(1), M2(2) more than those crafted on M1(2) (neither: pathway 2)."""
     parts, holds, metrics = [], True, {}
-    for seed, run_dir in enumerate(runs):
+    for seed, run_dir in run_readers.seeded(runs):
         summary = run_readers.json_file(os.path.join(run_dir, "summary.json"))
         success = {r: summary[f"m1_{r}/adv/attack_success"] for r in ("1", "2")}
         transfer = {r: float(np.mean([summary[f"m1_{r}/adv/transfer_m2_{t}"] for t in ("1", "2")])) for r in success}
@@ -170,7 +199,7 @@ def performance_correlation(runs: list[str]) -> Verdict:
     value in the first half of training, in every grid cell of every seed. (Epochs where the
     network knows almost nothing, I(F; Y) < 0.05 bits, have no meaningful share and are skipped.)"""
     parts, holds, metrics = [], True, {}
-    for seed, run_dir in enumerate(runs):
+    for seed, run_dir in run_readers.seeded(runs):
         simple = run_readers.metrics(run_dir)["simple/val_accuracy"]
         parts.append(f"seed {seed}: the logistic regression's validation accuracy {simple[max(simple)]:.2f}")
         for cell_dir in sorted(glob.glob(os.path.join(run_dir, "cells", "*"))):

@@ -27,6 +27,23 @@ def metrics(run_dir: str, run: str | None = "main") -> dict[str, dict[int, float
     return out
 
 
+def seed(run_dir: str) -> int | None:
+    """The ``--seed`` a run was started with (its ``flags.flags``), None if it records none."""
+    path = os.path.join(run_dir, "flags.flags")
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if line.startswith("--seed="):
+                    return int(line.strip().split("=", 1)[1])
+    return None
+
+
+def seeded(runs: list[str]) -> list[tuple[int, str]]:
+    """(seed, run directory) of each run, by the seed it was started with, so that a verdict
+    names the real seed whatever the order of the runs (position if a run records none)."""
+    return [(s if (s := seed(run_dir)) is not None else i, run_dir) for i, run_dir in enumerate(runs)]
+
+
 def tail(run_dir: str, run: str, name: str, epochs: int = 3) -> float:
     """Mean of a child run's metric over its last ``epochs`` epochs (against epoch-to-epoch noise)."""
     values = metrics(run_dir, run)[name]

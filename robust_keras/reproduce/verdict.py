@@ -19,6 +19,8 @@ class Claim:
     name: str
     paper: str  # paper and place, e.g. "RB Thm. 1-2"
     statement: str
+    quote: str  # the paper's own sentence(s) the claim tests, verbatim (from the paper's text)
+    departures: str  # every setting of our runs that differs from the paper's
     flagfile: str  # under flags/reproduce/
     seeds: tuple[int, ...] | None  # None: one run without --seed (an experiment with no randomness)
     minutes: float  # wall time of all its runs, measured on 2 idle cores on 2026-12-04/05 (for the ETA)

@@ -1,0 +1,261 @@
+"""Positive and negative controls for every claim check of ``python -m robust_keras.reproduce``.
+
+Each check reads run directories written here by hand, three seeds each: runs whose outputs show
+the paper's effect must hold; runs at chance level, runs showing the opposite effect, runs where
+the two compared quantities tie, and runs where one seed of three lacks the effect must not. A
+check that holds on any of those is a bug (issue 36)."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+
+from robust_keras.reproduce import checks_feature_averaging as fa
+from robust_keras.reproduce import checks_ntk as ntk
+from robust_keras.reproduce import checks_robust_before as rb
+
+CONTROLS = ("chance", "opposite", "tie")
+
+
+def _write(path, name, data):
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, name), "w") as f:
+        json.dump(data, f)
+
+
+def _metrics(path, rows):
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "metrics.jsonl"), "w") as f:
+        f.writelines(json.dumps({"run": r, "step": s, "name": n, "value": v}) + "\n" for r, s, n, v in rows)
+
+
+def _seed_flags(path, seed):
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "flags.flags"), "w") as f:
+        f.write(f"--experiment=x\n--seed={seed}\n")
+
+
+def toy_switch(path, kind):
+    p, k_t, ks = 0.2, 4.74, (1.5, 4.2, 5.5, 40.0)
+
+    def accuracy(k):
+        robust, nonrobust = 1 - p, 1 - p / k
+        return {"effect": robust if k < k_t else nonrobust, "chance": 0.5, "opposite": nonrobust if k < k_t else robust,
+                "tie": robust}[kind]  # fmt: skip
+
+    sweep = [{"k": k, "population_accuracy": accuracy(k), "train_accuracy": 1.0 if kind != "chance" else 0.5,
+              "step1_accuracy": 0.8 if kind != "chance" else 0.5} for k in ks]  # fmt: skip
+    _write(path, "summary.json", {"p": p, "k_t": k_t, "sweep": sweep})
+
+
+def test_toy_switch_needs_a_grid_that_brackets_k_t(tmp_path):
+    toy_switch(str(tmp_path / "far"), "effect")
+    summary = json.loads((tmp_path / "far" / "summary.json").read_text())
+    summary["sweep"] = [row for row in summary["sweep"] if row["k"] in (1.5, 40.0)]
+    (tmp_path / "far" / "summary.json").write_text(json.dumps(summary))
+    verdict = rb.toy_switch([str(tmp_path / "far")])
+    assert not verdict.holds and "grid does not bracket k_t" in verdict.measured
+
+
+def feature_averaging(path, kind):
+    k, m = 6, 3
+    binary = np.full((2 * m, k), 0.05)
+    binary[:m, : k // 2] = binary[m:, k // 2 :] = 1 / np.sqrt(k / 2)  # averaged: every own cluster alike
+    multi = np.eye(k) * 0.95
+    if kind == "chance":
+        binary[:], multi[:] = 0.0, 0.0
+    os.makedirs(os.path.join(path, "binary"))
+    os.makedirs(os.path.join(path, "multiclass"))
+    np.save(os.path.join(path, "binary", "cosine_matrix.npy"), binary)
+    np.save(os.path.join(path, "multiclass", "cosine_matrix.npy"), multi)
+    robust = {"effect": (0.05, 0.9), "chance": (0.5, 0.5), "opposite": (0.9, 0.05), "tie": (0.4, 0.4)}[kind]
+    curve = {name: [1.0, 1.0, r, r, 0.0] for name, r in zip(("binary", "multiclass"), robust)}
+    _write(path, "robust_accuracy.json", {
+        "k": k, "radii": [0.0, 0.5, 1.0, 2.0, 30.0], "markers": {"sqrt(d/k)": 1.0, "sqrt(d)": 24.5}, "attack": "pgd",
+        "curves": {name: {"pgd": c, "analytic": c} for name, c in curve.items()},
+    })  # fmt: skip
+
+
+def ntk_top_features(path, kind):
+    top, tail = {"effect": (0.8, 0.1), "chance": (0.0, 0.0), "opposite": (0.1, 0.8), "tie": (0.5, 0.5)}[kind]
+    useful = {"effect": (0.6, 0.2), "chance": (0.0, 0.0), "opposite": (0.2, 0.6), "tie": (0.4, 0.4)}[kind]
+    rows = [{"index": i, "robustness": top if i < 10 else tail, "usefulness": useful[0] if i < 10 else useful[1]}
+            for i in range(50)]  # fmt: skip
+    _write(path, "features.json", rows)
+
+
+def d_det_robust_first(path, kind):
+    shift, clean = {
+        "effect": ([0.45, 0.60, 0.62, 0.58], [0.11, 0.16, 0.20, 0.24]),
+        "chance": ([0.10, 0.11, 0.10, 0.11], [0.10, 0.10, 0.11, 0.10]),
+        "opposite": ([0.10, 0.12, 0.40, 0.50], [0.30, 0.40, 0.45, 0.50]),
+        "tie": ([0.45, 0.60, 0.62, 0.58], [0.20, 0.25, 0.25, 0.25]),  # both above chance at the first epoch
+    }[kind]
+    rows = [("main", e, "shift/accuracy", v) for e, v in enumerate(shift, 1)]
+    rows += [("main", e, "clean/accuracy", v) for e, v in enumerate(clean, 1)]
+    rows += [("main", e, "train/accuracy", 0.6 + 0.1 * e) for e in range(1, len(shift) + 1)]
+    _metrics(path, rows)
+
+
+def transfer_split(path, kind):
+    # (clean accuracy trained on the transferring part, on the rest; the rest's model on D_shift)
+    transfers, stays, stays_shift = {
+        "effect": (0.6, 0.2, 0.7),
+        "chance": (0.1, 0.1, 0.1),
+        "opposite": (0.2, 0.6, 0.1),
+        "tie": (0.4, 0.4, 0.4),
+    }[kind]
+    _write(
+        path,
+        "summary.json",
+        {"transfers/clean": transfers, "no_transfer/clean": stays, "no_transfer/shift": stays_shift},
+    )
+
+
+def test_transfer_split_needs_both_halves_of_claim_1(tmp_path):
+    _write(
+        str(tmp_path / "a"),
+        "summary.json",
+        {"transfers/clean": 0.6, "no_transfer/clean": 0.2, "no_transfer/shift": 0.15},
+    )
+    assert not rb.transfer_split([str(tmp_path / "a")]).holds  # the rest generalises to neither
+
+
+def ntk_attack_transfer(path, kind):
+    # (clean, own attack, NTK attack, gradient cosine at width 256, at width 2048)
+    clean, own, ntk_attack, narrow, wide = {
+        "effect": (0.9, 0.3, 0.35, 0.5, 0.9),
+        "chance": (0.1, 0.1, 0.1, 0.0, 0.0),
+        "opposite": (0.9, 0.3, 0.85, 0.9, 0.5),
+        "tie": (0.9, 0.3, 0.35, 0.7, 0.7),
+    }[kind]
+    row = {"nn/clean_accuracy": clean, "nn/own_attack_accuracy": own, "nn/ntk_attack_accuracy": ntk_attack}
+    history = {f"width_{w}_seed_{s}": [{"step": 1000, **row, "grad_cosine": c}]
+               for w, c in ((256, narrow), (2048, wide)) for s in (0, 1)}  # fmt: skip
+    _write(path, "ntk_transfer.json", {"history": history})
+
+
+def fa_real_finer_labels(path, kind):
+    binary, fine = {
+        "effect": ([0.97, 0.6, 0.3, 0.1], [0.97, 0.8, 0.5, 0.3]),
+        "chance": ([0.5, 0.5, 0.5, 0.5], [0.5, 0.5, 0.5, 0.5]),
+        "opposite": ([0.97, 0.8, 0.5, 0.3], [0.97, 0.6, 0.3, 0.1]),
+        "tie": ([0.97, 0.6, 0.3, 0.1], [0.97, 0.6, 0.3, 0.1]),
+    }[kind]
+    _write(path, "robust_accuracy.json", {"radii": [0, 1, 2, 3], "curves": {"binary": binary, "fine": fine}})
+
+
+def kernel_rotation(path, kind):
+    names = ("ntk/distance_to_init", "ntk/angle", "ntk/norm_ratio", "ntk/concentration_top20")
+    standard = dict(zip(names, (0.05, 0.30, 2.0, 0.90)))
+    adversarial = {
+        "effect": dict(zip(names, (0.08, 0.40, 1.5, 0.95))),
+        "chance": dict.fromkeys(names, 0.0),
+        "opposite": dict(zip(names, (0.03, 0.20, 3.0, 0.80))),
+        "tie": standard,
+    }[kind]
+    if kind == "chance":
+        standard = adversarial
+    rows = [(mode, 8, n, v) for mode, q in (("standard", standard), ("adversarial", adversarial)) for n, v in q.items()]
+    _metrics(path, rows)
+
+
+def pathways_recipe(path, kind):
+    low, high = {"effect": ("2", "1"), "chance": ("between", "between"), "opposite": ("1", "2"), "tie": ("1", "1")}[
+        kind
+    ]
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "grid.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, ["learning_rate", "weight_decay", "augment", "pathway", "score"])
+        writer.writeheader()
+        writer.writerow({"learning_rate": 0.01, "weight_decay": 0, "augment": "False", "pathway": low, "score": 0.2})
+        writer.writerow({"learning_rate": 0.1, "weight_decay": 5e-4, "augment": "False", "pathway": high, "score": 0.8})
+
+
+def d_r_robust(path, kind):
+    d_r, d_nr, standard = {"effect": (0.6, 0.1, 0.1), "chance": (0.1, 0.1, 0.1), "opposite": (0.1, 0.6, 0.6),
+                           "tie": (0.4, 0.4, 0.4)}[kind]  # fmt: skip
+    _write(path, "summary.json", {"standard_model/l2_robust_accuracy": standard})
+    rows = [(run, e, "test/l2_robust_accuracy", v) for run, v in (("train_on_d_r", d_r), ("train_on_d_nr", d_nr))
+            for e in (1, 2, 3)]  # fmt: skip
+    _metrics(path, rows)
+
+
+def clean_pathways(path, kind):
+    success, t1, t2 = {"effect": (0.9, 0.6, 0.2), "chance": (0.1, 0.1, 0.1), "opposite": (0.9, 0.2, 0.6),
+                       "tie": (0.9, 0.4, 0.4)}[kind]  # fmt: skip
+    summary = {f"m1_{r}/adv/attack_success": success for r in "12"}
+    summary.update({f"m1_1/adv/transfer_m2_{t}": t1 for t in "12"})
+    summary.update({f"m1_2/adv/transfer_m2_{t}": t2 for t in "12"})
+    _write(path, "summary.json", summary)
+
+
+def performance_correlation(path, kind):
+    info = [1.0, 2.0, 2.5, 3.0, 3.0, 3.0]
+    mu = {
+        "effect": [0.9, 1.6, 1.7, 1.7, 1.7, 1.7],  # plateaus while the network keeps learning
+        "chance": [0.0] * 6,
+        "opposite": [0.5, 1.2, 2.0, 2.8, 2.9, 2.95],  # keeps pace, the share rises
+        "tie": [0.9, 1.8, 2.25, 2.7, 2.7, 2.7],  # the share stays at 0.9
+    }[kind]
+    _metrics(path, [("main", 0, "simple/val_accuracy", 0.8)])
+    rows = [("c", e, "val/performance_correlation", v) for e, v in enumerate(mu, 1)]
+    rows += [("c", e, "val/label_information", v) for e, v in enumerate(info, 1)]
+    rows += [("c", e, "shift/accuracy", 0.1 * e) for e in range(1, 7)]
+    _metrics(os.path.join(path, "cells", "000-cell"), rows)
+
+
+CHECKS = {
+    "toy_switch": (rb.toy_switch, toy_switch),
+    "feature_averaging": (fa.feature_averaging, feature_averaging),
+    "ntk_top_features": (ntk.ntk_top_features, ntk_top_features),
+    "d_det_robust_first": (rb.d_det_robust_first, d_det_robust_first),
+    "kernel_rotation": (ntk.kernel_rotation, kernel_rotation),
+    "pathways_recipe": (rb.pathways_recipe, pathways_recipe),
+    "d_r_robust": (rb.d_r_robust, d_r_robust),
+    "transfer_split": (rb.transfer_split, transfer_split),
+    "ntk_attack_transfer": (ntk.ntk_attack_transfer, ntk_attack_transfer),
+    "clean_pathways": (rb.clean_pathways, clean_pathways),
+    "performance_correlation": (rb.performance_correlation, performance_correlation),
+    "fa_real_finer_labels": (fa.fa_real_finer_labels, fa_real_finer_labels),
+}
+
+
+def _runs(tmp_path, build, kinds):
+    runs = []
+    for seed, kind in zip((0, 1, 2), kinds):
+        path = str(tmp_path / f"seed{seed}")
+        build(path, kind)
+        _seed_flags(path, seed)
+        runs.append(path)
+    return runs
+
+
+def test_every_claim_check_has_controls():
+    from robust_keras.reproduce.claims import CLAIMS
+
+    assert {c.check.__name__ for c in CLAIMS} == set(CHECKS)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_check_holds_on_the_papers_effect_in_every_seed(name, tmp_path):
+    check, build = CHECKS[name]
+    verdict = check(_runs(tmp_path, build, ["effect"] * 3))
+    assert verdict.holds, verdict.measured
+
+
+@pytest.mark.parametrize("control", CONTROLS)
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_check_does_not_hold_on_chance_opposite_or_tie(name, control, tmp_path):
+    check, build = CHECKS[name]
+    verdict = check(_runs(tmp_path, build, [control] * 3))
+    assert not verdict.holds, verdict.measured
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_check_does_not_hold_when_one_seed_of_three_lacks_the_effect(name, tmp_path):
+    check, build = CHECKS[name]
+    verdict = check(_runs(tmp_path, build, ["effect", "effect", "tie"]))
+    assert not verdict.holds, verdict.measured
