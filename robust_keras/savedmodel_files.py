@@ -6,7 +6,8 @@ A SavedModel is a directory: ``saved_model.pb``, ``fingerprint.pb``, ``metadata.
 than any model needs. :func:`check_layout` walks the directory once, before TensorFlow opens any
 of it, and refuses anything but regular files and folders that stay inside the model directory
 (symlinks resolved); :func:`read_capped` reads one file with a size cap, never blocking and never
-following a symlink swapped in after the walk.
+following a symlink swapped in after the walk; :func:`read_saved_model` and :func:`read_metadata`
+parse the graph and our metadata through it.
 """
 
 from __future__ import annotations
@@ -111,3 +112,29 @@ def read_metadata(directory: str) -> dict:
             f"delete {METADATA_FILE} (it is optional) or copy the model again",
         )
     return meta
+
+
+def read_saved_model(directory: str):
+    """The parsed ``saved_model.pb`` of ``directory`` (read through :func:`read_capped`).
+
+    Raises:
+      ModelError: the file is unreadable, too large or not a SavedModel proto.
+    """
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    data = read_capped(directory, GRAPH_FILE)
+    proto = saved_model_pb2.SavedModel()
+    try:
+        proto.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as e:  # a truncated, foreign or too deeply nested file
+        raise ModelError(
+            f"SavedModel {directory} has an unreadable saved_model.pb ({type(e).__name__})",
+            "re-export or copy the model again: the file is truncated or not a SavedModel",
+        ) from None
+    return proto
+
+
+def is_tf2(proto) -> bool:
+    """The test ``tf.saved_model.load`` makes to pick its TF2 loader."""
+    return len(proto.meta_graphs) == 1 and proto.meta_graphs[0].HasField("object_graph_def")

@@ -9,7 +9,7 @@ import time
 import pytest
 from savedmodel_hostile import read_proto, save_base, write_copy
 
-from robust_keras import savedmodel_checks
+from robust_keras import savedmodel_checks, savedmodel_hash
 from robust_keras.errors import ModelError
 from robust_keras.export import load_model
 
@@ -49,7 +49,7 @@ def test_links_out_of_the_model_are_refused_before_tensorflow_reads_them(base, t
     os.symlink(other / "variables", linked / "variables")  # another model's checkpoint
     _one_line_refusal(linked, "outside the model")
     with pytest.raises(ModelError, match="outside the model"):
-        savedmodel_checks.savedmodel_hash(str(linked))
+        savedmodel_hash.savedmodel_hash(str(linked))
     inside = tmp_path / "inside"  # a link that stays inside the model is fine
     shutil.copytree(base, inside)
     os.rename(inside / "saved_model.pb", inside / "graph.pb")

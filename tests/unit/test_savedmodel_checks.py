@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from robust_keras import savedmodel_checks
+from robust_keras import savedmodel_checks, savedmodel_hash
 from robust_keras.errors import ModelError
 from robust_keras.export import export_model, load_model
 from robust_keras.models import build_model
@@ -29,7 +29,7 @@ def test_own_exports_pass_and_hash_by_what_they_compute(exports):
     assert savedmodel_checks.unsafe_ops(str(exports / "a")) == {}
     with open(exports / "a" / "saved_model.pb", "rb") as fa, open(exports / "b" / "saved_model.pb", "rb") as fb:
         same_bytes = fa.read() == fb.read()
-    hashes = {name: savedmodel_checks.savedmodel_hash(str(exports / name)) for name in ("a", "b", "other")}
+    hashes = {name: savedmodel_hash.savedmodel_hash(str(exports / name)) for name in ("a", "b", "other")}
     assert hashes["a"] == hashes["b"] and hashes["a"] != hashes["other"]
     assert not same_bytes or hashes["a"] == hashes["b"]  # equal whether or not the graph bytes differ
 
@@ -52,7 +52,7 @@ def test_truncated_graph_and_missing_variables_are_one_line_errors(exports, tmp_
         load_model(str(no_vars))
     assert "\n" not in str(err.value)
     with pytest.raises(ModelError, match="missing or corrupt variables"):
-        savedmodel_checks.savedmodel_hash(str(no_vars))
+        savedmodel_hash.savedmodel_hash(str(no_vars))
 
 
 _EXPORT_AND_HASH = """
