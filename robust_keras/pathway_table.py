@@ -21,6 +21,7 @@ import os
 import sys
 
 from robust_keras.atomic_files import write_text
+from robust_keras.run_files import read_flags
 
 COLUMNS = (
     "run",
@@ -34,21 +35,6 @@ COLUMNS = (
     "accuracy on D_shift (robust)",
     "higher",
 )
-
-
-def _flags(run_dir: str) -> dict[str, str]:
-    """``--name=value`` lines of the run's flags.flags (booleans as --name / --noname)."""
-    values = {}
-    with open(os.path.join(run_dir, "flags.flags")) as f:
-        for line in f:
-            line = line.strip()
-            if not line.startswith("--"):
-                continue
-            name, _, value = line[2:].partition("=")
-            if not _:
-                name, value = (name[2:], "false") if name.startswith("no") else (name, "true")
-            values[name] = value
-    return values
 
 
 def _row(name: str, flags: dict, lr, wd, augment, pathway: str, clean: float, shift: float) -> dict:
@@ -68,7 +54,7 @@ def _row(name: str, flags: dict, lr, wd, augment, pathway: str, clean: float, sh
 
 def rows_of(run_dir: str) -> list[dict]:
     """Table rows of one finished d_det or pathways run; a one-line error names what is missing."""
-    flags = _flags(run_dir)
+    flags = read_flags(run_dir)
     name = os.path.basename(os.path.normpath(run_dir))
     experiment = flags.get("experiment")
     if experiment == "d_det":

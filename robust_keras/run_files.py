@@ -121,3 +121,19 @@ def run_id_for(run_dir: str, tracking_uri: str) -> str | None:
         return None
     with open(path) as f:
         return f.read().strip()
+
+
+def read_flags(run_dir: str) -> dict[str, str]:
+    """``--name=value`` lines of the run's ``flags.flags`` (the flagfile that reproduces it; booleans
+    written --name / --noname come back as "true" / "false")."""
+    values = {}
+    with open(os.path.join(run_dir, "flags.flags")) as f:
+        for line in f:
+            line = line.strip()
+            if not line.startswith("--"):
+                continue
+            name, _, value = line[2:].partition("=")
+            if not _:
+                name, value = (name[2:], "false") if name.startswith("no") else (name, "true")
+            values[name] = value
+    return values

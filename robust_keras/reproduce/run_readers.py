@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 
+from robust_keras.run_files import read_flags
+
 
 def json_file(path: str):
     with open(path) as f:
@@ -29,13 +31,10 @@ def metrics(run_dir: str, run: str | None = "main") -> dict[str, dict[int, float
 
 def seed(run_dir: str) -> int | None:
     """The ``--seed`` a run was started with (its ``flags.flags``), None if it records none."""
-    path = os.path.join(run_dir, "flags.flags")
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                if line.startswith("--seed="):
-                    return int(line.strip().split("=", 1)[1])
-    return None
+    if not os.path.exists(os.path.join(run_dir, "flags.flags")):
+        return None
+    value = read_flags(run_dir).get("seed")
+    return int(value) if value is not None else None
 
 
 def seeded(runs: list[str]) -> list[tuple[int, str]]:
