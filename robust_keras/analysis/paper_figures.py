@@ -102,10 +102,10 @@ def curves_with_correlation(path: str, series, correlation=(), *, chance: float,
 
 def pathway_grid(path: str, recipes: Sequence[Mapping], *, chance: float, title: str) -> str:
     """App. C: one small four-curve panel per recipe (rows: learning rate x augmentation,
-    columns: L2), seeds as a min-max band around their mean, panel coloured by pathway label.
+    columns: L2), replicates (--grid_seeds) as a min-max band around their mean, panel coloured by pathway label.
 
     ``recipes``: dicts with ``cell`` (learning_rate, weight_decay, augment), ``curves``
-    {name: (epochs, seeds) array} and ``verdict`` (label, score).
+    {name: (epochs, replicates) array} and ``verdict`` (label, score).
     """
     row_keys = sorted({(r["cell"].augment, r["cell"].learning_rate) for r in recipes})
     col_keys = sorted({r["cell"].weight_decay for r in recipes})

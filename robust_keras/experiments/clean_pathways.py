@@ -1,7 +1,9 @@
 """Pathways on clean data (robust-before-non-robust Sec. 4.2, Fig. 4; docs/methods.md §A.6).
 
 Four ``--model`` networks are trained on clean D: recipe (1) with augmentation and L2
-``--clean_weight_decay``, recipe (2) with neither (both at ``--learning_rate`` for ``--epochs``):
+``--clean_weight_decay`` at ``--learning_rate``, recipe (2) with neither, at
+``--clean_learning_rate_2`` (default: ``--learning_rate``; Sec. 4's pathway 2 is trained with a low
+starting learning rate, little or no L2 and no augmentation), both for ``--epochs``:
 
 - M2(1), M2(2): reference models of each recipe (seeds ``m2_1``, ``m2_2``), trained first;
 - M1(1), M1(2): the models followed over training (seeds ``m1_1``, ``m1_2``). After every epoch,
@@ -40,7 +42,9 @@ def run(config: Config, run: Run) -> dict:
     targets = transforms.shifted_labels(attacked.labels, train.num_classes)
     pathway_recipes = {
         "1": config.recipe.replace(weight_decay=config.clean_weight_decay, augment=True),
-        "2": config.recipe.replace(weight_decay=0.0, augment=False),
+        "2": config.recipe.replace(
+            weight_decay=0.0, augment=False, learning_rate=config.clean_learning_rate_2 or config.recipe.learning_rate
+        ),
     }
     val = ClassificationEvaluator("val", train.images[va], train.labels[va], config.eval_batch_size)
     one_model = progress.training_passes(config.epochs, len(tr), len(va))
@@ -80,11 +84,12 @@ def _train_m1(config, run, pathway_recipes, train, tr, val, attacked, targets, r
 
 def _report(config: Config, run: Run, curves: dict) -> dict:
     """The Fig. 4 plot, summary.json and the parent run's metrics from the M1 curves."""
+    lr_2 = config.clean_learning_rate_2 or config.recipe.learning_rate
     png = paper_figures.clean_pathways(
         run.path("plots", "clean_pathways.png"),
         {
-            "M1(1): augmentation + L2": curves["m1_1"],
-            "M1(2): no augmentation, no L2": curves["m1_2"],
+            f"M1(1): augmentation + L2, lr {config.recipe.learning_rate:g}": curves["m1_1"],
+            f"M1(2): no augmentation, no L2, lr {lr_2:g}": curves["m1_2"],
         },
         title=f"Pathways on clean {config.dataset} ({config.model}): targeted attacks on M1, transfer to M2",
     )

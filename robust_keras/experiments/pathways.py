@@ -1,7 +1,7 @@
 """Pathway grid (robust-before-non-robust Sec. 4, Fig. 1, App. C; docs/methods.md §A.3-A.5).
 
 One D_det (generated from the flags, or ``--dataset_dir``) and N2 trained on it for every cell
-of learning rate x L2 x augmentation x seed (workflows/grid.py), each cell a child run with the
+of learning rate x L2 x augmentation x replicate (workflows/grid.py), each cell a child run with the
 four curves and the performance correlation with a logistic regression per epoch. Each cell
 gets a pathway label and score (analysis/pathways.py), as the MLflow tag ``pathway`` (filter
 ``tags.pathway = "2"``) and the metric ``pathway/score``.
@@ -10,7 +10,7 @@ gets a pathway label and score (analysis/pathways.py), as the MLflow tag ``pathw
 summary; ``prepare`` makes source + D_det + logistic regression only; ``cell`` trains only
 ``--grid_cell`` (one cluster array task per cell, all attached to the same parent run);
 ``summary`` collects the cells finished so far: ``grid.csv`` (one row per cell), ``grid.md``
-(one row per recipe, seeds averaged) and ``plots/pathway_grid.png`` (App. C).
+(one row per recipe, replicates averaged) and ``plots/pathway_grid.png`` (App. C).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def run(config: Config, run: Run) -> dict:
         raise ConfigError("--grid_cell selects a cell only with --grid_stage=cell", "add --grid_stage=cell")
     print(
         f"[grid] {len(cells)} cells: lr {config.grid_learning_rates} x L2 {config.grid_weight_decays} x augment "
-        f"{config.grid_augment} x {config.grid_seeds} seed(s); stage {stage}"
+        f"{config.grid_augment} x {config.grid_seeds} replicate(s) at --seed={config.seed}; stage {stage}"
     )
     if stage != "summary":
         todo = cells if stage == "all" else [cells[config.grid_cell]] if stage == "cell" else []
@@ -136,7 +136,7 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
         name="n2",
         recipe=recipe,
         evaluators=evaluators,
-        seed_purpose=f"n2-seed{cell.seed}",
+        seed_purpose=f"n2-seed{cell.replicate}",  # replicate r's purpose string, unchanged since it was "seed r"
     )
     curves = workflow.curves(child, (*workflow.FOUR_CURVES, CORRELATION))
     verdict = pathway_labels.pathway_of(curves, num_classes, rule)
@@ -190,7 +190,7 @@ def _summarize(config: Config, run: Run, cells: list[grid.Cell], rule: PathwayRu
 def _cell_row(cell: grid.Cell, result: dict) -> dict:
     curves = result["curves"]
     row = {"cell": cell.index, "name": cell.name, "learning_rate": cell.learning_rate}
-    row.update({"weight_decay": cell.weight_decay, "augment": cell.augment, "seed": cell.seed})
+    row.update({"weight_decay": cell.weight_decay, "augment": cell.augment, "replicate": cell.replicate})
     row["epochs"] = len(curves["train/accuracy"])
     # one column per curve, named after the whole metric (val/accuracy and val/performance_correlation
     # both start with "val"): train_accuracy, val_accuracy, clean_accuracy, shift_accuracy, ...
@@ -200,7 +200,7 @@ def _cell_row(cell: grid.Cell, result: dict) -> dict:
 
 
 def _by_recipe(finished, rule: PathwayRule) -> list[dict]:
-    """One entry per recipe: the seeds' curves stacked (epochs x seeds) and the label of their mean."""
+    """One entry per recipe: the replicates' curves stacked (epochs x replicates) and the label of their mean."""
     entries: dict[tuple, dict] = {}
     for cell, result in finished:
         entry = entries.setdefault(cell.recipe_key, {"cell": cell, "curves": {}, "num_classes": result["num_classes"]})
@@ -225,17 +225,17 @@ def _write_csv(path: str, rows: list[dict]) -> None:
 
 def _write_markdown(path: str, recipes: list[dict], finished: int, total: int) -> None:
     lines = [
-        f"Pathway grid: {finished}/{total} cells finished; final-epoch accuracies, mean over seeds.",
+        f"Pathway grid: {finished}/{total} cells finished; final-epoch accuracies, mean over replicates.",
         "",
-        "| learning rate | L2 | augment | seeds | train | val | clean (D) | shift (D_shift) | score | pathway |",
+        "| learning rate | L2 | augment | replicates | train | val | clean (D) | shift (D_shift) | score | pathway |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in recipes:
         c, v = r["cell"], r["verdict"]
         final = {k: float(a[-1].mean()) for k, a in r["curves"].items()}
-        seeds = r["curves"]["train/accuracy"].shape[1]
+        replicates = r["curves"]["train/accuracy"].shape[1]
         lines.append(
-            f"| {c.learning_rate:g} | {c.weight_decay:g} | {'yes' if c.augment else 'no'} | {seeds} | "
+            f"| {c.learning_rate:g} | {c.weight_decay:g} | {'yes' if c.augment else 'no'} | {replicates} | "
             f"{final['train/accuracy']:.3f} | {final['val/accuracy']:.3f} | {final['clean/accuracy']:.3f} | "
             f"{final['shift/accuracy']:.3f} | {v.score:.2f} | {v.label} |"
         )

@@ -10,7 +10,12 @@ READERS = ("clean_pathways", "cross_dataset", "d_det", "pathways", "transfer_spl
 flags.DEFINE_list("grid_learning_rates", ["0.01", "0.1"], "pathways: learning rates of the grid (App. C).")
 flags.DEFINE_list("grid_weight_decays", ["0", "5e-4"], "pathways: L2 coefficients of the grid (App. C).")
 flags.DEFINE_list("grid_augment", ["false", "true"], "pathways: augmentation settings of the grid (true/false).")
-flags.DEFINE_integer("grid_seeds", 1, "pathways: seeds per recipe (drawn as bands in the grid figure).", lower_bound=1)
+flags.DEFINE_integer(
+    "grid_seeds",
+    1,
+    "pathways: replicates per recipe, each initialised from --seed and its index (bands in the grid figure).",
+    lower_bound=1,
+)
 flags.DEFINE_integer(
     "grid_cell",
     -1,
@@ -84,6 +89,12 @@ flags.DEFINE_float(
     "clean_weight_decay",
     5e-4,
     "clean_pathways: L2 of the recipe-(1) models M1(1), M2(1) (with augmentation).",
+    lower_bound=0.0,
+)
+flags.DEFINE_float(
+    "clean_learning_rate_2",
+    0.0,
+    "clean_pathways: learning rate of the recipe-(2) models M1(2), M2(2) (no augmentation, no L2); 0: --learning_rate.",
     lower_bound=0.0,
 )
 flags.DEFINE_integer(

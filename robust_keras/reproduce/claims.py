@@ -42,10 +42,12 @@ CLAIMS = (
     Claim(
         name="fa_averaging",
         paper="FA poster (Li et al., ICLR 2025)",
-        statement="a binary two-layer net averages the cluster features of each class, a k-class net does not, and "
-        "the finer labels make it robust between radii sqrt(d/k) and sqrt(d)",
+        statement="a binary two-layer net reaches perfect standard accuracy and averages the cluster features of each "
+        "class, a k-class net does not average, and the finer labels make it robust between radii sqrt(d/k) and "
+        "sqrt(d)",
         quote=(
-            "GD learns averaged features [...] w_{s,r} ∝ sum_{j in J_s} mu_j [...] For the weights in a feature-"
+            "The model achieves perfect standard accuracy [...] GD learns averaged features [...] w_{s,r} ∝ "
+            "sum_{j in J_s} mu_j [...] For the weights in a feature-"
             "averaging solution, for any choice of bias b, the model has nearly zero delta-robust accuracy for "
             "perturbation radius delta = Omega(sqrt(d/k)). [...] if one is provided detailed feature level label,"
             " some two-layer ReLU network can learn feature-decoupled solutions, which is provably more robust."
@@ -54,7 +56,8 @@ CLAIMS = (
             "init scale 0.1 (no setting tried at the poster's initialisation gave both effects: docs/methods.md "
             "§C.1); k = 6 clusters, d = 600, n = 300, m = 3 neurons per class, 600 full-batch GD steps; the "
             "robustness gap taken at the single best radius between sqrt(d/k) and sqrt(d); f_robust's O(sqrt(d)) "
-            "radius not checked"
+            "radius not checked; 'perfect' standard accuracy read as >= 0.99 (added 2026-12-07 after the seed 0-2 "
+            "runs had shown 1.00: the threshold is the theorem's 1 - o(1), not fitted)"
         ),
         flagfile="fa_averaging.flags",
         seeds=(0, 1, 2),
@@ -124,7 +127,7 @@ CLAIMS = (
             "describes"
         ),
         flagfile="ntk_kernel_rotation.flags",
-        seeds=(0, 1),
+        seeds=(0, 1, 2),
         minutes=1.1,
         quick=False,
         check=ntk.kernel_rotation,
@@ -133,7 +136,8 @@ CLAIMS = (
     Claim(
         name="rb_pathways_recipe",
         paper="RB Sec. 4, App. C",
-        statement="on D_det, low lr without L2 or augmentation follows pathway 2; high lr or L2 follows pathway 1",
+        statement="on D_det without augmentation, at a fixed learning rate, the pathway goes sharply from 2 to 1 as "
+        "L2 rises",
         quote=(
             "The second pathway [...] occurs when the model is trained with a low starting learning rate, little "
             "or no L2 weight decay and no data augmentation. (Sec. 4) [...] As we can see in the case with LR 0.1"
@@ -142,12 +146,14 @@ CLAIMS = (
         ),
         departures=(
             "one D_det of 4,000 MNIST-sample digits instead of CIFAR-10, the App. E CNN instead of ResNet-18, 8 "
-            "epochs instead of 120, lr {0.01, 0.1} x L2 {0, 5e-4} without augmentation; the check requires "
-            "pathway 1 for lr 0.1 at every L2, which App. C contradicts for lr 0.1 without L2 (issue 36: to be "
-            "re-specified)"
+            "epochs (~450 SGD steps) instead of 120 (~47,000), lr {0.01, 0.1} x L2 {0, 2.5e-4, 1e-3, 4e-3} "
+            "without augmentation (the L2 values above the paper's middle ground make up part of the ~100x fewer "
+            "decay steps); the reading: Sec. 4 and App. C agree that no L2 and no augmentation give pathway 2 and "
+            "enough L2 pathway 1, so the transition is required at every lr of the grid; at most one 'between' "
+            "L2 (narrow) and the score not falling by > 0.05 are ours"
         ),
         flagfile="rb_pathways_recipe.flags",
-        seeds=(0, 1),
+        seeds=(0, 1, 2),
         minutes=2.8,
         quick=False,
         check=robust_before.pathways_recipe,
@@ -169,7 +175,7 @@ CLAIMS = (
             "robust representation"
         ),
         flagfile="ilyas_d_r_robust.flags",
-        seeds=(0, 1),
+        seeds=(0, 1, 2),
         minutes=2.4,
         quick=False,
         check=robust_before.d_r_robust,
@@ -219,19 +225,20 @@ CLAIMS = (
     Claim(
         name="rb_clean_pathways",
         paper="RB Sec. 4.2, Fig. 4",
-        statement="on clean data, targeted attacks crafted on the regularised model M1(1) transfer to other models "
-        "more than those crafted on the unregularised M1(2)",
+        statement="on clean data, targeted attacks crafted on the regularised model M1(1) transfer to each reference "
+        "model more than those crafted on the unregularised, low-lr M1(2)",
         quote=(
             "We observe that targeted adversarial attack success is high for both models. However, while "
             "adversarial examples generated for M[(1)_1 transfer ...] We conclude that M(2)_1 follows Pathway 2."
         ),
         departures=(
             "3,000 digits of the embedded MNIST sample instead of CIFAR-10, App. E CNNs instead of ResNet-50, 8 "
-            "epochs; M1(2) trained at lr 0.02 with momentum 0.9 (not the paper's unregularised low starting "
-            "learning rate); transfer averaged over both reference models"
+            "epochs, SGD momentum 0.9; M1(1) lr 0.02 with augmentation and L2 5e-4, M1(2) without either at lr "
+            "0.002 (Sec. 4's low starting lr; 10x lower as in App. C's 0.1 vs 0.01); attack success >= 0.5 and "
+            "a transfer gap > 0.05 to each reference model are ours"
         ),
         flagfile="rb_clean_pathways.flags",
-        seeds=(0, 1),
+        seeds=(0, 1, 2),
         minutes=1.8,
         quick=False,
         check=robust_before.clean_pathways,
@@ -239,25 +246,26 @@ CLAIMS = (
     ),
     Claim(
         name="rb_performance_correlation",
-        paper="RB Sec. 4.3",
-        statement="on D_det the performance correlation with a logistic regression plateaus while the network keeps "
-        "learning: the share of its label information the simple classifier explains falls",
+        paper="RB Sec. 4.3, Fig. 1",
+        statement="on D_det the performance correlation with a logistic regression levels off when the robust (shift) "
+        "accuracy drops (pathway 1) or levels off (pathway 2)",
         quote=(
             "We observe in Figure 1a that the point at which the performance correlation plateaus corresponds "
             "with when the robust accuracy decreases sharply. Similarly in Figure 1b, the correlation levels off "
             "along with the robust accuracy."
         ),
         departures=(
-            "the pathway grid's runs (see rb_pathways_recipe); the check tests a falling share mu / I(F;Y) "
-            "(Nakkiran et al.'s reading), not the paper's sentence about the plateau epoch against the robust "
-            "accuracy (issue 36: to be re-specified)"
+            "the pathway grid's runs (see rb_pathways_recipe), only its cells labelled pathway 1 or 2; mu and the "
+            "shift accuracy logged once per epoch over 8 epochs; 'levels off' = 90% of the rise from the first "
+            "epoch to the peak, 'corresponds' = within one epoch, mu rising >= 0.1 bits and shift peaking above "
+            "chance + 0.2: all ours"
         ),
         flagfile="rb_pathways_recipe.flags",
-        seeds=(0, 1),
+        seeds=(0, 1, 2),
         minutes=0.0,
         quick=False,
         check=robust_before.performance_correlation,
-        figure="cells/000-lr0.01-l20-noaug-seed0/plots/curves.png",
+        figure="cells/000-lr0.01-l20-noaug-rep0/plots/curves.png",
     ),
     Claim(
         name="fa_real_finer_labels",

@@ -71,11 +71,21 @@ def feature_averaging(path, kind):
     np.save(os.path.join(path, "binary", "cosine_matrix.npy"), binary)
     np.save(os.path.join(path, "multiclass", "cosine_matrix.npy"), multi)
     robust = {"effect": (0.05, 0.9), "chance": (0.5, 0.5), "opposite": (0.9, 0.05), "tie": (0.4, 0.4)}[kind]
-    curve = {name: [1.0, 1.0, r, r, 0.0] for name, r in zip(("binary", "multiclass"), robust)}
+    clean = 0.5 if kind == "chance" else 1.0
+    curve = {name: [clean, 1.0, r, r, 0.0] for name, r in zip(("binary", "multiclass"), robust)}
     _write(path, "robust_accuracy.json", {
         "k": k, "radii": [0.0, 0.5, 1.0, 2.0, 30.0], "markers": {"sqrt(d/k)": 1.0, "sqrt(d)": 24.5}, "attack": "pgd",
         "curves": {name: {"pgd": c, "analytic": c} for name, c in curve.items()},
     })  # fmt: skip
+
+
+def test_feature_averaging_needs_perfect_standard_accuracy(tmp_path):
+    feature_averaging(str(tmp_path), "effect")
+    result = json.loads((tmp_path / "robust_accuracy.json").read_text())
+    result["curves"]["binary"] = {attack: [0.9, *c[1:]] for attack, c in result["curves"]["binary"].items()}
+    (tmp_path / "robust_accuracy.json").write_text(json.dumps(result))
+    verdict = fa.feature_averaging([str(tmp_path)])
+    assert not verdict.holds and "standard accuracy binary 0.90, k-class 1.00" in verdict.measured
 
 
 def ntk_top_features(path, kind):
@@ -162,16 +172,40 @@ def kernel_rotation(path, kind):
     _metrics(path, rows)
 
 
-def pathways_recipe(path, kind):
-    low, high = {"effect": ("2", "1"), "chance": ("between", "between"), "opposite": ("1", "2"), "tie": ("1", "1")}[
-        kind
-    ]
+def _grid_csv(path, ladder, lrs=(0.01, 0.1)):
+    """grid.csv of a pathway grid: ``ladder`` [(L2, label, score)] at every learning rate, no augmentation."""
     os.makedirs(path, exist_ok=True)
     with open(os.path.join(path, "grid.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, ["learning_rate", "weight_decay", "augment", "pathway", "score"])
+        writer = csv.DictWriter(f, ["learning_rate", "weight_decay", "augment", "replicate", "pathway", "score"])
         writer.writeheader()
-        writer.writerow({"learning_rate": 0.01, "weight_decay": 0, "augment": "False", "pathway": low, "score": 0.2})
-        writer.writerow({"learning_rate": 0.1, "weight_decay": 5e-4, "augment": "False", "pathway": high, "score": 0.8})
+        for lr in lrs:
+            for wd, label, score in ladder:
+                writer.writerow({"learning_rate": lr, "weight_decay": wd, "augment": "False", "replicate": 0,
+                                 "pathway": label, "score": score})  # fmt: skip
+
+
+def pathways_recipe(path, kind):
+    labels, scores = {
+        "effect": (("2", "between", "1", "1"), (0.1, 0.3, 0.6, 0.7)),
+        "chance": (("between",) * 4, (0.5,) * 4),
+        "opposite": (("1", "1", "between", "2"), (0.7, 0.6, 0.3, 0.1)),
+        "tie": (("2",) * 4, (0.1,) * 4),
+    }[kind]
+    _grid_csv(path, list(zip((0, 2.5e-4, 1e-3, 4e-3), labels, scores)))
+
+
+@pytest.mark.parametrize(
+    "ladder, why",
+    [
+        ([(0, "2", 0.1), (2.5e-4, "between", 0.3), (1e-3, "between", 0.35), (4e-3, "1", 0.7)], "a wide middle"),
+        ([(0, "2", 0.1), (2.5e-4, "1", 0.6), (1e-3, "2", 0.15), (4e-3, "1", 0.7)], "back to pathway 2"),
+        ([(0, "2", 0.1), (2.5e-4, "1", 0.8), (1e-3, "1", 0.6), (4e-3, "1", 0.7)], "the score falls by 0.2"),
+        ([(5e-4, "2", 0.1), (4e-3, "1", 0.7)], "no cell without L2"),
+    ],
+)
+def test_pathways_recipe_needs_one_sharp_rise_from_l2_zero(ladder, why, tmp_path):
+    _grid_csv(str(tmp_path), ladder)
+    assert not rb.pathways_recipe([str(tmp_path)]).holds, why
 
 
 def d_r_robust(path, kind):
@@ -192,19 +226,34 @@ def clean_pathways(path, kind):
     _write(path, "summary.json", summary)
 
 
+def _correlation_cell(path, label, mu, shift):
+    """A pathway-grid cell: its label (result.json) and its mu / shift curves, one value per epoch."""
+    _write(path, "result.json", {"verdict": {"label": label, "score": 0.5}, "num_classes": 10})
+    rows = [("c", e, "val/performance_correlation", v) for e, v in enumerate(mu, 1)]
+    _metrics(path, rows + [("c", e, "shift/accuracy", v) for e, v in enumerate(shift, 1)])
+
+
 def performance_correlation(path, kind):
-    info = [1.0, 2.0, 2.5, 3.0, 3.0, 3.0]
-    mu = {
-        "effect": [0.9, 1.6, 1.7, 1.7, 1.7, 1.7],  # plateaus while the network keeps learning
-        "chance": [0.0] * 6,
-        "opposite": [0.5, 1.2, 2.0, 2.8, 2.9, 2.95],  # keeps pace, the share rises
-        "tie": [0.9, 1.8, 2.25, 2.7, 2.7, 2.7],  # the share stays at 0.9
+    rise_fall = [0.3, 0.6, 0.7, 0.4, 0.3, 0.3]  # pathway 1: shift peaks at epoch 3, then drops sharply
+    mu, shift = {
+        "effect": ([1.0, 2.0, 2.9, 2.95, 3.0, 3.0], rise_fall),  # mu levels off at epoch 3 too
+        "chance": ([0.0] * 6, [0.1] * 6),
+        "opposite": ([1.0, 1.2, 1.5, 2.0, 2.6, 3.0], rise_fall),  # mu keeps rising to the end
+        "tie": ([2.0] * 6, [0.7] * 6),  # nothing rises: nothing to time
     }[kind]
     _metrics(path, [("main", 0, "simple/val_accuracy", 0.8)])
-    rows = [("c", e, "val/performance_correlation", v) for e, v in enumerate(mu, 1)]
-    rows += [("c", e, "val/label_information", v) for e, v in enumerate(info, 1)]
-    rows += [("c", e, "shift/accuracy", 0.1 * e) for e in range(1, 7)]
-    _metrics(os.path.join(path, "cells", "000-cell"), rows)
+    _correlation_cell(os.path.join(path, "cells", "000-cell"), "1", mu, shift)
+
+
+def test_performance_correlation_times_only_pathway_cells_and_needs_one(tmp_path):
+    path = tmp_path / "seed0"
+    _metrics(str(path), [("main", 0, "simple/val_accuracy", 0.8)])
+    _correlation_cell(str(path / "cells" / "000-a"), "between", [1.0, 1.2, 2.0, 3.0], [0.2, 0.6, 0.3, 0.3])
+    verdict = rb.performance_correlation([str(path)])
+    assert not verdict.holds and "no pathway-1 or -2 cell" in verdict.measured
+    _correlation_cell(str(path / "cells" / "001-b"), "2", [1.0, 2.5, 2.9, 3.0], [0.2, 0.6, 0.62, 0.63])
+    verdict = rb.performance_correlation([str(path)])  # pathway 2: both level off at epoch 2
+    assert verdict.holds and "000-a: pathway between, not timed" in verdict.measured
 
 
 # check name -> (the check, the builder above of the same name)

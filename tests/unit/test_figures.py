@@ -178,7 +178,7 @@ FIGURES = {
         title="GD trajectories of the toy linear model",
     ),
     "d_det curves with performance correlation": lambda p: paper_figures.curves_with_correlation(
-        p, _four_curves(), RNG.uniform(0.1, 0.3, 8), chance=0.1, title="000-lr0.01-L2 0-noaug-seed0: pathway 2"
+        p, _four_curves(), RNG.uniform(0.1, 0.3, 8), chance=0.1, title="000-lr0.01-L2 0-noaug-rep0: pathway 2"
     ),
     "pathway grid": lambda p: paper_figures.pathway_grid(
         p,
