@@ -88,6 +88,38 @@ def d_det_robust_first(runs: list[str]) -> Verdict:
     )
 
 
+def pathway2_end_state(runs: list[str]) -> Verdict:
+    """RB Sec. 4, Fig. 1b, the end of pathway 2: the model "starts overfitting the training data before
+    it can learn non-robust predictive features. At this point, validation accuracy stagnates. The
+    model finishes with a training accuracy of 100% but a validation accuracy of 81%." On N2 trained
+    with the pathway-2 recipe, in every seed: final training accuracy >= 0.99 (the paper's 100%);
+    the held-out D_det validation accuracy stagnates -- it gains < 0.02 (ours) over the second half
+    of the epochs -- and ends below the training accuracy by > 0.05 (ours; the paper: 19 points)."""
+    parts, holds, metrics = [], True, {}
+    for seed, run_dir in run_readers.seeded(runs):
+        m = run_readers.metrics(run_dir)
+        train, val = m["train/accuracy"], m["val/accuracy"]
+        epochs = sorted(val)
+        half = epochs[len(epochs) // 2 - 1]  # the last epoch of the first half
+        final_train, final_val = train[epochs[-1]], val[epochs[-1]]
+        gain = final_val - val[half]
+        saturated, stagnates, gap = final_train >= 0.99, gain < 0.02, final_train - final_val > 0.05
+        holds &= saturated and stagnates and gap
+        parts.append(
+            f"seed {seed}: final training accuracy {final_train:.3f}, validation {final_val:.3f} (gain {gain:+.3f} "
+            f"since epoch {half}); saturated {'yes' if saturated else 'no'}, stagnates {'yes' if stagnates else 'no'}"
+        )
+        metrics.update({f"seed{seed}/train_final": final_train, f"seed{seed}/val_final": final_val})
+        metrics[f"seed{seed}/val_gain_second_half"] = gain
+    return Verdict(
+        paper_value="training accuracy 100% (>= 0.99 here), validation accuracy stagnating (gain < 0.02 over the "
+        "second half here) at 81% (below training by > 0.05 here)",
+        measured="; ".join(parts),
+        holds=bool(holds),
+        metrics=metrics,
+    )
+
+
 _PATHWAY_ORDER = {"2": 0, "between": 1, "1": 2}  # the labels in the order rising L2 should visit them
 
 

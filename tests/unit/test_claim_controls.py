@@ -172,6 +172,17 @@ def kernel_rotation(path, kind):
     _metrics(path, rows)
 
 
+def pathway2_end_state(path, kind):
+    train, val = {
+        "effect": ([0.5, 0.8, 0.95, 0.99, 1.0, 1.0, 1.0, 1.0], [0.6, 0.75, 0.8, 0.81, 0.81, 0.81, 0.82, 0.81]),
+        "chance": ([0.1] * 8, [0.1] * 8),
+        "opposite": ([0.5, 0.8, 0.95, 0.99, 1.0, 1.0, 1.0, 1.0], [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.92, 0.94]),
+        "tie": ([0.5, 0.8, 0.95, 0.99, 1.0, 1.0, 1.0, 1.0], [0.5, 0.8, 0.95, 0.99, 1.0, 1.0, 1.0, 1.0]),
+    }[kind]
+    rows = [("main", e, "train/accuracy", v) for e, v in enumerate(train, 1)]
+    _metrics(path, rows + [("main", e, "val/accuracy", v) for e, v in enumerate(val, 1)])
+
+
 def _grid_csv(path, ladder, lrs=(0.01, 0.1)):
     """grid.csv of a pathway grid: ``ladder`` [(L2, label, score)] at every learning rate, no augmentation."""
     os.makedirs(path, exist_ok=True)
@@ -257,9 +268,10 @@ def test_performance_correlation_times_only_pathway_cells_and_needs_one(tmp_path
 
 
 # check name -> (the check, the builder above of the same name)
-_CHECK_FUNCTIONS = (rb.toy_switch, rb.d_det_robust_first, rb.pathways_recipe, rb.d_r_robust, rb.transfer_split,
-                    rb.clean_pathways, rb.performance_correlation, fa.feature_averaging, fa.fa_real_finer_labels,
-                    ntk.ntk_top_features, ntk.kernel_rotation, ntk.ntk_attack_transfer)  # fmt: skip
+_CHECK_FUNCTIONS = (rb.toy_switch, rb.d_det_robust_first, rb.pathway2_end_state, rb.pathways_recipe, rb.d_r_robust,
+                    rb.transfer_split, rb.clean_pathways, rb.performance_correlation, fa.feature_averaging,
+                    fa.fa_real_finer_labels, ntk.ntk_top_features, ntk.kernel_rotation,
+                    ntk.ntk_attack_transfer)  # fmt: skip
 CHECKS = {check.__name__: (check, globals()[check.__name__]) for check in _CHECK_FUNCTIONS}
 
 

@@ -17,6 +17,7 @@ EXPERIMENT_OF_CHECK = {
     "feature_averaging": "feature_averaging",
     "ntk_top_features": "ntk_features",
     "d_det_robust_first": "d_det",
+    "pathway2_end_state": "d_det",
     "kernel_rotation": "kernel_dynamics",
     "pathways_recipe": "pathways",
     "d_r_robust": "robust_datasets",
