@@ -77,27 +77,43 @@ _KERNEL_QUANTITIES = {"distance": "ntk/distance_to_init", "angle": "ntk/angle", 
 
 
 def ntk_attack_transfer(runs: list[str]) -> Verdict:
-    """NTK Fig. 3: the training-free NTK attack lowers a wide net's accuracy about as much as its own
-    attack, and its input gradient aligns more with the net's as width grows."""
+    """NTK Sec. 3.2, Fig. 3: "a very strong alignment of loss gradients from the neural nets and the
+    NTK across the whole duration of training". At every evaluation of training, for every net of
+    the widest width: the cosine between its loss gradient and the NTK's exceeds 0.5 (ours, for
+    "very strong"), and the training-free NTK attack lowers its accuracy by > 0.25 and to within
+    0.15 of its own attack (ours). Whether alignment grows with width is reported, not required
+    (the sentence does not say it; with two widths and two initialisations an ordering passes by
+    chance one time in six)."""
     parts, holds, metrics = [], True, {}
-    for run_dir in runs:
+    for seed, run_dir in run_readers.seeded(runs):
         history = run_readers.json_file(os.path.join(run_dir, "ntk_transfer.json"))["history"]
+        widest = max(int(name.split("_")[1]) for name in history)
         cosines: dict[int, list[float]] = {}
         for name, rows in sorted(history.items()):
-            width, last = int(name.split("_")[1]), rows[-1]
-            cosines.setdefault(width, []).append(last["grad_cosine"])
-            clean, own, ntk = last["nn/clean_accuracy"], last["nn/own_attack_accuracy"], last["nn/ntk_attack_accuracy"]
-            if width == max(int(n.split("_")[1]) for n in history):
-                holds &= ntk < clean - 0.25 and abs(ntk - own) < 0.15
-                parts.append(f"{name}: clean {clean:.2f}, own attack {own:.2f}, NTK attack {ntk:.2f}")
-                metrics[f"{name}/ntk_attack_accuracy"] = ntk
-        widths = sorted(cosines)
-        holds &= min(cosines[widths[-1]]) > max(cosines[widths[0]])
-        parts.append("gradient cosine " + ", ".join(f"m={w}: {np.mean(cosines[w]):.2f}" for w in widths))
-        metrics.update({f"cosine_width{w}": float(np.mean(cosines[w])) for w in widths})
+            width = int(name.split("_")[1])
+            cosines.setdefault(width, []).extend(row["grad_cosine"] for row in rows)
+            if width != widest:
+                continue
+            for row in rows:
+                clean, own, ntk = row["nn/clean_accuracy"], row["nn/own_attack_accuracy"], row["nn/ntk_attack_accuracy"]
+                holds &= row["grad_cosine"] > 0.5 and ntk < clean - 0.25 and abs(ntk - own) < 0.15
+            shown = ", ".join(
+                f"step {r['step']}: cosine {r['grad_cosine']:.2f}, clean {r['nn/clean_accuracy']:.2f} / own attack "
+                f"{r['nn/own_attack_accuracy']:.2f} / NTK attack {r['nn/ntk_attack_accuracy']:.2f}"
+                for r in rows
+            )
+            net = f"seed {seed} {name.replace('_seed_', ' init ').replace('_', ' ')}"  # "seed 0 width 2048 init 1"
+            parts.append(f"{net}: {shown}")
+            metrics[f"seed{seed}/{name}/ntk_attack_accuracy"] = rows[-1]["nn/ntk_attack_accuracy"]
+            metrics[f"seed{seed}/{name}/min_grad_cosine"] = min(r["grad_cosine"] for r in rows)
+        parts.append(
+            f"seed {seed}: gradient cosine over all evaluations (reported, not required) "
+            + ", ".join(f"m={w}: {np.mean(cosines[w]):.2f}" for w in sorted(cosines))
+        )
+        metrics.update({f"seed{seed}/cosine_width{w}": float(np.mean(c)) for w, c in cosines.items()})
     return Verdict(
-        paper_value="the NTK attack is about as strong as the net's own (within 0.15 here) and gradients align more "
-        "with width",
+        paper_value="strong alignment of the nets' and the NTK's loss gradients at every evaluation of training "
+        "(cosine > 0.5 here), the NTK attack as strong as the net's own (within 0.15 here)",
         measured="; ".join(parts),
         holds=bool(holds),
         metrics=metrics,

@@ -228,20 +228,24 @@ CLAIMS = (
     Claim(
         name="ntk_attack_transfer",
         paper="NTK Sec. 3.2, Fig. 3",
-        statement="attacks crafted on the NTK alone transfer to wide trained nets, better as width grows",
+        statement="the loss gradients of wide trained nets align strongly with the NTK's throughout training, and "
+        "attacks crafted on the NTK alone are about as strong as the nets' own",
         quote=(
             "Our experiments confirm a very strong alignment of loss gradients from the neural nets and the NTK "
-            "across the whole duration of training"
+            "across the whole duration of training [...] kernel-generated attacks produce a similar drop in "
+            "accuracy throughout training as the networks “own” white-box attacks"
         ),
         departures=(
             "500 digits of the embedded MNIST sample, two-layer ReLU nets of width 256 and 2048 (two "
-            "initialisations each), full-batch GD on MSE, l-inf FGSM eps 0.1; only the last evaluation is read "
-            '(the paper: the whole duration); "better as width grows" is ours'
+            "initialisations each), full-batch GD on MSE for 3,000 steps, evaluated at steps 1,000, 2,000 and "
+            "3,000, l-inf FGSM eps 0.1; 'very strong' read as cosine > 0.5 and 'similar drop' as within 0.15 "
+            "(ours, fixed 2026-12-07 before reading the runs at every evaluation); alignment growing with width "
+            "is reported, not required"
         ),
         flagfile="ntk_attack_transfer.flags",
-        seeds=None,
+        seeds=(0, 1, 2),
         minutes=2.1,
-        quick=True,
+        quick=False,
         check=ntk.ntk_attack_transfer,
         figure="plots/ntk_transfer.png",
     ),

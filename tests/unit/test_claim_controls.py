@@ -133,18 +133,26 @@ def test_transfer_split_needs_both_halves_of_claim_1(tmp_path):
     assert not rb.transfer_split([str(tmp_path / "a")]).holds  # the rest generalises to neither
 
 
-def ntk_attack_transfer(path, kind):
-    # (clean, own attack, NTK attack, gradient cosine at width 256, at width 2048)
-    clean, own, ntk_attack, narrow, wide = {
-        "effect": (0.9, 0.3, 0.35, 0.5, 0.9),
-        "chance": (0.1, 0.1, 0.1, 0.0, 0.0),
-        "opposite": (0.9, 0.3, 0.85, 0.9, 0.5),
-        "tie": (0.9, 0.3, 0.35, 0.7, 0.7),
+def ntk_attack_transfer(path, kind, early_cosine=None):
+    # (clean, own attack, NTK attack, gradient cosine of the widest nets at every evaluation)
+    clean, own, ntk_attack, cosine = {
+        "effect": (0.9, 0.3, 0.35, 0.9),
+        "chance": (0.1, 0.1, 0.1, 0.0),
+        "opposite": (0.9, 0.3, 0.85, 0.2),
+        "tie": (0.9, 0.3, 0.35, 0.5),  # the cosine at the threshold, not above it
     }[kind]
     row = {"nn/clean_accuracy": clean, "nn/own_attack_accuracy": own, "nn/ntk_attack_accuracy": ntk_attack}
-    history = {f"width_{w}_seed_{s}": [{"step": 1000, **row, "grad_cosine": c}]
-               for w, c in ((256, narrow), (2048, wide)) for s in (0, 1)}  # fmt: skip
+    cosines = {1000: cosine if early_cosine is None else early_cosine, 2000: cosine, 3000: cosine}
+    history = {f"width_{w}_seed_{s}": [{"step": step, **row, "grad_cosine": c if w == 2048 else 0.3}
+                                       for step, c in cosines.items()]
+               for w in (256, 2048) for s in (0, 1)}  # fmt: skip
     _write(path, "ntk_transfer.json", {"history": history})
+
+
+def test_ntk_attack_transfer_needs_alignment_at_every_evaluation(tmp_path):
+    ntk_attack_transfer(str(tmp_path), "effect", early_cosine=0.3)  # aligned at the end only
+    verdict = ntk.ntk_attack_transfer([str(tmp_path)])
+    assert not verdict.holds and "step 1000: cosine 0.30" in verdict.measured
 
 
 def fa_real_finer_labels(path, kind):
