@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 from conftest import check_figures, read_json, run_main_with_mock_tfds
-from PIL import Image
+from fake_cinic10 import write_cinic
 
 from robust_keras.data import sources
 
@@ -12,17 +12,6 @@ MOCK_EXAMPLES = 40
 
 
 CLASSES = sources.CIFAR10_CLASSES
-
-
-def _write_cinic(root, per_class=6, from_cifar=2):
-    rng = np.random.default_rng(0)
-    for split in ("train", "valid", "test"):
-        for c, cls in enumerate(CLASSES):
-            d = root / split / cls
-            d.mkdir(parents=True)
-            for i in range(per_class):
-                name = f"cifar10-{split}-{c * 100 + i}.png" if i < from_cifar else f"n0{c}_{i}.png"
-                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(d / name)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +22,7 @@ def mock_cifar_test_ids():
 
 
 def test_cross_dataset_table_with_exclusions(tmp_path, mock_cifar_test_ids):
-    _write_cinic(tmp_path / "cinic")
+    write_cinic(tmp_path / "cinic", CLASSES, splits=("train", "valid", "test"), per_class=6, from_cifar=2)
     drop = sorted({i for i in mock_cifar_test_ids if i == i.strip()})[:3]  # (mock ids may end in spaces)
     (tmp_path / "flickr.txt").write_text("# CIFAR-10 images to exclude\n" + "\n".join(drop) + "\n")
     out = tmp_path / "run"

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import ROOT, check_figures, finish_workers, last_line, read_json, read_jsonl, run_main, start_workers
+from fake_cinic10 import write_cinic
 from mlflow.tracking import MlflowClient
 
 from robust_keras import pathway_table
@@ -185,9 +186,7 @@ def test_truncated_shard_fails_with_one_line(quickstart, tmp_path):
 
 def test_savedmodel_with_wrong_input_shape_fails_with_one_line(quickstart, tmp_path):
     out, _, _ = quickstart
-    from test_sources import _write_cinic
-
-    _write_cinic(tmp_path / "cinic")
+    write_cinic(tmp_path / "cinic", ("airplane", "cat", "ship"))
     proc = run_main(
         "--experiment=transfer",
         "--dataset=cinic10",

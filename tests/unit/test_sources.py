@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-from PIL import Image
+from fake_cinic10 import write_cinic
 
 from robust_keras.data import sources
 from robust_keras.errors import DataError
@@ -40,18 +40,8 @@ def test_tfds_offline_without_prepared_data_names_where_to_put_files(tmp_path):
     assert str(tmp_path) in str(err.value) and "downloads/manual" in str(err.value)
 
 
-def _write_cinic(root, per_class=3):
-    rng = np.random.default_rng(0)
-    for split in ("train", "test"):
-        for cls in ("airplane", "cat", "ship"):
-            d = root / split / cls
-            d.mkdir(parents=True)
-            for i in range(per_class):
-                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(d / f"cifar-10-{i}.png")
-
-
 def test_cinic10_folder_layout(tmp_path):
-    _write_cinic(tmp_path)
+    write_cinic(tmp_path, ("airplane", "cat", "ship"))
     train, test = sources.load_dataset("cinic10", cinic10_dir=str(tmp_path))
     assert train.class_names == ("airplane", "cat", "ship")
     assert train.images.shape == (9, 32, 32, 3)
