@@ -31,6 +31,7 @@ class AttackSettings:
     restarts: int
     random_start: bool
     jit_compile: bool
+    eps_ramp_epochs: int = 0  # adversarial training: epochs over which eps and the step size grow linearly
 
     @classmethod
     def of(cls, config) -> AttackSettings:
@@ -43,7 +44,14 @@ class AttackSettings:
             config.attack_restarts,
             config.attack_random_start,
             config.jit_compile,
+            config.attack_eps_ramp_epochs,
         )
+
+    def budget_at(self, epoch: int) -> tuple[float, float]:
+        """(eps, step size) adversarial training attacks with in 0-based ``epoch``: the fraction
+        min(1, (epoch + 1) / eps_ramp_epochs) of both (all of both without a ramp)."""
+        share = min(1.0, (epoch + 1) / self.eps_ramp_epochs) if self.eps_ramp_epochs else 1.0
+        return self.eps * share, self.step_size * share
 
 
 @dataclasses.dataclass(frozen=True)

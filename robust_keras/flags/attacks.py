@@ -38,6 +38,13 @@ flags.DEFINE_enum(
     "l2_robust_accuracy, --rd_eval_* budgets).",
 )
 flags.DEFINE_bool("attack_random_start", False, "Start from a uniform random point of the eps-ball.")
+flags.DEFINE_integer(
+    "attack_eps_ramp_epochs",
+    0,
+    "Adversarial training only: grow --attack_eps and --attack_step_size linearly over the first N epochs (epoch e "
+    "of N attacks with e/N of both; logged as train/attack_eps); 0: the full budget from the first epoch.",
+    lower_bound=0,
+)
 flags.DEFINE_enum(
     "attack_target",
     "next",

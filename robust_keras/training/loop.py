@@ -44,12 +44,17 @@ class Trainer:
         jit_compile: bool = False,
         strategy: tf.distribute.Strategy | None = None,
         adversary: Callable[[tf.Tensor, tf.Tensor, tuple[int, int]], tf.Tensor] | None = None,
+        before_epoch: Callable[[int], Metrics] | None = None,
     ):
         """``adversary``: (x, y, stateless seed) -> x' applied to every training batch inside the
         replica step, before the update (PGD adversarial training, Madry et al. 2018): each replica
-        attacks its own share of the batch with the current weights, seed (epoch, batch * R + replica)."""
+        attacks its own share of the batch with the current weights, seed (epoch, batch * R + replica).
+        ``before_epoch``: 0-based epoch -> metrics, called before each epoch's first step (outside
+        the compiled step, e.g. to set the attack's budget for that epoch); its metrics join the
+        epoch's."""
         self.model = model
         self.adversary = adversary
+        self.before_epoch = before_epoch
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.strategy = strategy or tf.distribute.get_strategy()
@@ -110,6 +115,7 @@ class Trainer:
         batches (``distribute_datasets_from_function``: e.g. shard files read by one worker only).
         Workers whose part runs out first get empty batches until all are done (TensorFlow's
         partial-batch handling under MultiWorkerMirroredStrategy)."""
+        extra = self.before_epoch(epoch) if self.before_epoch else {}
         if callable(dataset):
             dist = self.strategy.distribute_datasets_from_function(dataset)
         else:
@@ -125,7 +131,7 @@ class Trainer:
             if log and time.time() - last > every_seconds:
                 last = time.time()
                 log(f"  step {i + 1}: {count / (last - start):.0f} img/s, train acc {correct / count:.3f}")
-        return {"train/loss": loss_sum / max(count, 1), "train/accuracy": correct / max(count, 1)}
+        return {"train/loss": loss_sum / max(count, 1), "train/accuracy": correct / max(count, 1), **extra}
 
 
 def fit(

@@ -213,11 +213,13 @@ def _make_trainer(
             momentum=recipe.momentum,
             loss_scaling=training.mixed_precision == "float16",
         )
-        attack_step = None
+        attack_step = before_epoch = None
         if adversary is not None:
             attack = make_attack(adversary, model, targeted=False)
             attack_seed = derive_seed(seed, "adversarial_training")
             attack_step = lambda x, y, s: attack(x, y, (attack_seed, s[0] * 1_000_003 + s[1]))[0]  # noqa: E731
+            if adversary.eps_ramp_epochs:
+                before_epoch = functools.partial(_ramp, attack, adversary)
         return loop.Trainer(
             model,
             optimizer,
@@ -225,7 +227,15 @@ def _make_trainer(
             jit_compile=training.jit_compile,
             strategy=strategy,
             adversary=attack_step,
+            before_epoch=before_epoch,
         )
+
+
+def _ramp(attack, adversary: AttackSettings, epoch: int) -> dict:
+    """Sets the training attack's budget for 0-based ``epoch`` (``--attack_eps_ramp_epochs``)."""
+    eps, step_size = adversary.budget_at(epoch)
+    attack.set_budget(eps, step_size)
+    return {"train/attack_eps": eps}
 
 
 def _epoch_end(run: Run, callbacks):

@@ -165,19 +165,58 @@ def fa_real_finer_labels(path, kind):
     _write(path, "robust_accuracy.json", {"radii": [0, 1, 2, 3], "curves": {"binary": binary, "fine": fine}})
 
 
-def kernel_rotation(path, kind):
-    names = ("ntk/distance_to_init", "ntk/angle", "ntk/norm_ratio", "ntk/concentration_top20")
-    standard = dict(zip(names, (0.05, 0.30, 2.0, 0.90)))
-    adversarial = {
-        "effect": dict(zip(names, (0.08, 0.40, 1.5, 0.95))),
-        "chance": dict.fromkeys(names, 0.0),
-        "opposite": dict(zip(names, (0.03, 0.20, 3.0, 0.80))),
-        "tie": standard,
-    }[kind]
+_KERNEL_EFFECT = {  # epoch 0..8 of each mode, shaped like NTK Fig. 6
+    "adversarial": {
+        "ntk/distance_to_init": [0, 0.05, 0.07, 0.08, 0.08, 0.08, 0.08, 0.08, 0.08],
+        "ntk/angle": [0, 0.3, 0.38, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4],  # rotates early, then stops
+        "ntk/norm_ratio": [1, 1.4, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5],  # expands early, then stops
+        "ntk/concentration_top20": [0.9, 0.95, 0.96, 0.96, 0.96, 0.96, 0.96, 0.96, 0.96],
+        "test/robust_accuracy": [0.0, 0.3, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6],
+    },
+    "standard": {
+        "ntk/distance_to_init": [0, 0.01, 0.02, 0.03, 0.035, 0.04, 0.045, 0.048, 0.05],
+        "ntk/angle": [0, 0.1, 0.15, 0.2, 0.22, 0.25, 0.27, 0.29, 0.3],
+        "ntk/norm_ratio": [1, 1.1, 1.2, 1.3, 1.5, 1.7, 1.9, 2.0, 2.1],  # grows late
+        "ntk/concentration_top20": [0.9, 0.9, 0.91, 0.91, 0.91, 0.92, 0.92, 0.92, 0.92],
+        "test/robust_accuracy": [0.0] * 9,
+    },
+}
+
+
+def kernel_rotation(path, kind, changes=None):
+    """``changes``: {(mode, metric): curve} replacing parts of the effect."""
+    curves = {mode: dict(q) for mode, q in _KERNEL_EFFECT.items()}
     if kind == "chance":
-        standard = adversarial
-    rows = [(mode, 8, n, v) for mode, q in (("standard", standard), ("adversarial", adversarial)) for n, v in q.items()]
+        curves = {mode: {n: [0.1 if "accuracy" in n else 0.0] * 9 for n in q} for mode, q in curves.items()}
+    elif kind == "opposite":
+        curves = {"adversarial": curves["standard"], "standard": curves["adversarial"]}
+    elif kind == "tie":
+        curves["adversarial"] = curves["standard"]
+    for (mode, name), curve in (changes or {}).items():
+        curves[mode][name] = curve
+    rows = [(mode, e, n, v) for mode, q in curves.items() for n, c in q.items() for e, v in enumerate(c) if
+            e > 0 or n.startswith("ntk/")]  # fmt: skip
     _metrics(path, rows)
+
+
+@pytest.mark.parametrize(
+    "changes, facet",
+    [
+        ({("adversarial", "test/robust_accuracy"): [0.0, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]}, "more robust: no"),
+        ({("adversarial", "ntk/distance_to_init"): [0, 0.01, 0.02, 0.03, 0.03, 0.03, 0.03, 0.03, 0.04]},
+         "moves further: no"),
+        ({("adversarial", "ntk/angle"): [0, 0.1, 0.15, 0.2, 0.22, 0.25, 0.3, 0.35, 0.4]},
+         "adversarial settles early: no"),
+        ({("standard", "ntk/norm_ratio"): [1, 1.8, 2.0, 2.1, 2.1, 2.1, 2.1, 2.1, 2.1]}, "standard grows late: no"),
+        ({("standard", "ntk/norm_ratio"): [1, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3, 1.35, 1.4]}, "expands less: no"),
+        ({("standard", "ntk/concentration_top20"): [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.97, 0.9, 0.9]},
+         "concentrates more: no"),
+    ],
+)  # fmt: skip
+def test_kernel_rotation_needs_every_statement(changes, facet, tmp_path):
+    kernel_rotation(str(tmp_path), "effect", changes)
+    verdict = ntk.kernel_rotation([str(tmp_path)])
+    assert not verdict.holds and facet in verdict.measured
 
 
 def pathway2_end_state(path, kind):

@@ -8,7 +8,6 @@ import os
 import pytest
 from conftest import ROOT, parse_project_flags
 
-from robust_keras.reproduce import checks_ntk as ntk
 from robust_keras.reproduce import checks_robust_before as rb
 from robust_keras.reproduce import claims
 
@@ -46,28 +45,6 @@ def _metrics(run_dir, rows):
     with open(os.path.join(run_dir, "metrics.jsonl"), "w") as f:
         f.writelines(json.dumps({"run": r, "step": s, "name": n, "value": v}) + "\n" for r, s, n, v in rows)
     return str(run_dir)
-
-
-def _kernel_run(path, adversarial):
-    """A kernel_dynamics run whose adversarial kernel at epoch 8 differs from the standard one by ``adversarial``
-    (quantity -> value; the standard run has distance 0.05, angle 0.30, norm ratio 2.0, concentration 0.90)."""
-    standard = {"ntk/distance_to_init": 0.05, "ntk/angle": 0.30, "ntk/norm_ratio": 2.0, "ntk/concentration_top5": 0.9}
-    rows = [("standard", 8, name, value) for name, value in standard.items()]
-    rows += [("adversarial", 8, name, adversarial.get(name, value)) for name, value in standard.items()]
-    return _metrics(path, rows)
-
-
-def test_kernel_rotation_holds_only_if_every_part_holds_in_every_seed(tmp_path):
-    paper = {"ntk/distance_to_init": 0.08, "ntk/angle": 0.40, "ntk/norm_ratio": 1.5, "ntk/concentration_top5": 0.95}
-    good = _kernel_run(tmp_path / "a", paper)
-    assert ntk.kernel_rotation([good]).holds
-    for name, wrong in (("ntk/angle", 0.25), ("ntk/norm_ratio", 2.5), ("ntk/concentration_top5", 0.85)):
-        other = _kernel_run(tmp_path / name.replace("/", "_"), {**paper, name: wrong})
-        verdict = ntk.kernel_rotation([good, other])  # one seed against one part: the claim does not hold
-        assert not verdict.holds
-    assert "seed 1: adversarial vs standard -- distance 0.080 vs 0.050, angle 0.250 vs 0.300 rad" in (
-        ntk.kernel_rotation([good, _kernel_run(tmp_path / "b", {**paper, "ntk/angle": 0.25})]).measured
-    )
 
 
 def test_clean_pathways_needs_higher_transfer_from_the_regularised_model_in_every_seed(tmp_path):

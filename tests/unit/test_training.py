@@ -1,5 +1,6 @@
 """The training loop: learning, weight decay, schedules, checkpoint resume, MirroredStrategy."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -48,6 +49,31 @@ def test_fit_learns_and_reports_metrics():
     assert logged == [1, 2, 3, 4, 5]
     assert hist[-1]["train/accuracy"] > 0.9 and hist[-1]["val/accuracy"] > 0.9
     assert hist[-1]["train/loss"] < hist[0]["train/loss"]
+
+
+def test_eps_ramp_sets_each_epochs_training_budget_and_logs_it():
+    from robust_keras.attacks import PGD
+    from robust_keras.settings import AttackSettings
+    from robust_keras.workflows.recipes import _ramp
+
+    settings = AttackSettings("pgd", "linf", 0.3, 0.1, 3, 1, False, False, eps_ramp_epochs=3)
+    assert settings.budget_at(0) == pytest.approx((0.1, 0.1 / 3)) and settings.budget_at(7) == (0.3, 0.1)
+    assert dataclasses.replace(settings, eps_ramp_epochs=0).budget_at(0) == (0.3, 0.1)
+    x, y = _toy()
+    trainer = _trainer()
+    attack = PGD(trainer.model, norm="linf", eps=0.3, step_size=0.1, steps=3)
+    budgets = []
+
+    def before_epoch(epoch):
+        metrics = _ramp(attack, settings, epoch)
+        budgets.append((float(attack._eps.numpy()), float(attack._step_size.numpy())))  # what the epoch attacks with
+        return metrics
+
+    trainer.adversary = lambda xb, yb, s: attack(xb, yb, (0, s[0] * 1000 + s[1]))[0]
+    trainer.before_epoch = before_epoch
+    hist = loop.fit(trainer, epochs=4, train_data=_data(x, y), log=lambda _: None)
+    assert [m["train/attack_eps"] for m in hist] == pytest.approx([0.1, 0.2, 0.3, 0.3])
+    np.testing.assert_allclose(budgets, [(0.1, 0.1 / 3), (0.2, 0.2 / 3), (0.3, 0.1), (0.3, 0.1)], rtol=1e-6)
 
 
 def test_weight_decay_adds_exactly_wd_times_w_to_the_gradient():
