@@ -9,6 +9,8 @@ Sources:
   class-balanced test split (the last ``test_per_class`` digits of each class in file order).
 - ``mnist_sample_b``: the same digits moved 2 pixels and blurred (:func:`restyled`), an offline
   stand-in for a second dataset of the same classes (cross-dataset mechanics without downloads).
+- ``uci_digits``: the 1,797 handwritten digits of UCI optdigits shipped in scikit-learn, made
+  MNIST-like (:func:`load_uci_digits`): a second real digit dataset from an independent source.
 - ``mnist`` / ``cifar10``: tensorflow-datasets (downloads on a connected machine; honours
   ``data_dir`` with prepared data or ``downloads/manual``).
 - ``cinic10``: the official folder layout ``<root>/{train,valid,test}/<class>/*.png``.
@@ -141,6 +143,25 @@ def load_mnist_sample(test_per_class: int = 100) -> tuple[Split, Split]:
     return train, Split(images[test_idx], labels[test_idx], MNIST_CLASSES, "mnist_sample/test")
 
 
+def load_uci_digits(train_size: int = 1000) -> tuple[Split, Split]:
+    """UCI optdigits as scikit-learn ships it (``sklearn.datasets.load_digits``, no download): 1,797
+    digits by 43 writers, each 8 x 8 counts (0-16) of set pixels in 4 x 4 blocks of a 32 x 32
+    bitmap -- collected independently of MNIST (NIST). Made MNIST-like: scaled to 0-255, resized
+    to 20 x 20 (bilinear) and centred in 28 x 28 with a 4-pixel zero border, as MNIST centres its
+    digits in a 20 x 20 box. Train: the first ``train_size`` in file order, test: the rest (797)."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.zeros((len(digits.images), 28, 28, 1), np.uint8)
+    for i, counts in enumerate(digits.images):  # (8, 8) float counts in [0, 16]
+        small = Image.fromarray((counts * (255.0 / 16.0)).astype(np.float32), mode="F")
+        images[i, 4:24, 4:24, 0] = np.clip(np.rint(np.asarray(small.resize((20, 20), Image.BILINEAR))), 0, 255)
+    labels = digits.target.astype(np.int64)
+    train = Split(images[:train_size], labels[:train_size], MNIST_CLASSES, "uci_digits/train")
+    return train, Split(images[train_size:], labels[train_size:], MNIST_CLASSES, "uci_digits/test")
+
+
 def load_tfds(name: str, data_dir: str | None, download: bool) -> tuple[Split, Split]:
     """(train, test) of a tfds image-classification dataset (``mnist`` or ``cifar10``).
 
@@ -247,11 +268,15 @@ def load_dataset(
         return load_mnist_sample(test_per_class)
     if name == "mnist_sample_b":
         return tuple(restyled(split, "mnist_sample_b") for split in load_mnist_sample(test_per_class))
+    if name == "uci_digits":
+        return load_uci_digits()
     if name in ("mnist", "cifar10"):
         return load_tfds(name, data_dir, download)
     if name == "cinic10":
         return load_cinic10(cinic10_dir, "train"), load_cinic10(cinic10_dir, "test")
-    raise DataError(f"unknown dataset {name!r}", "use one of mnist_sample, mnist_sample_b, mnist, cifar10, cinic10")
+    raise DataError(
+        f"unknown dataset {name!r}", "use one of mnist_sample, mnist_sample_b, uci_digits, mnist, cifar10, cinic10"
+    )
 
 
 def restyled(split: Split, name: str, shift: int = 2) -> Split:

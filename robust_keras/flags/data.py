@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from absl import flags
 
-DATASETS = ("mnist_sample", "mnist_sample_b", "mnist", "cifar10", "cinic10")
+DATASETS = ("mnist_sample", "mnist_sample_b", "uci_digits", "mnist", "cifar10", "cinic10")
 
 # -- data ---------------------------------------------------------------------------------------
 flags.DEFINE_enum("dataset", "mnist_sample", DATASETS, "Clean dataset D.")

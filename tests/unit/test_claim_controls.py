@@ -230,6 +230,14 @@ def pathway2_end_state(path, kind):
     _metrics(path, rows + [("main", e, "val/accuracy", v) for e, v in enumerate(val, 1)])
 
 
+def cross_dataset(path, kind):
+    other = {"effect": 0.2, "chance": 0.1, "opposite": 0.05, "tie": 0.1}[kind]
+    row = {"model": "D_det mnist_sample", "mnist_sample": 0.6, "mnist_sample_shifted": 0.3}
+    row.update({"uci_digits": other, "uci_digits_shifted": 0.1})
+    clean = {"model": "clean mnist_sample", "mnist_sample": 0.98, "uci_digits": 0.7}
+    _write(path, "summary.json", {"rows": [clean, row], "test_sizes": {"mnist_sample": 1000, "uci_digits": 797}})
+
+
 def _grid_csv(path, ladder, lrs=(0.01, 0.1)):
     """grid.csv of a pathway grid: ``ladder`` [(L2, label, score)] at every learning rate, no augmentation."""
     os.makedirs(path, exist_ok=True)
@@ -316,8 +324,8 @@ def test_performance_correlation_times_only_pathway_cells_and_needs_one(tmp_path
 
 # check name -> (the check, the builder above of the same name)
 _CHECK_FUNCTIONS = (rb.toy_switch, rb.d_det_robust_first, rb.pathway2_end_state, rb.pathways_recipe, rb.d_r_robust,
-                    rb.transfer_split, rb.clean_pathways, rb.performance_correlation, fa.feature_averaging,
-                    fa.fa_real_finer_labels, ntk.ntk_top_features, ntk.kernel_rotation,
+                    rb.transfer_split, rb.clean_pathways, rb.cross_dataset, rb.performance_correlation,
+                    fa.feature_averaging, fa.fa_real_finer_labels, ntk.ntk_top_features, ntk.kernel_rotation,
                     ntk.ntk_attack_transfer)  # fmt: skip
 CHECKS = {check.__name__: (check, globals()[check.__name__]) for check in _CHECK_FUNCTIONS}
 

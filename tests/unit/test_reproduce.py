@@ -23,6 +23,7 @@ EXPERIMENT_OF_CHECK = {
     "transfer_split": "transfer_split",
     "ntk_attack_transfer": "ntk_transfer",
     "clean_pathways": "clean_pathways",
+    "cross_dataset": "cross_dataset",
     "performance_correlation": "pathways",
     "fa_real_finer_labels": "feature_averaging_real",
 }

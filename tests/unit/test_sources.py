@@ -64,3 +64,13 @@ def test_select_classes_keeps_and_relabels_in_the_given_order():
     np.testing.assert_array_equal(pair.images[:, 0, 0, 0], [0, 1, 3, 4])
     with pytest.raises(DataError, match="labels 0..2"):
         split.select_classes([1, 5])
+
+
+def test_uci_digits_are_mnist_shaped_centred_and_class_balanced():
+    train, test = sources.load_dataset("uci_digits")
+    assert train.images.shape == (1000, 28, 28, 1) and test.images.shape == (797, 28, 28, 1)
+    assert train.images.dtype == np.uint8 and train.class_names == sources.MNIST_CLASSES
+    assert train.images.max() == 255 and not train.images[:, :4].any() and not train.images[:, 24:].any()  # 4-px border
+    assert np.bincount(test.labels, minlength=10).min() >= 70  # every digit in the test split
+    mean_ink = test.images.reshape(len(test.labels), -1).mean(1)
+    assert mean_ink.min() > 5  # no blank image: each 8 x 8 digit was drawn
