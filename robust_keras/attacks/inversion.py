@@ -89,3 +89,20 @@ def start_indices(n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     offsets = rng.integers(1, n, size=n) if n > 1 else np.zeros(n, np.int64)
     return (np.arange(n) + offsets) % max(n, 1)
+
+
+def relative_residual(representation_fn: RepresentationFn, targets, starts, inverted, batch_size: int = 500):
+    """How well an inversion matched: ||g(x_r) - g(x)||_2 / ||g(x_0) - g(x)||_2 per example, the
+    share of the start's distance to x's representation that is left (0: matched exactly, 1: no
+    closer than the start). ``targets`` x, ``starts`` x_0, ``inverted`` x_r: float32 (B, H, W, C)
+    in [0, 1]. Returns float64 (B,)."""
+    out = []
+    for lo in range(0, len(targets), batch_size):
+        goal, start, found = (
+            np.asarray(representation_fn(tf.convert_to_tensor(a[lo : lo + batch_size], tf.float32)), np.float64)
+            for a in (targets, starts, inverted)
+        )
+        goal, start, found = (v.reshape(len(goal), -1) for v in (goal, start, found))
+        left, before = np.linalg.norm(found - goal, axis=1), np.linalg.norm(start - goal, axis=1)
+        out.append(left / np.maximum(before, 1e-12))
+    return np.concatenate(out) if out else np.zeros(0)

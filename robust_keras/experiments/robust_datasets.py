@@ -14,7 +14,13 @@
    ``--rd_eval_examples`` test images (``--robust_eval`` picks PGD or APGD; names say which).
    The paper's finding: D_R gives non-trivial robust accuracy, D_NR good clean accuracy and
    almost none.
-4. Plots: ``robust_datasets_examples.png`` (x, x_R, x_NR), ``robust_datasets_curves.png``.
+4. How well each inversion matched, on the first ``--rd_eval_examples`` training images: the
+   relative residual ||g(x_r) - g(x)|| / ||g(x_0) - g(x)|| (median and mean in summary.json,
+   ``d_r/inversion_residual_median`` ...).
+5. With ``--rd_eval_l2_sweep``: the four models (robust and standard source, trained on D_R, on
+   D_NR) attacked in l2 at each radius after training (``sweep.json``,
+   ``plots/robust_accuracy_vs_eps.png``).
+6. Plots: ``robust_datasets_examples.png`` (x, x_R, x_NR), ``robust_datasets_curves.png``.
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ import numpy as np
 
 from robust_keras import progress
 from robust_keras.analysis import image_plots, plots
-from robust_keras.atomic_files import atomic_open
+from robust_keras.atomic_files import atomic_open, write_json
+from robust_keras.attacks.inversion import relative_residual, start_indices
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.data.shard_stream import ShardStream
+from robust_keras.errors import ConfigError
 from robust_keras.export import load_model
 from robust_keras.seeds import derive_seed
 from robust_keras.tracking import Run
@@ -41,19 +49,29 @@ TITLES = {"d_r": "trained on D_R", "d_nr": "trained on D_NR"}
 
 
 def run(config: Config, run: Run) -> dict:
+    sweep = _sweep_radii(config.rd_eval_l2_sweep)
     train, test = clean_data.load_clean(config.data_settings)
     attacked = test.take(config.rd_eval_examples)
     evaluators, curve_labels = _evaluators(config, test, attacked)
     plan = progress.StagePlan(_stages(config, len(train), len(test), len(attacked)))
     data = workflow.ensure_datasets(workflow.RobustDatasetSettings.of(config), run, train, test, plan)
     final = _source_metrics(config, run, data, train.image_shape, evaluators)
+    final.update(_inversion_residuals(config, run, train, data))
     _plot_examples(config, run, train, data)
-    curves = {}
+    curves, trained = {}, {}
     for name, dataset in data.items():
         with plan.stage(f"training on {name.upper()}"):
-            curves[name] = _train_on(config, run, dataset, name, evaluators, curve_labels)
+            curves[name], trained[TITLES[name]] = _train_on(config, run, dataset, name, evaluators, curve_labels)
         final.update({f"{name}/{metric}": values[-1] for metric, values in curves[name].items() if values})
     _plot_curves(config, run, curves, curve_labels, train.num_classes)
+    if sweep:
+        sources = {
+            f"{d.manifest['spec']['source_model']['role']} model (source)": load_model(
+                d.manifest["spec"]["source_model"]["path"], train.image_shape, config.trust_savedmodels
+            )
+            for d in data.values()
+        }
+        _l2_sweep(config, run, {**sources, **trained}, attacked, sweep)
     with atomic_open(run.path("summary.json"), "w") as f:
         json.dump(final, f, indent=2, sort_keys=True)
     run.log_artifact(run.path("summary.json"))
@@ -112,9 +130,10 @@ def _source_metrics(config: Config, run: Run, data: dict, image_shape, evaluator
     return metrics
 
 
-def _train_on(config: Config, run: Run, data, name: str, evaluators, metrics) -> dict[str, list[float]]:
+def _train_on(config: Config, run: Run, data, name: str, evaluators, metrics) -> tuple[dict[str, list[float]], object]:
     """Trains ``--model`` (training flags, standard training) on all of ``data`` in child run
-    ``train_on_<name>``; exports it; returns the per-epoch values of ``metrics`` (names)."""
+    ``train_on_<name>``; exports it; returns the per-epoch values of ``metrics`` (names) and the
+    trained model's predict function."""
     child_name = f"train_on_{name}"
     child = run.child(child_name)
     recipe = config.recipe
@@ -138,7 +157,65 @@ def _train_on(config: Config, run: Run, data, name: str, evaluators, metrics) ->
             run, trainer, child_name, config.provenance, role=f"model {TITLES[name]}", recipe=recipe.__dict__
         )
     child.finish()
-    return {metric: list(child.metric_history(metric).values()) for metric in metrics}
+    return {metric: list(child.metric_history(metric).values()) for metric in metrics}, trainer.predict
+
+
+def _sweep_radii(values) -> list[float]:
+    """The --rd_eval_l2_sweep radii as floats (checked before any work)."""
+    given = ",".join(values)
+    try:
+        radii = [float(v) for v in values]
+    except ValueError:
+        raise ConfigError(f"--rd_eval_l2_sweep={given} is not a list of numbers", "pass e.g. 0.5,1,2") from None
+    if any(r <= 0 for r in radii):
+        raise ConfigError(f"--rd_eval_l2_sweep={given} has a radius <= 0", "pass radii > 0 (clean accuracy is logged)")
+    return radii
+
+
+def _inversion_residuals(config: Config, run: Run, train, data: dict) -> dict:
+    """Median and mean relative residual ||g(x_r) - g(x)|| / ||g(x_0) - g(x)|| of each dataset's
+    inversion (through the model its manifest names, from the starts its seed drew) on the first
+    --rd_eval_examples training images."""
+    idx = np.arange(min(config.rd_eval_examples, len(train)))
+    targets = transforms.to_float(train.images[idx])
+    out = {}
+    for name, dataset in data.items():
+        spec = dataset.manifest["spec"]
+        model = load_model(spec["source_model"]["path"], train.image_shape, config.trust_savedmodels)
+        starts = transforms.to_float(train.images[start_indices(len(train), spec["attack"]["start_seed"])[idx]])
+        residual = relative_residual(model.representation, targets, starts, images_of(dataset, idx))
+        out[f"{name}/inversion_residual_median"] = float(np.median(residual))
+        out[f"{name}/inversion_residual_mean"] = float(np.mean(residual))
+    run.log_metrics(out)
+    print("[inversion] relative residual " + ", ".join(f"{k} {v:.3f}" for k, v in out.items()))
+    return out
+
+
+def _l2_sweep(config: Config, run: Run, models: dict, attacked, radii: list[float]) -> None:
+    """l2 robust accuracy of every model at every radius (the --robust_eval attack, --rd_eval_steps)."""
+    accuracy: dict[str, list[float]] = {name: [] for name in models}
+    for eps in radii:
+        metric, make_attack = attack_builders.robust_eval(
+            config.robust_eval, config.attack_settings, classes=attacked.num_classes, norm="l2", eps=eps,
+            steps=config.rd_eval_steps,
+        )  # fmt: skip
+        batch = config.eval_batch_size
+        evaluator = RobustEvaluator("test", attacked.images, attacked.labels, make_attack, batch, metric)
+        for name, model in models.items():
+            accuracy[name].append(dict(evaluator.evaluate(model))[f"test/{metric}"])
+        print(f"[sweep] l2 eps {eps:g}: " + ", ".join(f"{name} {acc[-1]:.3f}" for name, acc in accuracy.items()))
+    write_json(run.path("sweep.json"), {"l2_eps": radii, "examples": len(attacked.labels), "accuracy": accuracy})
+    run.log_artifact(run.path("sweep.json"))
+    png = plots.curves_vs(
+        run.path("plots", "robust_accuracy_vs_eps.png"),
+        radii,
+        accuracy,
+        title=f"l2 robust accuracy after training, {len(attacked.labels)} {config.dataset} test images",
+        xlabel="l2 radius eps (pixel units, images in [0, 1])",
+        ylabel="robust accuracy",
+        chance=1.0 / attacked.num_classes,
+    )
+    run.log_artifact(png, "plots")
 
 
 def _plot_examples(config: Config, run: Run, train, data: dict, n: int = 8) -> None:

@@ -33,6 +33,13 @@ flags.DEFINE_float(
 flags.DEFINE_integer(
     "rd_eval_steps", 20, "robust_datasets: attack steps of the robust accuracy (step 2.5 eps / steps).", lower_bound=1
 )
+flags.DEFINE_list(
+    "rd_eval_l2_sweep",
+    [],
+    "robust_datasets: l2 radii (> 0) at which, after training, the four models (robust and standard source, "
+    "trained on D_R, on D_NR) are attacked on the --rd_eval_examples test images (sweep.json, "
+    "plots/robust_accuracy_vs_eps.png); empty: no sweep.",
+)
 flags.DEFINE_integer(
     "rd_eval_examples", 1000, "robust_datasets: test images attacked each epoch (the first ones).", lower_bound=1
 )

@@ -168,22 +168,40 @@ def pathways_recipe(runs: list[str]) -> Verdict:
 
 
 def d_r_robust(runs: list[str]) -> Verdict:
-    """Ilyas et al. Sec. 3.1: a model trained normally on D_R is robust -- well above one trained on
-    D_NR and above a standard model (l2 PGD at the tiny flagfile's eps), last 3 epochs."""
+    """Ilyas et al. Sec. 3.1: a model trained normally on D_R has non-trivial robust accuracy; on
+    D_NR, like a standard model, little. Read from the l2 sweep after training (sweep.json): at
+    every radius where the adversarially trained source beats the standard source by > 0.1 (where
+    robustness shows at all), the model trained on D_R beats both the model trained on D_NR and
+    the standard source by > 0.1 (ours), in every seed; a seed with no such radius does not hold.
+    How well each inversion matched (median relative residual) is reported beside it."""
     parts, holds, metrics = [], True, {}
-    metric = "test/l2_robust_accuracy"
     for seed, run_dir in run_readers.seeded(runs):
         summary = run_readers.json_file(os.path.join(run_dir, "summary.json"))
-        d_r, d_nr = (
-            run_readers.tail(run_dir, "train_on_d_r", metric),
-            run_readers.tail(run_dir, "train_on_d_nr", metric),
+        sweep = run_readers.json_file(os.path.join(run_dir, "sweep.json"))
+        acc = sweep["accuracy"]
+        robust, standard = acc["robust model (source)"], acc["standard model (source)"]
+        d_r, d_nr = acc["trained on D_R"], acc["trained on D_NR"]
+        shown, measurable = [], 0
+        for i, eps in enumerate(sweep["l2_eps"]):
+            if robust[i] <= standard[i] + 0.1:
+                continue
+            measurable += 1
+            holds &= d_r[i] > d_nr[i] + 0.1 and d_r[i] > standard[i] + 0.1
+            shown.append(
+                f"eps {eps:g}: D_R {d_r[i]:.2f}, D_NR {d_nr[i]:.2f}, standard {standard[i]:.2f}, robust "
+                f"source {robust[i]:.2f}"
+            )
+            metrics.update({f"seed{seed}/d_r_eps{eps:g}": d_r[i], f"seed{seed}/d_nr_eps{eps:g}": d_nr[i]})
+        holds &= measurable > 0
+        residual = ", ".join(f"{n} {summary[f'{n}/inversion_residual_median']:.2f}" for n in ("d_r", "d_nr"))
+        parts.append(
+            f"seed {seed}: l2 robust accuracy after training -- "
+            + ("; ".join(shown) if shown else "no radius where the robust source beats the standard one by > 0.1")
+            + f" (median inversion residual {residual})"
         )
-        standard = summary["standard_model/l2_robust_accuracy"]
-        holds &= d_r > d_nr + 0.1 and d_r > standard + 0.1
-        parts.append(f"seed {seed}: l2 robust accuracy D_R {d_r:.2f}, D_NR {d_nr:.2f}, standard model {standard:.2f}")
-        metrics.update({f"seed{seed}/d_r": d_r, f"seed{seed}/d_nr": d_nr, f"seed{seed}/standard": standard})
     return Verdict(
-        paper_value="standard training on D_R gives non-trivial robust accuracy; on D_NR, as a standard model, little",
+        paper_value="standard training on D_R gives non-trivial robust accuracy, on D_NR little: above both D_NR and "
+        "a standard model by > 0.1 here, at every l2 radius where the robust source itself is > 0.1 more robust",
         measured="; ".join(parts),
         holds=bool(holds),
         metrics=metrics,

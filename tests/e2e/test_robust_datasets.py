@@ -2,6 +2,7 @@
 D_NR honour the adversarial-dataset contract, and the model trained on D_R is the more robust one."""
 
 import numpy as np
+import pytest
 from conftest import read_json, read_jsonl, run_experiment
 
 from robust_keras.attacks.inversion import start_indices
@@ -16,7 +17,7 @@ def _tail(run_dir, child: str, metric: str, epochs: int = 3) -> float:
 
 
 def test_d_r_trained_model_is_more_robust_than_d_nr_trained(tmp_path):
-    run_experiment("robust_datasets_mnist_tiny.flags", tmp_path)
+    run_experiment("robust_datasets_mnist_tiny.flags", tmp_path, "--rd_eval_l2_sweep=1,2")
     summary = read_json(tmp_path / "summary.json")
     # the models the datasets are built through: adversarial training bought l2 robustness
     assert summary["robust_model/l2_robust_accuracy"] > summary["standard_model/l2_robust_accuracy"] + 0.1
@@ -48,5 +49,19 @@ def test_d_r_trained_model_is_more_robust_than_d_nr_trained(tmp_path):
         clean = train.images[:n].astype(np.float32) / 255.0
         assert not np.allclose(data.images, clean)  # synthesised, not copied
         assert data.target_hit.mean() > 0.7  # the building model labels x_r as y
-    for png in ("robust_datasets_examples.png", "robust_datasets_curves.png"):
+    # each inversion came closer to x's representation than its start, without matching it exactly
+    for name in ("d_r", "d_nr"):
+        assert 0.0 < summary[f"{name}/inversion_residual_median"] < 1.0
+    # the sweep after training: every model at every radius, and at eps 2.0 the source models' numbers
+    # equal what the per-epoch evaluator measured with the same attack (--rd_eval_l2_eps=2.0)
+    sweep = read_json(tmp_path / "sweep.json")
+    assert sweep["l2_eps"] == [1.0, 2.0] and sweep["examples"] == 200
+    names = {"robust model (source)", "standard model (source)", "trained on D_R", "trained on D_NR"}
+    assert set(sweep["accuracy"]) == names
+    for role in ("robust", "standard"):
+        assert sweep["accuracy"][f"{role} model (source)"][1] == pytest.approx(
+            summary[f"{role}_model/l2_robust_accuracy"], abs=0.011
+        )  # (within 2 of 200 examples)
+    assert sweep["accuracy"]["trained on D_R"][1] == pytest.approx(summary["d_r/test/l2_robust_accuracy"], abs=0.011)
+    for png in ("robust_datasets_examples.png", "robust_datasets_curves.png", "robust_accuracy_vs_eps.png"):
         assert (tmp_path / "plots" / png).stat().st_size > 20_000

@@ -277,10 +277,11 @@ def test_pathways_recipe_needs_one_sharp_rise_from_l2_zero(ladder, why, tmp_path
 def d_r_robust(path, kind):
     d_r, d_nr, standard = {"effect": (0.6, 0.1, 0.1), "chance": (0.1, 0.1, 0.1), "opposite": (0.1, 0.6, 0.6),
                            "tie": (0.4, 0.4, 0.4)}[kind]  # fmt: skip
-    _write(path, "summary.json", {"standard_model/l2_robust_accuracy": standard})
-    rows = [(run, e, "test/l2_robust_accuracy", v) for run, v in (("train_on_d_r", d_r), ("train_on_d_nr", d_nr))
-            for e in (1, 2, 3)]  # fmt: skip
-    _metrics(path, rows)
+    robust = 0.1 if kind == "chance" else 0.7
+    _write(path, "summary.json", {"d_r/inversion_residual_median": 0.3, "d_nr/inversion_residual_median": 0.2})
+    accuracy = {"robust model (source)": [0.95, robust], "standard model (source)": [0.9, standard],
+                "trained on D_R": [0.9, d_r], "trained on D_NR": [0.9, d_nr]}  # fmt: skip
+    _write(path, "sweep.json", {"l2_eps": [0.5, 2.0], "examples": 200, "accuracy": accuracy})
 
 
 def clean_pathways(path, kind):

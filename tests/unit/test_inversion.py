@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from robust_keras.attacks.inversion import RepresentationInversion, start_indices
+from robust_keras.attacks.inversion import RepresentationInversion, relative_residual, start_indices
 from robust_keras.errors import ModelError
 from robust_keras.export import export_model, load_model
 from robust_keras.models import build_model, representation_model
@@ -24,6 +24,16 @@ def test_identity_representation_walks_straight_to_the_target():
     np.testing.assert_allclose(distance, start - 0.5, rtol=1e-4)  # all start > 0.5 with this seed
     direction = (x - z0) / start[:, None, None, None]
     np.testing.assert_allclose(x_r, z0 + 0.5 * direction, atol=1e-5)
+
+
+def test_relative_residual_is_the_share_of_the_start_distance_left():
+    # identity representation: 5 steps of 0.1 toward x leave (d - 0.5) / d of the start's distance d
+    x, z0 = RNG.random((5, 4, 4, 1), dtype=np.float32), RNG.random((5, 4, 4, 1), dtype=np.float32)
+    x_r, distance, start_distance = RepresentationInversion(lambda z: z, steps=5, step_size=0.1)(x, z0)
+    residual = relative_residual(lambda z: z, x, z0, np.asarray(x_r), batch_size=2)  # batches of 2, 2, 1
+    np.testing.assert_allclose(residual, np.asarray(distance) / np.asarray(start_distance), rtol=1e-4)
+    np.testing.assert_allclose(relative_residual(lambda z: 2 * z, x, z0, x), 0.0, atol=1e-12)  # matched exactly
+    np.testing.assert_allclose(relative_residual(lambda z: z, x, z0, z0), 1.0)  # no closer than the start
 
 
 def test_linear_representation_matches_up_to_the_step_size_and_keeps_the_best_iterate():
