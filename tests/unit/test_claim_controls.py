@@ -207,6 +207,8 @@ def kernel_rotation(path, kind, changes=None):
          "moves further: no"),
         ({("adversarial", "ntk/angle"): [0, 0.1, 0.15, 0.2, 0.22, 0.25, 0.3, 0.35, 0.4]},
          "adversarial settles early: no"),
+        ({("adversarial", "ntk/angle"): [0, 0.3, 0.38, 0.4, 0.4, 0.35, 0.3, 0.25, 0.2]},
+         "adversarial settles early: no"),  # swings back late: still rotating
         ({("standard", "ntk/norm_ratio"): [1, 1.8, 2.0, 2.1, 2.1, 2.1, 2.1, 2.1, 2.1]}, "standard grows late: no"),
         ({("standard", "ntk/norm_ratio"): [1, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3, 1.35, 1.4]}, "expands less: no"),
         ({("standard", "ntk/concentration_top20"): [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.97, 0.9, 0.9]},
