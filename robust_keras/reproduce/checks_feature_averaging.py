@@ -14,7 +14,9 @@ from robust_keras.reproduce.verdict import Verdict
 def feature_averaging(runs: list[str]) -> Verdict:
     """FA: both nets reach perfect standard accuracy (the theorem's "1 - o(1)": >= 0.99 at radius 0
     here), the binary net's neurons average the clusters of their class (|cos| ~ 1/sqrt(k/2)), the
-    k-class net's neurons each take one cluster, and the finer labels buy l2 robustness."""
+    k-class net's neurons each take one cluster, the finer labels buy l2 robustness, and the robust
+    solution f_robust exists: at the first radius >= sqrt(d/k), where feature averaging has lost
+    its robustness, f_robust keeps the majority of its points (>= 0.5, ours)."""
     parts, holds, metrics = [], True, {}
     for seed, run_dir in run_readers.seeded(runs):
         result = run_readers.json_file(os.path.join(run_dir, "robust_accuracy.json"))
@@ -34,19 +36,25 @@ def feature_averaging(runs: list[str]) -> Verdict:
         at = {name: float(w[between][i]) for name, w in worst.items()}
         standard = {name: float(worst[name][radii == 0][0]) for name in ("binary", "multiclass")}
         holds &= min(standard.values()) >= 0.99
+        first = int(np.flatnonzero(radii >= result["markers"]["sqrt(d/k)"])[0])  # the first radius >= sqrt(d/k)
+        f_robust = float(worst["f_robust"][first])
+        holds &= f_robust >= 0.5
         holds &= abs(averaged - 1 / np.sqrt(k / 2)) < 0.1 and diagonal > 0.8 and gap[i] > 0.3
         parts.append(
             f"seed {seed}: standard accuracy binary {standard['binary']:.2f}, k-class {standard['multiclass']:.2f}; "
             f"binary |cos| {averaged:.2f}, k-class diagonal {diagonal:.2f}; at l2 radius "
-            f"{radii[between][i]:.1f} robust accuracy binary {at['binary']:.2f} vs k-class {at['multiclass']:.2f}"
+            f"{radii[between][i]:.1f} robust accuracy binary {at['binary']:.2f} vs k-class {at['multiclass']:.2f}; "
+            f"f_robust at radius {radii[first]:.1f} {f_robust:.2f} (binary {float(worst['binary'][first]):.2f})"
         )
+        metrics[f"seed{seed}/f_robust"] = f_robust
         metrics.update({f"seed{seed}/binary_cos": averaged, f"seed{seed}/multiclass_diagonal_cos": diagonal})
         metrics.update({f"seed{seed}/robust_binary": at["binary"], f"seed{seed}/robust_multiclass": at["multiclass"]})
     k = run_readers.json_file(os.path.join(runs[0], "robust_accuracy.json"))["k"]
     return Verdict(
         paper_value="standard accuracy 1 - o(1) (>= 0.99 here); "
         f"binary |cos| = 1/sqrt(k/2) = {1 / np.sqrt(k / 2):.2f}; k-class neurons decouple; between radii "
-        "sqrt(d/k) and sqrt(d) the k-class readout is robust where the binary net is not",
+        "sqrt(d/k) and sqrt(d) the k-class readout is robust where the binary net is not; f_robust robust at radius "
+        "O(sqrt(d)) (>= 0.5 at the first radius >= sqrt(d/k) here)",
         measured="; ".join(parts),
         holds=bool(holds),
         metrics=metrics,

@@ -70,13 +70,23 @@ def feature_averaging(path, kind):
     os.makedirs(os.path.join(path, "multiclass"))
     np.save(os.path.join(path, "binary", "cosine_matrix.npy"), binary)
     np.save(os.path.join(path, "multiclass", "cosine_matrix.npy"), multi)
-    robust = {"effect": (0.05, 0.9), "chance": (0.5, 0.5), "opposite": (0.9, 0.05), "tie": (0.4, 0.4)}[kind]
+    robust = {"effect": (0.05, 0.9, 0.8), "chance": (0.5, 0.5, 0.5), "opposite": (0.9, 0.05, 0.05),
+              "tie": (0.4, 0.4, 0.4)}[kind]  # fmt: skip
     clean = 0.5 if kind == "chance" else 1.0
-    curve = {name: [clean, 1.0, r, r, 0.0] for name, r in zip(("binary", "multiclass"), robust)}
+    curve = {name: [clean, 1.0, r, r, 0.0] for name, r in zip(("binary", "multiclass", "f_robust"), robust)}
     _write(path, "robust_accuracy.json", {
         "k": k, "radii": [0.0, 0.5, 1.0, 2.0, 30.0], "markers": {"sqrt(d/k)": 1.0, "sqrt(d)": 24.5}, "attack": "pgd",
         "curves": {name: {"pgd": c, "analytic": c} for name, c in curve.items()},
     })  # fmt: skip
+
+
+def test_feature_averaging_needs_a_robust_f_robust(tmp_path):
+    feature_averaging(str(tmp_path), "effect")
+    result = json.loads((tmp_path / "robust_accuracy.json").read_text())
+    result["curves"]["f_robust"] = {attack: [1.0, 1.0, 0.3, 0.3, 0.0] for attack in ("pgd", "analytic")}
+    (tmp_path / "robust_accuracy.json").write_text(json.dumps(result))
+    verdict = fa.feature_averaging([str(tmp_path)])
+    assert not verdict.holds and "f_robust at radius 1.0 0.30 (binary 0.05)" in verdict.measured
 
 
 def test_feature_averaging_needs_perfect_standard_accuracy(tmp_path):
