@@ -12,23 +12,30 @@ from robust_keras.reproduce.verdict import Verdict
 
 
 def ntk_top_features(runs: list[str]) -> Verdict:
-    """NTK Sec. 4: the top eigen-features are more robust than the tail ones."""
+    """NTK Sec. 4: "robust features overwhelmingly correspond to the top part of the eigenspectrum".
+    The analysed eigen-features in spectral order, cut into fifths: the top fifth is the most
+    robust of the five (mean robustness), and more robust than the tail fifth by > 0.1 (ours).
+    Usefulness is reported, not required (the sentence is about robustness)."""
     parts, holds, metrics = [], True, {}
     for run_dir in runs:
         rows = run_readers.json_file(os.path.join(run_dir, "features.json"))
-        tenth = max(1, len(rows) // 5)
-        top = float(np.mean([r["robustness"] for r in rows[:tenth]]))
-        tail = float(np.mean([r["robustness"] for r in rows[-tenth:]]))
-        useful_top = float(np.mean([r["usefulness"] for r in rows[:tenth]]))
-        useful_tail = float(np.mean([r["usefulness"] for r in rows[-tenth:]]))
-        holds &= top > tail + 0.1 and useful_top > useful_tail
+        fifths = np.array_split(np.arange(len(rows)), 5)
+        robustness = [float(np.mean([rows[i]["robustness"] for i in part])) for part in fifths]
+        usefulness = [float(np.mean([rows[i]["usefulness"] for i in part])) for part in fifths]
+        top_most = robustness[0] > max(robustness[1:])
+        holds &= top_most and robustness[0] > robustness[-1] + 0.1
         parts.append(
-            f"robustness top fifth {top:.2f} vs tail fifth {tail:.2f}; usefulness {useful_top:.2f} vs {useful_tail:.2f}"
+            f"{len(rows)} features; mean robustness by fifth, top to tail: "
+            + ", ".join(f"{v:.2f}" for v in robustness)
+            + " (usefulness "
+            + ", ".join(f"{v:.2f}" for v in usefulness)
+            + f"); top fifth the most robust: {'yes' if top_most else 'no'}"
         )
-        metrics.update({"robustness_top": top, "robustness_tail": tail, "usefulness_top": useful_top})
-        metrics["usefulness_tail"] = useful_tail
+        metrics.update({f"robustness_fifth{i + 1}": v for i, v in enumerate(robustness)})
+        metrics.update({f"usefulness_fifth{i + 1}": v for i, v in enumerate(usefulness)})
     return Verdict(
-        paper_value="the top of the spectrum holds the useful and robust features, the tail useful but non-robust ones",
+        paper_value="the robust features sit at the top of the spectrum: the top fifth the most robust, above the tail "
+        "fifth by > 0.1 here",
         measured="; ".join(parts),
         holds=bool(holds),
         metrics=metrics,

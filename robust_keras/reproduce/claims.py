@@ -72,20 +72,21 @@ CLAIMS = (
     Claim(
         name="ntk_top_features",
         paper="NTK Sec. 4, Fig. 2",
-        statement="the top NTK eigen-features are more useful and more robust than the tail",
+        statement="the robust NTK eigen-features sit at the top of the spectrum",
         quote=(
             "We confirm that robust features overwhelmingly correspond to the top part of the eigenspectrum; "
             "hence they are learned early on in training."
         ),
         departures=(
-            "binary odd-vs-even task on 1,000 digits of the embedded MNIST sample (the paper: 10-class MNIST / "
-            "CIFAR-10), closed-form infinite-width two-layer ReLU NTK, its first 50 eigen-features, l-inf FGSM "
-            'eps 0.1; "more useful at the top" is ours, compared with no margin'
+            "10-class MNIST as the paper, on 1,000 digits of the embedded sample (the paper: all of MNIST and "
+            "CIFAR-10), the closed-form infinite-width two-layer ReLU NTK, its first 100 eigen-features, l-inf "
+            "FGSM eps 0.1; 'overwhelmingly at the top' read as: of the five fifths in spectral order the top one "
+            "is the most robust, and above the tail by > 0.1 (ours, fixed before the first 10-class run)"
         ),
         flagfile="ntk_top_features.flags",
         seeds=None,
-        minutes=0.2,
-        quick=True,
+        minutes=0.6,
+        quick=False,
         check=ntk.ntk_top_features,
         figure="plots/usefulness_robustness.png",
     ),

@@ -106,6 +106,13 @@ def ntk_top_features(path, kind):
     _write(path, "features.json", rows)
 
 
+def test_ntk_top_features_needs_the_most_robust_fifth_at_the_top(tmp_path):
+    rows = [{"index": i, "robustness": 0.6 if i < 10 else 0.9 if i < 20 else 0.1, "usefulness": 0.5} for i in range(50)]
+    _write(str(tmp_path), "features.json", rows)  # top above tail, but the second fifth the most robust
+    verdict = ntk.ntk_top_features([str(tmp_path)])
+    assert not verdict.holds and "top to tail: 0.60, 0.90, 0.10, 0.10, 0.10" in verdict.measured
+
+
 def d_det_robust_first(path, kind):
     shift, clean = {
         "effect": ([0.45, 0.60, 0.62, 0.58], [0.11, 0.16, 0.20, 0.24]),
