@@ -7,8 +7,9 @@ every run is an ordinary run directory with its own MLflow run, and claims read 
 flagfile share its runs -- then applies the claim's check and writes
 ``<output_dir>/<claim>/verdict.json``, the claim's figure (``<output_dir>/figures/``) and an
 MLflow run per claim (experiment ``robust_keras/reproduce``: params say the claim, metrics what was
-measured, tag ``holds``). ``reproduce.md`` collects one row per claim: claim -> the paper's value ->
-measured -> holds / does not hold.
+measured, tag ``holds``). ``reproduce.md`` collects one row per claim: claim -> the paper's words ->
+the paper's value and our threshold -> measured per seed -> mean (min-max) of each per-seed number
+across seeds -> departures from the paper's setting -> holds / does not hold.
 
 ``--seeds=3,4,5`` runs every seeded claim at those seeds instead of its own (verdicts in
 ``<output_dir>/<claim>-seeds3-4-5/``).
@@ -33,6 +34,7 @@ import time
 
 from robust_keras.atomic_files import write_json, write_text
 from robust_keras.reproduce.claims import CLAIMS, Claim, Verdict
+from robust_keras.reproduce.verdict import across_seeds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLAGS_DIR = os.path.join(ROOT, "flags", "reproduce")
@@ -126,6 +128,7 @@ def _record(claim: Claim, verdict: Verdict, claim_dir: str, runs: list[str], uri
         "departures": claim.departures,
         "seeds": list(claim.seeds or ()),
         **dataclasses.asdict(verdict),
+        "across_seeds": across_seeds(verdict.metrics),
         "runs": runs,
         "figure": shown if os.path.exists(shown) else None,
         "date": time.strftime("%Y-%m-%d"),
@@ -146,14 +149,18 @@ def _record(claim: Claim, verdict: Verdict, claim_dir: str, runs: list[str], uri
 
 def _table(records: list[dict]) -> str:
     lines = [
-        "| claim | paper | the paper's words | the paper says / our threshold | measured | departures from the "
-        "paper's setting | holds |",
-        "|---|---|---|---|---|---|---|",
+        "| claim | paper | the paper's words | the paper says / our threshold | measured | across seeds: mean "
+        "(min-max) | departures from the paper's setting | holds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
+        spread = "; ".join(
+            f"{name} {s['mean']:.3g} ({s['min']:.3g}-{s['max']:.3g})" for name, s in r.get("across_seeds", {}).items()
+        )
         lines.append(
             f'| `{r["claim"]}`: {r["statement"]} | {r["paper"]} | "{r.get("quote", "")}" | {r["paper_value"]} | '
-            f"{r['measured']} | {r.get('departures', '')} | {'holds' if r['holds'] else '**does not hold**'} |"
+            f"{r['measured']} | {spread or '(one run)'} | {r.get('departures', '')} | "
+            f"{'holds' if r['holds'] else '**does not hold**'} |"
         )
     return "\n".join(lines)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -27,3 +30,18 @@ class Claim:
     quick: bool  # holds at CPU scale in minutes: part of --quick (and of CI)
     check: Callable[[list[str]], Verdict]  # run directories (one per seed) -> verdict
     figure: str  # the run's figure that shows it (path inside a run directory)
+
+
+def across_seeds(metrics: dict) -> dict[str, dict]:
+    """Mean and spread over seeds of every metric a check logged per seed (``seed<s>/<name>``):
+    {name: {"mean", "min", "max", "seeds"}} for names measured in two seeds or more."""
+    by_name: dict[str, list[float]] = {}
+    for key, value in metrics.items():
+        match = re.fullmatch(r"seed\d+/(.+)", key)
+        if match:
+            by_name.setdefault(match.group(1), []).append(float(value))
+    return {
+        name: {"mean": float(np.mean(v)), "min": float(np.min(v)), "max": float(np.max(v)), "seeds": len(v)}
+        for name, v in sorted(by_name.items())
+        if len(v) >= 2
+    }

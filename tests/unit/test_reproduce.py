@@ -81,3 +81,17 @@ def test_d_det_claim_needs_the_robust_features_first_in_every_seed(tmp_path):
     clean_first = run("b", [0.10, 0.40, 0.50], [0.20, 0.20, 0.20])  # non-robust features before robust ones
     verdict = rb.d_det_robust_first([robust_first, clean_first])
     assert not verdict.holds and "seed 1: shift rises epoch 2, clean epoch 1 (robust first no)" in verdict.measured
+
+
+def test_across_seeds_gives_mean_and_spread_of_per_seed_numbers_and_the_table_shows_them():
+    from robust_keras.reproduce import _table
+    from robust_keras.reproduce.verdict import across_seeds
+
+    metrics = {"seed0/gain": 0.1, "seed1/gain": 0.3, "seed2/gain": 0.2, "seed0/only_once": 1.0, "k_t": 4.74}
+    spread = across_seeds(metrics)
+    assert spread == {"gain": {"mean": pytest.approx(0.2), "min": 0.1, "max": 0.3, "seeds": 3}}
+    record = {"claim": "c", "statement": "s", "paper": "p", "quote": "q", "paper_value": "v", "measured": "m",
+              "departures": "d", "holds": False, "across_seeds": spread}  # fmt: skip
+    row = _table([record]).splitlines()[-1]
+    assert row == '| `c`: s | p | "q" | v | m | gain 0.2 (0.1-0.3) | d | **does not hold** |'
+    assert "| (one run) |" in _table([{**record, "across_seeds": {}}])
