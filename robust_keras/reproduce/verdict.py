@@ -26,7 +26,7 @@ class Claim:
     departures: str  # every setting of our runs that differs from the paper's
     flagfile: str  # under flags/reproduce/
     seeds: tuple[int, ...] | None  # None: one run without --seed (an experiment with no randomness)
-    minutes: float  # wall time of all its runs, measured on 2 idle cores on 2026-12-04/05 (for the ETA)
+    minutes: float  # wall time of all its runs on 2 cores of an AMD EPYC without AVX-512, 2026-12-07 (the ETA)
     quick: bool  # holds at CPU scale in minutes: part of --quick (and of CI)
     check: Callable[[list[str]], Verdict]  # run directories (one per seed) -> verdict
     figure: str  # the run's figure that shows it (path inside a run directory)
