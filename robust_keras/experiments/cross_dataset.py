@@ -10,8 +10,9 @@ another dataset's test set measures non-robust features shared across datasets (
 vs 10% chance).
 
 Outputs ``table2.csv`` / ``table2.md`` (rows: model, columns: test set; accuracy with true
-labels, and for N2 also with shifted labels (y+1) mod K: ``<test set>_shifted``) and metrics
-``cross/<model>/<column>``. Table 2 of the paper is the union of the runs with A = CIFAR-minus-Flickr and A = CINIC-10.
+labels, and for N2 also with shifted labels (y+1) mod K: ``<test set>_shifted``), the same numbers
+as an annotated heatmap ``plots/table2.png``, and metrics ``cross/<model>/<column>``. Table 2 of
+the paper is the union of the runs with A = CIFAR-minus-Flickr and A = CINIC-10.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import csv
 import json
 
 from robust_keras import progress
+from robust_keras.analysis import plots
 from robust_keras.atomic_files import atomic_open
 from robust_keras.config import Config
 from robust_keras.data import transforms
@@ -73,6 +75,7 @@ def run(config: Config, run: Run) -> dict:
         key = "clean" if model_name.startswith("clean") else "d_det"
         run.log_metrics({f"cross/{key}/{k}": v for k, v in row.items() if k != "model"})
     _write_tables(run, rows, {k: len(v) for k, v in tests.items()})
+    _plot_table(run, rows, list(tests), num_classes)
     summary = {"rows": rows, "test_sizes": {k: len(v) for k, v in tests.items()}}
     with atomic_open(run.path("summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
@@ -99,3 +102,25 @@ def _write_tables(run: Run, rows: list[dict], sizes: dict[str, int]) -> None:
     print("\n".join(lines))
     run.log_artifact(run.path("table2.csv"))
     run.log_artifact(run.path("table2.md"))
+
+
+def _plot_table(run: Run, rows: list[dict], test_names: list[str], num_classes: int) -> None:
+    """Table 2 as a heatmap: rows the clean model, the D_det model, and the D_det model read with
+    the shifted labels; columns the test sets; cells accuracy."""
+    shown, matrix = [], []
+    for row in rows:
+        shown.append(row["model"])
+        matrix.append([row[name] for name in test_names])
+        if f"{test_names[0]}_shifted" in row:
+            shown.append(f"{row['model']}, shifted labels")
+            matrix.append([row[f"{name}_shifted"] for name in test_names])
+    png = plots.heatmap(
+        run.path("plots", "table2.png"),
+        matrix,
+        rows=shown,
+        cols=test_names,
+        title=f"Table 2: accuracy (chance {1.0 / num_classes:.2f})",
+        xlabel="test set",
+        ylabel="model",
+    )
+    run.log_artifact(png, "plots")

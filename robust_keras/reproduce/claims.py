@@ -327,7 +327,7 @@ CLAIMS = (
         minutes=10.5,
         quick=False,
         check=robust_before.cross_dataset,
-        figure="plots/d_det_curves.png",
+        figure="plots/table2.png",
     ),
     Claim(
         name="fa_real_finer_labels",

@@ -38,7 +38,8 @@ def test_cross_dataset_table_with_exclusions(tmp_path, mock_cifar_test_ids):
     )
     proc = run_main_with_mock_tfds(MOCK_EXAMPLES, *args)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert check_figures(out)  # the D_det examples grid and curves
+    figures = check_figures(out)  # the D_det examples grid and Table 2's heatmap
+    assert any(path.endswith("plots/table2.png") for path in figures)
     summary = read_json(out / "summary.json")
     # CINIC-10: 6 per class, 2 of them CIFAR-10 images dropped -> 40 test images remain.
     expected_cifar = int(np.sum(~np.isin(mock_cifar_test_ids, drop)))
