@@ -61,7 +61,7 @@ def run(config: Config, run: Run) -> dict:
             references[f"m2_{r}"] = load_model(path, train.image_shape)
     with plan.stage("M1 models, attacked every epoch"):
         curves = _train_m1(config, run, pathway_recipes, train, tr, val, attacked, targets, references)
-    return _report(config, run, curves)
+    return _report(config, run, curves, pathway_recipes)
 
 
 def _train_m1(config, run, pathway_recipes, train, tr, val, attacked, targets, references) -> dict:
@@ -82,14 +82,14 @@ def _train_m1(config, run, pathway_recipes, train, tr, val, attacked, targets, r
     return curves
 
 
-def _report(config: Config, run: Run, curves: dict) -> dict:
+def _report(config: Config, run: Run, curves: dict, pathway_recipes: dict[str, Recipe]) -> dict:
     """The Fig. 4 plot, summary.json and the parent run's metrics from the M1 curves."""
-    lr_2 = config.clean_learning_rate_2 or config.recipe.learning_rate
+    lr = {r: recipe.learning_rate for r, recipe in pathway_recipes.items()}
     png = paper_figures.clean_pathways(
         run.path("plots", "clean_pathways.png"),
         {
-            f"M1(1): augmentation + L2, lr {config.recipe.learning_rate:g}": curves["m1_1"],
-            f"M1(2): no augmentation, no L2, lr {lr_2:g}": curves["m1_2"],
+            f"M1(1): augmentation + L2, lr {lr['1']:g}": curves["m1_1"],
+            f"M1(2): no augmentation, no L2, lr {lr['2']:g}": curves["m1_2"],
         },
         title=f"Pathways on clean {config.dataset} ({config.model}): targeted attacks on M1, transfer to M2",
     )

@@ -55,8 +55,9 @@ def run(config: Config, run: Run) -> dict:
     evaluators, curve_labels = _evaluators(config, test, attacked)
     plan = progress.StagePlan(_stages(config, len(train), len(test), len(attacked)))
     data = workflow.ensure_datasets(workflow.RobustDatasetSettings.of(config), run, train, test, plan)
-    final = _source_metrics(config, run, data, train.image_shape, evaluators)
-    final.update(_inversion_residuals(config, run, train, data))
+    sources = _source_models(config, data, train.image_shape)
+    final = _source_metrics(run, sources, evaluators)
+    final.update(_inversion_residuals(config, run, train, data, sources))
     _plot_examples(config, run, train, data)
     curves, trained = {}, {}
     for name, dataset in data.items():
@@ -65,13 +66,8 @@ def run(config: Config, run: Run) -> dict:
         final.update({f"{name}/{metric}": values[-1] for metric, values in curves[name].items() if values})
     _plot_curves(config, run, curves, curve_labels, train.num_classes)
     if sweep:
-        sources = {
-            f"{d.manifest['spec']['source_model']['role']} model (source)": load_model(
-                d.manifest["spec"]["source_model"]["path"], train.image_shape, config.trust_savedmodels
-            )
-            for d in data.values()
-        }
-        _l2_sweep(config, run, {**sources, **trained}, attacked, sweep)
+        shown = {f"{role} model (source)": model for role, model in sources.values()}
+        _l2_sweep(config, run, {**shown, **trained}, attacked, sweep)
     with atomic_open(run.path("summary.json"), "w") as f:
         json.dump(final, f, indent=2, sort_keys=True)
     run.log_artifact(run.path("summary.json"))
@@ -116,13 +112,22 @@ def _stages(config: Config, n: int, n_test: int, n_attacked: int) -> list[tuple[
     ]
 
 
-def _source_metrics(config: Config, run: Run, data: dict, image_shape, evaluators) -> dict:
-    """Clean and robust test accuracy of the two models that built the datasets (``<role>_model/...``,
-    the models named in each dataset's manifest)."""
+def _source_models(config: Config, data: dict, image_shape) -> dict[str, tuple[str, object]]:
+    """{dataset name: (role, the loaded model)} of the models named in each dataset's manifest,
+    loaded (and checked) once for the metrics, the inversion residuals and the sweep."""
+    return {
+        name: (
+            dataset.manifest["spec"]["source_model"]["role"],
+            load_model(dataset.manifest["spec"]["source_model"]["path"], image_shape, config.trust_savedmodels),
+        )
+        for name, dataset in data.items()
+    }
+
+
+def _source_metrics(run: Run, sources: dict, evaluators) -> dict:
+    """Clean and robust test accuracy of the two models that built the datasets (``<role>_model/...``)."""
     metrics = {}
-    for dataset in data.values():
-        role, path = dataset.manifest["spec"]["source_model"]["role"], dataset.manifest["spec"]["source_model"]["path"]
-        model = load_model(path, image_shape, config.trust_savedmodels)
+    for role, model in sources.values():
         for evaluator in evaluators:
             metrics.update({f"{role}_model/{k.split('/', 1)[1]}": v for k, v in evaluator.evaluate(model)})
     run.log_metrics(metrics)
@@ -172,7 +177,7 @@ def _sweep_radii(values) -> list[float]:
     return radii
 
 
-def _inversion_residuals(config: Config, run: Run, train, data: dict) -> dict:
+def _inversion_residuals(config: Config, run: Run, train, data: dict, sources: dict) -> dict:
     """Median and mean relative residual ||g(x_r) - g(x)|| / ||g(x_0) - g(x)|| of each dataset's
     inversion (through the model its manifest names, from the starts its seed drew) on the first
     --rd_eval_examples training images."""
@@ -180,9 +185,9 @@ def _inversion_residuals(config: Config, run: Run, train, data: dict) -> dict:
     targets = transforms.to_float(train.images[idx])
     out = {}
     for name, dataset in data.items():
-        spec = dataset.manifest["spec"]
-        model = load_model(spec["source_model"]["path"], train.image_shape, config.trust_savedmodels)
-        starts = transforms.to_float(train.images[start_indices(len(train), spec["attack"]["start_seed"])[idx]])
+        model = sources[name][1]
+        seed = dataset.manifest["spec"]["attack"]["start_seed"]
+        starts = transforms.to_float(train.images[start_indices(len(train), seed)[idx]])
         residual = relative_residual(model.representation, targets, starts, images_of(dataset, idx))
         out[f"{name}/inversion_residual_median"] = float(np.median(residual))
         out[f"{name}/inversion_residual_mean"] = float(np.mean(residual))
