@@ -18,7 +18,7 @@ from robust_keras import flags as flag_registry  # defines every project flag
 from robust_keras import paths, quiet_tensorflow
 from robust_keras.atomic_files import write_text
 from robust_keras.errors import RobustKerasError
-from robust_keras.tracking_store import default_tracking_uri
+from robust_keras.tracking.store import default_tracking_uri
 
 FLAGS = flags.FLAGS
 FLAG_MODULES = flag_registry.MODULES  # where the project's flags are defined, in --help's order

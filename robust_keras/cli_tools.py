@@ -12,15 +12,17 @@ from robust_keras.errors import RobustKerasError
 def sync_mlflow() -> None:
     """``--experiment=sync_mlflow --output_dir=RUN [--mlflow_tracking_uri=URI]``: replays a run
     directory (main run, children, grid cells) to MLflow, idempotently."""
-    from robust_keras import tracking
+    from robust_keras.tracking.record import INFO, home_tracking_uri
+    from robust_keras.tracking.store import default_tracking_uri
+    from robust_keras.tracking.sync import sync_run_dir
 
     run_dir = os.path.abspath(FLAGS.output_dir) if FLAGS.output_dir else ""
-    if not run_dir or not os.path.exists(os.path.join(run_dir, tracking.INFO)):
+    if not run_dir or not os.path.exists(os.path.join(run_dir, INFO)):
         fail(f"--output_dir={FLAGS.output_dir!r} is not a run directory -- pass the directory of the run to replay", 2)
     # without --mlflow_tracking_uri: the store the run was started in, never silently another one
-    uri = FLAGS.mlflow_tracking_uri or tracking.home_tracking_uri(run_dir) or tracking.default_tracking_uri("artifacts")
+    uri = FLAGS.mlflow_tracking_uri or home_tracking_uri(run_dir) or default_tracking_uri("artifacts")
     try:
-        report = tracking.sync_run_dir(run_dir, uri)
+        report = sync_run_dir(run_dir, uri)
     except RobustKerasError as e:
         fail(str(e), 1)
     if report.in_step < report.total:

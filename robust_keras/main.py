@@ -18,7 +18,7 @@ import time
 _STARTED = time.time()  # the wall-time line at the end counts from here (interpreter start-up is ~0.03 s)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ start-up chatter out of progress output
 # An unreachable tracking server must cost seconds, not MLflow's default ~4 minutes of retries:
-# the run directory keeps everything and replays it when the server is back (tracking.py).
+# the run directory keeps everything and replays it when the server is back (robust_keras/tracking/).
 for _name, _value in (
     ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"),
     ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1"),
@@ -90,18 +90,16 @@ def main(argv: list[str]) -> None:
 
 
 def _run(config: config_lib.Config, chief: bool) -> None:
-    from robust_keras import tracking
     from robust_keras.environment import git_sha
     from robust_keras.experiments import EXPERIMENTS
+    from robust_keras.tracking.runs import open_run
 
     tags = {"experiment": config.experiment, "git_sha": git_sha(), "mlflow.source.name": "robust_keras.main"}
     tags.update({f"placement.{name}": str(config.values[name]) for name in sorted(flag_registry.PLACEMENT_FLAGS)})
     progress.record("start-up (imports, flags)", time.time() - _STARTED)
     mlflow_start = time.time()
     try:
-        run = tracking.open_run(
-            config.output_dir, config.mlflow_tracking_uri, config.mlflow_experiment, config.run_name, tags
-        )
+        run = open_run(config.output_dir, config.mlflow_tracking_uri, config.mlflow_experiment, config.run_name, tags)
     except RobustKerasError as e:  # an unreachable server, an unusable SQLite file
         fail(str(e), 1)
     except Exception as e:  # a bad URI, a locked database...

@@ -21,7 +21,7 @@ import os
 import sys
 
 from robust_keras.atomic_files import write_text
-from robust_keras.run_files import read_flags
+from robust_keras.tracking.record import read_flags
 
 COLUMNS = (
     "run",

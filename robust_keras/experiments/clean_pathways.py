@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 
-from robust_keras import progress, tracking
+from robust_keras import progress
 from robust_keras.analysis import paper_figures
 from robust_keras.atomic_files import atomic_open
 from robust_keras.config import Config
@@ -28,7 +28,8 @@ from robust_keras.data import transforms
 from robust_keras.export import load_model
 from robust_keras.seeds import derive_seed
 from robust_keras.settings import Recipe
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
+from robust_keras.tracking.record import metric_history
 from robust_keras.training.evaluators import ClassificationEvaluator, TargetedTransferEvaluator
 from robust_keras.workflows import attack_builders, clean_data, exports, recipes
 
@@ -78,7 +79,7 @@ def _train_m1(config, run, pathway_recipes, train, tr, val, attacked, targets, r
         )
         name = f"m1_{r}"
         _train(config, run, name, recipe, train, tr, [val, adv])
-        curves[name] = {c: list(tracking.metric_history(run.run_dir, name, c).values()) for c in CURVES}
+        curves[name] = {c: list(metric_history(run.run_dir, name, c).values()) for c in CURVES}
     return curves
 
 

@@ -27,7 +27,7 @@ from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.errors import DataError
 from robust_keras.export import load_model
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import accuracy
 from robust_keras.workflows import clean_data, exports
 from robust_keras.workflows import d_det as workflow

@@ -22,7 +22,7 @@ from robust_keras import progress
 from robust_keras.analysis import paper_figures
 from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.workflows import clean_data, exports, pathway_labels
 from robust_keras.workflows import d_det as workflow
 

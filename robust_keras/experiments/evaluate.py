@@ -32,7 +32,7 @@ from robust_keras.data import transforms
 from robust_keras.errors import ConfigError, DataError, ModelError
 from robust_keras.export import load_model, savedmodel_hash
 from robust_keras.seeds import derive_seed
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.workflows import clean_data
 
 THREAT = {"linf": "Linf", "l2": "L2"}

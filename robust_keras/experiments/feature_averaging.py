@@ -25,7 +25,7 @@ from robust_keras.data.synthetic import make_cluster_splits
 from robust_keras.errors import ConfigError
 from robust_keras.models import cluster_nets
 from robust_keras.seeds import derive_seed
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.training.full_batch import DualFullBatchGD, FullBatchGD
 from robust_keras.workflows import attack_builders
 

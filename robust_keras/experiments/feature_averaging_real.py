@@ -22,7 +22,7 @@ from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.errors import ConfigError
 from robust_keras.seeds import derive_seed
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import ClassificationEvaluator
 from robust_keras.workflows import attack_builders, clean_data, exports, recipes
 

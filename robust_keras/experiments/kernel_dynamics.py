@@ -25,7 +25,7 @@ from robust_keras.data import transforms
 from robust_keras.ntk.dynamics import KernelDynamics
 from robust_keras.ntk.linearized import LinearizedModel
 from robust_keras.seeds import derive_seed
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import ClassificationEvaluator, RobustEvaluator
 from robust_keras.workflows import attack_builders, clean_data, recipes
 

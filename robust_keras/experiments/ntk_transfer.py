@@ -43,7 +43,7 @@ from robust_keras.models import build_model
 from robust_keras.ntk.closed_form import two_layer_relu_ntk_tf
 from robust_keras.ntk.regression import KernelRegression
 from robust_keras.seeds import derive_seed
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.training.full_batch import FullBatchGD
 from robust_keras.workflows import clean_data
 

@@ -28,7 +28,7 @@ from robust_keras.config import Config
 from robust_keras.data import adversarial
 from robust_keras.data.shard_stream import ShardStream
 from robust_keras.errors import ConfigError, DataError
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import PerformanceCorrelationEvaluator
 from robust_keras.workflows import clean_data, exports, grid, pathway_labels
 from robust_keras.workflows import d_det as workflow

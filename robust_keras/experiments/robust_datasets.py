@@ -39,7 +39,7 @@ from robust_keras.data.shard_stream import ShardStream
 from robust_keras.errors import ConfigError
 from robust_keras.export import load_model
 from robust_keras.seeds import derive_seed
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import ClassificationEvaluator, RobustEvaluator
 from robust_keras.workflows import attack_builders, clean_data, exports, recipes
 from robust_keras.workflows import robust_datasets as workflow

@@ -23,7 +23,7 @@ from robust_keras.config import Config
 from robust_keras.data import toy_linear
 from robust_keras.errors import ConfigError
 from robust_keras.seeds import derive_seed
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.training.toy_linear_gd import gradient_descent, min_norm_interpolant
 
 _CLOSED_FORM_MAX_N = 4000  # dense lstsq of (n, n + 2): fine up to a few thousand points

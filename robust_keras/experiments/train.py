@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from robust_keras.config import Config
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.workflows import clean_classifier, clean_data
 
 

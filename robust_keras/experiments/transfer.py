@@ -24,7 +24,7 @@ from robust_keras.data import transforms
 from robust_keras.errors import ConfigError
 from robust_keras.export import load_model
 from robust_keras.seeds import derive_seed
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import predicted_labels
 from robust_keras.workflows import attack_builders, clean_classifier, clean_data
 

@@ -26,7 +26,7 @@ from robust_keras.config import Config
 from robust_keras.data import adversarial
 from robust_keras.export import load_model, savedmodel_hash
 from robust_keras.seeds import derive_seed
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import predicted_labels
 from robust_keras.workflows import clean_data, exports, source_models
 from robust_keras.workflows import d_det as workflow

@@ -113,7 +113,7 @@ def _run_seed(claim: Claim, seed: int | None, run_dir: str, uri: str) -> None:
 
 def _record(claim: Claim, verdict: Verdict, claim_dir: str, runs: list[str], uri: str, out: str) -> dict:
     """verdict.json, the claim's figure and its MLflow run."""
-    from robust_keras import tracking
+    from robust_keras.tracking.runs import open_run
 
     figure = os.path.join(runs[0], claim.figure)
     shown = os.path.join(out, "figures", f"{os.path.basename(claim_dir)}.png")
@@ -133,7 +133,7 @@ def _record(claim: Claim, verdict: Verdict, claim_dir: str, runs: list[str], uri
         "figure": shown if os.path.exists(shown) else None,
         "date": time.strftime("%Y-%m-%d"),
     }
-    run = tracking.open_run(claim_dir, uri, "robust_keras/reproduce", claim.name, {"claim": claim.name})
+    run = open_run(claim_dir, uri, "robust_keras/reproduce", claim.name, {"claim": claim.name})
     run.log_params({"paper": claim.paper, "statement": claim.statement, "flagfile": claim.flagfile})
     run.log_params({"quote": claim.quote[:5000], "departures": claim.departures[:5000]})
     run.log_params({"seeds": ",".join(map(str, claim.seeds or ())), "paper_value": verdict.paper_value})

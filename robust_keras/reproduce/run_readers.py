@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from robust_keras.run_files import read_flags
+from robust_keras.tracking.record import read_flags
 
 
 def json_file(path: str):

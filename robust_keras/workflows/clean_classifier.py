@@ -9,7 +9,7 @@ import dataclasses
 from robust_keras.data import transforms
 from robust_keras.seeds import derive_seed
 from robust_keras.settings import CommonSettings, Provenance, Recipe, TrainingSettings
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import ClassificationEvaluator
 from robust_keras.workflows import clean_data, exports, recipes
 

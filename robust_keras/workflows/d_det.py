@@ -33,7 +33,7 @@ from robust_keras.settings import (
     SourceSettings,
     TrainingSettings,
 )
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import ClassificationEvaluator, accuracy
 from robust_keras.workflows import attack_builders, exports, recipes, source_models
 

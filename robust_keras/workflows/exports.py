@@ -9,7 +9,7 @@ from robust_keras import distribute
 from robust_keras.environment import git_sha
 from robust_keras.export import export_model
 from robust_keras.settings import Provenance
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.training import loop
 
 

@@ -20,7 +20,7 @@ from robust_keras.errors import ConfigError
 from robust_keras.models import build_model
 from robust_keras.seeds import derive_seed
 from robust_keras.settings import AttackSettings, ComputeSettings, ModelSettings, Recipe, TrainingSettings
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.training import loop, optim
 from robust_keras.workflows.attack_builders import make_attack
 

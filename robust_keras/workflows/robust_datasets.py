@@ -28,7 +28,7 @@ from robust_keras.export import load_model, savedmodel_hash
 from robust_keras.progress import StagePlan
 from robust_keras.seeds import derive_seed
 from robust_keras.settings import AttackSettings, CommonSettings, GenerationSettings, SourceSettings
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.workflows import d_det, exports, source_models
 
 # dataset name -> (model role that builds it, flag that may give that model)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from robust_keras.seeds import derive_seed
 from robust_keras.settings import AttackSettings, SourceSettings
-from robust_keras.tracking import Run
+from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import ClassificationEvaluator
 from robust_keras.workflows import exports, recipes
 

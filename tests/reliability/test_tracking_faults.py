@@ -15,7 +15,8 @@ import pytest
 from conftest import ROOT, read_jsonl, run_main
 from mlflow.tracking import MlflowClient
 
-from robust_keras import tracking
+from robust_keras.tracking.record import run_id_for
+from robust_keras.tracking.sync import sync_run_dir
 
 pytestmark = pytest.mark.e2e  # whole training runs killed and resumed: out of the inner loop (pytest -m 'not e2e')
 
@@ -54,7 +55,7 @@ def test_server_killed_mid_run_then_synced_loses_and_duplicates_nothing(mlflow_s
     assert sync.returncode == 0, sync.stderr[-3000:]
     # idempotent: a second sync (without a URI: the run's home store, the server) adds nothing
     assert run_main("--experiment=sync_mlflow", f"--output_dir={out}").returncode == 0
-    assert tracking.sync_run_dir(str(out), mlflow_server.uri) == (1, 1, [])
+    assert sync_run_dir(str(out), mlflow_server.uri) == (1, 1, [])
     assert [p.name for p in out.glob("mlflow_run_id*")] == ["mlflow_run_id"]  # no other store was touched
     client = MlflowClient(tracking_uri=mlflow_server.uri)
     run = client.get_run((out / "mlflow_run_id").read_text().strip())
@@ -101,17 +102,17 @@ def test_kill_between_checkpoint_and_metrics_then_torn_line_then_moved_store_los
     assert all(json.loads(line) for line in lines)  # the torn line is gone, nothing after it broke
     assert [json.loads(ln)["step"] for ln in lines if '"train/accuracy"' in ln] == [1, 2, 3]
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/b.db")
-    run = client.get_run(tracking.run_id_for(str(out), f"sqlite:///{tmp_path}/b.db"))
+    run = client.get_run(run_id_for(str(out), f"sqlite:///{tmp_path}/b.db"))
     assert _steps(client, run.info.run_id, "train/accuracy") == [1, 2, 3]
     assert run.data.params["epochs"] == "3" and run.info.status == "FINISHED"
     assert "models" in {a.path for a in client.list_artifacts(run.info.run_id)}
     # the home store's run is not repointed: syncing there continues it, it does not start another
     home = f"sqlite:///{tmp_path}/a.db"
-    assert tracking.run_id_for(str(out), home) == (out / "mlflow_run_id").read_text().strip() != run.info.run_id
-    assert tracking.sync_run_dir(str(out), home) == (1, 1, [])
+    assert run_id_for(str(out), home) == (out / "mlflow_run_id").read_text().strip() != run.info.run_id
+    assert sync_run_dir(str(out), home) == (1, 1, [])
     client_a = MlflowClient(tracking_uri=home)
-    assert _steps(client_a, tracking.run_id_for(str(out), home), "train/accuracy") == [1, 2, 3]
-    assert len(client_a.search_runs([client_a.get_run(tracking.run_id_for(str(out), home)).info.experiment_id])) == 1
+    assert _steps(client_a, run_id_for(str(out), home), "train/accuracy") == [1, 2, 3]
+    assert len(client_a.search_runs([client_a.get_run(run_id_for(str(out), home)).info.experiment_id])) == 1
 
 
 def test_killed_source_training_resumes_into_the_same_child_run(tmp_path):

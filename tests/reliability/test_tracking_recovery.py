@@ -15,12 +15,14 @@ from conftest import ROOT, free_port
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from robust_keras import tracking
-from robust_keras.tracking_store import TrackingError, ensure_sqlite_store
+from robust_keras.tracking.record import run_id_for
+from robust_keras.tracking.runs import open_run
+from robust_keras.tracking.store import TrackingError, ensure_sqlite_store
+from robust_keras.tracking.sync import sync_run_dir
 
 
 def _open(run_dir, uri):
-    return tracking.open_run(str(run_dir), uri, "robust_keras/test", "r", {"experiment": "test"})
+    return open_run(str(run_dir), uri, "robust_keras/test", "r", {"experiment": "test"})
 
 
 def test_the_epoch_in_flight_at_the_reconnect_is_logged_once(tmp_path):
@@ -42,18 +44,18 @@ def test_sync_reports_duplicates_and_a_deleted_run_is_recreated_clean(tmp_path):
     run.finish()
     client = MlflowClient(tracking_uri=uri)
     client.log_batch(run.run_id, metrics=[Metric("val/accuracy", 0.2, 0, 2)])  # what the old replay did
-    report = tracking.sync_run_dir(str(tmp_path / "run"), uri)
+    report = sync_run_dir(str(tmp_path / "run"), uri)
     assert report.in_step == report.total == 1 and report.duplicates == [("main", "val/accuracy", 2, 2)]
     client.delete_run(run.run_id)  # the fix the sync command names
-    report = tracking.sync_run_dir(str(tmp_path / "run"), uri)
+    report = sync_run_dir(str(tmp_path / "run"), uri)
     assert report == (1, 1, [])
-    new_id = tracking.run_id_for(str(tmp_path / "run"), uri)
+    new_id = run_id_for(str(tmp_path / "run"), uri)
     assert new_id != run.run_id
     assert [m.step for m in client.get_metric_history(new_id, "val/accuracy")] == [1, 2]
     assert client.get_run(new_id).info.status == "FINISHED"
 
 
-_CREATE = "import sys; from robust_keras.tracking_store import ensure_sqlite_store; ensure_sqlite_store(sys.argv[1])"
+_CREATE = "import sys; from robust_keras.tracking.store import ensure_sqlite_store; ensure_sqlite_store(sys.argv[1])"
 
 
 def test_a_kill_while_the_sqlite_store_is_created_leaves_no_store(tmp_path):

@@ -1,4 +1,4 @@
-"""The run directory's append-only JSON-lines files, the source of truth that tracking.py mirrors
+"""The run directory's append-only JSON-lines files, the source of truth that tracking/mirror.py mirrors
 into MLflow: ``metrics.jsonl`` (one {"run", "step", "name", "value"} row per value),
 ``mlflow_ledger.jsonl`` (every params / tags / artifact / child / status call) and
 ``mlflow_pending.jsonl`` (the calls MLflow missed). Appends are flushed and fsynced; a torn last

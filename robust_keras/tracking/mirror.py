@@ -1,78 +1,44 @@
-"""Run bookkeeping: the run directory is the source of truth, MLflow a mirror of it.
-
-Layout of a run directory (docs/design.md, Contracts)::
-
-    flags.flags            the flagfile that reproduces the run (written by main)
-    metrics.jsonl          one {"run", "step", "name", "value"} object per line, fsynced
-    mlflow_run_id          the MLflow run this directory mirrors into (children: mlflow_run_id.<name>)
-    mlflow.json            experiment name, run name, tags and home tracking URI (to mirror the run elsewhere)
-    mlflow_run_id@<hash>   the run id in another tracking store this directory was mirrored into
-    mlflow_ledger.jsonl    every params / tags / artifact / child call, for a full replay
-    mlflow_pending.jsonl   the calls MLflow missed while it was away  (these files: run_files.py)
-    plots/, models/, checkpoints/, datasets...
+"""The MLflow mirror of a run directory: :class:`Run` writes every value to the run directory
+first (``tracking/record.py``), then to MLflow.
 
 Every metric is appended to ``metrics.jsonl`` (flush + fsync) *before* it is sent to MLflow, so a
 kill or a tracking-server outage loses nothing. When MLflow fails, the run prints one warning and
 goes on; what MLflow missed is replayed idempotently (metrics by step, compared with the server's
 history; other calls from the pending list) on the next call, at the end, on a resume, or by
-``python -m robust_keras.main --experiment=sync_mlflow --output_dir=RUN`` (see :func:`sync_run_dir`).
+``python -m robust_keras.main --experiment=sync_mlflow --output_dir=RUN`` (``tracking/sync.py``).
 A resume against another tracking URI, whose store does not know the recorded run, creates the run
-there and replays everything from the run directory.
+there and replays everything from the run directory. Runs are opened by ``tracking/runs.py``.
 """
 
 from __future__ import annotations
 
-import glob
-import json
 import os
 import time
 from collections import Counter
 from collections.abc import Mapping
-from typing import NamedTuple
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from robust_keras.atomic_files import publish_once, write_json
+from robust_keras.atomic_files import publish_once
 from robust_keras.environment import mlflow_command, sync_command
 from robust_keras.errors import first_line
-from robust_keras.run_files import (  # noqa: F401  (ID_FILE, INFO, home_tracking_uri, run_id_for re-exported)
+from robust_keras.tracking.record import (
     ID_FILE,
-    INFO,
     LEDGER,
     METRICS,
     PENDING,
     append_jsonl,
     drop_pending,
     entry_items,
-    home_tracking_uri,
     mend_once,
     metric_history,
     metric_rows,
     read_jsonl,
-    run_id_for,
     store_id_file,
     write_id,
 )
-from robust_keras.tracking_store import (  # noqa: F401  (default_tracking_uri re-exported)
-    TrackingError,
-    default_tracking_uri,
-    ensure_experiment,
-    ensure_sqlite_store,
-    run_exists,
-    server_reachable,
-)
-
-__all__ = [
-    "Run",
-    "open_run",
-    "sync_run_dir",
-    "sync_command",
-    "metric_history",
-    "metric_rows",
-    "home_tracking_uri",
-    "run_id_for",
-]
+from robust_keras.tracking.store import run_exists, server_reachable
 
 _PARAM_MAX = 6000  # MLflow 3 limit on one param value
 _BATCH = 100
@@ -260,6 +226,13 @@ class Run:
         self.duplicates = duplicates
         return len(missing)
 
+    def end_as_recorded(self) -> bool:
+        """Sets the MLflow run's status to the last one its run directory recorded (none recorded:
+        nothing to do). True if MLflow holds it."""
+        entries = read_jsonl(os.path.join(self.run_dir, LEDGER))
+        statuses = [e for e in entries if e.get("run") == self.label and e["kind"] == "status"]
+        return not statuses or self._call(lambda: self._apply(statuses[-1]))
+
     # -- reads --------------------------------------------------------------------------------------
 
     def metric_history(self, name: str) -> dict[int, float]:
@@ -299,7 +272,7 @@ class Run:
             tags.update({k: v for k, v in parent_tags.items() if k in ("git_sha", "experiment")})
             return self.client.create_run(self.experiment_id, tags=tags, run_name=name).info.run_id
 
-        return _open(self.client, id_file, create, child_dir, name, parent=self, resume=resume, home=self.home_uri)
+        return attach(self.client, id_file, create, child_dir, name, parent=self, resume=resume, home=self.home_uri)
 
     def ui_hint(self, tracking_uri: str) -> str:
         """The command and address that show this run in the MLflow UI."""
@@ -326,7 +299,7 @@ def _top(run: Run) -> str:
     return run.run_dir
 
 
-def _open(client: MlflowClient, id_file: str, create, run_dir: str, label: str, parent=None, resume=True, home=None):
+def attach(client: MlflowClient, id_file: str, create, run_dir: str, label: str, parent=None, resume=True, home=None):
     """The run recorded for this tracking store (marked RUNNING again; recreated with a full
     replay if the store lost it), or a new one from ``create()``. Ids are kept per store: a run
     directory opened against a store other than its home (``home``, the URI it was started with)
@@ -365,69 +338,3 @@ def _open(client: MlflowClient, id_file: str, create, run_dir: str, label: str, 
     except Exception as e:
         run._went_away(e)
     return run
-
-
-def open_run(
-    run_dir: str, tracking_uri: str, experiment_name: str, run_name: str, tags: Mapping[str, str], resume=True
-) -> Run:
-    """Opens the MLflow run of ``run_dir`` in ``tracking_uri``: the one recorded for that store
-    (a resume), or a new one.
-
-    Raises:
-      TrackingError: MLflow cannot be reached for a run that has never been created there (a new
-        run must start with a working tracking URI; an outage later only degrades to a warning),
-        or the SQLite store is unusable.
-    """
-    os.makedirs(run_dir, exist_ok=True)
-    info_path = os.path.join(run_dir, INFO)
-    if not os.path.exists(info_path):
-        info = {"experiment": experiment_name, "run_name": run_name, "tags": dict(tags), "tracking_uri": tracking_uri}
-        write_json(info_path, info)
-    with open(info_path) as f:
-        info = json.load(f)
-    home = info.get("tracking_uri") or tracking_uri  # run directories from before the home was recorded
-    ensure_sqlite_store(tracking_uri)
-    client = MlflowClient(tracking_uri=tracking_uri)
-
-    def create() -> str:
-        experiment_id = ensure_experiment(client, info["experiment"], tracking_uri)
-        return client.create_run(experiment_id, tags=info["tags"], run_name=info["run_name"]).info.run_id
-
-    id_file = os.path.join(run_dir, ID_FILE)
-    if not os.path.exists(store_id_file(id_file, tracking_uri, home)):  # a new run there: the store must answer
-        try:
-            if not server_reachable(tracking_uri):
-                raise ConnectionRefusedError("nothing answers at that address")
-            client.search_experiments(max_results=1)
-        except Exception as e:
-            raise TrackingError(
-                f"cannot reach MLflow at {tracking_uri} ({first_line(e)})",
-                "start the tracking server, or pass a reachable --mlflow_tracking_uri "
-                "(a sqlite:/// file needs no server)",
-            ) from None
-    return _open(client, id_file, create, run_dir, "main", resume=resume, home=home)
-
-
-class SyncReport(NamedTuple):
-    in_step: int  # runs MLflow now mirrors
-    total: int  # runs found in the run directory (main, children, grid cells)
-    duplicates: list  # (run label, metric, step, times) that MLflow holds more than once
-
-
-def sync_run_dir(run_dir: str, tracking_uri: str) -> SyncReport:
-    """Replays a whole run directory (main run, its children, grid cells) to ``tracking_uri``,
-    each run ending in the last status it recorded, and reports metric values MLflow holds twice."""
-    main = open_run(run_dir, tracking_uri, "", "", {}, resume=False)
-    runs = [main]
-    names = {e["name"] for e in read_jsonl(os.path.join(run_dir, LEDGER)) if e.get("kind") == "child"}
-    runs += [main.child(name, resume=False) for name in sorted(names)]
-    for cell_dir in sorted(glob.glob(os.path.join(run_dir, "cells", "*", ""))):
-        runs.append(main.child(os.path.basename(os.path.dirname(cell_dir)), run_dir=cell_dir, resume=False))
-    in_step, duplicates = 0, []
-    for run in runs:
-        statuses = [e for e in read_jsonl(os.path.join(run.run_dir, LEDGER)) if e.get("run") == run.label]
-        statuses = [e for e in statuses if e["kind"] == "status"]
-        if run.sync() and (not statuses or run._call(lambda r=run, e=statuses[-1]: r._apply(e))):
-            in_step += 1
-        duplicates += [(run.label, *d) for d in run.duplicates]
-    return SyncReport(in_step, len(runs), duplicates)
