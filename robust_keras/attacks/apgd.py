@@ -29,11 +29,11 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
+from robust_keras.attacks import losses
 from robust_keras.attacks.steps import make_step, per_example
 from robust_keras.errors import ModelError
 
 LOSSES = ("ce", "dlr", "dlr_targeted", "margin")
-_TINY = 1e-12
 
 
 def checkpoints(steps: int) -> list[int]:
@@ -123,17 +123,9 @@ class APGD:
 
     def _objective(self, logits, labels, targets):
         """Per-example loss to maximise, (B,)."""
-        if self.loss == "ce":
-            return tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-        others = tf.where(tf.one_hot(labels, tf.shape(logits)[-1]) > 0, -float("inf"), logits)
-        if self.loss == "margin":
-            return tf.reduce_max(others, -1) - tf.gather(logits, labels, batch_dims=1)
-        ranked = tf.sort(logits, axis=-1, direction="DESCENDING")
-        z_y = tf.gather(logits, labels, batch_dims=1)
-        if self.loss == "dlr":
-            return -(z_y - tf.reduce_max(others, -1)) / (ranked[:, 0] - ranked[:, 2] + _TINY)
-        z_t = tf.gather(logits, targets, batch_dims=1)
-        return -(z_y - z_t) / (ranked[:, 0] - 0.5 * (ranked[:, 2] + ranked[:, 3]) + _TINY)
+        if self.loss == "dlr_targeted":
+            return losses.dlr_targeted(logits, labels, targets)
+        return {"ce": losses.cross_entropy, "margin": losses.margin, "dlr": losses.dlr}[self.loss](logits, labels)
 
     def _loss_and_wrong(self, x_adv, labels, targets):
         """(loss to maximise, misclassified), each (B,)."""
@@ -174,11 +166,7 @@ class APGD:
         clean_logits = tf.cast(self.logits_fn(x), tf.float32)
         # APGD-T: the other classes by decreasing logit at x (the true class pushed to the end)
         ranked = tf.cast(
-            tf.argsort(
-                tf.where(tf.one_hot(labels, tf.shape(clean_logits)[-1]) > 0, -float("inf"), clean_logits),
-                axis=-1,
-                direction="DESCENDING",
-            ),
+            tf.argsort(losses.without_label(clean_logits, labels), axis=-1, direction="DESCENDING"),
             tf.int64,
         )
         k = tf.minimum(self.target_classes, tf.shape(clean_logits)[-1] - 1)

@@ -25,9 +25,10 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
+from robust_keras.attacks import losses
+from robust_keras.attacks.losses import TINY
 from robust_keras.attacks.steps import per_example
 
-_TINY = 1e-12
 _NOT_FOUND = 1e10
 
 
@@ -51,11 +52,11 @@ def box_projection(points, w, b, norm: str, box: tuple[float, float] | None = (0
     magnitude = tf.abs(w)
     speed = tf.ones_like(w) if norm == "linf" else magnitude
     if box is None:  # the plain projection onto the hyperplane in the norm's geometry
-        lam = c / tf.maximum(tf.reduce_sum(magnitude * speed, 1), _TINY)
+        lam = c / tf.maximum(tf.reduce_sum(magnitude * speed, 1), TINY)
         return -tf.sign(w) * lam[:, None] * speed
     low, high = box
     room = tf.where(w > 0.0, points - low, high - points)  # how far each coordinate can move the useful way
-    breakpoint_ = tf.where(speed > 0.0, room / tf.maximum(speed, _TINY), float("inf"))
+    breakpoint_ = tf.where(speed > 0.0, room / tf.maximum(speed, TINY), float("inf"))
     order = tf.argsort(breakpoint_, axis=1)
     ranked = tf.gather(breakpoint_, order, batch_dims=1)
     saturated = tf.gather(magnitude * room, order, batch_dims=1)
@@ -67,7 +68,7 @@ def box_projection(points, w, b, norm: str, box: tuple[float, float] | None = (0
     dims = tf.shape(w)[1]
     inside = k < dims
     at = tf.minimum(k, dims - 1)
-    lam = (c - tf.gather(before, at, batch_dims=1)) / tf.maximum(tf.gather(after, at, batch_dims=1), _TINY)
+    lam = (c - tf.gather(before, at, batch_dims=1)) / tf.maximum(tf.gather(after, at, batch_dims=1), TINY)
     lam = tf.where(inside, lam, float("inf"))  # out of reach: every coordinate to its edge
     move = tf.minimum(lam[:, None] * speed, room)
     return tf.where(magnitude > 0.0, -tf.sign(w) * move, 0.0)
@@ -157,12 +158,12 @@ class FABTargeted:
         else:
             t = tf.random.stateless_normal(shape, seed)
         size = self._norm(tf.reshape(t, [n, -1]))
-        return self._clip(x + per_example(0.5 * radius / (size + _TINY), x) * t)
+        return self._clip(x + per_example(0.5 * radius / (size + TINY), x) * t)
 
     def _attack(self, x, labels, seed, target_rank):
         n = tf.shape(x)[0]
         logits = tf.cast(self.logits_fn(x), tf.float32)
-        others = tf.where(tf.one_hot(labels, tf.shape(logits)[-1]) > 0, -float("inf"), logits)
+        others = losses.without_label(logits, labels)
         targets = tf.cast(tf.argsort(others, axis=-1, direction="DESCENDING")[:, target_rank], tf.int64)
         correct = tf.argmax(logits, -1) == labels
         x0 = tf.reshape(x, [n, -1])

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
+from robust_keras.attacks import losses
 from robust_keras.attacks.steps import make_step, per_example
 from robust_keras.errors import ModelError
 
@@ -115,11 +116,7 @@ class PGD:
 
     def _loss_and_success(self, x_adv, labels):
         logits = tf.cast(self.logits_fn(x_adv), tf.float32)  # (B, K)
-        if self.loss == "ce":
-            loss = tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-        else:
-            others = tf.where(tf.one_hot(labels, tf.shape(logits)[-1]) > 0, -float("inf"), logits)
-            loss = tf.reduce_max(others, -1) - tf.gather(logits, labels, batch_dims=1)
+        loss = losses.cross_entropy(logits, labels) if self.loss == "ce" else losses.margin(logits, labels)
         hit = tf.argmax(logits, axis=-1, output_type=tf.int64) == labels
         return loss, (hit if self.targeted else tf.logical_not(hit))
 

@@ -38,11 +38,12 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from robust_keras.attacks import losses
+from robust_keras.attacks.losses import TINY
 from robust_keras.attacks.steps import per_example
 
 LOSSES = ("margin", "ce")
 _HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)  # rescaled iterations after which p halves
-_TINY = 1e-12
 
 
 def schedule(queries: int, p_init: float, rescale: bool = True) -> list[tuple[int, int, float]]:
@@ -187,9 +188,8 @@ class Square:
         """(margin, loss), each (n,): success is margin <= 0, the search minimises loss. ``x`` is
         (n, H, W, C); the model sees it as (n, *input_shape)."""
         logits = tf.cast(self.logits_fn(tf.reshape(x, [-1, *input_shape])), tf.float32)
-        z_label = tf.gather(logits, labels, batch_dims=1)
-        z_other = tf.reduce_max(tf.where(tf.one_hot(labels, tf.shape(logits)[-1]) > 0, -np.inf, logits), -1)
-        ce = tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        z_label, z_other = losses.label_logit(logits, labels), losses.largest_other(logits, labels)
+        ce = losses.cross_entropy(logits, labels)
         if self.targeted:
             return z_other - z_label, ce
         margin = z_label - z_other
@@ -247,7 +247,7 @@ class Square:
                 signs = self._signs([n, 1, 1, channels], seeds[0])
                 values = self._bump(size, seeds[1])[None, :, :, None] * signs
                 delta += self._window(size, (row, col), (height, width), values)
-        return self._clip(x + self._eps * delta / (self._l2(delta) + _TINY))
+        return self._clip(x + self._eps * delta / (self._l2(delta) + TINY))
 
     @staticmethod
     def _l2(t):
@@ -271,11 +271,11 @@ class Square:
         free = tf.maximum(tf.square(self._eps) - tf.square(self._l2(delta)), 0.0) / channels
         moved = tf.square(self._l2(delta * tf.maximum(mask, mask_target)))
         new = self._bump(size, seeds[3])[None, :, :, None] * self._signs([n, 1, 1, channels], seeds[4])
-        new = new + old / (old_norm + _TINY)
+        new = new + old / (old_norm + TINY)
         new_norm = tf.sqrt(tf.reduce_sum(tf.square(new), axis=[1, 2], keepdims=True))
-        new = new / (new_norm + _TINY) * tf.sqrt(free + moved)
+        new = new / (new_norm + TINY) * tf.sqrt(free + moved)
         delta = delta * (1.0 - mask_target) * (1.0 - mask) + self._window(size, corner, (height, width), new)
-        return self._clip(x + self._eps * delta / (self._l2(delta) + _TINY))
+        return self._clip(x + self._eps * delta / (self._l2(delta) + TINY))
 
     # -- the attack -----------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-_TINY = 1e-12
+from robust_keras.attacks.losses import TINY
 
 
 def per_example(v: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
@@ -52,17 +52,17 @@ class L2Step:
     def random_init(self, shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         seeds = tf.random.experimental.stateless_split(seed, 2)
         direction = tf.random.stateless_normal(shape, seeds[0])
-        direction = direction / (_per_example_norm(direction) + _TINY)
+        direction = direction / (_per_example_norm(direction) + TINY)
         dim = tf.cast(tf.reduce_prod(shape[1:]), tf.float32)
         radius = tf.random.stateless_uniform(tf.concat([shape[:1], tf.ones_like(shape[1:])], 0), seeds[1])
         return direction * self.eps * radius ** (1.0 / dim)  # uniform in the ball
 
     def direction(self, grad: tf.Tensor) -> tf.Tensor:
-        return grad / (_per_example_norm(grad) + _TINY)
+        return grad / (_per_example_norm(grad) + TINY)
 
     def project(self, delta: tf.Tensor) -> tf.Tensor:
         norm = _per_example_norm(delta)
-        return delta * tf.minimum(1.0, self.eps / (norm + _TINY))
+        return delta * tf.minimum(1.0, self.eps / (norm + TINY))
 
 
 def make_step(norm: str, eps: float) -> LinfStep | L2Step:
