@@ -1,21 +1,9 @@
-"""TensorFlow's start-up noise: its two native banners once at most, the absl warning never, and
-the retracing warning dropped only for first traces of attack objects."""
+"""TensorFlow's retracing warning dropped only for first traces of attack objects (the start-up
+banners of a fresh process: tests/e2e/test_quiet_startup.py)."""
 
 import logging
-import subprocess
-import sys
-
-from conftest import ROOT
 
 from robust_keras import quiet_tensorflow
-
-
-def test_tensorflow_imports_with_each_native_line_once_and_no_absl_warning():
-    code = "from robust_keras.quiet_tensorflow import import_tensorflow; import_tensorflow(); print('imported')"
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and proc.stdout.strip() == "imported", proc.stderr[-2000:]
-    assert "absl::InitializeLog" not in proc.stderr
-    assert proc.stderr.count("oneDNN custom operations") <= 1
 
 
 def test_only_the_retracing_warning_of_attack_objects_is_dropped():
