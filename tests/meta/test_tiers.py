@@ -8,8 +8,29 @@ import pathlib
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 # modules and names whose use starts a process
 PROCESS_MODULES = {"subprocess", "multiprocessing", "concurrent.futures"}
-PROCESS_NAMES = {"run_main", "run_main_with_mock_tfds", "mlflow_server", "fork", "execv", "spawn", "Popen"}
-PROCESS_NAMES |= {"executable"}  # sys.executable: a Python of its own
+OS_PROCESS_CALLS = {"fork", "execv", "spawn", "Popen", "executable"}  # os.fork, sys.executable, ...
+
+
+def _conftest_process_helpers() -> set[str]:
+    """Names of conftest's functions, classes and fixtures that start a process, directly or
+    through another of them (run_main, start_workers, mlflow_server, ...)."""
+    tree = ast.parse((TESTS / "conftest.py").read_text())
+    bodies = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    starters: set[str] = set()
+    while True:
+        known = PROCESS_MODULES | OS_PROCESS_CALLS | starters
+        found = {
+            name
+            for name, node in bodies.items()
+            if any(isinstance(n, ast.Name) and n.id in known for n in ast.walk(node))
+            or any(isinstance(n, ast.Attribute) and n.attr in OS_PROCESS_CALLS for n in ast.walk(node))
+        }
+        if found <= starters:
+            return starters
+        starters |= found
+
+
+PROCESS_NAMES = OS_PROCESS_CALLS | _conftest_process_helpers()
 
 
 def _process_uses(path: pathlib.Path) -> list[str]:
@@ -46,6 +67,8 @@ def test_the_rule_sees_each_way_of_starting_a_process(tmp_path):
         "from conftest import run_main\n": "run_main",
         "def test_x(mlflow_server):\n    pass\n": "fixture mlflow_server",
         "import os\nos.fork()\n": ".fork",
+        "from conftest import start_workers\n": "start_workers",
+        "from conftest import run_experiment\n": "run_experiment",
     }
     for code, expected in cases.items():
         path = tmp_path / "case.py"
