@@ -4,10 +4,9 @@ whether this host computes its dtype natively.
 float16 is the GPU's mixed precision (with loss scaling, robust_keras/training/optim.py).
 bfloat16 keeps float32's exponent range, so it needs no loss scaling; it runs natively on TPUs,
 on GPUs of compute capability >= 8.0 (Ampere and later) and on CPUs with AVX512-BF16 or AMX
-(x86) or the BF16 extension (Arm). Elsewhere it is emulated: with oneDNN limited to AVX-512
-without BF16 (ONEDNN_MAX_CPU_ISA=AVX512_CORE) the MNIST CNN's attack step ran 2.3x slower than in
-float32, and limited to AVX2 its bfloat16 convolutions failed to build (bench/RESULTS.md). A run
-asked for bfloat16 on such a host is refused before it starts.
+(x86) or the BF16 extension (Arm). Elsewhere it is emulated -- much slower than float32, or, with
+oneDNN limited to AVX2, convolutions that fail to build (measured: bench/RESULTS.md). A run asked
+for bfloat16 on such a host is refused before it starts.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from robust_keras.errors import DataError
 from robust_keras.export import load_model
 from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import accuracy
-from robust_keras.workflows import clean_data, exports
+from robust_keras.workflows import clean_data, d_det_training, exports
 from robust_keras.workflows import d_det as workflow
 
 
@@ -53,7 +53,7 @@ def run(config: Config, run: Run) -> dict:
     num_classes = data.manifest["spec"]["num_classes"]
     name = "d_det_model"
     with plan.stage("N2 training"):
-        trainer = workflow.train_on_d_det(
+        trainer = d_det_training.train_on_d_det(
             config.training_settings, config.common_settings, run, data, test, name=name, recipe=config.recipe
         )
     if not exports.exported(run, name):

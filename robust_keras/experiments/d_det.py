@@ -23,7 +23,7 @@ from robust_keras.analysis import paper_figures
 from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
 from robust_keras.tracking.mirror import Run
-from robust_keras.workflows import clean_data, exports, pathway_labels
+from robust_keras.workflows import clean_data, d_det_training, exports, pathway_labels
 from robust_keras.workflows import d_det as workflow
 
 
@@ -43,10 +43,10 @@ def run(config: Config, run: Run) -> dict:
     num_classes = data.manifest["spec"]["num_classes"]
     recipe = config.recipe
     with plan.stage("N2 training"):
-        trainer = workflow.train_on_d_det(
+        trainer = d_det_training.train_on_d_det(
             config.training_settings, config.common_settings, run, data, test, name=name, recipe=recipe
         )
-    curves = workflow.curves(run)
+    curves = d_det_training.curves(run)
     verdict = pathway_labels.pathway_of(curves, num_classes, rule)
     run.set_tags({"pathway": verdict.label})
     run.log_metrics({"pathway/score": verdict.score}, step=recipe.epochs)

@@ -30,7 +30,7 @@ from robust_keras.data.shard_stream import ShardStream
 from robust_keras.errors import ConfigError, DataError
 from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import PerformanceCorrelationEvaluator
-from robust_keras.workflows import clean_data, exports, grid, pathway_labels
+from robust_keras.workflows import clean_data, d_det_training, exports, grid, pathway_labels
 from robust_keras.workflows import d_det as workflow
 
 CORRELATION = "val/performance_correlation"
@@ -77,7 +77,7 @@ def _prepare_and_train(config: Config, run: Run, todo: list[grid.Cell], rule: Pa
         then=(cells, len(todo) * progress.training_passes(config.epochs, len(train), 3 * len(test))),
     )
     data = workflow.ensure_dataset(stage, run, train, test, dataset_dir, plan, stream=True)
-    tr, va = workflow.split_indices(config.common_settings, len(data.labels))
+    tr, va = d_det_training.split_indices(config.common_settings, len(data.labels))
     simple = None  # (validation images, the simple classifier's predictions on them)
     if config.performance_correlation:
         val_images = workflow.images_of(data, va)  # read once (from the shards if streamed) for every cell
@@ -127,7 +127,7 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
         evaluators.append(
             PerformanceCorrelationEvaluator("val", val_images, data.labels[va], predictions, config.eval_batch_size)
         )
-    trainer = workflow.train_on_d_det(
+    trainer = d_det_training.train_on_d_det(
         config.training_settings,
         config.common_settings,
         child,
@@ -138,7 +138,7 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
         evaluators=evaluators,
         seed_purpose=f"n2-seed{cell.replicate}",  # replicate r's purpose string, unchanged since it was "seed r"
     )
-    curves = workflow.curves(child, (*workflow.FOUR_CURVES, CORRELATION))
+    curves = d_det_training.curves(child, (*d_det_training.FOUR_CURVES, CORRELATION))
     verdict = pathway_labels.pathway_of(curves, num_classes, rule)
     child.set_tags({"pathway": verdict.label})
     child.log_metrics({"pathway/score": verdict.score}, step=recipe.epochs)

@@ -28,7 +28,7 @@ from robust_keras.export import load_model, savedmodel_hash
 from robust_keras.seeds import derive_seed
 from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import predicted_labels
-from robust_keras.workflows import clean_data, exports, source_models
+from robust_keras.workflows import clean_data, d_det_training, exports, source_models
 from robust_keras.workflows import d_det as workflow
 
 SUBSETS = ("transfers", "no_transfer")
@@ -129,12 +129,12 @@ def _train_on(config: Config, run: Run, data, test, name: str) -> dict[str, list
     its per-epoch four curves."""
     child = run.child(name)
     recipe = config.recipe
-    examples = len(workflow.split_indices(config.common_settings, len(data.labels))[0])
+    examples = len(d_det_training.split_indices(config.common_settings, len(data.labels))[0])
     child.log_params({"model": config.model, "examples": examples, **recipe.__dict__})
-    trainer = workflow.train_on_d_det(
+    trainer = d_det_training.train_on_d_det(
         config.training_settings, config.common_settings, child, data, test, name=name, recipe=recipe, seed_purpose="n2"
     )
     if not exports.exported(run, name):
         exports.export(run, trainer, name, config.provenance, role=f"model trained on {name}", recipe=recipe.__dict__)
     child.finish()
-    return workflow.curves(child)
+    return d_det_training.curves(child)

@@ -16,7 +16,7 @@ flags.DEFINE_enum(
     ["float16", "bfloat16"],
     "--mixed_precision's compute dtype: float16 = mixed_float16 with loss scaling (GPUs); bfloat16 = "
     "mixed_bfloat16, float32's exponent range so no loss scaling (TPUs, Ampere+ GPUs, CPUs with AVX512-BF16 "
-    "or AMX -- ~1.7x faster convolutions than float32 on such a CPU, much slower on one without).",
+    "or AMX; emulated, so much slower than float32, on CPUs without them: bench/RESULTS.md).",
 )
 flags.register_multi_flags_validator(
     ["mixed_precision", "mixed_precision_dtype"],

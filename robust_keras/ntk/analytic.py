@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from robust_keras.errors import ConfigError
+from robust_keras.ntk import analytic_spatial as spatial
 from robust_keras.ntk.analytic_layers import (  # noqa: F401  (re-exported: the layer API lives here too)
     AvgPool,
     Conv,
@@ -53,8 +54,7 @@ from robust_keras.ntk.analytic_layers import (  # noqa: F401  (re-exported: the 
     validate,
 )
 
-BLOCK_BYTES = 64 * 2**20  # memory of one block's recursion when block_size is None (smaller blocks
-# also ran faster on CPU: conv2, 16x16 inputs, 1,000 x 1,000: 7.1 s at 100 inputs per side vs 10.2 s at 500)
+BLOCK_BYTES = 64 * 2**20  # memory of one block's recursion when block_size is None (why: bench/RESULTS.md)
 _TEMPORARIES = 8  # live tensors of a block's size during a ReLU step
 
 
@@ -85,76 +85,6 @@ def _input_covariances(x1: tf.Tensor, x2: tf.Tensor, full: bool):
     return self1, self2, cross
 
 
-def _conv_window(size: int, k: int, stride: int, padding: str) -> tuple[int, int, int]:
-    """(pad_before, pad_after, out_size) with TensorFlow's SAME/VALID placement."""
-    if padding == "valid":
-        return 0, 0, (size - k) // stride + 1
-    out = -(-size // stride)
-    total = max((out - 1) * stride + k - size, 0)
-    return total // 2, total - total // 2, out
-
-
-def _shift_mean(t: tf.Tensor, groups: list[tuple[int, ...]], layer: Conv) -> tf.Tensor:
-    """S: the mean over filter offsets of t shifted together along each group of axes (one group
-    per image dimension: (h,) on the diagonal layout, (h, h') in the full one), then the stride."""
-    for axes, k, stride in zip(groups, layer.kernel_size, layer.strides):
-        size = t.shape[axes[0]]
-        before, after, out = _conv_window(size, k, stride, layer.padding)
-        pads = [[0, 0]] * t.shape.rank
-        for a in axes:
-            pads[a] = [before, after]
-        padded = tf.pad(t, pads)
-        total = 0.0
-        for offset in range(k):
-            sl = [slice(None)] * t.shape.rank
-            for a in axes:
-                sl[a] = slice(offset, offset + stride * (out - 1) + 1, stride)
-            total = total + padded[tuple(sl)]
-        t = total / k
-    return t
-
-
-def _same_counts(size: int, k: int, stride: int) -> np.ndarray:
-    """Number of in-image taps of each output position of a SAME window along one axis."""
-    before, _, out = _conv_window(size, k, stride, "same")
-    starts = np.arange(out) * stride - before
-    return np.minimum(starts + k, size) - np.maximum(starts, 0)
-
-
-def _box_filter(t: tf.Tensor, layer: Conv) -> tf.Tensor:
-    """S on the diagonal layout (X, H, W[, Y]): the mean over the k_h x k_w filter offsets, zeros
-    outside the image for SAME, with the layer's stride -- average pooling over the channels Y
-    (TensorFlow's SAME/VALID placement), rescaled from in-image taps to all k_h k_w taps."""
-    squeeze = t.shape.rank == 3
-    t = t[..., None] if squeeze else t
-    kh, kw = layer.kernel_size
-    out = tf.nn.avg_pool2d(t, [kh, kw], layer.strides, layer.padding.upper())
-    if layer.padding == "same":
-        counts = np.outer(
-            _same_counts(t.shape[1], kh, layer.strides[0]), _same_counts(t.shape[2], kw, layer.strides[1])
-        )
-        out = out * tf.constant(counts / (kh * kw), t.dtype)[None, :, :, None]
-    return out[..., 0] if squeeze else out
-
-
-def _pool_axis(t: tf.Tensor, axis: int, window: int, stride: int) -> tf.Tensor:
-    out = (t.shape[axis] - window) // stride + 1
-    total = 0.0
-    for offset in range(window):
-        sl = [slice(None)] * t.shape.rank
-        sl[axis] = slice(offset, offset + stride * (out - 1) + 1, stride)
-        total = total + t[tuple(sl)]
-    return total / window
-
-
-def _spatial_diag(t: tf.Tensor) -> tf.Tensor:
-    """(..., H, H', W, W') -> (..., H, W): the entries at p = p'."""
-    r = t.shape.rank
-    lead = list(range(r - 4))
-    t = tf.linalg.diag_part(tf.transpose(t, lead + [r - 2, r - 1, r - 4, r - 3]))  # (..., W, W', H)
-    return tf.linalg.diag_part(tf.transpose(t, lead + [r - 2, r - 4, r - 3]))  # (..., H, W)
-
-
 def _arccos_terms(cov, var_product, differentiable: bool = True):
     """Sigma' and the derivative kernel (pi - t) / (2 pi) of the ReLU; ``var_product`` =
     Sigma[x,x] Sigma[x',x'] at each entry (same shape as cov). ``differentiable`` False takes a
@@ -180,7 +110,7 @@ def _arccos_terms(cov, var_product, differentiable: bool = True):
 
 def _relu(s: _State, differentiable: bool) -> _State:
     if s.full:  # einsum: TensorFlow's CPU kernels do not broadcast rank-6 products
-        d1, d2 = _spatial_diag(s.cov1), _spatial_diag(s.cov2)  # (B, H, W)
+        d1, d2 = spatial.spatial_diag(s.cov1), spatial.spatial_diag(s.cov2)  # (B, H, W)
         cov1, _ = _arccos_terms(s.cov1, tf.einsum("ahw,agv->ahgwv", d1, d1), differentiable)
         cov2, _ = _arccos_terms(s.cov2, tf.einsum("ahw,agv->ahgwv", d2, d2), differentiable)
         products = tf.einsum("ahw,bgv->abhgwv", d1, d2)
@@ -197,10 +127,10 @@ def _affine(s: _State, layer, parameterization: str) -> _State:
     if isinstance(layer, Conv):
         pair_groups, own_groups = [(2, 3), (4, 5)], [(1, 2), (3, 4)]
         if s.full:
-            shift_pair = lambda t: _shift_mean(t, pair_groups, layer)  # noqa: E731
-            shift_own = lambda t: _shift_mean(t, own_groups, layer)  # noqa: E731
+            shift_pair = lambda t: spatial.shift_mean(t, pair_groups, layer)  # noqa: E731
+            shift_own = lambda t: spatial.shift_mean(t, own_groups, layer)  # noqa: E731
         else:
-            shift_pair = shift_own = lambda t: _box_filter(t, layer)  # noqa: E731
+            shift_pair = shift_own = lambda t: spatial.box_filter(t, layer)  # noqa: E731
         fan_in = s.channels * layer.kernel_size[0] * layer.kernel_size[1]
     else:
         shift_pair = shift_own = lambda t: t  # noqa: E731
@@ -224,8 +154,8 @@ def _readout_reduce(s: _State, layer) -> _State:
         return _State(cov1, cov2, nngp, ntk, False, s.channels)
     size = s.cov1.shape[1] * (s.cov1.shape[3] if s.full else s.cov1.shape[2])
     if s.full:
-        cov1, cov2 = _spatial_diag(s.cov1), _spatial_diag(s.cov2)
-        nngp, ntk = _spatial_diag(s.nngp), _spatial_diag(s.ntk)
+        cov1, cov2 = spatial.spatial_diag(s.cov1), spatial.spatial_diag(s.cov2)
+        nngp, ntk = spatial.spatial_diag(s.nngp), spatial.spatial_diag(s.ntk)
         pair_axes = [2, 3]
     else:  # (B1, H, W, B2)
         cov1, cov2, nngp, ntk = s.cov1, s.cov2, s.nngp, s.ntk
@@ -240,7 +170,7 @@ def _pool(s: _State, layer: AvgPool) -> _State:
 
     def pool(t, axes):
         for axis, dim in zip(axes, (0, 0, 1, 1)):
-            t = _pool_axis(t, axis, layer.pool_size[dim], strides[dim])
+            t = spatial.pool_axis(t, axis, layer.pool_size[dim], strides[dim])
         return t
 
     return _State(

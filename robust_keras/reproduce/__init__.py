@@ -33,8 +33,8 @@ import sys
 import time
 
 from robust_keras.atomic_files import write_json, write_text
-from robust_keras.reproduce.claims import CLAIMS, Claim, Verdict
-from robust_keras.reproduce.verdict import across_seeds
+from robust_keras.reproduce.claims import CLAIMS
+from robust_keras.reproduce.verdict import Claim, Verdict, across_seeds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLAGS_DIR = os.path.join(ROOT, "flags", "reproduce")

@@ -4,9 +4,7 @@
   of a model trained on D_det from :mod:`robust_keras.workflows.pathway_labels`.
 - :func:`ensure_dataset`: the adversarial dataset (generated, finished, or reused from
   ``--dataset_dir``) loaded and verified, with the source's clean accuracy and attack metrics.
-- :func:`four_curve_evaluators` and :data:`FOUR_CURVES`: what a model trained on D_det reports
-  each epoch: train / val accuracy on D_det, ``clean`` (D, non-robust features) and ``shift``
-  (D_shift, robust features).
+- training a model on it: :mod:`robust_keras.workflows.d_det_training`.
 """
 
 from __future__ import annotations
@@ -29,15 +27,11 @@ from robust_keras.settings import (
     AttackSettings,
     CommonSettings,
     GenerationSettings,
-    Recipe,
     SourceSettings,
-    TrainingSettings,
 )
 from robust_keras.tracking.mirror import Run
-from robust_keras.training.evaluators import ClassificationEvaluator, accuracy
+from robust_keras.training.evaluators import accuracy
 from robust_keras.workflows import attack_builders, exports, recipes, source_models
-
-FOUR_CURVES = ("train/accuracy", "val/accuracy", "clean/accuracy", "shift/accuracy")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +41,7 @@ class DDetSettings:
 
     source: SourceSettings
     attack: AttackSettings
-    target: str  # --attack_target: shift | random
+    target: str  # --attack_target: next (D_det) | random (D_rand) | none (untargeted)
     generation: GenerationSettings
     common: CommonSettings
 
@@ -269,69 +263,6 @@ def images_of(data, rows: np.ndarray) -> np.ndarray:
     """float32 (len(rows), H, W, C): the images of ``rows`` of an AdversarialData (in memory) or a
     ShardStream (read from the shards into memory: for small subsets, or a one-off fit)."""
     return data.images(rows) if isinstance(data, ShardStream) else data.images[rows]
-
-
-def split_indices(common: CommonSettings, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The fixed (train, val) split of a D_det of n examples (same for every model trained on it)."""
-    return transforms.train_val_indices(n, common.val_fraction, derive_seed(common.seed, "val"))
-
-
-def four_curve_evaluators(batch: int, val_images, val_labels, test, num_classes: int) -> list:
-    """Evaluators (``batch`` examples per call) of ``val/``, ``clean/`` (D_test, true labels) and
-    ``shift/`` (labels (y+1) mod K)."""
-    val = ClassificationEvaluator("val", val_images, val_labels, batch)
-    return [val, *test_curve_evaluators(batch, test, num_classes)]
-
-
-def test_curve_evaluators(batch: int, test, num_classes: int) -> list:
-    """Evaluators (``batch`` examples per call) of ``clean/`` (D_test, true labels) and ``shift/``
-    (labels (y+1) mod K)."""
-    return [
-        ClassificationEvaluator("clean", test.images, test.labels, batch),
-        ClassificationEvaluator("shift", test.images, transforms.shifted_labels(test.labels, num_classes), batch),
-    ]
-
-
-def train_on_d_det(
-    training: TrainingSettings,
-    common: CommonSettings,
-    run: Run,
-    data,
-    test,
-    *,
-    name: str,
-    recipe: Recipe,
-    evaluators=(),
-    seed_purpose: str | None = None,
-):
-    """Trains ``--model`` with ``recipe`` on the fixed train split of ``data`` (an AdversarialData,
-    or a ShardStream: then streamed) with the four curves (plus ``evaluators``) logged to ``run``
-    each epoch; checkpoints under ``name``. Returns the trainer."""
-    tr, va = split_indices(common, len(data.labels))
-    num_classes, batch = data.manifest["spec"]["num_classes"], common.eval_batch_size
-    if isinstance(data, ShardStream):
-        examples = {"images": None, "labels": None, "streamed": recipes.Streamed.of_shards(data, tr)}
-        val = ClassificationEvaluator.of_dataset("val", data.eval_dataset(va, batch))
-        curves = [val, *test_curve_evaluators(batch, test, num_classes)]
-    else:
-        examples = {"images": data.images[tr], "labels": data.labels[tr]}
-        curves = four_curve_evaluators(batch, data.images[va], data.labels[va], test, num_classes)
-    return recipes.train_model(
-        training,
-        run,
-        name=name,
-        num_classes=num_classes,
-        recipe=recipe,
-        evaluators=[*curves, *evaluators],
-        seed=derive_seed(common.seed, seed_purpose or name),
-        **examples,
-    )
-
-
-def curves(run: Run, names=FOUR_CURVES) -> dict[str, list[float]]:
-    """Per-epoch values of ``names`` logged by ``run`` (read back from metrics.jsonl, so epochs
-    logged before a resume are included)."""
-    return {name: list(run.metric_history(name).values()) for name in names}
 
 
 def _mean_l2(data, train) -> float:

@@ -7,5 +7,5 @@ from robust_keras.analysis.pathways import PathwayRule, PathwayVerdict, classify
 
 
 def pathway_of(curves: dict, num_classes: int, rule: PathwayRule) -> PathwayVerdict:
-    """The pathway N2 followed, from its per-epoch curves (``d_det.curves(run)``: train, clean, shift)."""
+    """The pathway N2 followed, from its per-epoch curves (``d_det_training.curves(run)``: train, clean, shift)."""
     return classify(curves["clean/accuracy"], curves["shift/accuracy"], num_classes, rule, curves["train/accuracy"])

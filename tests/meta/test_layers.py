@@ -27,6 +27,7 @@ WORKFLOW_ORDER = (
     "source_models",
     "pathway_labels",
     "grid",
+    "d_det_training",
     "d_det",
     "robust_datasets",
 )

@@ -361,9 +361,10 @@ def _runs(tmp_path, build, kinds):
 
 
 def test_every_claim_check_has_controls():
-    from robust_keras.reproduce.claims import CLAIMS
+    from robust_keras.reproduce.claims import BY_NAME, CLAIMS, ORDER
 
     assert {c.check.__name__ for c in CLAIMS} == set(CHECKS)
+    assert sorted(ORDER) == sorted(BY_NAME) and len(set(ORDER)) == len(ORDER)  # each paper's claims run once
 
 
 # (case, the kind of run at seeds 0, 1, 2, whether the check must hold)
