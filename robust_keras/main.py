@@ -1,10 +1,10 @@
 """Entry point: ``python -m robust_keras.main --flagfile=flags/<experiment>.flags [--flag=value ...]``.
 
-With :mod:`robust_keras.cli_flags`, the only reader of ``FLAGS``: parses them (one-line error and
-exit 2 on bad values), builds a :class:`Config`, opens the run directory and MLflow run, writes the
-reproducing flagfile, and hands over to the experiment (or to a tool of
-:mod:`robust_keras.cli_tools`). User-fixable failures (:class:`RobustKerasError`) end with one line
-on stderr and exit 1; the MLflow run is then marked FAILED.
+With :mod:`robust_keras.cli_flags` and :mod:`robust_keras.cli_tools`, the only readers of
+``FLAGS``: parses them (one-line error and exit 2 on bad values), builds a :class:`Config`, opens
+the run directory and MLflow run, writes the reproducing flagfile, and hands over to the experiment
+(or to a tool of :mod:`robust_keras.cli_tools`). User-fixable failures (:class:`RobustKerasError`)
+end with one line on stderr and exit 1; the MLflow run is then marked FAILED.
 """
 
 from __future__ import annotations

@@ -18,11 +18,9 @@ two transfer rates per epoch (Fig. 4).
 
 from __future__ import annotations
 
-import json
-
 from robust_keras import progress
 from robust_keras.analysis import paper_figures
-from robust_keras.atomic_files import atomic_open
+from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.export import load_model
@@ -97,8 +95,7 @@ def _report(config: Config, run: Run, curves: dict, pathway_recipes: dict[str, R
     run.log_artifact(png, "plots")
     final = {f"{m}/{c}": v[-1] for m, cs in curves.items() for c, v in cs.items() if v}
     run.log_metrics(final)  # the final epoch's numbers on the parent run too, to compare runs by them
-    with atomic_open(run.path("summary.json"), "w") as f:
-        json.dump(final, f, indent=2, sort_keys=True)
+    write_json(run.path("summary.json"), final)
     run.log_artifact(run.path("summary.json"))
     return final
 

@@ -18,11 +18,10 @@ the paper is the union of the runs with A = CIFAR-minus-Flickr and A = CINIC-10.
 from __future__ import annotations
 
 import csv
-import json
 
 from robust_keras import progress
 from robust_keras.analysis import plots
-from robust_keras.atomic_files import atomic_open
+from robust_keras.atomic_files import atomic_open, write_json
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.errors import DataError
@@ -77,8 +76,7 @@ def run(config: Config, run: Run) -> dict:
     _write_tables(run, rows, {k: len(v) for k, v in tests.items()})
     _plot_table(run, rows, list(tests), num_classes)
     summary = {"rows": rows, "test_sizes": {k: len(v) for k, v in tests.items()}}
-    with atomic_open(run.path("summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
+    write_json(run.path("summary.json"), summary, sort_keys=False)
     run.log_artifact(run.path("summary.json"))
     return summary
 

@@ -12,14 +12,13 @@ with the hand-built f_robust as reference: ``robust_accuracy.json`` and ``plots/
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
 
 from robust_keras.analysis import feature_averaging as fa
 from robust_keras.analysis import plots, robustness
-from robust_keras.atomic_files import atomic_open
+from robust_keras.atomic_files import atomic_open, write_json
 from robust_keras.config import Config
 from robust_keras.data.synthetic import make_cluster_splits
 from robust_keras.errors import ConfigError
@@ -79,8 +78,7 @@ def run(config: Config, run: Run) -> dict:
         "attack": config.robust_eval,
         "curves": curves,
     }
-    with atomic_open(run.path("robust_accuracy.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    write_json(run.path("robust_accuracy.json"), result, sort_keys=False)
     run.log_artifact(run.path("robust_accuracy.json"))
     _plot_curves(run, result)
     prefix = attack_builders.robust_prefix(config.robust_eval)

@@ -11,13 +11,11 @@ binary classifier.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import tensorflow as tf
 
 from robust_keras.analysis import plots, robustness
-from robust_keras.atomic_files import atomic_open
+from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.errors import ConfigError
@@ -107,8 +105,7 @@ def run(config: Config, run: Run) -> dict:
         "attack": config.robust_eval,
         "curves": curves,
     }
-    with atomic_open(run.path("robust_accuracy.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    write_json(run.path("robust_accuracy.json"), result, sort_keys=False)
     run.log_artifact(run.path("robust_accuracy.json"))
     png = plots.curves_vs(
         run.path("plots", "robust_accuracy.png"),

@@ -29,7 +29,6 @@ one usefulness x robustness panel per kernel; with several architectures, ``cons
 from __future__ import annotations
 
 import itertools
-import json
 import time
 
 import numpy as np
@@ -37,14 +36,14 @@ import tensorflow as tf
 from scipy import stats
 
 from robust_keras.analysis import image_plots, plots
-from robust_keras.atomic_files import atomic_open
+from robust_keras.atomic_files import atomic_open, write_json
 from robust_keras.attacks.ntk import ClosedFormKernelPredictor, EmpiricalKernelPredictor, attack_predictor
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.errors import ConfigError
 from robust_keras.ntk import analytic, empirical_ntk, feature_gradients
 from robust_keras.ntk.closed_form import two_layer_relu_ntk_tf
-from robust_keras.ntk.regression import KernelRegression
+from robust_keras.ntk.regression import KernelRegression, correct
 from robust_keras.seeds import derive_seed
 from robust_keras.tracking.mirror import Run
 from robust_keras.workflows import clean_data, recipes
@@ -119,8 +118,7 @@ def _study(config, run, name: str, reg: KernelRegression, predictor, ranking, ev
         clean, robust = _feature_accuracy(predictor(_direction(reg, [i])), *ranking, eps)
         rows.append({"index": i, "eigenvalue": float(reg.eigenvalues[i]), "usefulness": clean, "robustness": robust})
     print(f"[ntk_features] {name}: features scored in {time.time() - started:.0f} s", flush=True)
-    with atomic_open(run.path(f"features{suffix}.json"), "w") as f:
-        json.dump(rows, f, indent=1)
+    write_json(run.path(f"features{suffix}.json"), rows, indent=1, sort_keys=False)
     run.log_artifact(run.path(f"features{suffix}.json"))
     top, tail = rows[: count // 5], rows[-(count // 5) :]
     metrics = {
@@ -207,9 +205,7 @@ def _direction(reg: KernelRegression, indices) -> np.ndarray:
 
 
 def _accuracy(outputs, y) -> float:
-    """sign(f) against +-1 labels for one output, argmax against int labels for K outputs."""
-    outputs = np.asarray(outputs)
-    return float(np.mean(outputs[:, 0] * y > 0 if outputs.shape[1] == 1 else np.argmax(outputs, 1) == y))
+    return float(np.mean(correct(outputs, y)))
 
 
 def _fgsm(predict, x, y, eps: float) -> np.ndarray:
@@ -261,8 +257,12 @@ def _aggregation_curve(run, reg, predictor, rows, evaluation, eps, name, suffix,
         xscale="log",
     )
     run.log_artifact(png, "plots")
-    with atomic_open(run.path(f"aggregation{suffix}.json"), "w") as f:
-        json.dump({"r": sizes, "clean": clean, "robust": robust, "transfer": transfer}, f, indent=1)
+    write_json(
+        run.path(f"aggregation{suffix}.json"),
+        {"r": sizes, "clean": clean, "robust": robust, "transfer": transfer},
+        indent=1,
+        sort_keys=False,
+    )
     run.log_artifact(run.path(f"aggregation{suffix}.json"))
     best = int(np.argmax(np.minimum(clean, robust)))
     return {
@@ -306,8 +306,12 @@ def _gradient_shares(run, reg, predictor, evaluation, count: int, name: str, suf
     x_test, y_test = evaluation
     x, y = x_test[:64], y_test[:64]
     shares = feature_gradients.gradient_shares(predictor, reg, x, y, count).mean(0)  # (count + 1,)
-    with atomic_open(run.path(f"gradient_shares{suffix}.json"), "w") as f:
-        json.dump({"index": list(range(count)), "share": shares[:-1].tolist(), "rest": float(shares[-1])}, f, indent=1)
+    write_json(
+        run.path(f"gradient_shares{suffix}.json"),
+        {"index": list(range(count)), "share": shares[:-1].tolist(), "rest": float(shares[-1])},
+        indent=1,
+        sort_keys=False,
+    )
     run.log_artifact(run.path(f"gradient_shares{suffix}.json"))
     png = plots.curves_vs(
         run.path("plots", f"gradient_shares{suffix}.png"),

@@ -29,19 +29,17 @@ smooth blob, 0.05 for white noise: the disc's share of the frequency square; mea
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import tensorflow as tf
 
 from robust_keras.analysis import image_plots, plots
-from robust_keras.atomic_files import atomic_open
+from robust_keras.atomic_files import atomic_open, write_json
 from robust_keras.attacks.ntk import ClosedFormKernelPredictor, attack_predictor
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.models import build_model
 from robust_keras.ntk.closed_form import two_layer_relu_ntk_tf
-from robust_keras.ntk.regression import KernelRegression
+from robust_keras.ntk.regression import KernelRegression, correct
 from robust_keras.seeds import derive_seed
 from robust_keras.tracking.mirror import Run
 from robust_keras.training.full_batch import FullBatchGD
@@ -101,9 +99,8 @@ def run(config: Config, run: Run) -> dict:
                 flush=True,
             )
         child.finish()
-    with atomic_open(run.path("ntk_transfer.json"), "w") as f:
-        record = {"eta": eta, "eps": config.attack_eps, "outputs": k, "inputs": config.ntk_inputs, "history": history}
-        json.dump(record, f, indent=1)
+    record = {"eta": eta, "eps": config.attack_eps, "outputs": k, "inputs": config.ntk_inputs, "history": history}
+    write_json(run.path("ntk_transfer.json"), record, indent=1, sort_keys=False)
     run.log_artifact(run.path("ntk_transfer.json"))
     steps = [r["step"] for r in next(iter(history.values()))]
     accuracy = {}
@@ -200,11 +197,6 @@ def _loss_grad(predict, x, y):
     return logits, tape.gradient(loss, x)
 
 
-def _correct(outputs, y) -> np.ndarray:
-    outputs = np.asarray(outputs)
-    return outputs[:, 0] * y > 0 if outputs.shape[-1] == 1 else np.argmax(outputs, -1) == y
-
-
 def _evaluate(model, kernel: ClosedFormKernelPredictor, x_test, y_test, scale, config: Config):
     """(metrics, net loss gradient, NTK loss gradient); the gradients (N, H, W, C) as NumPy.
     ``scale`` (N,): what each input was divided by (its pixel l2 norm for unit-norm inputs, else 1)."""
@@ -214,7 +206,7 @@ def _evaluate(model, kernel: ClosedFormKernelPredictor, x_test, y_test, scale, c
     net = lambda z: model(z, training=False)  # noqa: E731
     logits, g_nn = _loss_grad(net, x, y)
     k_logits, g_ntk = _loss_grad(kernel, x, y)
-    acc = lambda z: float(np.mean(_correct(net(z), y_test)))  # noqa: E731
+    acc = lambda z: float(np.mean(correct(net(z), y_test)))  # noqa: E731
     objective = "binary" if scalar else config.ntk_attack
     attack = lambda predict: attack_predictor(  # noqa: E731
         # --attack_eps is in [0, 1] pixels: on an image divided by its norm s the same budget is eps / s,
@@ -231,8 +223,8 @@ def _evaluate(model, kernel: ClosedFormKernelPredictor, x_test, y_test, scale, c
     cos = tf.reduce_sum(flat_nn * flat_ntk, 1) / (tf.norm(flat_nn, axis=1) * tf.norm(flat_ntk, axis=1) + 1e-12)
     g_nn, g_ntk = g_nn.numpy(), g_ntk.numpy()
     metrics = {
-        "nn/clean_accuracy": float(np.mean(_correct(logits, y_test))),
-        "ntk/clean_accuracy": float(np.mean(_correct(k_logits, y_test))),
+        "nn/clean_accuracy": float(np.mean(correct(logits, y_test))),
+        "ntk/clean_accuracy": float(np.mean(correct(k_logits, y_test))),
         "nn/own_attack_accuracy": acc(attack(net)),
         "nn/ntk_attack_accuracy": acc(attack(kernel)),
         "grad_cosine": float(tf.reduce_mean(cos)),

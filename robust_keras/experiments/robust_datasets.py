@@ -25,13 +25,11 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from robust_keras import progress
 from robust_keras.analysis import image_plots, plots
-from robust_keras.atomic_files import atomic_open, write_json
+from robust_keras.atomic_files import write_json
 from robust_keras.attacks.inversion import relative_residual, start_indices
 from robust_keras.config import Config
 from robust_keras.data import transforms
@@ -68,8 +66,7 @@ def run(config: Config, run: Run) -> dict:
     if sweep:
         shown = {f"{role} model (source)": model for role, model in sources.values()}
         _l2_sweep(config, run, {**shown, **trained}, attacked, sweep)
-    with atomic_open(run.path("summary.json"), "w") as f:
-        json.dump(final, f, indent=2, sort_keys=True)
+    write_json(run.path("summary.json"), final)
     run.log_artifact(run.path("summary.json"))
     return final
 

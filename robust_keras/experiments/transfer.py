@@ -12,13 +12,12 @@ the matrix as ``transfer_matrix.json`` and heatmap PNGs.
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
 from robust_keras.analysis import plots
-from robust_keras.atomic_files import atomic_open
+from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.errors import ConfigError
@@ -113,8 +112,7 @@ def run(config: Config, run: Run) -> dict:
         "target_success": success.tolist() if targeted else None,
         "examples": int(len(y)),
     }
-    with atomic_open(run.path("transfer_matrix.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    write_json(run.path("transfer_matrix.json"), result, sort_keys=False)
     run.log_artifact(run.path("transfer_matrix.json"))
     meaning = {"error": "error (share misclassified)", "target_success": "target success (share sent to the target)"}
     for key, matrix in (("error", error), ("target_success", success if targeted else None)):

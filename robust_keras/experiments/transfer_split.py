@@ -14,14 +14,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
 from robust_keras import progress
 from robust_keras.analysis import paper_figures
-from robust_keras.atomic_files import atomic_open
+from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
 from robust_keras.data import adversarial
 from robust_keras.export import load_model, savedmodel_hash
@@ -74,8 +73,7 @@ def _split_and_train(config: Config, run: Run, train, test, data) -> dict:
     )
     run.log_artifact(png, "plots")
     final["split/transfer_rate"] = rate
-    with atomic_open(run.path("summary.json"), "w") as f:
-        json.dump(final, f, indent=2, sort_keys=True)
+    write_json(run.path("summary.json"), final)
     run.log_artifact(run.path("summary.json"))
     return final
 

@@ -51,3 +51,10 @@ class KernelRegression:
         return (np.asarray(theta_test_train, np.float64) @ self.eigenvectors[:, i])[:, None] * (
             factor * self.projections[i]
         )[None, :]
+
+
+def correct(outputs, y) -> np.ndarray:
+    """bool (N,): whether each prediction is right -- sign(f) against +-1 labels for one output
+    (N, 1), argmax against integer labels for K outputs (N, K); a score of exactly 0 is wrong."""
+    outputs = np.asarray(outputs)
+    return outputs[:, 0] * y > 0 if outputs.shape[-1] == 1 else np.argmax(outputs, -1) == y

@@ -115,3 +115,14 @@ def test_the_rule_catches_an_upward_and_a_sideways_import(tmp_path, monkeypatch)
     assert sum("sideways: experiments" in v for v in found) == 2
     assert any("workflows/recipes.py" in v for v in found) and not any("workflows/d_det.py" in v for v in found)
     assert any("workflows/grid.py" in v and "typed settings" in v for v in found)
+
+
+def test_only_the_entry_points_read_flags():
+    """absl's FLAGS is read by main, cli_flags and cli_tools only (docs/design.md); everything
+    below takes the Config or typed settings."""
+    readers = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if any(isinstance(n, ast.Name) and n.id == "FLAGS" for n in ast.walk(ast.parse(path.read_text())))
+    )
+    assert readers == ["cli_flags.py", "cli_tools.py", "main.py"], readers

@@ -142,3 +142,12 @@ def test_ranking_and_evaluation_splits_are_disjoint_and_a_too_small_split_is_ref
     assert _split(300, 0.0) == (slice(None), slice(None))
     with pytest.raises(ConfigError, match="ntk_rank_fraction"):
         _split(3, 0.5)
+
+
+def test_correct_reads_one_output_by_sign_and_several_by_argmax():
+    from robust_keras.ntk.regression import correct
+
+    one = np.array([[0.5], [-0.2], [0.0], [-1.0]])
+    np.testing.assert_array_equal(correct(one, np.array([1, 1, 1, -1])), [True, False, False, True])
+    several = np.array([[0.1, 0.9, 0.0], [2.0, 1.0, 0.0]])
+    np.testing.assert_array_equal(correct(several, np.array([1, 2])), [True, False])
