@@ -96,6 +96,30 @@ class StagePlan:
         return f"; {100 * done / (done + left):.0f}% of the work done, ETA of the rest ~{_duration(eta)}"
 
 
+class LoopMeter:
+    """Rate and ETA inside one long loop (shards written, batches attacked, radii swept), the line
+    every such loop prints: the rate counts only the units this attempt did itself (units kept from
+    an earlier attempt cost nothing), the ETA is what is left at that rate."""
+
+    def __init__(self, unit: str = "ex"):
+        self.unit = unit
+        self.units = 0.0
+        self.start = time.time()
+
+    def add(self, units: float) -> None:
+        """``units`` more done by this attempt."""
+        self.units += units
+
+    def outlook(self, left: float) -> str:
+        """``"12.5 ex/s, ETA 40s"`` (``"60.0 s/radius, ..."`` below one unit a second) for ``left``
+        units still to do; ``"kept from earlier attempts"`` while this attempt has done nothing."""
+        if self.units <= 0:
+            return "kept from earlier attempts"
+        rate = self.units / max(time.time() - self.start, 1e-9)
+        speed = f"{rate:.1f} {self.unit}/s" if rate >= 1 else f"{1 / rate:.1f} s/{self.unit}"
+        return f"{speed}, ETA {_duration(left / rate)}"
+
+
 def _duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f}s"

@@ -18,7 +18,6 @@ Two attacks per radius r:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -28,6 +27,7 @@ from robust_keras.attacks import APGD, PGD
 from robust_keras.attacks.ensemble import STANDARD_TWO_CLASS, Ensemble
 from robust_keras.errors import ConfigError
 from robust_keras.models.cluster_nets import margin_logits
+from robust_keras.progress import LoopMeter
 
 MarginFn = Callable[[tf.Tensor], tf.Tensor]
 MarginAttack = PGD | APGD | Ensemble
@@ -220,13 +220,13 @@ def robust_curve(
     radius with the elapsed time and an ETA for the rest (the ensemble takes minutes per radius at
     paper scale)."""
     attacker = margin_attack(margin_fn, attack, steps=steps, restarts=restarts, clip=clip)
-    start, curve = time.time(), []
+    meter, curve = LoopMeter("radius"), []
     for i, r in enumerate(radii):
         curve.append(attack_robust_accuracy(margin_fn, x, y, float(r), attack=attacker, **kwargs))
+        meter.add(1)
         if log:
-            elapsed = time.time() - start
             log(
                 f"{attack} r={float(r):.4g}: robust accuracy {curve[-1]:.3f} ({i + 1}/{len(radii)} radii, "
-                f"{elapsed:.1f}s, ETA {elapsed / (i + 1) * (len(radii) - i - 1):.0f}s)"
+                f"{meter.outlook(len(radii) - i - 1)})"
             )
     return curve

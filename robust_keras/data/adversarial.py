@@ -28,12 +28,12 @@ from __future__ import annotations
 import errno
 import json
 import os
-import time
 from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
+from robust_keras import progress
 from robust_keras.atomic_files import remove_stale_tmp, replaced_by, write_json
 from robust_keras.data.adversarial_reader import (
     FORMAT,
@@ -231,8 +231,7 @@ def _write(directory, image_shape, spec, seed, columns, produce, shard_size, bat
         log(f"[dataset] resuming: {len(done)}/{len(mine)} shards already written and verified")
     manifest = {**header, "complete": False, "shards": sorted(done.values(), key=lambda s: s["name"])}
     write_json(manifest_path, manifest)
-    start = time.time()
-    made = 0
+    meter = progress.LoopMeter()
     for i in mine:
         name = shard_name(i, num_shards)
         if name in done:
@@ -241,15 +240,11 @@ def _write(directory, image_shape, spec, seed, columns, produce, shard_size, bat
         manifest["shards"].append(_write_shard(directory, name, columns, lo, hi, produce, batch_size, i))
         manifest["shards"].sort(key=lambda s: s["name"])
         write_json(manifest_path, manifest)
-        made += hi - lo
-        rate = made / max(time.time() - start, 1e-9)
+        meter.add(hi - lo)
         remaining = sum(min(n, (j + 1) * shard_size) - j * shard_size for j in mine) - sum(
             s["num_records"] for s in manifest["shards"]
         )
-        log(
-            f"[dataset] shard {i + 1}/{num_shards} written ({hi - lo} examples, {rate:.1f} ex/s, "
-            f"ETA {remaining / rate:.0f}s)"
-        )
+        log(f"[dataset] shard {i + 1}/{num_shards} written ({hi - lo} examples, {meter.outlook(remaining)})")
     if workers > 1:  # this part is done; merge() writes manifest.json once every part is
         manifest["complete"] = True
         write_json(manifest_path, manifest)

@@ -9,12 +9,12 @@ says nothing about bandwidth, so a slow but working network still downloads.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import urllib.parse
 import urllib.request
 
 from robust_keras.errors import DataError
+from robust_keras.network import connect_failure
 
 PROBE_SECONDS = 8.0  # the whole probe, name resolution included
 
@@ -39,10 +39,9 @@ def unreachable(urls, seconds: float = PROBE_SECONDS) -> str | None:
 
     def probe():
         for host, port in endpoints:
-            try:
-                socket.create_connection((host, port), timeout=seconds).close()
-            except OSError as e:
-                found[0] = f"{host}:{port} ({e.strerror or type(e).__name__})"
+            failure = connect_failure(host, port, seconds)
+            if failure:
+                found[0] = f"{host}:{port} ({failure})"
                 return
         found[0] = None
 

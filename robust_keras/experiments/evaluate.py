@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import time
 
 import numpy as np
 
@@ -144,7 +143,7 @@ def _attack_all(config: Config, ensemble: Ensemble, test, directory: str, eps: f
     starts = range(0, len(test), batch)
     seed = derive_seed(config.seed, f"evaluate/eps={eps:g}")
     clean_correct, broken_by = [], []
-    attacked, robust_count, start_time = 0, 0, time.time()
+    robust_count, meter = 0, progress.LoopMeter()
     for i, lo in enumerate(starts):
         hi = min(lo + batch, len(test))
         path = os.path.join(directory, f"batch_{i:05d}.npz")
@@ -152,17 +151,15 @@ def _attack_all(config: Config, ensemble: Ensemble, test, directory: str, eps: f
             result = ensemble(transforms.to_float(test.images[lo:hi]), test.labels[lo:hi], (seed, i))
             with atomic_open(path, "wb") as f:
                 np.savez(f, clean_correct=result.clean_correct, broken_by=result.broken_by)
-            attacked += hi - lo
+            meter.add(hi - lo)
         with np.load(path) as part:
             clean_correct.append(part["clean_correct"])
             broken_by.append(part["broken_by"])
         robust_count += int(np.sum(clean_correct[-1] & (broken_by[-1] == NOT_BROKEN)))
         robust = robust_count / hi
-        rate = attacked / max(time.time() - start_time, 1e-9)
-        eta = f", ETA {(len(test) - hi) / rate:.0f}s" if attacked else " (from earlier attempts)"
         print(
             f"[evaluate] eps {eps:g}: batch {i + 1}/{len(starts)} done, {hi}/{len(test)} examples, "
-            f"robust so far {robust:.3f}" + (f", {rate:.1f} ex/s" if attacked else "") + eta,
+            f"robust so far {robust:.3f}, {meter.outlook(len(test) - hi)}",
             flush=True,
         )
     return np.concatenate(clean_correct), np.concatenate(broken_by)

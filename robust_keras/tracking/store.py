@@ -14,13 +14,13 @@ import contextlib
 import glob
 import logging
 import os
-import socket
 import sqlite3
 import time
 from urllib.parse import urlparse
 
 from robust_keras.atomic_files import pid_alive
 from robust_keras.errors import RobustKerasError
+from robust_keras.network import connect_failure
 
 SQLITE = "sqlite:///"
 # urllib3 prints a warning per retry of every call while a server is away (18 lines per outage
@@ -107,11 +107,7 @@ def server_reachable(tracking_uri: str, timeout: float = 1.0) -> bool:
         return True
     url = urlparse(tracking_uri)
     port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    return connect_failure(url.hostname, port, timeout) is None
 
 
 def run_exists(client, run_id: str) -> bool:

@@ -32,3 +32,16 @@ def test_stages_a_resumed_run_does_not_enter_cost_nothing(monkeypatch):
         pass
     assert plan.state["source"] == "skipped"
     assert lines[-1] == "[stage 2/3] generation finished in 5s; 50% of the work done, ETA of the rest ~5s"
+
+
+def test_loop_meter_rates_only_this_attempts_work(monkeypatch):
+    clock = iter([0.0, 4.0, 200.0])
+    monkeypatch.setattr(progress.time, "time", lambda: next(clock))
+    meter = progress.LoopMeter()  # starts at t = 0
+    assert meter.outlook(100) == "kept from earlier attempts"  # nothing done here yet: no rate to give
+    meter.add(50)
+    assert meter.outlook(100) == "12.5 ex/s, ETA 8s"  # 50 in 4 s
+    radii = progress.LoopMeter("radius")  # starts at t = 200
+    monkeypatch.setattr(progress.time, "time", lambda: 260.0)
+    radii.add(1)
+    assert radii.outlook(3) == "60.0 s/radius, ETA 3 min"
