@@ -23,9 +23,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from robust_keras.attacks import APGD, PGD
-from robust_keras.attacks.ensemble import STANDARD_TWO_CLASS, Ensemble
-from robust_keras.errors import ConfigError
+from robust_keras.attacks import APGD, PGD, factory
+from robust_keras.attacks.ensemble import Ensemble
 from robust_keras.models.cluster_nets import margin_logits
 from robust_keras.progress import LoopMeter
 
@@ -45,11 +44,7 @@ def _accuracy(margin_fn: MarginFn, x: np.ndarray, y: np.ndarray) -> float:
 
 def check_margin_attack(kind: str) -> None:
     """Refuses (before any training) an attack a binary margin cannot take: DLR-T needs 4 classes."""
-    if kind not in MARGIN_ATTACKS:
-        raise ConfigError(
-            f"--robust_eval={kind} needs at least 4 classes; a binary margin has 2",
-            "use --robust_eval=pgd, apgd_ce or autoattack (its two-class part)",
-        )
+    factory.check_classes(kind, 2)
 
 
 def margin_attack(
@@ -68,22 +63,12 @@ def margin_attack(
     see the module docstring -- or the two-class AutoAttack ensemble (its own 100 steps and 5,000
     queries). ``clip``: the input box, None for unbounded inputs."""
     check_margin_attack(kind)
-    logits = margin_logits(margin_fn)
-    if kind == "pgd":
-        return PGD(
-            logits,
-            norm=norm,
-            eps=eps,
-            step_size=2.5 * eps / steps,
-            steps=steps,
-            restarts=restarts,
-            random_start=True,
-            clip=clip,
-            loss="margin",
-        )
-    if kind == "apgd_ce":
-        return APGD(logits, norm=norm, eps=eps, steps=steps, restarts=restarts, loss="margin", clip=clip)
-    return Ensemble(logits, norm=norm, eps=eps, attacks=STANDARD_TWO_CLASS, clip=clip)
+    budget = {"norm": norm, "eps": eps, "steps": steps, "classes": 2, "clip": clip}
+    if kind == "autoattack":
+        return factory.evaluation_attack(kind, margin_logits(margin_fn), **budget)
+    return factory.evaluation_attack(
+        kind, margin_logits(margin_fn), **budget, restarts=restarts, margin_loss=True, random_start=kind == "pgd"
+    )
 
 
 def set_radius(attack: MarginAttack, radius: float, step_factor: float = 2.5) -> None:

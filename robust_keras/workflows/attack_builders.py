@@ -7,9 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from robust_keras.attacks import APGD, PGD, fgsm
-from robust_keras.attacks.ensemble import STANDARD, STANDARD_TWO_CLASS, Ensemble
-from robust_keras.errors import ConfigError
+from robust_keras.attacks import PGD, factory, fgsm
+from robust_keras.attacks.ensemble import Ensemble
 from robust_keras.settings import AttackSettings
 
 
@@ -75,26 +74,21 @@ def robust_eval(
     ``classes``: the model's; refused here, before any training, when the attack cannot take them
     (APGD-T and the standard version need 4; two classes get the standard version's two-class part,
     APGD-CE, FAB-T, Square)."""
-    if kind in ("apgd_t", "autoattack") and classes < 4 and not (kind == "autoattack" and classes == 2):
-        raise ConfigError(
-            f"--robust_eval={kind} needs at least 4 classes (APGD-T's targeted DLR loss); the task has {classes}",
-            "use --robust_eval=apgd_ce or pgd" + (" (or autoattack on two classes)" if classes == 3 else ""),
-        )
+    factory.check_classes(kind, classes)
     overridden = norm is not None
     norm, eps = norm or attack.norm, attack.eps if eps is None else eps
     steps = steps or attack.steps
     name = f"{robust_prefix(kind)}{norm + '_' if overridden else ''}robust_accuracy"
-    if kind == "pgd":
-        if not overridden:
-            return name, lambda logits_fn: make_attack(attack, logits_fn, targeted=False)
-        return name, lambda logits_fn: PGD(
-            logits_fn, norm=norm, eps=eps, step_size=2.5 * eps / steps, steps=steps, jit_compile=attack.jit_compile
+    if kind == "pgd" and not overridden:
+        return name, lambda logits_fn: make_attack(attack, logits_fn, targeted=False)
+    budget = {"norm": norm, "eps": eps, "steps": steps, "classes": classes}
+    if kind == "pgd":  # from x, one run: the override's Madry et al. PGD
+        return name, lambda logits_fn: factory.evaluation_attack(
+            kind, logits_fn, **budget, jit_compile=attack.jit_compile
         )
     if kind == "autoattack":
-        attacks = STANDARD_TWO_CLASS if classes == 2 else STANDARD
-        return name, lambda logits_fn: as_attack(Ensemble(logits_fn, norm=norm, eps=eps, attacks=attacks))
-    loss = "ce" if kind == "apgd_ce" else "dlr_targeted"
-    return name, lambda logits_fn: APGD(logits_fn, norm=norm, eps=eps, steps=steps, restarts=attack.restarts, loss=loss)
+        return name, lambda logits_fn: as_attack(factory.evaluation_attack(kind, logits_fn, **budget))
+    return name, lambda logits_fn: factory.evaluation_attack(kind, logits_fn, **budget, restarts=attack.restarts)
 
 
 def as_attack(ensemble: Ensemble) -> Callable:
