@@ -43,7 +43,7 @@ from robust_keras.data import transforms
 from robust_keras.errors import ConfigError
 from robust_keras.ntk import analytic, empirical_ntk, feature_gradients
 from robust_keras.ntk.closed_form import two_layer_relu_ntk_tf
-from robust_keras.ntk.regression import KernelRegression, correct
+from robust_keras.ntk.regression import KernelRegression, correct, eigenspace_overlap
 from robust_keras.seeds import derive_seed
 from robust_keras.tracking.mirror import Run
 from robust_keras.workflows import clean_data, recipes
@@ -115,7 +115,7 @@ def _study(config, run, name: str, reg: KernelRegression, predictor, ranking, ev
     started = time.time()
     print(f"[ntk_features] {name}: scoring {count} eigen-features (clean and FGSM accuracy of each) ...", flush=True)
     for i in range(count):
-        clean, robust = _feature_accuracy(predictor(_direction(reg, [i])), *ranking, eps)
+        clean, robust = _feature_accuracy(predictor(reg.feature_direction([i])), *ranking, eps)
         rows.append({"index": i, "eigenvalue": float(reg.eigenvalues[i]), "usefulness": clean, "robustness": robust})
     print(f"[ntk_features] {name}: features scored in {time.time() - started:.0f} s", flush=True)
     write_json(run.path(f"features{suffix}.json"), rows, indent=1, sort_keys=False)
@@ -153,9 +153,7 @@ def _consistency(run, studies: dict) -> dict:
     for (a, (reg_a, rows_a)), (b, (reg_b, rows_b)) in itertools.combinations(studies.items(), 2):
         n = min(len(rows_a), len(rows_b))
         rho = float(stats.spearmanr([r["robustness"] for r in rows_a[:n]], [r["robustness"] for r in rows_b[:n]])[0])
-        k = min(TOP_EIGENSPACE, n)
-        cross = reg_a.eigenvectors[:, :k].T @ reg_b.eigenvectors[:, :k]
-        overlap = float(np.sum(cross**2) / k)
+        overlap = eigenspace_overlap(reg_a, reg_b, min(TOP_EIGENSPACE, n))
         rhos.append(0.0 if np.isnan(rho) else rho)
         overlaps.append(overlap)
         lines.append(f"| {a} vs {b} | {rho:.3f} | {overlap:.3f} |")
@@ -198,12 +196,6 @@ def _kernels(config: Config, train, x_train: np.ndarray):
     return [(config.model, theta[:, :, 0, 0], lambda d: EmpiricalKernelPredictor(model, x_train, d))]
 
 
-def _direction(reg: KernelRegression, indices) -> np.ndarray:
-    """d (N, O) with sum_{i in indices} f^(i)(x) = Theta(x, X) d, i.e. d = sum_i v_i v_i^T Y / lambda_i."""
-    weights = reg.spectral_factors()[indices, None] * reg.projections[indices]  # (r, O)
-    return (reg.eigenvectors[:, indices] @ weights).astype(np.float32)
-
-
 def _accuracy(outputs, y) -> float:
     return float(np.mean(correct(outputs, y)))
 
@@ -237,7 +229,7 @@ def _aggregation_curve(run, reg, predictor, rows, evaluation, eps, name, suffix,
     sizes = sorted({1, 2, 5, 10, 20, 50, len(order)} & set(range(1, len(order) + 1)))
     clean, robust, transfer = [], [], []
     for r in sizes:
-        predict = predictor(_direction(reg, order[:r]))
+        predict = predictor(reg.feature_direction(order[:r]))
         c, a = _feature_accuracy(predict, x_test, y_test, eps)
         clean.append(c)
         robust.append(a)
@@ -284,7 +276,7 @@ def _gradient_images(run, reg, predictor, evaluation, stem: str, rows: list[dict
     for row in rows:
         with tf.GradientTape() as tape:
             tape.watch(x)
-            out = predictor(_direction(reg, [row["index"]]))(x)  # (shown, O)
+            out = predictor(reg.feature_direction([row["index"]]))(x)  # (shown, O)
             f = out[:, 0] if out.shape[1] == 1 else tf.gather(out, np.asarray(y_test[:shown], np.int64), batch_dims=1)
             total = tf.reduce_sum(f)  # the images do not interact: its gradient is each image's own
         g = tape.gradient(total, x).numpy()  # (shown, H, W, C)

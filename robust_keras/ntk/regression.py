@@ -52,6 +52,19 @@ class KernelRegression:
             factor * self.projections[i]
         )[None, :]
 
+    def feature_direction(self, indices) -> np.ndarray:
+        """d (N, O) float32 with sum_{i in indices} f^(i)(x) = Theta(x, X) d (Eq. 9 at t = inf):
+        d = sum_i v_i v_i^T Y / lambda_i, what a kernel predictor of those features is bound to."""
+        weights = self.spectral_factors()[indices, None] * self.projections[indices]  # (r, O)
+        return (self.eigenvectors[:, indices] @ weights).astype(np.float32)
+
+
+def eigenspace_overlap(a: KernelRegression, b: KernelRegression, k: int) -> float:
+    """||V_a^T V_b||_F^2 / k of the top-k eigenvectors of two training kernels on the same inputs:
+    1 when they span the same k-space, about k / N for unrelated ones (NTK App. D.2)."""
+    cross = a.eigenvectors[:, :k].T @ b.eigenvectors[:, :k]
+    return float(np.sum(cross**2) / k)
+
 
 def correct(outputs, y) -> np.ndarray:
     """bool (N,): whether each prediction is right -- sign(f) against +-1 labels for one output

@@ -151,3 +151,20 @@ def test_correct_reads_one_output_by_sign_and_several_by_argmax():
     np.testing.assert_array_equal(correct(one, np.array([1, 1, 1, -1])), [True, False, False, True])
     several = np.array([[0.1, 0.9, 0.0], [2.0, 1.0, 0.0]])
     np.testing.assert_array_equal(correct(several, np.array([1, 2])), [True, False])
+
+
+def test_feature_direction_predicts_the_sum_of_its_features_and_overlap_is_one_for_one_space():
+    from robust_keras.ntk.regression import eigenspace_overlap
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(12, 30))
+    theta, theta_test = a @ a.T, rng.normal(size=(5, 30)) @ a.T
+    reg = KernelRegression(theta, np.sign(rng.normal(size=12)))
+    direction = reg.feature_direction([0, 2, 5])
+    summed = sum(reg.feature(theta_test, i) for i in (0, 2, 5))
+    np.testing.assert_allclose(theta_test @ direction, summed, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(theta_test @ reg.feature_direction(list(range(12))), reg.predict(theta_test), rtol=1e-3)
+    assert eigenspace_overlap(reg, reg, 4) == pytest.approx(1.0)
+    other = KernelRegression(np.diag(np.arange(12.0, 0.0, -1.0)), np.ones(12))  # eigenvectors: the unit axes
+    assert eigenspace_overlap(reg, other, 12) == pytest.approx(1.0)  # the whole space
+    assert 0.0 < eigenspace_overlap(reg, other, 3) < 1.0
