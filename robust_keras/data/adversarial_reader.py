@@ -26,7 +26,11 @@ REGENERATE = "delete {} and re-run the command that generated the dataset: it re
 
 @dataclasses.dataclass(frozen=True)
 class AdversarialData:
-    """A verified adversarial dataset in memory: images float32 (N, H, W, C) in [0, 1]."""
+    """A verified adversarial dataset in memory: images float32 (N, H, W, C) in [0, 1].
+
+    Its interface, shared with the streamed :class:`~robust_keras.data.shard_stream.ShardStream`:
+    ``manifest``, the columns ``labels`` / ``orig_labels`` / ``indices`` / ``target_hit`` (N,),
+    ``len()``, ``read_images(rows)`` and ``streamed`` (False here: ``images`` holds every image)."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -34,6 +38,14 @@ class AdversarialData:
     indices: np.ndarray
     target_hit: np.ndarray
     manifest: dict
+    streamed = False  # a class attribute, not a field
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def read_images(self, rows: np.ndarray) -> np.ndarray:
+        """float32 (len(rows), H, W, C): the images of ``rows`` (sorted positions)."""
+        return self.images[rows]
 
 
 def sha256_file(path: str) -> str:

@@ -57,6 +57,8 @@ class ShardStream:
         self.labels, self.orig_labels, self.indices = cat("label"), cat("orig_label"), cat("index")
         self.target_hit = cat("target_hit").astype(bool)
 
+    streamed = True  # images are read from the shards (``read_images``), never held
+
     def __len__(self) -> int:
         return len(self.labels)
 
@@ -143,7 +145,7 @@ class ShardStream:
         ds = self._examples(rows, self.files).map(lambda x, y, i: (x, y))
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-    def images(self, rows: np.ndarray) -> np.ndarray:
+    def read_images(self, rows: np.ndarray) -> np.ndarray:
         """float32 (len(rows), H, W, C): the images of ``rows`` (a small subset), in dataset order."""
         rows = np.sort(np.asarray(rows))
         batches = [x.numpy() for x, _ in self.eval_dataset(rows, 1024)]

@@ -26,7 +26,6 @@ from robust_keras.analysis.pathways import PathwayRule
 from robust_keras.atomic_files import atomic_open
 from robust_keras.config import Config
 from robust_keras.data import adversarial
-from robust_keras.data.shard_stream import ShardStream
 from robust_keras.errors import ConfigError, DataError
 from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import PerformanceCorrelationEvaluator
@@ -80,7 +79,7 @@ def _prepare_and_train(config: Config, run: Run, todo: list[grid.Cell], rule: Pa
     tr, va = d_det_training.split_indices(config.common_settings, len(data.labels))
     simple = None  # (validation images, the simple classifier's predictions on them)
     if config.performance_correlation:
-        val_images = workflow.images_of(data, va)  # read once (from the shards if streamed) for every cell
+        val_images = data.read_images(va)  # read once (from the shards if streamed) for every cell
         simple = (val_images, _simple_predictions(config, run, data, tr, va, val_images))
     with plan.stage(cells):
         for cell in todo:
@@ -97,10 +96,10 @@ def _simple_predictions(config: Config, run: Run, data, tr, va, val_images: np.n
     if os.path.exists(path):
         return np.load(path)
     print(f"[simple] multinomial logistic regression on {len(tr)} D_det training images")
-    if isinstance(data, ShardStream):  # L-BFGS needs the training images at once: read for the fit, then dropped
+    if data.streamed:  # L-BFGS needs the training images at once: read for the fit, then dropped
         print("[simple] reading the streamed D_det's training images into memory for this fit")
     pred = simple_classifier.fit_predict(
-        workflow.images_of(data, tr),
+        data.read_images(tr),
         data.labels[tr],
         val_images,
         max_iter=config.simple_classifier_iters,

@@ -33,7 +33,6 @@ from robust_keras.atomic_files import write_json
 from robust_keras.attacks.inversion import relative_residual, start_indices
 from robust_keras.config import Config
 from robust_keras.data import transforms
-from robust_keras.data.shard_stream import ShardStream
 from robust_keras.errors import ConfigError
 from robust_keras.export import load_model
 from robust_keras.seeds import derive_seed
@@ -41,7 +40,6 @@ from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import ClassificationEvaluator, RobustEvaluator
 from robust_keras.workflows import attack_builders, clean_data, exports, recipes
 from robust_keras.workflows import robust_datasets as workflow
-from robust_keras.workflows.d_det import images_of
 
 TITLES = {"d_r": "trained on D_R", "d_nr": "trained on D_NR"}
 
@@ -140,10 +138,7 @@ def _train_on(config: Config, run: Run, data, name: str, evaluators, metrics) ->
     child = run.child(child_name)
     recipe = config.recipe
     child.log_params({"model": config.model, "dataset": name, "examples": len(data.labels), **recipe.__dict__})
-    if isinstance(data, ShardStream):
-        examples = {"images": None, "labels": None, "streamed": recipes.Streamed.of_shards(data, np.arange(len(data)))}
-    else:
-        examples = {"images": data.images, "labels": data.labels}
+    examples = recipes.training_examples(data)
     trainer = recipes.train_model(
         config.training_settings,
         child,
@@ -185,7 +180,7 @@ def _inversion_residuals(config: Config, run: Run, train, data: dict, sources: d
         model = sources[name][1]
         seed = dataset.manifest["spec"]["attack"]["start_seed"]
         starts = transforms.to_float(train.images[start_indices(len(train), seed)[idx]])
-        residual = relative_residual(model.representation, targets, starts, images_of(dataset, idx))
+        residual = relative_residual(model.representation, targets, starts, dataset.read_images(idx))
         out[f"{name}/inversion_residual_median"] = float(np.median(residual))
         out[f"{name}/inversion_residual_mean"] = float(np.mean(residual))
     run.log_metrics(out)
@@ -222,7 +217,7 @@ def _l2_sweep(config: Config, run: Run, models: dict, attacked, radii: list[floa
 
 def _plot_examples(config: Config, run: Run, train, data: dict, n: int = 8) -> None:
     idx = np.arange(min(n, len(train)))
-    rows = [transforms.to_float(train.images[idx]), *(images_of(data[name], idx) for name in ("d_r", "d_nr"))]
+    rows = [transforms.to_float(train.images[idx]), *(data[name].read_images(idx) for name in ("d_r", "d_nr"))]
     names = train.class_names
     titles = [f"y={names[y] if names else y}" for y in train.labels[idx]]
     png = image_plots.image_grid(

@@ -29,6 +29,7 @@ ORDER = (
     "rb_clean_pathways",
     "rb_performance_correlation",
     "rb_cross_dataset",
+    "rb_cross_dataset_reverse",
     "fa_real_finer_labels",
 )
 BY_NAME: dict[str, Claim] = {

@@ -259,15 +259,9 @@ def open_dataset(generation: GenerationSettings, directory: str) -> adversarial.
     return adversarial.load(directory)
 
 
-def images_of(data, rows: np.ndarray) -> np.ndarray:
-    """float32 (len(rows), H, W, C): the images of ``rows`` of an AdversarialData (in memory) or a
-    ShardStream (read from the shards into memory: for small subsets, or a one-off fit)."""
-    return data.images(rows) if isinstance(data, ShardStream) else data.images[rows]
-
-
 def _mean_l2(data, train) -> float:
     """Mean ||x_adv - x||_2 over the dataset (streamed batch by batch from a ShardStream)."""
-    if not isinstance(data, ShardStream):
+    if not data.streamed:
         clean = transforms.to_float(train.images[data.indices])
         return float(np.sqrt(((data.images - clean) ** 2).reshape(len(clean), -1).sum(1)).mean())
     total, start = 0.0, 0
@@ -280,7 +274,7 @@ def _mean_l2(data, train) -> float:
 
 def _plot_examples(run: Run, data, train, n: int = 8) -> None:
     idx = np.arange(min(n, len(data.labels)))
-    shown = images_of(data, idx)
+    shown = data.read_images(idx)
     titles = [f"y={data.orig_labels[i]} t={data.labels[i]}{' hit' if data.target_hit[i] else ''}" for i in idx]
     attack = data.manifest["spec"].get("attack", {})
     png = image_plots.image_grid(

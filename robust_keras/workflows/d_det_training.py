@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from robust_keras.data import transforms
-from robust_keras.data.shard_stream import ShardStream
 from robust_keras.seeds import derive_seed
 from robust_keras.settings import CommonSettings, Recipe, TrainingSettings
 from robust_keras.tracking.mirror import Run
@@ -52,17 +51,16 @@ def train_on_d_det(
     evaluators=(),
     seed_purpose: str | None = None,
 ):
-    """Trains ``--model`` with ``recipe`` on the fixed train split of ``data`` (an AdversarialData,
-    or a ShardStream: then streamed) with the four curves (plus ``evaluators``) logged to ``run``
+    """Trains ``--model`` with ``recipe`` on the fixed train split of ``data`` (in memory, or
+    streamed from its shards) with the four curves (plus ``evaluators``) logged to ``run``
     each epoch; checkpoints under ``name``. Returns the trainer."""
     tr, va = split_indices(common, len(data.labels))
     num_classes, batch = data.manifest["spec"]["num_classes"], common.eval_batch_size
-    if isinstance(data, ShardStream):
-        examples = {"images": None, "labels": None, "streamed": recipes.Streamed.of_shards(data, tr)}
+    examples = recipes.training_examples(data, tr)
+    if data.streamed:
         val = ClassificationEvaluator.of_dataset("val", data.eval_dataset(va, batch))
         curves = [val, *test_curve_evaluators(batch, test, num_classes)]
     else:
-        examples = {"images": data.images[tr], "labels": data.labels[tr]}
         curves = four_curve_evaluators(batch, data.images[va], data.labels[va], test, num_classes)
     return recipes.train_model(
         training,

@@ -54,6 +54,18 @@ class Streamed:
         )
 
 
+def training_examples(data, rows: np.ndarray | None = None) -> dict:
+    """The ``images`` / ``labels`` / ``streamed`` arguments of :func:`train_model` for ``rows``
+    (sorted positions; None: all) of an adversarial dataset: its arrays when it is in memory, its
+    shards when it is streamed (``data.streamed``)."""
+    if data.streamed:
+        rows = np.arange(len(data)) if rows is None else rows
+        return {"images": None, "labels": None, "streamed": Streamed.of_shards(data, rows)}
+    if rows is None:
+        return {"images": data.images, "labels": data.labels}
+    return {"images": data.images[rows], "labels": data.labels[rows]}
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSwitch:
     """An experiment's hook into :func:`train_model`: after ``epoch`` epochs (0 <= epoch < the

@@ -36,7 +36,7 @@ def test_columns_rows_and_statistics_match_the_in_memory_reader(written):
     for column in ("labels", "orig_labels", "indices", "target_hit"):
         np.testing.assert_array_equal(getattr(stream, column), getattr(data, column))
     rows = np.sort(np.random.default_rng(1).choice(N, 70, replace=False))
-    np.testing.assert_array_equal(stream.images(rows), data.images[rows])
+    np.testing.assert_array_equal(stream.read_images(rows), data.images[rows])
     batches = list(stream.eval_dataset(rows, 32))
     np.testing.assert_array_equal(np.concatenate([y.numpy() for _, y in batches]), data.labels[rows])
     mean, std = stream.channel_stats(rows)
