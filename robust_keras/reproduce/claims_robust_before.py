@@ -234,7 +234,7 @@ CLAIMS = (
         ),
         flagfile="rb_cross_dataset_reverse.flags",
         seeds=(0, 1, 2),
-        minutes=5.0,
+        minutes=2.1,
         quick=False,
         check=robust_before.cross_dataset,
         figure="plots/table2.png",
