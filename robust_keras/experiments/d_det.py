@@ -19,11 +19,10 @@ import json
 import os
 
 from robust_keras import progress
-from robust_keras.analysis import paper_figures
 from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
 from robust_keras.tracking.mirror import Run
-from robust_keras.workflows import clean_data, d_det_training, exports, pathway_labels
+from robust_keras.workflows import clean_data, d_det_training, exports
 from robust_keras.workflows import d_det as workflow
 
 
@@ -42,26 +41,27 @@ def run(config: Config, run: Run) -> dict:
     data = workflow.ensure_dataset(stage, run, train, test, config.dataset_dir or run.path("d_det"), plan, stream=True)
     num_classes = data.manifest["spec"]["num_classes"]
     recipe = config.recipe
-    with plan.stage("N2 training"):
-        trainer = d_det_training.train_on_d_det(
-            config.training_settings, config.common_settings, run, data, test, name=name, recipe=recipe
-        )
-    curves = d_det_training.curves(run)
-    verdict = pathway_labels.pathway_of(curves, num_classes, rule)
-    run.set_tags({"pathway": verdict.label})
-    run.log_metrics({"pathway/score": verdict.score}, step=recipe.epochs)
-    png = paper_figures.curves_with_correlation(
-        run.path("plots", "d_det_curves.png"),
-        curves,
-        chance=1.0 / num_classes,
-        title=f"{config.model} trained on D_det of {config.dataset} "
+    heading = (
+        f"{config.model} trained on D_det of {config.dataset} "
         f"({config.attack_norm} PGD, eps {config.attack_eps:g}, t = (y+1) mod {num_classes})\n"
-        f"pathway {verdict.label} (non-robust share {verdict.score:.2f})",
     )
-    run.log_artifact(png, "plots")
+    with plan.stage("N2 training"):
+        n2 = d_det_training.train_and_label(
+            config.training_settings,
+            config.common_settings,
+            run,
+            data,
+            test,
+            name=name,
+            recipe=recipe,
+            rule=rule,
+            figure="plots/d_det_curves.png",
+            title=lambda v: f"{heading}pathway {v.label} (non-robust share {v.score:.2f})",
+        )
+    curves, verdict = n2.curves, n2.verdict
     exports.export(
         run,
-        trainer,
+        n2.trainer,
         name,
         config.provenance,
         role="model trained on D_det",

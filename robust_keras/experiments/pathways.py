@@ -126,7 +126,7 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
         evaluators.append(
             PerformanceCorrelationEvaluator("val", val_images, data.labels[va], predictions, config.eval_batch_size)
         )
-    trainer = d_det_training.train_on_d_det(
+    n2 = d_det_training.train_and_label(
         config.training_settings,
         config.common_settings,
         child,
@@ -134,24 +134,17 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
         test,
         name="n2",
         recipe=recipe,
+        rule=rule,
+        figure="plots/curves.png",
+        title=lambda v: f"{cell.describe()}: pathway {v.label} (score {v.score:.2f})",
+        correlation=CORRELATION,
         evaluators=evaluators,
         seed_purpose=f"n2-seed{cell.replicate}",  # replicate r's purpose string, unchanged since it was "seed r"
     )
-    curves = d_det_training.curves(child, (*d_det_training.FOUR_CURVES, CORRELATION))
-    verdict = pathway_labels.pathway_of(curves, num_classes, rule)
-    child.set_tags({"pathway": verdict.label})
-    child.log_metrics({"pathway/score": verdict.score}, step=recipe.epochs)
-    png = paper_figures.curves_with_correlation(
-        child.path("plots", "curves.png"),
-        {k: v for k, v in curves.items() if k != CORRELATION},
-        curves[CORRELATION],
-        chance=1.0 / num_classes,
-        title=f"{cell.describe()}: pathway {verdict.label} (score {verdict.score:.2f})",
-    )
-    child.log_artifact(png, "plots")
+    curves, verdict = n2.curves, n2.verdict
     if not exports.exported(child, "n2"):
         exports.export(
-            child, trainer, "n2", config.provenance, role="N2 of a pathway-grid cell", recipe=recipe.__dict__
+            child, n2.trainer, "n2", config.provenance, role="N2 of a pathway-grid cell", recipe=recipe.__dict__
         )
     result = {"cell": cell.params(), "name": cell.name, "num_classes": num_classes, "curves": curves}
     result["verdict"] = {"label": verdict.label, "score": verdict.score}

@@ -6,14 +6,19 @@ accuracy on D_det, ``clean`` (D_test with true labels: non-robust features) and 
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
 import numpy as np
 
+from robust_keras.analysis import paper_figures
+from robust_keras.analysis.pathways import PathwayRule, PathwayVerdict
 from robust_keras.data import transforms
 from robust_keras.seeds import derive_seed
 from robust_keras.settings import CommonSettings, Recipe, TrainingSettings
 from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import ClassificationEvaluator
-from robust_keras.workflows import recipes
+from robust_keras.workflows import pathway_labels, recipes
 
 FOUR_CURVES = ("train/accuracy", "val/accuracy", "clean/accuracy", "shift/accuracy")
 
@@ -78,3 +83,49 @@ def curves(run: Run, names=FOUR_CURVES) -> dict[str, list[float]]:
     """Per-epoch values of ``names`` logged by ``run`` (read back from metrics.jsonl, so epochs
     logged before a resume are included)."""
     return {name: list(run.metric_history(name).values()) for name in names}
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelledN2:
+    """A model trained on D_det, its per-epoch curves and the pathway it followed."""
+
+    trainer: object  # training.loop.Trainer
+    curves: dict[str, list[float]]
+    verdict: PathwayVerdict
+
+
+def train_and_label(
+    training: TrainingSettings,
+    common: CommonSettings,
+    run: Run,
+    data,
+    test,
+    *,
+    name: str,
+    recipe: Recipe,
+    rule: PathwayRule,
+    figure: str,
+    title: Callable[[PathwayVerdict], str],
+    correlation: str | None = None,
+    evaluators=(),
+    seed_purpose: str | None = None,
+) -> LabelledN2:
+    """N2 from start to pathway (RB Sec. 4): :func:`train_on_d_det`, its four curves (and the
+    ``correlation`` metric's, if given) read back, the pathway label as the run's tag and its
+    score as ``pathway/score`` at the last epoch, and the paper's Fig. 1 panel at ``figure``
+    (under the run directory) titled ``title(verdict)``."""
+    trainer = train_on_d_det(
+        training, common, run, data, test, name=name, recipe=recipe, evaluators=evaluators, seed_purpose=seed_purpose
+    )
+    curves_read = curves(run, (*FOUR_CURVES, correlation) if correlation else FOUR_CURVES)
+    num_classes = data.manifest["spec"]["num_classes"]
+    verdict = pathway_labels.pathway_of(curves_read, num_classes, rule)
+    run.set_tags({"pathway": verdict.label})
+    run.log_metrics({"pathway/score": verdict.score}, step=recipe.epochs)
+    four = {k: v for k, v in curves_read.items() if k != correlation}
+    extra = (curves_read[correlation],) if correlation else ()
+    png = paper_figures.curves_with_correlation(
+        run.path(*figure.split("/")), four, *extra, chance=1.0 / num_classes, title=title(verdict)
+    )
+    run.log_artifact(png, "plots")
+    return LabelledN2(trainer, curves_read, verdict)
