@@ -46,22 +46,20 @@ def run(config: Config, run: Run) -> dict:
         f"({config.attack_norm} PGD, eps {config.attack_eps:g}, t = (y+1) mod {num_classes})\n"
     )
     with plan.stage("N2 training"):
-        n2 = d_det_training.train_and_label(
-            config.training_settings,
-            config.common_settings,
-            run,
-            data,
-            test,
-            name=name,
-            recipe=recipe,
-            rule=rule,
-            figure="plots/d_det_curves.png",
-            title=lambda v: f"{heading}pathway {v.label} (non-robust share {v.score:.2f})",
+        trainer = d_det_training.train_on_d_det(
+            config.training_settings, config.common_settings, run, data, test, name=name, recipe=recipe
         )
-    curves, verdict = n2.curves, n2.verdict
+    curves, verdict = d_det_training.label_pathway(
+        run,
+        data,
+        recipe,
+        rule,
+        figure="plots/d_det_curves.png",
+        title=lambda v: f"{heading}pathway {v.label} (non-robust share {v.score:.2f})",
+    )
     exports.export(
         run,
-        n2.trainer,
+        trainer,
         name,
         config.provenance,
         role="model trained on D_det",

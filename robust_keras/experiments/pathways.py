@@ -126,7 +126,7 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
         evaluators.append(
             PerformanceCorrelationEvaluator("val", val_images, data.labels[va], predictions, config.eval_batch_size)
         )
-    n2 = d_det_training.train_and_label(
+    trainer = d_det_training.train_on_d_det(
         config.training_settings,
         config.common_settings,
         child,
@@ -134,17 +134,21 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
         test,
         name="n2",
         recipe=recipe,
-        rule=rule,
-        figure="plots/curves.png",
-        title=lambda v: f"{cell.describe()}: pathway {v.label} (score {v.score:.2f})",
-        correlation=CORRELATION,
         evaluators=evaluators,
         seed_purpose=f"n2-seed{cell.replicate}",  # replicate r's purpose string, unchanged since it was "seed r"
     )
-    curves, verdict = n2.curves, n2.verdict
+    curves, verdict = d_det_training.label_pathway(
+        child,
+        data,
+        recipe,
+        rule,
+        figure="plots/curves.png",
+        title=lambda v: f"{cell.describe()}: pathway {v.label} (score {v.score:.2f})",
+        correlation=CORRELATION,
+    )
     if not exports.exported(child, "n2"):
         exports.export(
-            child, n2.trainer, "n2", config.provenance, role="N2 of a pathway-grid cell", recipe=recipe.__dict__
+            child, trainer, "n2", config.provenance, role="N2 of a pathway-grid cell", recipe=recipe.__dict__
         )
     result = {"cell": cell.params(), "name": cell.name, "num_classes": num_classes, "curves": curves}
     result["verdict"] = {"label": verdict.label, "score": verdict.score}

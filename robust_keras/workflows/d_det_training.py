@@ -6,7 +6,6 @@ accuracy on D_det, ``clean`` (D_test with true labels: non-robust features) and 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -85,38 +84,21 @@ def curves(run: Run, names=FOUR_CURVES) -> dict[str, list[float]]:
     return {name: list(run.metric_history(name).values()) for name in names}
 
 
-@dataclasses.dataclass(frozen=True)
-class LabelledN2:
-    """A model trained on D_det, its per-epoch curves and the pathway it followed."""
-
-    trainer: object  # training.loop.Trainer
-    curves: dict[str, list[float]]
-    verdict: PathwayVerdict
-
-
-def train_and_label(
-    training: TrainingSettings,
-    common: CommonSettings,
+def label_pathway(
     run: Run,
     data,
-    test,
-    *,
-    name: str,
     recipe: Recipe,
     rule: PathwayRule,
+    *,
     figure: str,
     title: Callable[[PathwayVerdict], str],
     correlation: str | None = None,
-    evaluators=(),
-    seed_purpose: str | None = None,
-) -> LabelledN2:
-    """N2 from start to pathway (RB Sec. 4): :func:`train_on_d_det`, its four curves (and the
-    ``correlation`` metric's, if given) read back, the pathway label as the run's tag and its
-    score as ``pathway/score`` at the last epoch, and the paper's Fig. 1 panel at ``figure``
-    (under the run directory) titled ``title(verdict)``."""
-    trainer = train_on_d_det(
-        training, common, run, data, test, name=name, recipe=recipe, evaluators=evaluators, seed_purpose=seed_purpose
-    )
+) -> tuple[dict[str, list[float]], PathwayVerdict]:
+    """The pathway a model trained on D_det (by :func:`train_on_d_det`, logging to ``run``)
+    followed (RB Sec. 4): its four curves (and the ``correlation`` metric's, if given) read back,
+    the label as the run's ``pathway`` tag and its score as ``pathway/score`` at the last epoch,
+    and the paper's Fig. 1 panel at ``figure`` (under the run directory) titled
+    ``title(verdict)``. Returns (curves, verdict)."""
     curves_read = curves(run, (*FOUR_CURVES, correlation) if correlation else FOUR_CURVES)
     num_classes = data.manifest["spec"]["num_classes"]
     verdict = pathway_labels.pathway_of(curves_read, num_classes, rule)
@@ -128,4 +110,4 @@ def train_and_label(
         run.path(*figure.split("/")), four, *extra, chance=1.0 / num_classes, title=title(verdict)
     )
     run.log_artifact(png, "plots")
-    return LabelledN2(trainer, curves_read, verdict)
+    return curves_read, verdict
