@@ -13,6 +13,7 @@ Outputs: one child run per k (params ``k``; metrics ``population_accuracy``...),
 from __future__ import annotations
 
 import csv
+import dataclasses
 
 import numpy as np
 
@@ -29,6 +30,37 @@ from robust_keras.training.toy_linear_gd import gradient_descent, min_norm_inter
 _CLOSED_FORM_MAX_N = 4000  # dense lstsq of (n, n + 2): fine up to a few thousand points
 
 
+@dataclasses.dataclass(frozen=True)
+class ToyLinearSettings:
+    """The ``--toy_*`` flags (flags/toy_linear.py) and the run's seed, read once."""
+
+    n: int  # training points
+    d: int  # input dimension
+    p: float  # the robust coordinate is wrong with probability p
+    ks: tuple[float, ...]  # the sweep of k, sorted: the non-robust coordinate is wrong with probability p/k
+    eps: float  # size of the non-robust coordinate
+    lr: float  # GD step eta
+    steps: int  # GD steps
+    seeds: int  # training sets per k
+    test_samples: int  # fresh points per population accuracy
+    seed: int  # --seed
+
+    @classmethod
+    def of(cls, config: Config) -> ToyLinearSettings:
+        return cls(
+            n=config.toy_n,
+            d=config.toy_d,
+            p=config.toy_p,
+            ks=tuple(sorted(float(k) for k in config.toy_k)),
+            eps=config.toy_eps,
+            lr=config.toy_lr,
+            steps=config.toy_steps,
+            seeds=config.toy_seeds,
+            test_samples=config.toy_test_samples,
+            seed=config.seed,
+        )
+
+
 def expected_collisions(n: int, d: int) -> float:
     """Expected number of pairs of the n training points whose noise coordinates q ~ U{3..d} coincide:
     C(n, 2) / (d - 2). Theorem 2 describes the regime where it is small (n^2 << d)."""
@@ -36,17 +68,18 @@ def expected_collisions(n: int, d: int) -> float:
 
 
 def run(config: Config, run: Run) -> dict:
-    n, p, eps, eta = config.toy_n, config.toy_p, config.toy_eps, config.toy_lr
-    ks = sorted(float(k) for k in config.toy_k)
+    toy = ToyLinearSettings.of(config)
+    n, p, eps, eta = toy.n, toy.p, toy.eps, toy.lr
+    ks = list(toy.ks)
     bound = min(theory.eta_bound(n, p, k, eps) for k in ks)
     if eta >= bound:
         raise ConfigError(
             f"--toy_lr={eta} is at or above the GD stability bound {bound:.4f}", "pass a smaller --toy_lr"
         )
-    collisions = expected_collisions(n, config.toy_d)
+    collisions = expected_collisions(n, toy.d)
     if collisions >= 1.0:
         raise ConfigError(
-            f"--toy_n={n} points in --toy_d={config.toy_d} dimensions share a noise coordinate {collisions:.2g} times "
+            f"--toy_n={n} points in --toy_d={toy.d} dimensions share a noise coordinate {collisions:.2g} times "
             "on average, so the interpolant is pinned by the collisions and Theorem 2 does not apply",
             "raise --toy_d (the paper's regime is n^2 / d small) or lower --toy_n",
         )
@@ -57,7 +90,7 @@ def run(config: Config, run: Run) -> dict:
             flush=True,
         )
     k_t = theory.k_threshold(n, p, eps)
-    print(f"[toy] n={n} d={config.toy_d} p={p} eps={eps}: n*eps^2 = {n * eps**2:.3f}")
+    print(f"[toy] n={n} d={toy.d} p={p} eps={eps}: n*eps^2 = {n * eps**2:.3f}")
     print(f"[toy] derived k_t = {k_t:.3f} (population accuracy 1-p below it, 1-p/k above); GD needs eta < {bound:.4f}")
     run.log_metrics(
         {
@@ -66,10 +99,10 @@ def run(config: Config, run: Run) -> dict:
             "theory/expected_collisions": collisions,
         }
     )
-    record = np.unique(np.geomspace(1, config.toy_steps, 60).astype(int))
+    record = np.unique(np.geomspace(1, toy.steps, 60).astype(int))
     rows, trajectories, per_seed = [], {}, {}
     for i, k in enumerate(ks):
-        row, trajectories[k], per_seed[k] = _one_k(config, k, record, seed=derive_seed(config.seed, f"toy-{k}"))
+        row, trajectories[k], per_seed[k] = _one_k(toy, k, record, seed=derive_seed(toy.seed, f"toy-{k}"))
         rows.append(row)
         child = run.child(f"k={k:g}")
         child.log_params({"k": k, "p": p, "eps": eps, "n": n})
@@ -85,25 +118,25 @@ def run(config: Config, run: Run) -> dict:
             f" {row['nonrobust_fraction']:.0%}"
         )
     _write_table(run, rows)
-    _plot(run, config, ks, rows, per_seed, trajectories, k_t)
+    _plot(run, toy, rows, per_seed, trajectories, k_t)
     summary = {"n": n, "p": p, "eps": eps, "k_t": k_t, "eta_bound": bound, "sweep": rows}
     write_json(run.path("summary.json"), summary)
     run.log_artifact(run.path("summary.json"))
     return summary
 
 
-def _one_k(config: Config, k: float, record: np.ndarray, seed: int) -> tuple[dict, dict, list[float]]:
+def _one_k(toy: ToyLinearSettings, k: float, record: np.ndarray, seed: int) -> tuple[dict, dict, list[float]]:
     """Sweep entry for one k (means over seeds), the first seed's (w1, w2) trajectory and the
     population accuracy of every seed."""
-    n, p, eps = config.toy_n, config.toy_p, config.toy_eps
+    n, p, eps = toy.n, toy.p, toy.eps
     rng = np.random.default_rng(seed)
     stats: dict[str, list[float]] = {}
     trajectory = {}
-    for _ in range(config.toy_seeds):
-        train = toy_linear.sample(n, d=config.toy_d, p=p, k=k, eps=eps, rng=rng)
-        test = toy_linear.sample(config.toy_test_samples, d=config.toy_d, p=p, k=k, eps=eps, rng=rng)
-        first, _ = gradient_descent(train, eta=config.toy_lr, steps=1)
-        final, traj = gradient_descent(train, eta=config.toy_lr, steps=config.toy_steps, record_at=record)
+    for _ in range(toy.seeds):
+        train = toy_linear.sample(n, d=toy.d, p=p, k=k, eps=eps, rng=rng)
+        test = toy_linear.sample(toy.test_samples, d=toy.d, p=p, k=k, eps=eps, rng=rng)
+        first, _ = gradient_descent(train, eta=toy.lr, steps=1)
+        final, traj = gradient_descent(train, eta=toy.lr, steps=toy.steps, record_at=record)
         trajectory = trajectory or traj
         values = {
             "population_accuracy": final.accuracy(test),
@@ -164,8 +197,8 @@ def _write_table(run: Run, rows: list[dict]) -> None:
     run.log_artifact(run.path("toy_linear.md"))
 
 
-def _plot(run: Run, config: Config, ks, rows, per_seed, trajectories, k_t: float) -> None:
-    p = config.toy_p
+def _plot(run: Run, toy: ToyLinearSettings, rows, per_seed, trajectories, k_t: float) -> None:
+    p, ks = toy.p, list(toy.ks)
     fine = np.geomspace(min(ks), max(ks), 100)
     png = paper_figures.toy_accuracy_vs_k(
         run.path("plots", "toy_accuracy_vs_k.png"),
@@ -176,7 +209,7 @@ def _plot(run: Run, config: Config, ks, rows, per_seed, trajectories, k_t: float
         robust_level=1 - p,
         nonrobust_level=1 - p / fine,
         k_t=k_t,
-        title=f"Toy linear model: n={config.toy_n}, p={p}, eps={config.toy_eps}, {config.toy_seeds} seeds",
+        title=f"Toy linear model: n={toy.n}, p={p}, eps={toy.eps}, {toy.seeds} seeds",
     )
     run.log_artifact(png, "plots")
     below = [k for k in ks if k < k_t]
@@ -185,7 +218,7 @@ def _plot(run: Run, config: Config, ks, rows, per_seed, trajectories, k_t: float
     png = paper_figures.toy_weights(
         run.path("plots", "toy_weights_over_steps.png"),
         shown,
-        eps=config.toy_eps,
-        title=f"GD on the toy model (eta={config.toy_lr}): robust w1 vs non-robust eps*w2",
+        eps=toy.eps,
+        title=f"GD on the toy model (eta={toy.lr}): robust w1 vs non-robust eps*w2",
     )
     run.log_artifact(png, "plots")
