@@ -33,22 +33,25 @@ from robust_keras.workflows import d_det as workflow
 
 
 def run(config: Config, run: Run) -> dict:
-    train, test = clean_data.load_clean(config.data_settings)
-    tests = {config.dataset: test}
+    data_settings, batch = config.data_settings, config.common_settings.eval_batch_size
+    dataset = data_settings.dataset
+    train, test = clean_data.load_clean(data_settings)
+    tests = {dataset: test}
     for name in config.eval_datasets:  # load (and check) every test set before the expensive work
         if name not in tests:
-            other = clean_data.load_clean(config.data_settings, dataset=name)[1]
+            other = clean_data.load_clean(data_settings, dataset=name)[1]
             if other.class_names != test.class_names or other.image_shape != test.image_shape:
                 raise DataError(
-                    f"{name} ({other.image_shape}, classes {other.class_names}) does not match {config.dataset} "
+                    f"{name} ({other.image_shape}, classes {other.class_names}) does not match {dataset} "
                     f"({test.image_shape}, classes {test.class_names})",
                     "evaluate on datasets with the same image size and classes in the same order",
                 )
             tests[name] = other
-    n2_work = progress.training_passes(config.epochs, len(train), 3 * len(test))
+    n2_work = progress.training_passes(config.recipe.epochs, len(train), 3 * len(test))
     stage = workflow.DDetSettings.of(config)
     plan = workflow.stages(stage, train, test, then=("N2 training", n2_work))
-    data = workflow.ensure_dataset(stage, run, train, test, config.dataset_dir or run.path("d_det"), plan, stream=True)
+    directory = stage.generation.dataset_dir or run.path("d_det")
+    data = workflow.ensure_dataset(stage, run, train, test, directory, plan, stream=True)
     num_classes = data.manifest["spec"]["num_classes"]
     name = "d_det_model"
     with plan.stage("N2 training"):
@@ -60,16 +63,16 @@ def run(config: Config, run: Run) -> dict:
             run, trainer, name, config.provenance, role="model trained on D_det", dataset_manifest=data.manifest["spec"]
         )
     clean = load_model(data.manifest["spec"]["source_model"]["path"], train.image_shape)
-    models = {f"clean {config.dataset}": clean, f"D_det {config.dataset}": trainer.predict}
+    models = {f"clean {dataset}": clean, f"D_det {dataset}": trainer.predict}
     rows = []
     for model_name, predict in models.items():
         row = {"model": model_name}
         for test_name, split in tests.items():
             x = transforms.to_float(split.images)
-            row[test_name] = accuracy(predict, x, split.labels, config.eval_batch_size)
+            row[test_name] = accuracy(predict, x, split.labels, batch)
             if model_name.startswith("D_det"):
                 shifted = transforms.shifted_labels(split.labels, num_classes)
-                row[f"{test_name}_shifted"] = accuracy(predict, x, shifted, config.eval_batch_size)
+                row[f"{test_name}_shifted"] = accuracy(predict, x, shifted, batch)
         rows.append(row)
         key = "clean" if model_name.startswith("clean") else "d_det"
         run.log_metrics({f"cross/{key}/{k}": v for k, v in row.items() if k != "model"})

@@ -33,17 +33,17 @@ def run(config: Config, run: Run) -> dict:
         print(f"[d_det] finished earlier in {run.run_dir} (N2 exported, summary written); nothing to do", flush=True)
         with open(summary) as f:
             return json.load(f)
-    rule = config.pathway_rule
-    train, test = clean_data.load_clean(config.data_settings)
-    n2_work = progress.training_passes(config.epochs, len(train), 3 * len(test))  # val + clean + shift
+    rule, recipe, data_settings = config.pathway_rule, config.recipe, config.data_settings
+    train, test = clean_data.load_clean(data_settings)
+    n2_work = progress.training_passes(recipe.epochs, len(train), 3 * len(test))  # val + clean + shift
     stage = workflow.DDetSettings.of(config)
     plan = workflow.stages(stage, train, test, then=("N2 training", n2_work))
-    data = workflow.ensure_dataset(stage, run, train, test, config.dataset_dir or run.path("d_det"), plan, stream=True)
+    directory = stage.generation.dataset_dir or run.path("d_det")
+    data = workflow.ensure_dataset(stage, run, train, test, directory, plan, stream=True)
     num_classes = data.manifest["spec"]["num_classes"]
-    recipe = config.recipe
     heading = (
-        f"{config.model} trained on D_det of {config.dataset} "
-        f"({config.attack_norm} PGD, eps {config.attack_eps:g}, t = (y+1) mod {num_classes})\n"
+        f"{config.model_settings.architecture} trained on D_det of {data_settings.dataset} "
+        f"({stage.attack.norm} PGD, eps {stage.attack.eps:g}, t = (y+1) mod {num_classes})\n"
     )
     with plan.stage("N2 training"):
         trainer = d_det_training.train_on_d_det(

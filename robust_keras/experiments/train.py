@@ -12,9 +12,10 @@ def run(config: Config, run: Run) -> dict:
         return {}
     settings = clean_classifier.ClassifierSettings.of(config)
     streams = clean_data.open_streams(
-        config.data_settings, max_in_memory_mb=config.max_in_memory_mb, val_fraction=config.val_fraction
+        config.data_settings, max_in_memory_mb=config.max_in_memory_mb, val_fraction=settings.common.val_fraction
     )
+    seed = settings.common.seed
     if streams is None:
         train, test = clean_data.load_clean(config.data_settings)
-        return clean_classifier.train_and_export(settings, run, train, test, name="model", seed=config.seed)
-    return clean_classifier.train_streamed(settings, run, streams, name="model", seed=config.seed)
+        return clean_classifier.train_and_export(settings, run, train, test, name="model", seed=seed)
+    return clean_classifier.train_streamed(settings, run, streams, name="model", seed=seed)

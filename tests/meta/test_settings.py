@@ -25,8 +25,7 @@ BUILDERS = {"settings.py", "config.py", "cli_flags.py", "main.py"}
 # you migrate, never raise one
 NOT_MIGRATED = {
     "experiments/clean_pathways.py": 15,
-    "experiments/cross_dataset.py": 9,
-    "experiments/d_det.py": 6,
+    "experiments/cross_dataset.py": 1,
     "experiments/evaluate.py": 28,
     "experiments/feature_averaging.py": 50,
     "experiments/feature_averaging_real.py": 20,
@@ -35,7 +34,7 @@ NOT_MIGRATED = {
     "experiments/ntk_transfer.py": 21,
     "experiments/pathways.py": 24,
     "experiments/robust_datasets.py": 33,
-    "experiments/train.py": 4,
+    "experiments/train.py": 1,
     "experiments/transfer.py": 21,
     "experiments/transfer_split.py": 13,
 }
