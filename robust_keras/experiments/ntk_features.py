@@ -37,12 +37,13 @@ from scipy import stats
 
 from robust_keras.analysis import image_plots, plots
 from robust_keras.atomic_files import atomic_open, write_json
-from robust_keras.attacks.ntk import ClosedFormKernelPredictor, EmpiricalKernelPredictor, attack_predictor
+from robust_keras.attacks.ntk import attack_predictor
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.errors import ConfigError
 from robust_keras.ntk import analytic, empirical_ntk, feature_gradients
 from robust_keras.ntk.closed_form import two_layer_relu_ntk_tf
+from robust_keras.ntk.predictors import ClosedFormKernelPredictor, EmpiricalKernelPredictor
 from robust_keras.ntk.regression import KernelRegression, correct, eigenspace_overlap
 from robust_keras.seeds import derive_seed
 from robust_keras.tracking.mirror import Run

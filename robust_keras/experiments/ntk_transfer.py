@@ -34,11 +34,12 @@ import tensorflow as tf
 
 from robust_keras.analysis import image_plots, plots
 from robust_keras.atomic_files import atomic_open, write_json
-from robust_keras.attacks.ntk import ClosedFormKernelPredictor, attack_predictor
+from robust_keras.attacks.ntk import attack_predictor
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.models import build_model
 from robust_keras.ntk.closed_form import two_layer_relu_ntk_tf
+from robust_keras.ntk.predictors import ClosedFormKernelPredictor
 from robust_keras.ntk.regression import KernelRegression, correct
 from robust_keras.seeds import derive_seed
 from robust_keras.tracking.mirror import Run

@@ -265,7 +265,7 @@ def _compiled(layers: tuple, parameterization: str):
 
 def kernel_fn(layers, image_shape: tuple[int, ...], parameterization: str = "ntk", block_size: int | None = None):
     """Differentiable NTK function on flattened float32 inputs, (B, D), (N, D) -> (B, N), as
-    ``attacks.ntk.ClosedFormKernelPredictor`` takes it. Blocks of ``block_size`` second inputs
+    ``ntk.predictors.ClosedFormKernelPredictor`` takes it. Blocks of ``block_size`` second inputs
     (default: as many as fit BLOCK_BYTES next to the B first inputs) are recomputed in the backward
     pass (``tf.recompute_grad``), so a gradient holds one block's recursion, not all of them."""
     validate(layers, len(image_shape) == 3, parameterization)

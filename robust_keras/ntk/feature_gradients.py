@@ -15,7 +15,7 @@ attack follows, is the features' input gradients summed. Feature i's *share* of 
 which says which features an attack on the kernel machine pushes against.
 
 Predictors are built by ``make_predictor(direction)``: a direction (N, 1) -> a differentiable
-x (B, ...) -> Theta(x, X) direction (B, 1) (e.g. ``attacks.ntk.ClosedFormKernelPredictor`` bound
+x (B, ...) -> Theta(x, X) direction (B, 1) (e.g. ``ntk.predictors.ClosedFormKernelPredictor`` bound
 to its kernel and X, or ``EmpiricalKernelPredictor`` bound to its network and X).
 """
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from robust_keras.attacks.ntk import ClosedFormKernelPredictor
 from robust_keras.ntk import feature_gradients as fg
 from robust_keras.ntk.closed_form import two_layer_relu_ntk_tf
+from robust_keras.ntk.predictors import ClosedFormKernelPredictor
 from robust_keras.ntk.regression import KernelRegression
 
 

@@ -7,8 +7,9 @@ import pytest
 import scipy.linalg
 import tensorflow as tf
 
-from robust_keras.attacks.ntk import EmpiricalKernelPredictor, ascent_direction, attack_predictor
+from robust_keras.attacks.ntk import ascent_direction, attack_predictor
 from robust_keras.ntk import empirical_ntk, structured
+from robust_keras.ntk.predictors import EmpiricalKernelPredictor
 from robust_keras.ntk.regression import KernelRegression
 
 RNG = np.random.default_rng(0)
