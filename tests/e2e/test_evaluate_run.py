@@ -85,7 +85,7 @@ def test_evaluate_reports_resumes_and_refuses(savedmodel, tmp_path):
     (results / "per_example.npz").unlink()
     again = _evaluate(savedmodel, out)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "batch 1/2 done, 30/60 examples" in again.stdout and "(from earlier attempts)" in again.stdout
+    assert "batch 1/2 done, 30/60 examples" in again.stdout and "kept from earlier attempts" in again.stdout
     resumed = dict(np.load(results / "per_example.npz"))
     for key in per_example:
         np.testing.assert_array_equal(resumed[key], per_example[key])
