@@ -30,6 +30,7 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from robust_keras.attacks import losses
+from robust_keras.attacks.radius import VariableRadius
 from robust_keras.attacks.steps import make_step, per_example
 from robust_keras.errors import ModelError
 
@@ -44,7 +45,7 @@ def checkpoints(steps: int) -> list[int]:
     return sorted({math.ceil(round(q * steps, 6)) for q in p[1:] if q < 1.0} - {0})  # round: 0.57 * 100 is 57.000...1
 
 
-class APGD:
+class APGD(VariableRadius):
     """Auto-PGD in the l-inf or l2 ball around x intersected with the [0, 1] box.
 
     Args:
@@ -81,17 +82,12 @@ class APGD:
         if eot < 1:
             raise ValueError(f"eot must be at least 1 draw, got {eot}")
         self.logits_fn, self.norm, self.steps, self.restarts = logits_fn, norm, steps, restarts
-        # the radius as a variable: set_budget() changes it without retracing the compiled attack
-        self._eps = tf.Variable(float(eps), trainable=False, dtype=tf.float32)
+        self._hold_radius(eps)  # the step sizes follow it
         self.loss, self.target_classes, self.rho, self.alpha, self.clip = loss, target_classes, rho, alpha, clip
         self.eot = eot
         self.step = make_step(norm, self._eps)
         self._checkpoints = checkpoints(steps)
         self._compiled: dict[tuple[int, ...], Callable] = {}
-
-    def set_budget(self, eps: float) -> None:
-        """Changes the radius for later calls (same compiled graph; the step sizes follow it)."""
-        self._eps.assign(float(eps))
 
     def __call__(self, x, labels, seed=(0, 0), first_target: int = 0) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Attacks a batch: x float32 (B, ...) in [0, 1], labels int (B,) true labels, seed two

@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from robust_keras.attacks import losses
 from robust_keras.attacks.losses import TINY
+from robust_keras.attacks.radius import VariableRadius
 from robust_keras.attacks.steps import per_example
 
 _NOT_FOUND = 1e10
@@ -74,7 +75,7 @@ def box_projection(points, w, b, norm: str, box: tuple[float, float] | None = (0
     return tf.where(magnitude > 0.0, -tf.sign(w) * move, 0.0)
 
 
-class FABTargeted:
+class FABTargeted(VariableRadius):
     """FAB-T in the l-inf or l2 ball: the closest misclassified point found toward a target class.
 
     Args:
@@ -102,17 +103,8 @@ class FABTargeted:
             raise ValueError(f"unknown norm {norm!r}; use 'l2' or 'linf'")
         self.logits_fn, self.norm, self.steps, self.restarts = logits_fn, norm, steps, restarts
         self.alpha_max, self.eta, self.beta, self.clip = alpha_max, eta, beta, clip
-        # the radius as a variable: set_budget() changes it without retracing the compiled attack
-        self._eps = tf.Variable(float(eps), trainable=False, dtype=tf.float32)
+        self._hold_radius(eps)
         self._compiled: dict[tuple[int, ...], Callable] = {}
-
-    @property
-    def eps(self) -> float:
-        return float(self._eps.numpy())
-
-    def set_budget(self, eps: float) -> None:
-        """Changes the radius for later calls (same compiled graph)."""
-        self._eps.assign(float(eps))
 
     def _clip(self, t):
         return t if self.clip is None else tf.clip_by_value(t, *self.clip)

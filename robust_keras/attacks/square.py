@@ -40,6 +40,7 @@ import tensorflow as tf
 
 from robust_keras.attacks import losses
 from robust_keras.attacks.losses import TINY
+from robust_keras.attacks.radius import VariableRadius
 from robust_keras.attacks.steps import per_example
 
 LOSSES = ("margin", "ce")
@@ -114,7 +115,7 @@ def _grid(dim: int, cell: int) -> list[int]:
     return [start for start in range(first, first + cell * (dim // cell), cell) if start + cell <= dim]
 
 
-class Square:
+class Square(VariableRadius):
     """Square Attack in the l-inf or l2 ball around x intersected with the box ``clip``.
 
     Args:
@@ -152,17 +153,8 @@ class Square:
         self.logits_fn, self.norm = logits_fn, norm
         self.queries, self.restarts, self.loss, self.targeted = queries, restarts, loss, targeted
         self.stages, self.clip = schedule(queries, p_init, rescale_schedule), clip
-        # the radius as a variable: set_budget() changes it without retracing the compiled search
-        self._eps = tf.Variable(float(eps), trainable=False, dtype=tf.float32)
+        self._hold_radius(eps)
         self._compiled: dict[tuple[int, ...], Callable] = {}
-
-    @property
-    def eps(self) -> float:
-        return float(self._eps.numpy())
-
-    def set_budget(self, eps: float) -> None:
-        """Changes the radius for later calls (same compiled graph)."""
-        self._eps.assign(float(eps))
 
     def __call__(self, x, labels, seed=(0, 0)) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Attacks a batch: x float32 (B, H, W, C) images or (B, D) vectors (in ``clip``), labels
