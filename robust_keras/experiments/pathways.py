@@ -16,6 +16,7 @@ summary; ``prepare`` makes source + D_det + logistic regression only; ``cell`` t
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 
 import numpy as np
@@ -35,35 +36,59 @@ from robust_keras.workflows import d_det as workflow
 CORRELATION = "val/performance_correlation"
 
 
+@dataclasses.dataclass(frozen=True)
+class GridSettings:
+    """The grid's ``--grid_*`` flags (flags/robust_before.py) and the run's seed, read once; every
+    stage reads all of them."""
+
+    learning_rates: tuple[float, ...]
+    weight_decays: tuple[float, ...]
+    augment: tuple[bool, ...]
+    replicates: int  # --grid_seeds: initialisations of each recipe from (--seed, r)
+    stage: str  # --grid_stage: all | prepare | cell | summary
+    cell: int  # --grid_cell: the cell of --grid_stage=cell (-1 otherwise)
+    seed: int
+
+    @classmethod
+    def of(cls, config: Config) -> GridSettings:
+        return cls(
+            learning_rates=tuple(float(v) for v in config.grid_learning_rates),
+            weight_decays=tuple(float(v) for v in config.grid_weight_decays),
+            augment=tuple(v.lower() == "true" for v in config.grid_augment),
+            replicates=config.grid_seeds,
+            stage=config.grid_stage,
+            cell=config.grid_cell,
+            seed=config.seed,
+        )
+
+
 def run(config: Config, run: Run) -> dict:
-    cells = grid.cells(
-        [float(v) for v in config.grid_learning_rates],
-        [float(v) for v in config.grid_weight_decays],
-        [v.lower() == "true" for v in config.grid_augment],
-        config.grid_seeds,
-    )
+    settings = GridSettings.of(config)
+    cells = grid.cells(settings.learning_rates, settings.weight_decays, settings.augment, settings.replicates)
     rule = config.pathway_rule
-    stage = config.grid_stage
-    if stage == "cell" and not 0 <= config.grid_cell < len(cells):
-        raise ConfigError(f"--grid_cell={config.grid_cell} is not a cell of this grid", f"pick 0..{len(cells) - 1}")
-    if stage != "cell" and config.grid_cell != -1:
+    stage = settings.stage
+    if stage == "cell" and not 0 <= settings.cell < len(cells):
+        raise ConfigError(f"--grid_cell={settings.cell} is not a cell of this grid", f"pick 0..{len(cells) - 1}")
+    if stage != "cell" and settings.cell != -1:
         raise ConfigError("--grid_cell selects a cell only with --grid_stage=cell", "add --grid_stage=cell")
     print(
-        f"[grid] {len(cells)} cells: lr {config.grid_learning_rates} x L2 {config.grid_weight_decays} x augment "
-        f"{config.grid_augment} x {config.grid_seeds} replicate(s) at --seed={config.seed}; stage {stage}"
+        f"[grid] {len(cells)} cells: lr {list(settings.learning_rates)} x L2 {list(settings.weight_decays)} x augment "
+        f"{list(settings.augment)} x {settings.replicates} replicate(s) at --seed={settings.seed}; stage {stage}"
     )
     if stage != "summary":
-        todo = cells if stage == "all" else [cells[config.grid_cell]] if stage == "cell" else []
-        _prepare_and_train(config, run, todo, rule)
+        todo = cells if stage == "all" else [cells[settings.cell]] if stage == "cell" else []
+        _prepare_and_train(config, settings, run, todo, rule)
     if stage in ("all", "summary"):
         return _summarize(config, run, cells, rule)
     return {}
 
 
-def _prepare_and_train(config: Config, run: Run, todo: list[grid.Cell], rule: PathwayRule) -> None:
+def _prepare_and_train(
+    config: Config, settings: GridSettings, run: Run, todo: list[grid.Cell], rule: PathwayRule
+) -> None:
     dataset_dir = config.dataset_dir or run.path("d_det")
     train, test = clean_data.load_clean(config.data_settings)
-    if config.grid_stage == "cell" and not adversarial.is_complete(dataset_dir, adversarial.peek_manifest(dataset_dir)):
+    if settings.stage == "cell" and not adversarial.is_complete(dataset_dir, adversarial.peek_manifest(dataset_dir)):
         raise DataError(
             f"D_det in {dataset_dir} is not prepared", "run the same command with --grid_stage=prepare first"
         )
@@ -80,7 +105,7 @@ def _prepare_and_train(config: Config, run: Run, todo: list[grid.Cell], rule: Pa
     simple = None  # (validation images, the simple classifier's predictions on them)
     if config.performance_correlation:
         val_images = data.read_images(va)  # read once (from the shards if streamed) for every cell
-        simple = (val_images, _simple_predictions(config, run, data, tr, va, val_images))
+        simple = (val_images, _simple_predictions(config, settings.seed, run, data, tr, va, val_images))
     with plan.stage(cells):
         for cell in todo:
             if grid.read_result(run.run_dir, cell):
@@ -89,7 +114,7 @@ def _prepare_and_train(config: Config, run: Run, todo: list[grid.Cell], rule: Pa
             _train_cell(config, run, cell, data, va, test, simple, rule)
 
 
-def _simple_predictions(config: Config, run: Run, data, tr, va, val_images: np.ndarray) -> np.ndarray:
+def _simple_predictions(config: Config, seed: int, run: Run, data, tr, va, val_images: np.ndarray) -> np.ndarray:
     """Predictions L of the logistic regression on the D_det validation split (cached: every
     cell, in any process, compares with the same L)."""
     path = run.path("simple_classifier", "val_predictions.npy")
@@ -103,7 +128,7 @@ def _simple_predictions(config: Config, run: Run, data, tr, va, val_images: np.n
         data.labels[tr],
         val_images,
         max_iter=config.simple_classifier_iters,
-        seed=config.seed,
+        seed=seed,
     )
     with atomic_open(path, "wb") as f:
         np.save(f, pred)

@@ -32,7 +32,7 @@ NOT_MIGRATED = {
     "experiments/kernel_dynamics.py": 27,
     "experiments/ntk_features.py": 17,
     "experiments/ntk_transfer.py": 21,
-    "experiments/pathways.py": 24,
+    "experiments/pathways.py": 8,
     "experiments/robust_datasets.py": 33,
     "experiments/train.py": 1,
     "experiments/transfer.py": 21,
