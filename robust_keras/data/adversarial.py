@@ -15,8 +15,8 @@ Every shard is a pure function of (inputs, attack, seed, shard number), so a kil
 the first missing shard and yields byte-identical files, and two processes racing on one shard
 write the same bytes. Readers refuse incomplete or mismatched data.
 
-Reading (manifest checks, loading into memory) is in :mod:`robust_keras.data.adversarial_reader`;
-its names are re-exported here, so callers use one module for the format.
+Reading (manifest checks, loading into memory) is :mod:`robust_keras.data.adversarial_reader`,
+streaming from the shards :mod:`robust_keras.data.shard_stream`; this module only writes.
 
 Split generation: worker w of W (``part=(w, W)``) writes shards i with i mod W = w and records
 them in its own ``manifest.part-<w>-of-<W>.json``; :func:`merge` verifies every part and shard and
@@ -38,36 +38,14 @@ from robust_keras.atomic_files import remove_stale_tmp, replaced_by, write_json
 from robust_keras.data.adversarial_reader import (
     FORMAT,
     MANIFEST,
-    AdversarialData,
     check_complete,
-    is_complete,
-    load,
     part_manifest_name,
-    peek_manifest,
     read_json,
-    read_manifest,
     sha256_file,
     shard_name,
 )
 from robust_keras.errors import DataError
 from robust_keras.faults import die, fail_point, fill_disk
-
-__all__ = [  # the writer's API and the reader's, re-exported
-    "FORMAT",
-    "MANIFEST",
-    "AdversarialData",
-    "generate",
-    "is_complete",
-    "load",
-    "merge",
-    "part_manifest_name",
-    "peek_manifest",
-    "read_manifest",
-    "sha256_file",
-    "shard_name",
-    "synthesize",
-    "write_arrays",
-]
 
 _SEED_STRIDE = 1_000_003  # separates per-shard attack seeds
 

@@ -1,6 +1,6 @@
 """An adversarial dataset read from its shards as tf.data pipelines, never whole in memory.
 
-:func:`adversarial.load` reads a dataset into NumPy arrays; for datasets larger than
+:func:`adversarial_reader.load` reads a dataset into NumPy arrays; for datasets larger than
 ``--max_in_memory_mb`` the experiments train from :class:`ShardStream` instead: the shard files
 (verified against the manifest's sha256 first) are read in a seeded order, interleaved, parsed,
 filtered to the wanted examples, shuffled with a seeded buffer, batched and prefetched. Only the
@@ -23,7 +23,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from robust_keras.data import adversarial
+from robust_keras.data import adversarial_reader
 from robust_keras.data.pipeline import seeded_batches, streamed_channel_stats
 
 _INT_COLUMNS = ("label", "orig_label", "index", "target_hit")
@@ -44,7 +44,7 @@ class ShardStream:
 
     def __init__(self, directory: str, cycle_length: int = 4):
         self.directory = directory
-        self.manifest = adversarial.read_manifest(directory)  # sha256 of every shard, streamed from disk
+        self.manifest = adversarial_reader.read_manifest(directory)  # sha256 of every shard, streamed from disk
         self.files = [os.path.join(directory, s["name"]) for s in self.manifest["shards"]]
         self.shape = tuple(self.manifest["image_shape"])
         self.cycle_length = cycle_length

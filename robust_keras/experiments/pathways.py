@@ -26,7 +26,7 @@ from robust_keras.analysis import paper_figures, simple_classifier
 from robust_keras.analysis.pathways import PathwayRule
 from robust_keras.atomic_files import atomic_open
 from robust_keras.config import Config
-from robust_keras.data import adversarial
+from robust_keras.data import adversarial_reader
 from robust_keras.errors import ConfigError, DataError
 from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import PerformanceCorrelationEvaluator
@@ -88,7 +88,9 @@ def _prepare_and_train(
 ) -> None:
     dataset_dir = config.dataset_dir or run.path("d_det")
     train, test = clean_data.load_clean(config.data_settings)
-    if settings.stage == "cell" and not adversarial.is_complete(dataset_dir, adversarial.peek_manifest(dataset_dir)):
+    if settings.stage == "cell" and not adversarial_reader.is_complete(
+        dataset_dir, adversarial_reader.peek_manifest(dataset_dir)
+    ):
         raise DataError(
             f"D_det in {dataset_dir} is not prepared", "run the same command with --grid_stage=prepare first"
         )

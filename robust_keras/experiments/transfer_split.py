@@ -22,7 +22,7 @@ from robust_keras import progress
 from robust_keras.analysis import paper_figures
 from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
-from robust_keras.data import adversarial
+from robust_keras.data import adversarial, adversarial_reader
 from robust_keras.export import load_model, savedmodel_hash
 from robust_keras.seeds import derive_seed
 from robust_keras.tracking.mirror import Run
@@ -61,7 +61,7 @@ def _split_and_train(config: Config, run: Run, train, test, data) -> dict:
     final, curves = {}, {}
     for subset in SUBSETS:
         directory = _write_subset(config, run, data, masks[subset], subset, reference_path)
-        part = adversarial.load(directory)
+        part = adversarial_reader.load(directory)
         curves[subset] = _train_on(config, run, part, test, f"on_{subset}")
         final.update({f"{subset}/{k.split('/')[0]}": v[-1] for k, v in curves[subset].items() if v})
     titles = {"transfers": "examples that transfer", "no_transfer": "examples that do not transfer"}
@@ -118,7 +118,7 @@ def _write_subset(config: Config, run: Run, data, mask: np.ndarray, subset: str,
         spec=spec,
         shard_size=config.shard_size,
     )
-    run.log_artifact(os.path.join(directory, adversarial.MANIFEST), f"transfer_split/{subset}")
+    run.log_artifact(os.path.join(directory, adversarial_reader.MANIFEST), f"transfer_split/{subset}")
     return directory
 
 

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from robust_keras import distribute
 from robust_keras.analysis import image_plots
-from robust_keras.data import adversarial, transforms
+from robust_keras.data import adversarial, adversarial_reader, transforms
 from robust_keras.data.shard_stream import ShardStream, dataset_megabytes
 from robust_keras.errors import ConfigError, DataError, StageFinished
 from robust_keras.export import load_model, savedmodel_hash
@@ -67,7 +67,7 @@ def stages(settings: DDetSettings, train, test, then: tuple[str, float] | None =
 
 def ensure_dataset(
     settings: DDetSettings, run: Run, train, test, dataset_dir: str, plan: StagePlan | None = None, stream: bool = False
-) -> adversarial.AdversarialData | ShardStream:
+) -> adversarial_reader.AdversarialData | ShardStream:
     """The D_det (or D_rand) of ``train`` in ``dataset_dir``: reused if complete, finished if
     interrupted, generated (after training the source) if absent. Logs the source's clean
     accuracy, target success and mean l2 distortion, and the example grid. ``plan`` (from
@@ -82,7 +82,7 @@ def ensure_dataset(
     generation, source, common = settings.generation, settings.source, settings.common
     if generation.stage != "all":
         _one_stage(settings, run, train, test, dataset_dir, plan)
-    previous = adversarial.peek_manifest(dataset_dir)
+    previous = adversarial_reader.peek_manifest(dataset_dir)
     if generation.dataset_dir and generation.stage == "all" and not generation.write:
         check_read_only(dataset_dir, previous)
     if previous:  # finish, repair or reuse (one D_det, many recipes) that dataset, with its source
@@ -111,16 +111,16 @@ def ensure_dataset(
         with plan.stage("source training"):
             source_path = source_models.source_model(source, run, train, test)
     source_path = distribute.chief_export(source_path)  # multi_worker: every worker attacks the chief's
-    if previous and not adversarial.is_complete(dataset_dir, previous):
+    if previous and not adversarial_reader.is_complete(dataset_dir, previous):
         _check_same_source(dataset_dir, previous, source_path)
     model = load_model(source_path, train.image_shape, common.trust_savedmodels)
     source_acc = accuracy(model, transforms.to_float(test.images), test.labels, common.eval_batch_size)
     print(f"[source] clean test accuracy {source_acc:.4f}")
-    if not adversarial.is_complete(dataset_dir, previous):
+    if not adversarial_reader.is_complete(dataset_dir, previous):
         with plan.stage("D_det generation"):
             generate_everywhere(settings, dataset_dir, model, source_path, train)
-    data = open_dataset(generation, dataset_dir) if stream else adversarial.load(dataset_dir)
-    run.log_artifact(os.path.join(dataset_dir, adversarial.MANIFEST), "d_det")
+    data = open_dataset(generation, dataset_dir) if stream else adversarial_reader.load(dataset_dir)
+    run.log_artifact(os.path.join(dataset_dir, adversarial_reader.MANIFEST), "d_det")
     hit_rate = float(data.target_hit.mean())
     run.log_metrics(
         {
@@ -139,10 +139,10 @@ def check_read_only(dataset_dir: str, previous: dict | None) -> None:
     holds no dataset or an incomplete one, before any training."""
     if previous is None:
         raise DataError(
-            f"--dataset_dir={dataset_dir} holds no adversarial dataset (no {adversarial.MANIFEST})",
+            f"--dataset_dir={dataset_dir} holds no adversarial dataset (no {adversarial_reader.MANIFEST})",
             "pass --dataset_write to generate D_det into it, or drop --dataset_dir to generate it inside the run",
         )
-    if not adversarial.is_complete(dataset_dir, previous):
+    if not adversarial_reader.is_complete(dataset_dir, previous):
         missing = [s["name"] for s in previous["shards"] if not os.path.exists(os.path.join(dataset_dir, s["name"]))]
         state = f"shards missing: {', '.join(missing[:3])}" if missing else "generation did not finish"
         raise DataError(
@@ -170,7 +170,7 @@ def _one_stage(settings: DDetSettings, run: Run, train, test, dataset_dir: str, 
     if generation.stage == "merge":
         if generation.workers < 2:
             raise ConfigError("--gen_stage=merge joins the parts of several workers", "pass --gen_workers=W (W >= 2)")
-        if not adversarial.is_complete(dataset_dir, adversarial.peek_manifest(dataset_dir)):
+        if not adversarial_reader.is_complete(dataset_dir, adversarial_reader.peek_manifest(dataset_dir)):
             adversarial.merge(dataset_dir, generation.workers)
         return
     if generation.stage == "source":
@@ -248,15 +248,15 @@ def generate(
     )
 
 
-def open_dataset(generation: GenerationSettings, directory: str) -> adversarial.AdversarialData | ShardStream:
+def open_dataset(generation: GenerationSettings, directory: str) -> adversarial_reader.AdversarialData | ShardStream:
     """The finished, verified dataset in ``directory``: in memory, or a :class:`ShardStream` the
     models train from when its images take more than ``--max_in_memory_mb``."""
-    size = dataset_megabytes(adversarial.peek_manifest(directory))
+    size = dataset_megabytes(adversarial_reader.peek_manifest(directory))
     if size > generation.max_in_memory_mb:
         limit = generation.max_in_memory_mb
         print(f"[dataset] {size:.0f} MiB > --max_in_memory_mb={limit}: streaming it from its shards")
         return ShardStream(directory)
-    return adversarial.load(directory)
+    return adversarial_reader.load(directory)
 
 
 def _mean_l2(data, train) -> float:

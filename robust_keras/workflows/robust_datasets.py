@@ -22,7 +22,7 @@ import numpy as np
 
 from robust_keras import distribute
 from robust_keras.attacks.inversion import RepresentationInversion, start_indices
-from robust_keras.data import adversarial, transforms
+from robust_keras.data import adversarial, adversarial_reader, transforms
 from robust_keras.errors import ConfigError, DataError, StageFinished
 from robust_keras.export import load_model, savedmodel_hash
 from robust_keras.progress import StagePlan
@@ -100,12 +100,12 @@ def ensure_datasets(settings: RobustDatasetSettings, run: Run, train, test, plan
     dirs = {name: distribute.chief_path(directory) for name, directory in dataset_dirs(generation, run).items()}
     if generation.dataset_dir and generation.stage == "all" and not generation.write:
         for directory in dirs.values():  # a user's directory is only read (before any model is trained)
-            d_det.check_read_only(directory, adversarial.peek_manifest(directory))
+            d_det.check_read_only(directory, adversarial_reader.peek_manifest(directory))
     if generation.stage == "merge":
         if generation.workers < 2:
             raise ConfigError("--gen_stage=merge joins the parts of several workers", "pass --gen_workers=W (W >= 2)")
         for directory in dirs.values():
-            if not adversarial.is_complete(directory, adversarial.peek_manifest(directory)):
+            if not adversarial_reader.is_complete(directory, adversarial_reader.peek_manifest(directory)):
                 adversarial.merge(directory, generation.workers)
     if generation.stage == "shards":
         missing = [role for role, _ in DATASETS.values() if not (settings.given[role] or exports.exported(run, role))]
@@ -121,7 +121,9 @@ def ensure_datasets(settings: RobustDatasetSettings, run: Run, train, test, plan
     images = transforms.to_float(train.images)
     seed = derive_seed(settings.common.seed, "rd_starts")
     starts = start_indices(len(train), seed)
-    unfinished = [n for n, d in dirs.items() if not adversarial.is_complete(d, adversarial.peek_manifest(d))]
+    unfinished = [
+        n for n, d in dirs.items() if not adversarial_reader.is_complete(d, adversarial_reader.peek_manifest(d))
+    ]
 
     def write_part(part):
         for name, (role, _) in DATASETS.items():
@@ -144,7 +146,7 @@ def ensure_datasets(settings: RobustDatasetSettings, run: Run, train, test, plan
         )
     data = {name: d_det.open_dataset(generation, directory) for name, directory in dirs.items()}
     for name, directory in dirs.items():
-        run.log_artifact(os.path.join(directory, adversarial.MANIFEST), name)
+        run.log_artifact(os.path.join(directory, adversarial_reader.MANIFEST), name)
     return data
 
 

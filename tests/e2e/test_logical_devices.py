@@ -62,7 +62,7 @@ tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU"
                                            [tf.config.LogicalDeviceConfiguration()] * 2)
 from robust_keras import distribute
 from robust_keras.attacks import PGD
-from robust_keras.data import adversarial
+from robust_keras.data import adversarial, adversarial_reader
 from robust_keras.export import export_model, load_model
 from robust_keras.models import build_model
 out = sys.argv[1]
@@ -78,7 +78,7 @@ def write(directory, strategy):
 mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 write(f"{out}/two", mirrored)  # batches of 25 (and a last one of 15): parts of 13 + 12, 8 + 7
 write(f"{out}/one", tf.distribute.get_strategy())
-a, b = adversarial.load(f"{out}/two"), adversarial.load(f"{out}/one")
+a, b = adversarial_reader.load(f"{out}/two"), adversarial_reader.load(f"{out}/one")
 np.testing.assert_allclose(a.images, b.images, atol=1e-5)  # no random start: the same iterates per example
 np.testing.assert_array_equal(a.target_hit, b.target_hit)
 np.testing.assert_array_equal(a.labels, t)

@@ -14,7 +14,7 @@ from fake_cinic10 import write_cinic
 from mlflow.tracking import MlflowClient
 
 from robust_keras import pathway_table
-from robust_keras.data import adversarial
+from robust_keras.data import adversarial_reader
 from robust_keras.export import load_model
 
 QUICKSTART = "--flagfile=flags/quickstart.flags"
@@ -51,7 +51,7 @@ def test_quickstart_leaves_everything_a_user_needs(quickstart):
     for name in ("source", "d_det_model"):
         model = load_model(str(out / "models" / name), (28, 28, 1))
         assert model(np.zeros([3, 28, 28, 1], np.float32)).shape == (3, 10)
-    data = adversarial.load(str(out / "d_det"))
+    data = adversarial_reader.load(str(out / "d_det"))
     assert len(data.labels) == 4000 and np.array_equal(data.labels, (data.orig_labels + 1) % 10)
     assert (out / "plots" / "d_det_curves.png").stat().st_size > 10_000
 
@@ -173,7 +173,7 @@ def test_missing_dataset_fails_with_one_line(tmp_path):
 def test_truncated_shard_fails_with_one_line(quickstart, tmp_path):
     out, _, _ = quickstart
     shutil.copytree(out / "d_det", tmp_path / "d_det")
-    shard = tmp_path / "d_det" / adversarial.shard_name(1, 4)
+    shard = tmp_path / "d_det" / adversarial_reader.shard_name(1, 4)
     shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
     proc = run_main(
         QUICKSTART,
@@ -301,7 +301,7 @@ def test_generation_split_across_worker_processes_then_merged(split_generation, 
     assert "streaming it from its shards" in merged.stdout and "on 360 examples (streamed)" in merged.stdout
     n2_metrics = [r["name"] for r in read_jsonl(split_dir / "run" / "metrics.jsonl") if r.get("run") == "main"]
     assert {"train/accuracy", "val/accuracy", "clean/accuracy", "shift/accuracy"} <= set(n2_metrics)
-    data = adversarial.load(str(split_dir / "run" / "d_det"))  # verified: complete, every shard hash
+    data = adversarial_reader.load(str(split_dir / "run" / "d_det"))  # verified: complete, every shard hash
     assert list(data.indices) == list(range(400)) and data.manifest["spec"]["source_model"]["path"].endswith("source")
     elsewhere = [f"--output_dir={tmp_path}/nosource", f"--mlflow_tracking_uri=sqlite:///{tmp_path}/n.db"]
     alone = run_main(QUICKSTART, *SMALL, *elsewhere, "--gen_stage=shards", "--gen_workers=2")

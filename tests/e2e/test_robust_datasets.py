@@ -6,7 +6,7 @@ import pytest
 from conftest import read_json, read_jsonl, run_experiment
 
 from robust_keras.attacks.inversion import start_indices
-from robust_keras.data import adversarial, sources
+from robust_keras.data import adversarial_reader, sources
 
 
 def _tail(run_dir, child: str, metric: str, epochs: int = 3) -> float:
@@ -36,7 +36,7 @@ def test_d_r_trained_model_is_more_robust_than_d_nr_trained(tmp_path):
     starts = start_indices(n, 0)  # not the run's seed, only the rule: i never starts from itself
     assert np.all(starts != np.arange(n))
     for name, role in (("d_r", "robust"), ("d_nr", "standard")):
-        data = adversarial.load(str(tmp_path / name))  # verifies every shard against the manifest
+        data = adversarial_reader.load(str(tmp_path / name))  # verifies every shard against the manifest
         spec = data.manifest["spec"]
         assert spec["source_model"]["role"] == role and spec["source_model"]["path"].endswith(f"models/{role}")
         method = spec["attack"]

@@ -4,7 +4,7 @@ adversarial-dataset contract and the paper's effect shows."""
 import numpy as np
 from conftest import read_json, run_experiment
 
-from robust_keras.data import adversarial
+from robust_keras.data import adversarial_reader
 
 
 def test_transfer_split_reproduces_claim_1(tmp_path):
@@ -15,8 +15,8 @@ def test_transfer_split_reproduces_claim_1(tmp_path):
     assert summary["transfers/clean"] > summary["no_transfer/clean"] + 0.15
     assert summary["no_transfer/shift"] > summary["transfers/shift"] + 0.15
     assert summary["no_transfer/clean"] < 0.2 and summary["no_transfer/shift"] > 0.4
-    parent = adversarial.load(str(tmp_path / "d_det"))
-    parts = {s: adversarial.load(str(tmp_path / "transfer_split" / s)) for s in ("transfers", "no_transfer")}
+    parent = adversarial_reader.load(str(tmp_path / "d_det"))
+    parts = {s: adversarial_reader.load(str(tmp_path / "transfer_split" / s)) for s in ("transfers", "no_transfer")}
     assert len(parts["transfers"].labels) + len(parts["no_transfer"].labels) == len(parent.labels)
     assert len(parts["transfers"].labels) == round(summary["split/transfer_rate"] * len(parent.labels))
     both = np.sort(np.concatenate([p.indices for p in parts.values()]))

@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT
 from fake_adversarial import fake_attack, generate
 
-from robust_keras.data import adversarial
+from robust_keras.data import adversarial, adversarial_reader
 from robust_keras.errors import DataError
 
 _WORKER = """
@@ -51,7 +51,7 @@ def test_split_generation_by_two_processes_merges_to_the_one_process_dataset(tmp
         adversarial.merge(str(split), 3, log=lambda _: None)  # parts of another split never ran
     manifest = adversarial.merge(str(split), 2, log=lambda _: None)
     assert manifest["complete"] and len(manifest["shards"]) == 5
-    for name in [adversarial.MANIFEST] + [s["name"] for s in manifest["shards"]]:
+    for name in [adversarial_reader.MANIFEST] + [s["name"] for s in manifest["shards"]]:
         assert (split / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name
     assert not list(split.glob("*.tmp"))
     (split / manifest["shards"][3]["name"]).write_bytes(b"torn")

@@ -11,7 +11,7 @@ import tensorflow as tf
 from conftest import parse_project_flags
 
 from robust_keras.config import Config
-from robust_keras.data import adversarial
+from robust_keras.data import adversarial, adversarial_reader
 from robust_keras.errors import ConfigError, DataError, TrainingError
 from robust_keras.paths import ensure_dir
 from robust_keras.training import loop, optim
@@ -49,7 +49,7 @@ def test_manifest_proves_its_completeness(tmp_path):
     manifest["shards"].pop(1)  # a shard entry removed: 75% of the data would look complete
     (d / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(DataError, match="lists 3 shards with 7 records, but 4 shards with 10 examples") as err:
-        adversarial.load(str(d))
+        adversarial_reader.load(str(d))
     assert "shard-00001-of-00004.tfrecord missing" in _one_line(err)
 
 
@@ -57,14 +57,14 @@ def test_invalid_manifest_json_and_wrong_image_shape_are_one_line(tmp_path):
     d = _dataset(tmp_path / "json", {"dataset": "toy"})
     (d / "manifest.json").write_text('{"format": "robust_keras.adversarial/v1", "shards": [')
     with pytest.raises(DataError, match="not valid JSON") as err:
-        adversarial.load(str(d))
+        adversarial_reader.load(str(d))
     _one_line(err)
     d = _dataset(tmp_path / "shape", {"dataset": "toy"})
     manifest = json.loads((d / "manifest.json").read_text())
     manifest["image_shape"] = [5, 5, 1]
     (d / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(DataError, match=r"image_shape \[5, 5, 1\]") as err:
-        adversarial.load(str(d))
+        adversarial_reader.load(str(d))
     _one_line(err)
 
 
@@ -177,7 +177,7 @@ def test_full_disk_during_generation_keeps_finished_shards(tmp_path, monkeypatch
     monkeypatch.delenv("ROBUST_KERAS_FAILPOINT")
     adversarial.generate(str(tmp_path / "d"), **kwargs)  # the same command after freeing space
     assert (tmp_path / "d" / "shard-00000-of-00003.tfrecord").read_bytes() == first
-    assert len(adversarial.load(str(tmp_path / "d")).labels) == 9
+    assert len(adversarial_reader.load(str(tmp_path / "d")).labels) == 9
 
 
 def test_unreachable_tracking_uri_fails_fast_with_one_line(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from conftest import read_json
 from fake_adversarial import IMAGES, LABELS, SHAPE, SPEC, TARGETS, Interrupt, N, fake_attack, generate
 
-from robust_keras.data import adversarial
+from robust_keras.data import adversarial_reader
 from robust_keras.errors import DataError
 
 
@@ -15,7 +15,7 @@ def test_roundtrip_and_manifest(tmp_path):
     manifest = generate(tmp_path, fake_attack())
     assert manifest["complete"] and len(manifest["shards"]) == 5
     assert [s["num_records"] for s in manifest["shards"]] == [5, 5, 5, 5, 3]
-    data = adversarial.load(str(tmp_path))
+    data = adversarial_reader.load(str(tmp_path))
     np.testing.assert_array_equal(data.indices, np.arange(N))
     np.testing.assert_array_equal(data.labels, TARGETS)
     np.testing.assert_array_equal(data.orig_labels, LABELS)
@@ -33,7 +33,7 @@ def test_killed_generation_resumes_to_identical_dataset(tmp_path):
     partial = read_json(tmp_path / "killed" / "manifest.json")
     assert not partial["complete"] and len(partial["shards"]) == 2
     with pytest.raises(DataError, match="incomplete"):
-        adversarial.load(str(tmp_path / "killed"))
+        adversarial_reader.load(str(tmp_path / "killed"))
     resumed_calls = fake_attack()
     generate(tmp_path / "killed", resumed_calls)
     whole = read_json(tmp_path / "whole" / "manifest.json")
@@ -46,22 +46,22 @@ def test_killed_generation_resumes_to_identical_dataset(tmp_path):
 
 def test_truncated_shard_is_refused(tmp_path):
     generate(tmp_path, fake_attack())
-    shard = tmp_path / adversarial.shard_name(2, 5)
+    shard = tmp_path / adversarial_reader.shard_name(2, 5)
     shard.write_bytes(shard.read_bytes()[:-10])
     with pytest.raises(DataError, match="corrupt") as err:
-        adversarial.load(str(tmp_path))
+        adversarial_reader.load(str(tmp_path))
     assert str(shard) in str(err.value)
 
 
 def test_missing_shard_is_refused_and_regenerated(tmp_path):
     generate(tmp_path, fake_attack())
-    expected = adversarial.sha256_file(tmp_path / adversarial.shard_name(1, 5))
-    os.remove(tmp_path / adversarial.shard_name(1, 5))
+    expected = adversarial_reader.sha256_file(tmp_path / adversarial_reader.shard_name(1, 5))
+    os.remove(tmp_path / adversarial_reader.shard_name(1, 5))
     with pytest.raises(DataError, match="missing"):
-        adversarial.load(str(tmp_path))
+        adversarial_reader.load(str(tmp_path))
     generate(tmp_path, fake_attack())
-    assert adversarial.sha256_file(tmp_path / adversarial.shard_name(1, 5)) == expected
-    assert len(adversarial.load(str(tmp_path)).labels) == N
+    assert adversarial_reader.sha256_file(tmp_path / adversarial_reader.shard_name(1, 5)) == expected
+    assert len(adversarial_reader.load(str(tmp_path)).labels) == N
 
 
 def test_other_settings_in_same_directory_are_refused(tmp_path):

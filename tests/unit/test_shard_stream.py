@@ -5,7 +5,7 @@ the memory cap the test sets is part of tests/e2e/test_quickstart_e2e.py (split 
 import numpy as np
 import pytest
 
-from robust_keras.data import adversarial
+from robust_keras.data import adversarial, adversarial_reader
 from robust_keras.data.shard_stream import ShardStream, dataset_megabytes
 from robust_keras.data.transforms import channel_stats
 
@@ -27,7 +27,7 @@ def written(tmp_path_factory):
         shard_size=40,  # 6 shards, the last one short
         log=lambda _: None,
     )
-    return directory, adversarial.load(directory)
+    return directory, adversarial_reader.load(directory)
 
 
 def test_columns_rows_and_statistics_match_the_in_memory_reader(written):
