@@ -22,7 +22,6 @@ from robust_keras.faults import fail_point, fill_disk
 from robust_keras.models import representation_model
 from robust_keras.savedmodel_checks import check_safe
 from robust_keras.savedmodel_files import METADATA_FILE, read_metadata
-from robust_keras.savedmodel_hash import savedmodel_hash  # noqa: F401  (re-exported)
 
 SERVE = "serve"
 REPRESENTATION = "representation"  # penultimate-layer features, (B, H, W, C) -> (B, F)

@@ -29,7 +29,8 @@ from robust_keras.attacks.ensemble import NOT_BROKEN, VERSIONS, Ensemble
 from robust_keras.config import Config
 from robust_keras.data import transforms
 from robust_keras.errors import ConfigError, DataError, ModelError
-from robust_keras.export import load_model, savedmodel_hash
+from robust_keras.export import load_model
+from robust_keras.savedmodel_hash import savedmodel_hash
 from robust_keras.seeds import derive_seed
 from robust_keras.tracking.mirror import Run
 from robust_keras.workflows import clean_data

@@ -23,7 +23,8 @@ from robust_keras.analysis import paper_figures
 from robust_keras.atomic_files import write_json
 from robust_keras.config import Config
 from robust_keras.data import adversarial, adversarial_reader
-from robust_keras.export import load_model, savedmodel_hash
+from robust_keras.export import load_model
+from robust_keras.savedmodel_hash import savedmodel_hash
 from robust_keras.seeds import derive_seed
 from robust_keras.tracking.mirror import Run
 from robust_keras.training.evaluators import predicted_labels

@@ -20,8 +20,9 @@ from robust_keras.analysis import image_plots
 from robust_keras.data import adversarial, adversarial_reader, transforms
 from robust_keras.data.shard_stream import ShardStream, dataset_megabytes
 from robust_keras.errors import ConfigError, DataError, StageFinished
-from robust_keras.export import load_model, savedmodel_hash
+from robust_keras.export import load_model
 from robust_keras.progress import StagePlan, attack_passes, training_passes
+from robust_keras.savedmodel_hash import savedmodel_hash
 from robust_keras.seeds import derive_seed
 from robust_keras.settings import (
     AttackSettings,

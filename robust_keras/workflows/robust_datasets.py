@@ -24,8 +24,9 @@ from robust_keras import distribute
 from robust_keras.attacks.inversion import RepresentationInversion, start_indices
 from robust_keras.data import adversarial, adversarial_reader, transforms
 from robust_keras.errors import ConfigError, DataError, StageFinished
-from robust_keras.export import load_model, savedmodel_hash
+from robust_keras.export import load_model
 from robust_keras.progress import StagePlan
+from robust_keras.savedmodel_hash import savedmodel_hash
 from robust_keras.seeds import derive_seed
 from robust_keras.settings import AttackSettings, CommonSettings, GenerationSettings, SourceSettings
 from robust_keras.tracking.mirror import Run

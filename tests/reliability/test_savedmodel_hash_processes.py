@@ -10,7 +10,8 @@ from conftest import ROOT
 _EXPORT_AND_HASH = """
 import sys
 import keras
-from robust_keras.export import export_model, savedmodel_hash
+from robust_keras.export import export_model
+from robust_keras.savedmodel_hash import savedmodel_hash
 from robust_keras.models import build_model
 keras.utils.set_random_seed(0)
 model = build_model("cnn_mnist", (28, 28, 1), 10, mean=[0.5], std=[0.25], seed=0)

@@ -6,8 +6,9 @@ import tensorflow as tf
 from conftest import read_json
 
 from robust_keras.errors import ModelError
-from robust_keras.export import export_model, load_model, savedmodel_hash
+from robust_keras.export import export_model, load_model
 from robust_keras.models import build_model
+from robust_keras.savedmodel_hash import savedmodel_hash
 
 
 @pytest.fixture(scope="module")
