@@ -33,7 +33,6 @@ from robust_keras import flags as flag_registry  # noqa: E402  (defines every pr
 from robust_keras import progress  # noqa: E402
 from robust_keras.atomic_files import write_json  # noqa: E402
 from robust_keras.cli_flags import (  # noqa: E402
-    FLAG_MODULES,  # noqa: F401  (re-exported: where the project's flags are defined)
     FLAGS,
     check_only,
     checked_config,

@@ -1,6 +1,6 @@
 """Experiment registry: ``--experiment=<name>`` runs ``EXPERIMENTS[name](config, run)``."""
 
-from robust_keras.experiment_names import NAMES, SYNTHETIC_DATA, TARGETED_DATASET  # noqa: F401  (re-exported)
+from robust_keras.experiment_names import NAMES
 from robust_keras.experiments import (
     clean_pathways,
     cross_dataset,

@@ -203,14 +203,14 @@ def test_help_lists_the_project_flags_by_group_and_missing_inputs_leave_no_run(t
     and unset CINIC-10 root end in one line with exit 2, before a run directory or MLflow store exists."""
     from conftest import last_line, run_main
 
-    from robust_keras import cli_flags, main
+    from robust_keras import cli_flags
     from robust_keras.flags import help as help_text
 
-    listed = [name for _, names in help_text.groups(main.FLAG_MODULES) for name in names]
-    assert sorted(listed) == sorted(f.name for f in main.project_flags())  # each exactly once
-    text = help_text.render(main.FLAG_MODULES, ["d_det", "train"])
+    listed = [name for _, names in help_text.groups(cli_flags.FLAG_MODULES) for name in names]
+    assert sorted(listed) == sorted(f.name for f in cli_flags.project_flags())  # each exactly once
+    text = help_text.render(cli_flags.FLAG_MODULES, ["d_det", "train"])
     assert "\n  --fa_init_scale (default 0.1)\n" in text and "data:\n" in text and "--test_tmpdir" not in text
-    toy = help_text.render(main.FLAG_MODULES, ["d_det", "toy_linear"], only="toy_linear")  # --help=toy_linear
+    toy = help_text.render(cli_flags.FLAG_MODULES, ["d_det", "toy_linear"], only="toy_linear")  # --help=toy_linear
     assert "--toy_n (default 1000)" in toy and "--fa_init_scale" not in toy and "--ntk_batch" not in toy
     assert "flags/toy_linear_tiny.flags" in toy and "--seed (default 0)" in toy  # its flagfiles, the shared flags
     wrong = run_main("--help=toy")
