@@ -42,6 +42,32 @@ def ntk_top_features(runs: list[str]) -> Verdict:
     )
 
 
+def features_consistent(runs: list[str]) -> Verdict:
+    """NTK Sec. 4 / App. D.2: "features are fairly consistent across models". Between every pair of
+    architectures' kernels, the robustness of the eigen-features in spectral order agrees (Spearman
+    correlation) and the top-10 eigenspaces overlap (||V_a^T V_b||_F^2 / 10: 1 for one space, about
+    10/N for unrelated ones); both means above 0.5 (ours)."""
+    parts, holds, metrics = [], True, {}
+    for run_dir in runs:
+        final = {name: values[max(values)] for name, values in run_readers.metrics(run_dir).items() if values}
+        rho = final.get("consistency/robustness_spearman_mean")
+        overlap = final.get("consistency/top10_eigenspace_overlap_mean")
+        if rho is None or overlap is None:
+            holds = False
+            parts.append("no consistency metrics: the run compared fewer than two architectures")
+            continue
+        holds &= rho > 0.5 and overlap > 0.5
+        parts.append(f"mean Spearman correlation of feature robustness {rho:.2f}, top-10 overlap {overlap:.2f}")
+        metrics.update({"robustness_spearman_mean": rho, "top10_eigenspace_overlap_mean": overlap})
+    return Verdict(
+        paper_value="features consistent across architectures: Spearman correlation of feature robustness and "
+        "top-10 eigenspace overlap, both means > 0.5 here",
+        measured="; ".join(parts),
+        holds=bool(holds),
+        metrics=metrics,
+    )
+
+
 def _rank(key: str) -> int:
     """r of a "ntk/concentration_top<r>" metric."""
     return int(key.rsplit("top", 1)[1])

@@ -19,6 +19,7 @@ ORDER = (
     "rb_toy_switch",
     "fa_averaging",
     "ntk_top_features",
+    "ntk_features_consistent",
     "rb_d_det_robust_features",
     "rb_pathway2_end_state",
     "ntk_kernel_rotation",

@@ -113,6 +113,22 @@ def test_ntk_top_features_needs_the_most_robust_fifth_at_the_top(tmp_path):
     assert not verdict.holds and "top to tail: 0.60, 0.90, 0.10, 0.10, 0.10" in verdict.measured
 
 
+def features_consistent(path, kind):
+    rho, overlap = {"effect": (0.9, 0.95), "chance": (0.0, 0.02), "opposite": (-0.8, 0.02), "tie": (0.5, 0.5)}[kind]
+    _metrics(path, [("main", 0, "consistency/robustness_spearman_mean", rho),
+                    ("main", 0, "consistency/top10_eigenspace_overlap_mean", overlap)])  # fmt: skip
+
+
+def test_features_consistent_needs_both_agreements_and_two_architectures(tmp_path):
+    _metrics(str(tmp_path / "a"), [("main", 0, "consistency/robustness_spearman_mean", 0.9),
+                                   ("main", 0, "consistency/top10_eigenspace_overlap_mean", 0.1)])  # fmt: skip
+    verdict = ntk.features_consistent([str(tmp_path / "a")])  # robustness agrees, the spaces do not
+    assert not verdict.holds and "overlap 0.10" in verdict.measured
+    _metrics(str(tmp_path / "b"), [("main", 0, "test/accuracy", 0.9)])
+    verdict = ntk.features_consistent([str(tmp_path / "b")])
+    assert not verdict.holds and "fewer than two architectures" in verdict.measured
+
+
 def d_det_robust_first(path, kind):
     shift, clean = {
         "effect": ([0.45, 0.60, 0.62, 0.58], [0.11, 0.16, 0.20, 0.24]),
@@ -345,7 +361,8 @@ def test_performance_correlation_times_only_pathway_cells_and_needs_one(tmp_path
 # check name -> (the check, the builder above of the same name)
 _CHECK_FUNCTIONS = (rb.toy_switch, rb.d_det_robust_first, rb.pathway2_end_state, rb.pathways_recipe, rb.d_r_robust,
                     rb.transfer_split, rb.clean_pathways, rb.cross_dataset, rb.performance_correlation,
-                    fa.feature_averaging, fa.fa_real_finer_labels, ntk.ntk_top_features, ntk.kernel_rotation,
+                    fa.feature_averaging, fa.fa_real_finer_labels, ntk.ntk_top_features, ntk.features_consistent,
+                    ntk.kernel_rotation,
                     ntk.ntk_attack_transfer)  # fmt: skip
 CHECKS = {check.__name__: (check, globals()[check.__name__]) for check in _CHECK_FUNCTIONS}
 

@@ -15,6 +15,7 @@ EXPERIMENT_OF_CHECK = {
     "toy_switch": "toy_linear",
     "feature_averaging": "feature_averaging",
     "ntk_top_features": "ntk_features",
+    "features_consistent": "ntk_features",
     "d_det_robust_first": "d_det",
     "pathway2_end_state": "d_det",
     "kernel_rotation": "kernel_dynamics",
