@@ -46,7 +46,7 @@ CLAIMS = (
         ),
         flagfile="ntk_features_consistent.flags",
         seeds=None,
-        minutes=4.0,
+        minutes=1.9,
         quick=False,
         check=ntk.features_consistent,
         figure="plots/usefulness_robustness.png",
