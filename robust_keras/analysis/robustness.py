@@ -63,11 +63,17 @@ def margin_attack(
     see the module docstring -- or the two-class AutoAttack ensemble (its own 100 steps and 5,000
     queries). ``clip``: the input box, None for unbounded inputs."""
     check_margin_attack(kind)
-    budget = {"norm": norm, "eps": eps, "steps": steps, "classes": 2, "clip": clip}
-    if kind == "autoattack":
-        return factory.evaluation_attack(kind, margin_logits(margin_fn), **budget)
     return factory.evaluation_attack(
-        kind, margin_logits(margin_fn), **budget, restarts=restarts, margin_loss=True, random_start=kind == "pgd"
+        kind,
+        margin_logits(margin_fn),
+        norm=norm,
+        eps=eps,
+        steps=steps,
+        classes=2,
+        restarts=restarts,
+        margin_loss=True,
+        random_start=True,
+        clip=clip,
     )
 
 

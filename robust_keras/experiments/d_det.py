@@ -51,7 +51,7 @@ def run(config: Config, run: Run) -> dict:
         )
     curves, verdict = d_det_training.label_pathway(
         run,
-        data,
+        num_classes,
         recipe,
         rule,
         figure="plots/d_det_curves.png",

@@ -166,7 +166,7 @@ def _train_cell(config: Config, run: Run, cell: grid.Cell, data, va, test, simpl
     )
     curves, verdict = d_det_training.label_pathway(
         child,
-        data,
+        num_classes,
         recipe,
         rule,
         figure="plots/curves.png",

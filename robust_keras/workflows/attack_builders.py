@@ -3,6 +3,7 @@ evaluation; metric names say which attack produced a number."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -81,14 +82,17 @@ def robust_eval(
     name = f"{robust_prefix(kind)}{norm + '_' if overridden else ''}robust_accuracy"
     if kind == "pgd" and not overridden:
         return name, lambda logits_fn: make_attack(attack, logits_fn, targeted=False)
-    budget = {"norm": norm, "eps": eps, "steps": steps, "classes": classes}
-    if kind == "pgd":  # from x, one run: the override's Madry et al. PGD
-        return name, lambda logits_fn: factory.evaluation_attack(
-            kind, logits_fn, **budget, jit_compile=attack.jit_compile
-        )
-    if kind == "autoattack":
-        return name, lambda logits_fn: as_attack(factory.evaluation_attack(kind, logits_fn, **budget))
-    return name, lambda logits_fn: factory.evaluation_attack(kind, logits_fn, **budget, restarts=attack.restarts)
+    build = functools.partial(
+        factory.evaluation_attack,
+        kind,
+        norm=norm,
+        eps=eps,
+        steps=steps,
+        classes=classes,
+        restarts=1 if kind == "pgd" else attack.restarts,  # the override's PGD runs once, from x
+        jit_compile=attack.jit_compile,
+    )
+    return name, (lambda logits_fn: as_attack(build(logits_fn))) if kind == "autoattack" else build
 
 
 def as_attack(ensemble: Ensemble) -> Callable:

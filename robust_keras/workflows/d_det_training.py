@@ -86,7 +86,7 @@ def curves(run: Run, names=FOUR_CURVES) -> dict[str, list[float]]:
 
 def label_pathway(
     run: Run,
-    data,
+    num_classes: int,
     recipe: Recipe,
     rule: PathwayRule,
     *,
@@ -100,7 +100,6 @@ def label_pathway(
     and the paper's Fig. 1 panel at ``figure`` (under the run directory) titled
     ``title(verdict)``. Returns (curves, verdict)."""
     curves_read = curves(run, (*FOUR_CURVES, correlation) if correlation else FOUR_CURVES)
-    num_classes = data.manifest["spec"]["num_classes"]
     verdict = pathway_labels.pathway_of(curves_read, num_classes, rule)
     run.set_tags({"pathway": verdict.label})
     run.log_metrics({"pathway/score": verdict.score}, step=recipe.epochs)
